@@ -1,0 +1,79 @@
+// The instance configuration: ports, addresses, listeners and the default server group.
+//
+// Instance-level keys are snake_case; listener and backend keys use the public cloud's
+// names (ListenerPort, BackendServerPort, ServerId, ServerIp, Weight...) so that an
+// operator's JSON carries over. Addresses are kept in host byte order here; the data
+// plane converts them when it builds its snapshot.
+#pragma once
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fulcrum::config {
+
+enum class protocol : uint8_t { tcp, udp };
+enum class scheduler_kind : uint8_t { wrr, rr };
+
+struct neighbour {
+    uint32_t ip = 0;
+    std::array<uint8_t, 6> mac{};
+};
+
+struct port {
+    std::string name;
+    std::string device; // EAL device name, e.g. "net_af_packet0" or "0000:01:00.0"
+    uint32_t address = 0;
+    uint8_t prefix_len = 0;
+    uint32_t gateway = 0; // 0: no gateway on this port
+    uint16_t mtu = 1500;
+    std::vector<neighbour> static_neighbours;
+};
+
+struct backend {
+    std::string server_id;
+    std::string type = "ecs"; // ecs | eni
+    uint32_t ip = 0;
+    uint16_t port = 0; // 0: the listener's BackendServerPort
+    uint8_t weight = 100;
+    std::string description;
+};
+
+struct listener {
+    uint32_t vip = 0;
+    protocol proto = protocol::tcp;
+    uint16_t port = 0;
+    uint16_t backend_port = 0;
+    scheduler_kind scheduler = scheduler_kind::wrr;
+    uint32_t established_timeout = 900; // s, TCP, 10-900
+    uint32_t idle_timeout = 300;        // s, UDP, 1-3600
+};
+
+// LVS-like TCP state timeouts (seconds); ESTABLISHED comes from the listener.
+struct tcp_timeouts {
+    uint32_t syn_sent = 30;
+    uint32_t syn_recv = 30;
+    uint32_t fin_wait = 30;
+    uint32_t time_wait = 10;
+    uint32_t close = 3;
+};
+
+struct instance {
+    uint32_t workers = 0; // 0: every EAL worker lcore
+    std::vector<port> ports;
+    std::vector<uint32_t> vips;
+    std::vector<uint32_t> local_addresses;
+    uint16_t lport_min = 1024;
+    uint16_t lport_max = 65535;
+    uint32_t conn_capacity = 1 << 20; // per worker
+    uint32_t mbufs = 32768;
+    tcp_timeouts timeouts;
+    std::vector<listener> listeners;
+    std::vector<backend> default_server_group;
+};
+
+constexpr uint32_t max_listeners = 50;
+constexpr uint32_t max_local_addresses = 256;
+
+} // namespace fulcrum::config

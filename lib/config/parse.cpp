@@ -1,0 +1,296 @@
+// Parsing walks the document once; the first violation aborts the walk (internally by
+// throwing `error`, caught at the API edge and returned as a value) so a bad config
+// produces exactly one message naming the field and the rule.
+#include "config/parse.h"
+
+#include <arpa/inet.h>
+#include <nlohmann/json.hpp>
+
+#include <algorithm>
+#include <charconv>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+namespace fulcrum::config {
+namespace {
+
+using nlohmann::json;
+
+[[noreturn]] void fail(const std::string &field, const std::string &rule) {
+    throw error{field, rule};
+}
+
+std::string join(const std::string &base, const std::string &key) {
+    return base.empty() ? key : base + "." + key;
+}
+std::string index(const std::string &base, size_t i) {
+    return base + "[" + std::to_string(i) + "]";
+}
+
+// Integer in [lo, hi]; accepts a JSON number or a decimal string ("80").
+uint64_t get_uint(const json &v, const std::string &field, uint64_t lo, uint64_t hi) {
+    uint64_t out = 0;
+    std::string rule = "must be an integer " + std::to_string(lo) + "-" + std::to_string(hi);
+    if (v.is_number_unsigned()) {
+        out = v.get<uint64_t>();
+    } else if (v.is_number_integer()) {
+        int64_t i = v.get<int64_t>();
+        if (i < 0) fail(field, rule);
+        out = static_cast<uint64_t>(i);
+    } else if (v.is_string()) {
+        const auto &s = v.get_ref<const std::string &>();
+        auto [p, ec] = std::from_chars(s.data(), s.data() + s.size(), out);
+        if (s.empty() || ec != std::errc() || p != s.data() + s.size()) fail(field, rule);
+    } else {
+        fail(field, rule);
+    }
+    if (out < lo || out > hi) fail(field, rule);
+    return out;
+}
+
+uint64_t opt_uint(const json &obj, const std::string &base, const char *key, uint64_t lo,
+                  uint64_t hi, uint64_t dflt) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return dflt;
+    return get_uint(*it, join(base, key), lo, hi);
+}
+
+std::string get_string(const json &v, const std::string &field) {
+    if (!v.is_string()) fail(field, "must be a string");
+    return v.get<std::string>();
+}
+
+const json &require(const json &obj, const std::string &base, const char *key) {
+    auto it = obj.find(key);
+    if (it == obj.end()) fail(join(base, key), "is required");
+    return *it;
+}
+
+uint32_t get_ipv4(const json &v, const std::string &field) {
+    auto r = parse_ipv4(get_string(v, field), field);
+    if (!r) throw r.err();
+    return r.value();
+}
+
+void check_keys(const json &obj, const std::string &base, std::initializer_list<const char *> keys) {
+    if (!obj.is_object()) fail(base.empty() ? "<root>" : base, "must be an object");
+    for (auto it = obj.begin(); it != obj.end(); ++it) {
+        bool known = std::any_of(keys.begin(), keys.end(),
+                                 [&](const char *k) { return it.key() == k; });
+        if (!known) fail(join(base, it.key()), "is not a known field");
+    }
+}
+
+const json &get_array(const json &v, const std::string &field) {
+    if (!v.is_array()) fail(field, "must be an array");
+    return v;
+}
+
+std::array<uint8_t, 6> get_mac(const json &v, const std::string &field) {
+    std::string s = get_string(v, field);
+    std::array<uint8_t, 6> mac{};
+    unsigned b[6];
+    char tail;
+    if (sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
+               &tail) != 6)
+        fail(field, "must be a MAC address aa:bb:cc:dd:ee:ff");
+    for (int i = 0; i < 6; i++) {
+        if (b[i] > 255) fail(field, "must be a MAC address aa:bb:cc:dd:ee:ff");
+        mac[i] = static_cast<uint8_t>(b[i]);
+    }
+    return mac;
+}
+
+bool in_subnet(uint32_t ip, uint32_t net, uint8_t len) {
+    uint32_t mask = len == 0 ? 0 : ~uint32_t(0) << (32 - len);
+    return (ip & mask) == (net & mask);
+}
+
+port parse_port(const json &j, const std::string &f) {
+    check_keys(j, f, {"name", "device", "address", "gateway", "mtu", "static_neighbours"});
+    port p;
+    p.name = get_string(require(j, f, "name"), join(f, "name"));
+    p.device = get_string(require(j, f, "device"), join(f, "device"));
+    std::string addr = get_string(require(j, f, "address"), join(f, "address"));
+    auto slash = addr.find('/');
+    if (slash == std::string::npos) fail(join(f, "address"), "must be an IPv4 prefix a.b.c.d/len");
+    auto ip = parse_ipv4(addr.substr(0, slash), join(f, "address"));
+    if (!ip) throw ip.err();
+    p.address = ip.value();
+    p.prefix_len = static_cast<uint8_t>(get_uint(json(addr.substr(slash + 1)), join(f, "address"), 1, 32));
+    if (auto it = j.find("gateway"); it != j.end()) {
+        p.gateway = get_ipv4(*it, join(f, "gateway"));
+        if (!in_subnet(p.gateway, p.address, p.prefix_len))
+            fail(join(f, "gateway"), "must be inside the port's own subnet");
+    }
+    p.mtu = static_cast<uint16_t>(opt_uint(j, f, "mtu", 576, 9000, 1500));
+    if (auto it = j.find("static_neighbours"); it != j.end()) {
+        const auto &arr = get_array(*it, join(f, "static_neighbours"));
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string nf = index(join(f, "static_neighbours"), i);
+            check_keys(arr[i], nf, {"ip", "mac"});
+            neighbour n;
+            n.ip = get_ipv4(require(arr[i], nf, "ip"), join(nf, "ip"));
+            n.mac = get_mac(require(arr[i], nf, "mac"), join(nf, "mac"));
+            p.static_neighbours.push_back(n);
+        }
+    }
+    return p;
+}
+
+listener parse_listener(const json &j, const std::string &f, const std::vector<uint32_t> &vips) {
+    check_keys(j, f, {"VIP", "Protocol", "ListenerPort", "BackendServerPort", "Scheduler",
+                      "EstablishedTimeout", "IdleTimeout", "Description"});
+    listener l;
+    l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
+    if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
+        fail(join(f, "VIP"), "must be one of the instance's vips");
+    std::string proto = get_string(require(j, f, "Protocol"), join(f, "Protocol"));
+    if (proto == "tcp") l.proto = protocol::tcp;
+    else if (proto == "udp") l.proto = protocol::udp;
+    else fail(join(f, "Protocol"), "must be one of tcp, udp");
+    l.port = static_cast<uint16_t>(get_uint(require(j, f, "ListenerPort"), join(f, "ListenerPort"), 1, 65535));
+    l.backend_port = static_cast<uint16_t>(
+        get_uint(require(j, f, "BackendServerPort"), join(f, "BackendServerPort"), 1, 65535));
+    if (auto it = j.find("Scheduler"); it != j.end()) {
+        std::string s = get_string(*it, join(f, "Scheduler"));
+        if (s == "wrr") l.scheduler = scheduler_kind::wrr;
+        else if (s == "rr") l.scheduler = scheduler_kind::rr;
+        else fail(join(f, "Scheduler"), "must be one of wrr, rr");
+    }
+    l.established_timeout = static_cast<uint32_t>(opt_uint(j, f, "EstablishedTimeout", 10, 900, 900));
+    l.idle_timeout = static_cast<uint32_t>(opt_uint(j, f, "IdleTimeout", 1, 3600, 300));
+    return l;
+}
+
+backend parse_backend(const json &j, const std::string &f) {
+    check_keys(j, f, {"ServerId", "Type", "ServerIp", "Port", "Weight", "Description"});
+    backend b;
+    b.server_id = get_string(require(j, f, "ServerId"), join(f, "ServerId"));
+    if (b.server_id.empty()) fail(join(f, "ServerId"), "must not be empty");
+    if (auto it = j.find("Type"); it != j.end()) {
+        b.type = get_string(*it, join(f, "Type"));
+        if (b.type != "ecs" && b.type != "eni") fail(join(f, "Type"), "must be one of ecs, eni");
+    }
+    b.ip = get_ipv4(require(j, f, "ServerIp"), join(f, "ServerIp"));
+    b.port = static_cast<uint16_t>(opt_uint(j, f, "Port", 1, 65535, 0));
+    b.weight = static_cast<uint8_t>(opt_uint(j, f, "Weight", 0, 100, 100));
+    if (auto it = j.find("Description"); it != j.end())
+        b.description = get_string(*it, join(f, "Description"));
+    return b;
+}
+
+std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
+    std::vector<uint32_t> out;
+    const auto &arr = get_array(v, f);
+    for (size_t i = 0; i < arr.size(); i++) {
+        uint32_t ip = get_ipv4(arr[i], index(f, i));
+        if (std::find(out.begin(), out.end(), ip) != out.end())
+            fail(index(f, i), "must not repeat an address");
+        out.push_back(ip);
+    }
+    return out;
+}
+
+instance parse_root(const json &doc) {
+    check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
+                         "conn_capacity", "mbufs", "tcp_timeouts", "listeners",
+                         "default_server_group", "comment"});
+    instance inst;
+    inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
+    const auto &ports = get_array(require(doc, "", "ports"), "ports");
+    if (ports.empty()) fail("ports", "must name at least one port");
+    std::set<std::string> names;
+    for (size_t i = 0; i < ports.size(); i++) {
+        inst.ports.push_back(parse_port(ports[i], index("ports", i)));
+        if (!names.insert(inst.ports.back().name).second)
+            fail(index("ports", i) + ".name", "must be unique among ports");
+    }
+    if (inst.ports.size() > 16) fail("ports", "must have at most 16 entries");
+    inst.vips = parse_ip_list(require(doc, "", "vips"), "vips");
+    inst.local_addresses = parse_ip_list(require(doc, "", "local_addresses"), "local_addresses");
+    if (inst.local_addresses.empty())
+        fail("local_addresses", "must hold at least one address (the full-NAT source pool)");
+    if (inst.local_addresses.size() > max_local_addresses)
+        fail("local_addresses", "must have at most 256 entries");
+    for (size_t i = 0; i < inst.local_addresses.size(); i++)
+        if (std::find(inst.vips.begin(), inst.vips.end(), inst.local_addresses[i]) != inst.vips.end())
+            fail(index("local_addresses", i), "must not also be a VIP");
+    if (auto it = doc.find("lport_range"); it != doc.end()) {
+        std::string r = get_string(*it, "lport_range");
+        auto dash = r.find('-');
+        if (dash == std::string::npos) fail("lport_range", "must be 'min-max' within 1024-65535");
+        inst.lport_min = static_cast<uint16_t>(get_uint(json(r.substr(0, dash)), "lport_range", 1024, 65535));
+        inst.lport_max = static_cast<uint16_t>(get_uint(json(r.substr(dash + 1)), "lport_range", 1024, 65535));
+        if (inst.lport_min > inst.lport_max) fail("lport_range", "min must not exceed max");
+    }
+    inst.conn_capacity = static_cast<uint32_t>(opt_uint(doc, "", "conn_capacity", 64, 1u << 26, 1u << 20));
+    inst.mbufs = static_cast<uint32_t>(opt_uint(doc, "", "mbufs", 1024, 1u << 24, 32768));
+    if (auto it = doc.find("tcp_timeouts"); it != doc.end()) {
+        const json &t = *it;
+        check_keys(t, "tcp_timeouts", {"syn_sent", "syn_recv", "fin_wait", "time_wait", "close"});
+        auto &to = inst.timeouts;
+        to.syn_sent = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "syn_sent", 1, 3600, to.syn_sent));
+        to.syn_recv = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "syn_recv", 1, 3600, to.syn_recv));
+        to.fin_wait = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "fin_wait", 1, 3600, to.fin_wait));
+        to.time_wait = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "time_wait", 1, 3600, to.time_wait));
+        to.close = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "close", 1, 3600, to.close));
+    }
+    if (auto it = doc.find("listeners"); it != doc.end()) {
+        const auto &arr = get_array(*it, "listeners");
+        if (arr.size() > max_listeners) fail("listeners", "must have at most 50 entries");
+        for (size_t i = 0; i < arr.size(); i++) {
+            listener l = parse_listener(arr[i], index("listeners", i), inst.vips);
+            for (const auto &o : inst.listeners)
+                if (o.vip == l.vip && o.proto == l.proto && o.port == l.port)
+                    fail(index("listeners", i), "must not repeat a (VIP, Protocol, ListenerPort)");
+            inst.listeners.push_back(l);
+        }
+    }
+    if (auto it = doc.find("default_server_group"); it != doc.end()) {
+        const auto &arr = get_array(*it, "default_server_group");
+        for (size_t i = 0; i < arr.size(); i++) {
+            backend b = parse_backend(arr[i], index("default_server_group", i));
+            bool dup = std::any_of(inst.default_server_group.begin(), inst.default_server_group.end(),
+                                   [&](const backend &o) { return o.ip == b.ip && o.port == b.port; });
+            if (dup) fail(index("default_server_group", i), "must not repeat a (ServerIp, Port) backend");
+            inst.default_server_group.push_back(b);
+        }
+    }
+    return inst;
+}
+
+} // namespace
+
+result<uint32_t> parse_ipv4(const std::string &text, const std::string &field) {
+    in_addr a{};
+    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
+        return error{field, "must be an IPv4 address a.b.c.d"};
+    return ntohl(a.s_addr);
+}
+
+std::string format_ipv4(uint32_t ip) {
+    return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
+           std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
+}
+
+result<instance> parse_instance(const json &doc) {
+    try {
+        return parse_root(doc);
+    } catch (const error &e) {
+        return e;
+    } catch (const json::exception &e) {
+        return error{"<root>", std::string("malformed JSON value: ") + e.what()};
+    }
+}
+
+result<instance> load_instance_file(const std::string &path) {
+    std::ifstream in(path);
+    if (!in) return error{"--config", "cannot open file '" + path + "'"};
+    json doc = json::parse(in, nullptr, false, true);
+    if (doc.is_discarded()) return error{"--config", "file '" + path + "' is not valid JSON"};
+    return parse_instance(doc);
+}
+
+} // namespace fulcrum::config

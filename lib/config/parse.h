@@ -1,0 +1,19 @@
+// JSON -> validated instance configuration.
+#pragma once
+
+#include "config/model.h"
+#include "config/result.h"
+
+#include <nlohmann/json_fwd.hpp>
+#include <string>
+
+namespace fulcrum::config {
+
+result<instance> parse_instance(const nlohmann::json &doc);
+result<instance> load_instance_file(const std::string &path);
+
+// Value helpers shared with later request parsers. Numbers may arrive as strings.
+result<uint32_t> parse_ipv4(const std::string &text, const std::string &field);
+std::string format_ipv4(uint32_t host_order_ip);
+
+} // namespace fulcrum::config

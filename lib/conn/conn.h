@@ -1,0 +1,74 @@
+// One full-NAT connection: both directions' tuples, rewrite deltas and timer links in a
+// single 64-byte cache line.
+//
+//   direction 0 (in):  cip:cport -> vip:vport   becomes laddr:lport -> bip:bport
+//   direction 1 (out): bip:bport -> laddr:lport becomes vip:vport   -> cip:cport
+//
+// Addresses and ports are kept in network byte order, exactly as they sit in headers.
+#pragma once
+
+#include <cstdint>
+
+namespace fulcrum::conn {
+
+enum class tcp_state : uint8_t {
+    none,        // UDP connections
+    syn_sent,    // client SYN forwarded to the backend, waiting for its SYN-ACK
+    syn_recv,    // backend SYN-ACK forwarded, waiting for the client's ACK
+    established, //
+    fin_wait,    // one side sent FIN
+    time_wait,   // both sides sent FIN
+    close,       // RST seen; kept briefly so stragglers still translate
+    count
+};
+
+const char *tcp_state_name(tcp_state s);
+
+enum conn_flags : uint8_t {
+    fin_in = 1 << 0,  // FIN seen from the client
+    fin_out = 1 << 1, // FIN seen from the backend
+};
+
+struct alignas(64) connection {
+    uint32_t cip, vip, laddr, bip;
+    uint16_t cport, vport, lport, bport;
+    uint32_t next_hop[2]; // per direction: neighbour to send to (network order)
+
+    uint32_t expire_tick; // lazily extended; the wheel re-files the entry when it fires
+    uint32_t timer_next, timer_prev;
+    uint32_t laddr_entry; // laddr_pool entry to return on expiry
+
+    uint16_t ip_delta; // folded checksum delta of direction 0 (addresses only)
+    uint16_t l4_delta; // folded checksum delta of direction 0 (addresses and ports)
+    uint16_t idle_timeout_s; // ESTABLISHED (TCP) or idle (UDP) timeout of the listener
+    uint16_t backend_slot;   // counters slot of the backend
+
+    uint8_t listener;
+    uint8_t proto; // IPPROTO_TCP / IPPROTO_UDP
+    tcp_state state;
+    uint8_t flags;
+    uint8_t out_port[2];
+};
+static_assert(sizeof(connection) == 64, "a connection must fit one cache line");
+
+// The 5-tuple as a packet carries it, in network order.
+struct flow_key {
+    uint32_t src, dst;
+    uint16_t sport, dport;
+    uint8_t proto;
+};
+
+inline flow_key key_of(const connection &c, unsigned dir) {
+    if (dir == 0) return {c.cip, c.vip, c.cport, c.vport, c.proto};
+    return {c.bip, c.laddr, c.bport, c.lport, c.proto};
+}
+
+inline bool key_matches(const connection &c, unsigned dir, const flow_key &k) {
+    if (dir == 0)
+        return c.cip == k.src && c.vip == k.dst && c.cport == k.sport && c.vport == k.dport &&
+               c.proto == k.proto;
+    return c.bip == k.src && c.laddr == k.dst && c.bport == k.sport && c.lport == k.dport &&
+           c.proto == k.proto;
+}
+
+} // namespace fulcrum::conn

@@ -1,0 +1,106 @@
+#include "conn/conn_table.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+namespace fulcrum::conn {
+
+namespace {
+template <class T>
+T *alloc_lines(size_t n) {
+    size_t bytes = (n * sizeof(T) + 63) & ~size_t(63);
+    void *p = std::aligned_alloc(64, bytes);
+    if (!p) throw std::bad_alloc();
+    std::memset(p, 0, bytes);
+    return static_cast<T *>(p);
+}
+} // namespace
+
+const char *tcp_state_name(tcp_state s) {
+    static const char *names[] = {"NONE",     "SYN_SENT",  "SYN_RECV", "ESTABLISHED",
+                                  "FIN_WAIT", "TIME_WAIT", "CLOSE"};
+    return static_cast<unsigned>(s) < static_cast<unsigned>(tcp_state::count)
+               ? names[static_cast<unsigned>(s)]
+               : "?";
+}
+
+conn_table::conn_table(uint32_t capacity) : _capacity(capacity) {
+    // Two entries per connection at a load factor of at most ~0.7.
+    uint64_t want = (uint64_t(capacity) * 2 * 10 / 7 + slots_per_bucket - 1) / slots_per_bucket;
+    uint64_t n = 1;
+    while (n < want) n <<= 1;
+    _mask = static_cast<uint32_t>(n - 1);
+    _conns = alloc_lines<connection>(capacity);
+    _buckets = alloc_lines<bucket>(n);
+    _free = alloc_lines<uint32_t>(capacity);
+    // LIFO pool filled so the lowest indices are handed out first.
+    for (uint32_t i = 0; i < capacity; i++) _free[i] = capacity - 1 - i;
+    _free_top = capacity;
+}
+
+conn_table::~conn_table() {
+    std::free(_conns);
+    std::free(_buckets);
+    std::free(_free);
+}
+
+size_t conn_table::bytes() const {
+    return size_t(_capacity) * sizeof(connection) + bucket_count() * sizeof(bucket) +
+           size_t(_capacity) * sizeof(uint32_t);
+}
+
+bool conn_table::insert_one(uint32_t h, uint32_t val) {
+    uint32_t sig = signature(h);
+    uint32_t home = h & _mask;
+    uint32_t b = home;
+    for (unsigned probe = 0; probe < max_probe; probe++) {
+        bucket &bk = _buckets[b];
+        for (unsigned s = 0; s < slots_per_bucket; s++) {
+            if (bk.sig[s] != 0) continue;
+            bk.sig[s] = sig;
+            bk.val[s] = val;
+            for (uint32_t o = home; o != b; o = (o + 1) & _mask) _buckets[o].overflow++;
+            return true;
+        }
+        b = (b + 1) & _mask;
+    }
+    return false;
+}
+
+void conn_table::remove_one(uint32_t h, uint32_t val) {
+    uint32_t sig = signature(h);
+    uint32_t home = h & _mask;
+    uint32_t b = home;
+    for (unsigned probe = 0; probe < max_probe; probe++) {
+        bucket &bk = _buckets[b];
+        for (unsigned s = 0; s < slots_per_bucket; s++) {
+            if (bk.sig[s] != sig || bk.val[s] != val) continue;
+            bk.sig[s] = 0;
+            bk.val[s] = 0;
+            for (uint32_t o = home; o != b; o = (o + 1) & _mask) _buckets[o].overflow--;
+            return;
+        }
+        b = (b + 1) & _mask;
+    }
+}
+
+bool conn_table::insert(connection *c) {
+    uint32_t idx = index_of(c);
+    uint32_t h0 = hash(key_of(*c, 0));
+    if (!insert_one(h0, idx << 1)) return false;
+    if (!insert_one(hash(key_of(*c, 1)), idx << 1 | 1)) {
+        remove_one(h0, idx << 1);
+        return false;
+    }
+    return true;
+}
+
+void conn_table::remove(connection *c) {
+    uint32_t idx = index_of(c);
+    remove_one(hash(key_of(*c, 0)), idx << 1);
+    remove_one(hash(key_of(*c, 1)), idx << 1 | 1);
+    _free[_free_top++] = idx;
+}
+
+} // namespace fulcrum::conn

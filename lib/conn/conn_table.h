@@ -1,0 +1,107 @@
+// Per-worker connection table: a preallocated pool of `connection` lines plus an
+// open-addressing index with one 64-byte bucket per cache line (VPP lb's layout).
+//
+// Each connection is indexed twice (client tuple and reply tuple). A bucket holds seven
+// (signature, value) slots and an overflow count: the number of entries whose home is
+// this bucket or an earlier one but which were placed past it. A lookup stops at the
+// first bucket with overflow 0, so misses are usually one cache line. Nothing here is
+// shared: the owning worker is the only reader and writer.
+#pragma once
+
+#include "conn/conn.h"
+
+#include <rte_hash_crc.h>
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+
+namespace fulcrum::conn {
+
+class conn_table {
+  public:
+    static constexpr unsigned slots_per_bucket = 7;
+    static constexpr unsigned max_probe = 16;
+    static constexpr uint32_t no_conn = UINT32_MAX;
+
+    explicit conn_table(uint32_t capacity);
+    ~conn_table();
+    conn_table(const conn_table &) = delete;
+    conn_table &operator=(const conn_table &) = delete;
+
+    static uint32_t hash(const flow_key &k) {
+        uint64_t a = uint64_t(k.src) | uint64_t(k.dst) << 32;
+        uint32_t b = uint32_t(k.sport) | uint32_t(k.dport) << 16;
+        uint32_t h = rte_hash_crc_8byte(a, 0x9e3779b9u ^ k.proto);
+        return rte_hash_crc_4byte(b, h);
+    }
+
+    // Returns the connection and sets `dir` (0 client->VIP, 1 backend->laddr), or nullptr.
+    connection *lookup(const flow_key &k, uint32_t h, unsigned &dir) const {
+        uint32_t sig = signature(h);
+        uint32_t b = h & _mask;
+        for (unsigned probe = 0; probe < max_probe; probe++) {
+            const bucket &bk = _buckets[b];
+            for (unsigned s = 0; s < slots_per_bucket; s++) {
+                if (bk.sig[s] != sig) continue;
+                connection &c = _conns[bk.val[s] >> 1];
+                if (key_matches(c, bk.val[s] & 1, k)) {
+                    dir = bk.val[s] & 1;
+                    return &c;
+                }
+            }
+            if (bk.overflow == 0) return nullptr;
+            b = (b + 1) & _mask;
+        }
+        return nullptr;
+    }
+
+    void prefetch(uint32_t h) const { __builtin_prefetch(&_buckets[h & _mask]); }
+
+    // A zeroed connection from the pool, or nullptr when the table is full.
+    connection *alloc() {
+        if (_free_top == 0) return nullptr;
+        connection *c = &_conns[_free[--_free_top]];
+        *c = connection{};
+        return c;
+    }
+    // Return a connection that was allocated but never inserted.
+    void release(connection *c) { _free[_free_top++] = index_of(c); }
+
+    // Index both directions of a filled-in connection. False (and nothing indexed) when
+    // either direction finds no slot within max_probe buckets.
+    bool insert(connection *c);
+    // Unindex both directions and return the connection to the pool.
+    void remove(connection *c);
+
+    uint32_t index_of(const connection *c) const { return static_cast<uint32_t>(c - _conns); }
+    connection &at(uint32_t idx) const { return _conns[idx]; }
+
+    uint32_t capacity() const { return _capacity; }
+    uint32_t in_use() const { return _capacity - _free_top; }
+    size_t bucket_count() const { return _mask + 1; }
+    // Bytes this table allocated, divided by capacity = memory per connection.
+    size_t bytes() const;
+
+  private:
+    struct alignas(64) bucket {
+        uint32_t sig[slots_per_bucket];
+        uint32_t overflow;
+        uint32_t val[slots_per_bucket]; // connection index << 1 | direction
+        uint32_t pad;
+    };
+    static_assert(sizeof(bucket) == 64);
+
+    static uint32_t signature(uint32_t h) { return (h >> 8) | 0x80000000u; }
+    bool insert_one(uint32_t h, uint32_t val);
+    void remove_one(uint32_t h, uint32_t val);
+
+    uint32_t _capacity;
+    uint32_t _mask;
+    connection *_conns;
+    bucket *_buckets;
+    uint32_t *_free;
+    uint32_t _free_top;
+};
+
+} // namespace fulcrum::conn

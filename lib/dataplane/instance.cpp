@@ -1,0 +1,245 @@
+#include "dataplane/instance.h"
+
+#include "config/parse.h"
+
+#include <rte_ethdev.h>
+#include <rte_launch.h>
+
+#include <cinttypes>
+#include <cstdio>
+#include <sstream>
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+constexpr uint16_t ring_size = 1024;
+
+config::result<port_rt> start_port(const config::port &cp, const std::string &field, rte_mempool *pool,
+                                   uint32_t n_workers) {
+    uint16_t id;
+    if (rte_eth_dev_get_port_by_name(cp.device.c_str(), &id) != 0)
+        return config::error{field + ".device", "no DPDK port named '" + cp.device +
+                                                    "' (give it to EAL with --vdev or -a)"};
+    rte_eth_dev_info info{};
+    if (rte_eth_dev_info_get(id, &info) != 0)
+        return config::error{field + ".device", "cannot read device info of '" + cp.device + "'"};
+    if (info.max_tx_queues < n_workers)
+        return config::error{field + ".device", "port has " + std::to_string(info.max_tx_queues) +
+                                                    " tx queues; need one per worker (" +
+                                                    std::to_string(n_workers) + ")"};
+    uint16_t n_rx = static_cast<uint16_t>(std::min<uint32_t>(n_workers, info.max_rx_queues));
+    rte_eth_conf conf{};
+    port_rt p;
+    if (info.tx_offload_capa & RTE_ETH_TX_OFFLOAD_IPV4_CKSUM) {
+        conf.txmode.offloads |= RTE_ETH_TX_OFFLOAD_IPV4_CKSUM;
+        p.tx_ip_cksum = true;
+    }
+    if (info.rx_offload_capa & RTE_ETH_RX_OFFLOAD_IPV4_CKSUM) {
+        conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
+        p.rx_ip_cksum = true;
+    }
+    if (n_rx > 1 && info.flow_type_rss_offloads) {
+        conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
+        conf.rx_adv_conf.rss_conf.rss_hf =
+            info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+    }
+    std::string dev_field = field + ".device";
+    if (int rc = rte_eth_dev_configure(id, n_rx, static_cast<uint16_t>(n_workers), &conf); rc != 0)
+        return config::error{dev_field, std::string("rte_eth_dev_configure failed: ") + rte_strerror(-rc)};
+    uint16_t nb_rxd = ring_size, nb_txd = ring_size;
+    rte_eth_dev_adjust_nb_rx_tx_desc(id, &nb_rxd, &nb_txd);
+    int socket = rte_eth_dev_socket_id(id);
+    for (uint16_t q = 0; q < n_rx; q++)
+        if (int rc = rte_eth_rx_queue_setup(id, q, nb_rxd, socket, nullptr, pool); rc != 0)
+            return config::error{dev_field, std::string("rx queue setup failed: ") + rte_strerror(-rc)};
+    rte_eth_txconf txc = info.default_txconf;
+    txc.offloads = conf.txmode.offloads;
+    for (uint16_t q = 0; q < n_workers; q++)
+        if (int rc = rte_eth_tx_queue_setup(id, q, nb_txd, socket, &txc); rc != 0)
+            return config::error{dev_field, std::string("tx queue setup failed: ") + rte_strerror(-rc)};
+    if (int rc = rte_eth_dev_start(id); rc != 0)
+        return config::error{dev_field, std::string("port start failed: ") + rte_strerror(-rc)};
+    rte_eth_promiscuous_enable(id); // not every PMD has it; unicast to our MAC is enough
+
+    p.port_id = id;
+    rte_eth_macaddr_get(id, &p.mac);
+    p.ip = rte_cpu_to_be_32(cp.address);
+    p.mask = rte_cpu_to_be_32(cp.prefix_len == 0 ? 0 : ~uint32_t(0) << (32 - cp.prefix_len));
+    p.gateway = rte_cpu_to_be_32(cp.gateway);
+    p.mtu = cp.mtu;
+    return p;
+}
+
+std::string fmt_ip_be(uint32_t be) { return config::format_ipv4(rte_be_to_cpu_32(be)); }
+
+} // namespace
+
+config::result<std::unique_ptr<instance>> instance::create(const config::instance &cfg, rte_mempool *pool,
+                                                           uint32_t n_workers) {
+    std::unique_ptr<instance> inst(new instance());
+    inst->_cfg = cfg;
+    std::vector<port_rt> ports;
+    for (size_t i = 0; i < cfg.ports.size(); i++) {
+        auto p = start_port(cfg.ports[i], "ports[" + std::to_string(i) + "]", pool, n_workers);
+        if (!p) return p.err();
+        ports.push_back(p.value());
+        inst->_port_ids.push_back(p.value().port_id);
+    }
+    auto snap = snapshot::build(cfg, ports);
+    if (!snap) return snap.err();
+    snap.value().generation = 1;
+    inst->_snap = std::make_unique<snapshot>(std::move(snap.value()));
+
+    uint32_t laddr_ports = (uint32_t(cfg.lport_max) - cfg.lport_min + 1) * uint32_t(cfg.local_addresses.size());
+    if (laddr_ports < n_workers)
+        return config::error{"lport_range", "must give every worker at least one local port"};
+    for (uint32_t w = 0; w < n_workers; w++) {
+        worker_params wp;
+        wp.id = w;
+        wp.n_workers = n_workers;
+        wp.conn_capacity = cfg.conn_capacity;
+        wp.lport_min = cfg.lport_min;
+        wp.lport_max = cfg.lport_max;
+        wp.pool = pool;
+        inst->_workers.push_back(std::make_unique<worker>(wp, inst->_snap.get()));
+    }
+    std::vector<rte_ring *> redirect, msgs;
+    for (auto &w : inst->_workers) {
+        redirect.push_back(w->redirect_ring());
+        msgs.push_back(w->message_ring());
+    }
+    for (auto &w : inst->_workers) w->set_peers(redirect, msgs);
+    // Deal the (port, rx queue) pairs to workers round robin.
+    uint32_t k = 0;
+    for (uint16_t id : inst->_port_ids) {
+        rte_eth_dev_info info{};
+        rte_eth_dev_info_get(id, &info);
+        uint16_t n_rx = static_cast<uint16_t>(std::min<uint32_t>(n_workers, info.max_rx_queues));
+        for (uint16_t q = 0; q < n_rx; q++) inst->_workers[k++ % n_workers]->add_rx_queue(id, q);
+    }
+    return inst;
+}
+
+instance::~instance() {
+    stop();
+    _workers.clear(); // flushes their tx buffers while the ports still run
+    for (uint16_t id : _port_ids) {
+        rte_eth_dev_stop(id);
+    }
+}
+
+namespace {
+int worker_main(void *arg) {
+    auto *pair = static_cast<std::pair<worker *, std::atomic<bool> *> *>(arg);
+    pair->first->run(*pair->second);
+    delete pair;
+    return 0;
+}
+} // namespace
+
+void instance::launch(const std::vector<unsigned> &lcores) {
+    _lcores = lcores;
+    for (size_t i = 0; i < _workers.size() && i < lcores.size(); i++) {
+        auto *arg = new std::pair<worker *, std::atomic<bool> *>(_workers[i].get(), &_quit);
+        rte_eal_remote_launch(worker_main, arg, lcores[i]);
+    }
+}
+
+void instance::stop() {
+    _quit.store(true);
+    for (unsigned lc : _lcores) rte_eal_wait_lcore(lc);
+    _lcores.clear();
+}
+
+size_t instance::bytes_per_conn() const {
+    if (_workers.empty()) return 0;
+    const auto &t = _workers[0]->conns();
+    return t.bytes() / t.capacity();
+}
+
+std::string instance::stats_report() const {
+    std::ostringstream o;
+    char line[256];
+    o << "== ports ==\n";
+    for (size_t i = 0; i < _port_ids.size(); i++) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(_port_ids[i], &st);
+        snprintf(line, sizeof line,
+                 "port %-10s rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
+                 " bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
+                 _cfg.ports[i].name.c_str(), st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed,
+                 st.ierrors, st.oerrors);
+        o << line;
+    }
+    o << "== workers ==\n";
+    worker_counters total{};
+    for (const auto &w : _workers) {
+        const worker_counters &c = w->counters();
+        snprintf(line, sizeof line,
+                 "worker %u rx %" PRIu64 " tx %" PRIu64 " conns created %" PRIu64 " expired %" PRIu64
+                 " active %u/%u lports free %zu/%zu arp replies %" PRIu64 " icmp replies %" PRIu64
+                 " redirected out %" PRIu64 " in %" PRIu64 "\n",
+                 w->id(), c.rx_pkts, c.tx_pkts, c.conn_created, c.conn_expired, w->conns().in_use(),
+                 w->conns().capacity(), w->lports().free_count(), w->lports().capacity(), c.arp_replies,
+                 c.icmp_replies, c.redirected_out, c.redirected_in);
+        o << line;
+        for (unsigned d = 0; d < drop_count; d++) total.drops[d] += c.drops[d];
+    }
+    o << "== drops by reason ==\n";
+    bool any = false;
+    for (unsigned d = 0; d < drop_count; d++) {
+        if (!total.drops[d]) continue;
+        any = true;
+        snprintf(line, sizeof line, "  %-18s %12" PRIu64 "  (%s)\n", drop_name(static_cast<drop>(d)),
+                 total.drops[d], drop_text(static_cast<drop>(d)));
+        o << line;
+    }
+    if (!any) o << "  none\n";
+    auto sum = [&](auto get) {
+        flow_counters s{};
+        for (const auto &w : _workers) {
+            const flow_counters &c = get(*w);
+            s.new_conns += c.new_conns;
+            s.active += c.active;
+            s.pkts_in += c.pkts_in;
+            s.bytes_in += c.bytes_in;
+            s.pkts_out += c.pkts_out;
+            s.bytes_out += c.bytes_out;
+            s.drops += c.drops;
+        }
+        return s;
+    };
+    o << "== listeners ==\n";
+    for (const auto &l : _snap->listeners) {
+        flow_counters s = sum([&](const worker &w) -> const flow_counters & { return w.listener_counters(l.index); });
+        snprintf(line, sizeof line,
+                 "%s %s:%u conns total %" PRIu64 " active %" PRId64 " pkts in %" PRIu64 " out %" PRIu64
+                 " bytes in %" PRIu64 " out %" PRIu64 " drops %" PRIu64 "\n",
+                 l.proto == 6 ? "tcp" : "udp", fmt_ip_be(l.vip).c_str(), rte_be_to_cpu_16(l.port), s.new_conns,
+                 s.active, s.pkts_in, s.pkts_out, s.bytes_in, s.bytes_out, s.drops);
+        o << line;
+    }
+    o << "== backends (default server group) ==\n";
+    uint64_t all_new = 0, all_weight = 0;
+    std::vector<flow_counters> per(_cfg.default_server_group.size());
+    for (size_t b = 0; b < per.size(); b++) {
+        per[b] = sum([&](const worker &w) -> const flow_counters & { return w.backend_counters(static_cast<unsigned>(b)); });
+        all_new += per[b].new_conns;
+        all_weight += _cfg.default_server_group[b].weight;
+    }
+    for (size_t b = 0; b < per.size(); b++) {
+        const auto &cb = _cfg.default_server_group[b];
+        double share = all_new ? 100.0 * double(per[b].new_conns) / double(all_new) : 0.0;
+        double wshare = all_weight ? 100.0 * cb.weight / double(all_weight) : 0.0;
+        snprintf(line, sizeof line,
+                 "%-12s %-15s weight %3u conns total %" PRIu64 " (%.1f%% of new, weight asks %.1f%%) active %" PRId64
+                 " pkts in %" PRIu64 " out %" PRIu64 "\n",
+                 cb.server_id.c_str(), config::format_ipv4(cb.ip).c_str(), cb.weight, per[b].new_conns, share,
+                 wshare, per[b].active, per[b].pkts_in, per[b].pkts_out);
+        o << line;
+    }
+    return o.str();
+}
+
+} // namespace fulcrum::dataplane

@@ -1,0 +1,54 @@
+// One Fulcrum data plane: its ports, its snapshot and its workers.
+//
+// The control thread (the EAL main lcore) creates the instance, launches one worker per
+// worker lcore and, while they run, only reads their counters. Tests create the same
+// instance and drive the workers' poll_once() themselves.
+#pragma once
+
+#include "config/model.h"
+#include "config/result.h"
+#include "dataplane/snapshot.h"
+#include "dataplane/worker.h"
+
+#include <atomic>
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fulcrum::dataplane {
+
+class instance {
+  public:
+    // Starts the config's ports (already probed by EAL) and builds `n_workers` workers.
+    // Errors name the config field (e.g. a device EAL does not know).
+    static config::result<std::unique_ptr<instance>> create(const config::instance &cfg,
+                                                            rte_mempool *pool, uint32_t n_workers);
+    ~instance();
+
+    // Run worker i on lcores[i]; returns at once.
+    void launch(const std::vector<unsigned> &lcores);
+    // Ask workers to stop and wait for them.
+    void stop();
+
+    size_t worker_count() const { return _workers.size(); }
+    worker &worker_at(size_t i) { return *_workers[i]; }
+    const snapshot &current_snapshot() const { return *_snap; }
+    const config::instance &config() const { return _cfg; }
+
+    // Bytes allocated per connection slot (table + index + pool), for the start-up line.
+    size_t bytes_per_conn() const;
+    // The counters report printed on SIGUSR1 and at exit.
+    std::string stats_report() const;
+
+  private:
+    instance() = default;
+
+    config::instance _cfg;
+    std::unique_ptr<snapshot> _snap;
+    std::vector<std::unique_ptr<worker>> _workers;
+    std::vector<uint16_t> _port_ids;
+    std::vector<unsigned> _lcores;
+    std::atomic<bool> _quit{false};
+};
+
+} // namespace fulcrum::dataplane

@@ -1,0 +1,101 @@
+#include "dataplane/snapshot.h"
+#include "dataplane/counters.h"
+
+#include "conn/conn.h"
+#include "sched/wrr.h"
+
+#include <rte_byteorder.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+
+namespace fulcrum::dataplane {
+
+void snapshot::add_local(const local_entry &e) {
+    uint32_t i = slot_of(e.ip, local_slots);
+    while (_locals[i].kind != local_kind::none) {
+        if (_locals[i].ip == e.ip) return; // first kind wins: VIP before laddr before port
+        i = (i + 1) & (local_slots - 1);
+    }
+    _locals[i] = e;
+}
+
+config::result<snapshot> snapshot::build(const config::instance &cfg,
+                                         const std::vector<port_rt> &ports) {
+    snapshot s;
+    s.ports = ports;
+    s._listener_index.fill(-1);
+    for (size_t p = 0; p < ports.size(); p++)
+        if (ports[p].gateway != 0 && s._default_port < 0) s._default_port = static_cast<int>(p);
+
+    for (uint32_t vip : cfg.vips) {
+        bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                                        [&](const config::listener &l) { return l.vip == vip; });
+        s.add_local({rte_cpu_to_be_32(vip), local_kind::vip, has_listener, 0});
+    }
+    for (size_t i = 0; i < cfg.local_addresses.size(); i++) {
+        s.laddrs.push_back(rte_cpu_to_be_32(cfg.local_addresses[i]));
+        s.add_local({s.laddrs.back(), local_kind::laddr, false, static_cast<uint16_t>(i)});
+    }
+    for (size_t p = 0; p < ports.size(); p++)
+        s.add_local({ports[p].ip, local_kind::port, false, static_cast<uint16_t>(p)});
+
+    // Backend counter slots: one per distinct (ip, port) of the default group.
+    for (size_t li = 0; li < cfg.listeners.size(); li++) {
+        const config::listener &cl = cfg.listeners[li];
+        listener_rt l{};
+        l.vip = rte_cpu_to_be_32(cl.vip);
+        l.port = rte_cpu_to_be_16(cl.port);
+        l.proto = cl.proto == config::protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+        l.index = static_cast<uint8_t>(li);
+        l.idle_timeout_s = static_cast<uint16_t>(
+            cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
+        l.backend_offset = static_cast<uint32_t>(s.backends.size());
+        std::vector<uint8_t> weights;
+        for (size_t bi = 0; bi < cfg.default_server_group.size(); bi++) {
+            const config::backend &cb = cfg.default_server_group[bi];
+            uint16_t port = cb.port ? cb.port : cl.backend_port;
+            if (bi >= max_backend_slots)
+                return config::error{"default_server_group", "must have at most 4096 backends"};
+            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), cb.weight,
+                                  static_cast<uint16_t>(bi)});
+            weights.push_back(cb.weight);
+        }
+        l.n_backends = static_cast<uint32_t>(weights.size());
+        auto seq = cl.scheduler == config::scheduler_kind::wrr ? sched::build_smooth_wrr(weights)
+                                                               : sched::build_rr(weights);
+        l.seq_offset = static_cast<uint32_t>(s.sched_seq.size());
+        l.seq_len = static_cast<uint32_t>(seq.size());
+        s.sched_seq.insert(s.sched_seq.end(), seq.begin(), seq.end());
+        s.listeners.push_back(l);
+
+        uint32_t i = slot_of(l.vip ^ (uint32_t(l.port) << 8) ^ l.proto, listener_slots);
+        while (s._listener_index[i] >= 0) i = (i + 1) & (listener_slots - 1);
+        s._listener_index[i] = static_cast<int16_t>(li);
+    }
+
+    for (const auto &p : cfg.ports)
+        s.static_neighbours.insert(s.static_neighbours.end(), p.static_neighbours.begin(),
+                                   p.static_neighbours.end());
+
+    using conn::tcp_state;
+    auto &t = s.tcp_timeout_s;
+    t[static_cast<int>(tcp_state::none)] = 0; // UDP: the listener's idle timeout
+    t[static_cast<int>(tcp_state::syn_sent)] = cfg.timeouts.syn_sent;
+    t[static_cast<int>(tcp_state::syn_recv)] = cfg.timeouts.syn_recv;
+    t[static_cast<int>(tcp_state::established)] = 0; // the listener's EstablishedTimeout
+    t[static_cast<int>(tcp_state::fin_wait)] = cfg.timeouts.fin_wait;
+    t[static_cast<int>(tcp_state::time_wait)] = cfg.timeouts.time_wait;
+    t[static_cast<int>(tcp_state::close)] = cfg.timeouts.close;
+
+    // Full-NAT adds no header, so MSS needs clamping only when the ports' MTUs differ.
+    uint16_t lo = UINT16_MAX, hi = 0;
+    for (const auto &p : ports) {
+        lo = std::min(lo, p.mtu);
+        hi = std::max(hi, p.mtu);
+    }
+    if (!ports.empty() && lo != hi) s.mss_clamp = static_cast<uint16_t>(lo - 40);
+    return s;
+}
+
+} // namespace fulcrum::dataplane

@@ -1,0 +1,629 @@
+#include "dataplane/worker.h"
+
+#include "net/checksum.h"
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <cstring>
+#include <stdexcept>
+#include <string>
+
+namespace fulcrum::dataplane {
+
+using conn::connection;
+using conn::flow_key;
+using conn::tcp_state;
+
+namespace {
+
+constexpr uint32_t l3_off = sizeof(rte_ether_hdr);
+constexpr uint8_t tcp_fin = RTE_TCP_FIN_FLAG, tcp_syn = RTE_TCP_SYN_FLAG, tcp_rst = RTE_TCP_RST_FLAG,
+                  tcp_ack = RTE_TCP_ACK_FLAG;
+constexpr unsigned expire_budget = 256; // per loop, so a mass expiry cannot stall rx
+
+rte_ring *make_ring(const std::string &name, unsigned esize, unsigned count) {
+    rte_ring *r = rte_ring_create_elem(name.c_str(), esize, count, static_cast<int>(rte_socket_id()),
+                                       RING_F_SC_DEQ);
+    if (!r) throw std::runtime_error("cannot create ring " + name + ": " + rte_strerror(rte_errno));
+    return r;
+}
+
+uint16_t ip_word_ttl_proto(const rte_ipv4_hdr *ip) {
+    uint16_t w;
+    std::memcpy(&w, &ip->time_to_live, 2);
+    return w;
+}
+
+// Rewrite MSS in a SYN's options to at most `clamp` (host order); returns checksum delta.
+uint32_t clamp_mss(rte_tcp_hdr *tcp, uint32_t hdr_len, uint16_t clamp) {
+    uint8_t *opt = reinterpret_cast<uint8_t *>(tcp) + sizeof(rte_tcp_hdr);
+    uint8_t *end = reinterpret_cast<uint8_t *>(tcp) + hdr_len;
+    while (opt < end) {
+        if (*opt == 0) break;
+        if (*opt == 1) {
+            opt++;
+            continue;
+        }
+        if (opt + 1 >= end || opt[1] < 2 || opt + opt[1] > end) break;
+        if (opt[0] == 2 && opt[1] == 4) {
+            uint16_t mss_be;
+            std::memcpy(&mss_be, opt + 2, 2);
+            if (rte_be_to_cpu_16(mss_be) <= clamp) return 0;
+            uint16_t new_be = rte_cpu_to_be_16(clamp);
+            std::memcpy(opt + 2, &new_be, 2);
+            return net::csum_replace16(0, mss_be, new_be);
+        }
+        opt += opt[1];
+    }
+    return 0;
+}
+
+} // namespace
+
+worker::worker(const worker_params &p, const snapshot *snap)
+    : _id(p.id), _n_workers(p.n_workers), _snap(snap), _pool(p.pool), _conns(p.conn_capacity),
+      _wheel(_conns), _lports(static_cast<uint32_t>(snap->laddrs.size()), p.lport_min, p.lport_max,
+                              p.id, p.n_workers),
+      _neigh(std::make_unique<neigh_table>()), _tx(snap->ports.size()),
+      _listener_counters(config::max_listeners), _backend_counters(max_backend_slots),
+      _sched_cursor(config::max_listeners) {
+    std::memset(_port_index, 0xff, sizeof(_port_index));
+    for (size_t i = 0; i < snap->ports.size(); i++) _port_index[snap->ports[i].port_id] = static_cast<uint8_t>(i);
+    _tsc_hz = rte_get_tsc_hz();
+    _tsc_per_tick = _tsc_hz / conn::timer_wheel::ticks_per_second;
+    _drain_tsc = (_tsc_hz + 9999) / 10000; // 100 us, as l3fwd
+    std::string sfx = std::to_string(p.id) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffffff);
+    _redirect_in = make_ring("fr_redir_" + sfx, sizeof(void *), 4096);
+    _msg_in = make_ring("fr_msg_" + sfx, sizeof(worker_msg), 1024);
+    adopt_snapshot(snap);
+    for (const auto &n : snap->static_neighbours) {
+        neigh_entry *e = _neigh->find_or_add(rte_cpu_to_be_32(n.ip));
+        if (!e) break;
+        std::memcpy(e->mac.addr_bytes, n.mac.data(), 6);
+        e->resolved = true;
+    }
+}
+
+worker::~worker() {
+    flush_tx();
+    _neigh->for_each([](neigh_entry &e) {
+        for (unsigned i = 0; i < e.n_pending; i++) rte_pktmbuf_free(e.pending[i]);
+        e.n_pending = 0;
+    });
+    void *obj;
+    while (rte_ring_sc_dequeue(_redirect_in, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(obj));
+    rte_ring_free(_redirect_in);
+    rte_ring_free(_msg_in);
+}
+
+void worker::adopt_snapshot(const snapshot *snap) {
+    _snap = snap;
+    // Workers start at different points of each pick sequence.
+    for (const auto &l : snap->listeners)
+        _sched_cursor[l.index] = l.seq_len ? static_cast<uint32_t>(uint64_t(l.seq_len) * _id / _n_workers) : 0;
+}
+
+void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings) {
+    _redirect_to = std::move(redirect_rings);
+    _msg_to = std::move(msg_rings);
+}
+
+const conn::connection *worker::find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
+                                    uint16_t dport) const {
+    flow_key k{rte_cpu_to_be_32(src), rte_cpu_to_be_32(dst), rte_cpu_to_be_16(sport),
+               rte_cpu_to_be_16(dport), proto};
+    unsigned dir;
+    return _conns.lookup(k, conn::conn_table::hash(k), dir);
+}
+
+// ---------------------------------------------------------------------------------------
+// Loop
+
+void worker::poll_once(uint64_t now_tsc) {
+    if (!_started) {
+        _tsc0 = now_tsc;
+        _wheel.start(0);
+        _last_drain_tsc = _last_neigh_tsc = now_tsc;
+        _started = true;
+    }
+    _now_tsc = now_tsc;
+    _now_tick = static_cast<uint32_t>((now_tsc - _tsc0) / _tsc_per_tick);
+
+    drain_rings();
+    rte_mbuf *pkts[burst];
+    for (const rxq &q : _rxq) {
+        uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+        if (n == 0) continue;
+        uint8_t in_port = _port_index[q.port_id];
+        for (uint16_t i = 0; i < n; i++) {
+            _counters.rx_pkts++;
+            _counters.rx_bytes += pkts[i]->pkt_len;
+            if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
+            process(pkts[i], in_port);
+        }
+    }
+
+    _wheel.advance(_now_tick, [this](connection *c) { expire(c); }, expire_budget);
+    if (now_tsc - _last_neigh_tsc > _tsc_hz / 10) {
+        neigh_timers();
+        _last_neigh_tsc = now_tsc;
+    }
+    if (now_tsc - _last_drain_tsc >= _drain_tsc) {
+        flush_tx();
+        _last_drain_tsc = now_tsc;
+    }
+}
+
+void worker::run(const std::atomic<bool> &quit) {
+    while (!quit.load(std::memory_order_relaxed)) poll_once(rte_rdtsc());
+    flush_tx();
+}
+
+void worker::drain_rings() {
+    if (!rte_ring_empty(_msg_in)) {
+        worker_msg msgs[32];
+        unsigned n = rte_ring_dequeue_burst_elem(_msg_in, msgs, sizeof(worker_msg), 32, nullptr);
+        for (unsigned i = 0; i < n; i++)
+            if (msgs[i].type == worker_msg::neigh_learned) learn_neighbour(msgs[i].ip, msgs[i].mac, false);
+    }
+    if (!rte_ring_empty(_redirect_in)) {
+        rte_mbuf *pkts[burst];
+        unsigned n = rte_ring_sc_dequeue_burst(_redirect_in, reinterpret_cast<void **>(pkts), burst, nullptr);
+        for (unsigned i = 0; i < n; i++) {
+            _counters.redirected_in++;
+            uint8_t in_port = _port_index[pkts[i]->port];
+            handle_ipv4(pkts[i], in_port == 0xff ? 0 : in_port, true);
+        }
+    }
+}
+
+void worker::tx_burst(uint8_t port) {
+    tx_buffer &b = _tx[port];
+    uint64_t bytes = 0; // read before the PMD may free the mbufs
+    for (uint16_t i = 0; i < b.n; i++) bytes += b.pkts[i]->pkt_len;
+    uint16_t sent = rte_eth_tx_burst(_snap->ports[port].port_id, static_cast<uint16_t>(_id), b.pkts, b.n);
+    _counters.tx_pkts += sent;
+    for (uint16_t i = sent; i < b.n; i++) {
+        bytes -= b.pkts[i]->pkt_len;
+        drop_pkt(b.pkts[i], drop::tx_full);
+    }
+    _counters.tx_bytes += bytes;
+    b.n = 0;
+}
+
+void worker::enqueue_tx(uint8_t port, rte_mbuf *m) {
+    tx_buffer &b = _tx[port];
+    b.pkts[b.n++] = m;
+    if (b.n == burst) tx_burst(port);
+}
+
+void worker::flush_tx() {
+    for (size_t p = 0; p < _tx.size(); p++)
+        if (_tx[p].n) tx_burst(static_cast<uint8_t>(p));
+}
+
+// ---------------------------------------------------------------------------------------
+// Classification
+
+void worker::process(rte_mbuf *m, uint8_t in_port) {
+    if (m->nb_segs != 1) return drop_pkt(m, drop::multi_segment);
+    if (m->data_len < sizeof(rte_ether_hdr)) return drop_pkt(m, drop::trunc_eth);
+    const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return handle_ipv4(m, in_port, false);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return handle_arp(m, in_port);
+    drop_pkt(m, drop::unsupported_l2);
+}
+
+void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected) {
+    if (m->data_len < l3_off + sizeof(rte_ipv4_hdr)) return drop_pkt(m, drop::trunc_ip);
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    if ((ip->version_ihl >> 4) != 4) return drop_pkt(m, drop::bad_ip_version);
+    unsigned ihl = ip->version_ihl & 0xf;
+    if (ihl < 5) return drop_pkt(m, drop::bad_ihl);
+    if (ihl > 5) return drop_pkt(m, drop::ip_options);
+    uint16_t total = rte_be_to_cpu_16(ip->total_length);
+    uint32_t avail = m->data_len - l3_off;
+    if (total < sizeof(rte_ipv4_hdr) || total > avail) return drop_pkt(m, drop::bad_total_length);
+    if (total < avail) rte_pktmbuf_trim(m, static_cast<uint16_t>(avail - total)); // Ethernet padding
+
+    if (!redirected) {
+        uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
+        if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
+            (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && net::csum_buffer(ip, sizeof(*ip)) != 0xffff))
+            return drop_pkt(m, drop::bad_ip_checksum);
+    }
+    if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
+        return drop_pkt(m, drop::fragment);
+
+    const local_entry *local = _snap->find_local(ip->dst_addr);
+    if (!local) return drop_pkt(m, drop::not_local);
+    if (ip->next_proto_id == IPPROTO_ICMP) return handle_icmp(m, in_port, *local);
+    if (local->kind == local_kind::port) return drop_pkt(m, drop::unsupported_proto);
+
+    const uint32_t l4_off = l3_off + sizeof(rte_ipv4_hdr);
+    const uint32_t l4_len = total - sizeof(rte_ipv4_hdr);
+    flow_key key;
+    key.src = ip->src_addr;
+    key.dst = ip->dst_addr;
+    key.proto = ip->next_proto_id;
+    if (key.proto == IPPROTO_TCP) {
+        if (l4_len < sizeof(rte_tcp_hdr)) return drop_pkt(m, drop::trunc_l4);
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        uint32_t doff = (tcp->data_off >> 4) * 4u;
+        if (doff < sizeof(rte_tcp_hdr) || doff > l4_len) return drop_pkt(m, drop::bad_l4_header);
+        key.sport = tcp->src_port;
+        key.dport = tcp->dst_port;
+    } else if (key.proto == IPPROTO_UDP) {
+        if (l4_len < sizeof(rte_udp_hdr)) return drop_pkt(m, drop::trunc_l4);
+        auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
+        uint16_t ulen = rte_be_to_cpu_16(udp->dgram_len);
+        if (ulen < sizeof(rte_udp_hdr) || ulen > l4_len) return drop_pkt(m, drop::bad_l4_header);
+        key.sport = udp->src_port;
+        key.dport = udp->dst_port;
+    } else {
+        return drop_pkt(m, drop::unsupported_proto);
+    }
+    if (ip->time_to_live <= 1) return drop_pkt(m, drop::ttl_exceeded);
+
+    // A reply to an lport another worker owns goes home through its redirect ring.
+    if (local->kind == local_kind::laddr && _n_workers > 1 && !redirected) {
+        uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport), _n_workers);
+        if (owner != _id) {
+            if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) return drop_pkt(m, drop::redirect_full);
+            _counters.redirected_out++;
+            return;
+        }
+    }
+
+    unsigned dir = 0;
+    connection *c = _conns.lookup(key, conn::conn_table::hash(key), dir);
+    if (c && dir == 0 && key.proto == IPPROTO_TCP &&
+        (c->state == tcp_state::time_wait || c->state == tcp_state::close)) {
+        // A new SYN on a finished connection's tuple starts a new connection.
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        if ((tcp->tcp_flags & (tcp_syn | tcp_ack)) == tcp_syn) {
+            _wheel.remove(c);
+            expire(c);
+            c = nullptr;
+        }
+    }
+    if (!c) {
+        if (local->kind != local_kind::vip) return drop_pkt(m, drop::no_conn);
+        c = new_conn(m, key, l4_off);
+        if (!c) return; // counted and freed by new_conn
+        dir = 0;
+    }
+    forward(m, *c, dir, l4_off);
+}
+
+// ---------------------------------------------------------------------------------------
+// Full-NAT
+
+connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) {
+    if (key.proto == IPPROTO_TCP) {
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        if ((tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn) {
+            drop_pkt(m, drop::no_conn);
+            return nullptr;
+        }
+    }
+    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport);
+    if (!l) {
+        drop_pkt(m, drop::no_listener);
+        return nullptr;
+    }
+    flow_counters &lc = _listener_counters[l->index];
+    if (l->seq_len == 0) {
+        lc.drops++;
+        drop_pkt(m, drop::no_backend);
+        return nullptr;
+    }
+    uint32_t &cursor = _sched_cursor[l->index];
+    if (cursor >= l->seq_len) cursor = 0;
+    const backend_rt &b = _snap->backends[l->backend_offset + _snap->sched_seq[l->seq_offset + cursor]];
+    cursor++;
+
+    route to_backend, to_client;
+    if (!_snap->lookup_route(b.ip, to_backend) || !_snap->lookup_route(key.src, to_client)) {
+        lc.drops++;
+        drop_pkt(m, drop::no_route);
+        return nullptr;
+    }
+    uint32_t entry;
+    if (!_lports.take(entry)) {
+        lc.drops++;
+        drop_pkt(m, drop::lport_exhausted);
+        return nullptr;
+    }
+    connection *c = _conns.alloc();
+    if (!c) {
+        _lports.give(entry);
+        lc.drops++;
+        drop_pkt(m, drop::table_full);
+        return nullptr;
+    }
+    c->cip = key.src;
+    c->vip = key.dst;
+    c->cport = key.sport;
+    c->vport = key.dport;
+    c->laddr = _snap->laddrs[laddr::entry_laddr(entry)];
+    c->lport = rte_cpu_to_be_16(laddr::entry_port(entry));
+    c->bip = b.ip;
+    c->bport = b.port;
+    c->proto = key.proto;
+    c->laddr_entry = entry;
+    c->listener = l->index;
+    c->backend_slot = b.slot;
+    c->idle_timeout_s = l->idle_timeout_s;
+    c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
+    c->out_port[0] = to_backend.port;
+    c->next_hop[0] = to_backend.next_hop;
+    c->out_port[1] = to_client.port;
+    c->next_hop[1] = to_client.next_hop;
+    uint32_t ip_sum = net::csum_replace32(net::csum_replace32(0, c->cip, c->laddr), c->vip, c->bip);
+    uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
+    c->ip_delta = net::csum_fold(ip_sum);
+    c->l4_delta = net::csum_fold(l4_sum);
+    if (!_conns.insert(c)) {
+        _conns.release(c);
+        _lports.give(entry);
+        lc.drops++;
+        drop_pkt(m, drop::table_full);
+        return nullptr;
+    }
+    uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
+                                                : c->idle_timeout_s;
+    c->expire_tick = _now_tick + ticks(timeout);
+    _wheel.add(c);
+    _counters.conn_created++;
+    lc.new_conns++;
+    lc.active++;
+    _backend_counters[b.slot].new_conns++;
+    _backend_counters[b.slot].active++;
+    return c;
+}
+
+void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
+    tcp_state s = c.state;
+    if (f & tcp_rst) {
+        s = tcp_state::close;
+    } else {
+        if (s == tcp_state::syn_sent && dir == 1 && (f & (tcp_syn | tcp_ack)) == (tcp_syn | tcp_ack))
+            s = tcp_state::syn_recv;
+        else if (s == tcp_state::syn_recv && dir == 0 && (f & (tcp_ack | tcp_syn)) == tcp_ack)
+            s = tcp_state::established;
+        if (f & tcp_fin) {
+            c.flags |= dir == 0 ? conn::fin_in : conn::fin_out;
+            if ((c.flags & (conn::fin_in | conn::fin_out)) == (conn::fin_in | conn::fin_out))
+                s = tcp_state::time_wait;
+            else if (s != tcp_state::time_wait && s != tcp_state::close)
+                s = tcp_state::fin_wait;
+        }
+    }
+    c.state = s;
+    uint32_t t = s == tcp_state::established ? c.idle_timeout_s : _snap->tcp_timeout_s[static_cast<int>(s)];
+    _wheel.set_expiry(&c, _now_tick + ticks(t));
+}
+
+void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    uint16_t ip_delta = dir == 0 ? c.ip_delta : net::csum_negate(c.ip_delta);
+    uint16_t l4_delta = dir == 0 ? c.l4_delta : net::csum_negate(c.l4_delta);
+    uint8_t out = c.out_port[dir];
+    const port_rt &op = _snap->ports[out];
+
+    if (dir == 0) {
+        ip->src_addr = c.laddr;
+        ip->dst_addr = c.bip;
+    } else {
+        ip->src_addr = c.vip;
+        ip->dst_addr = c.cip;
+    }
+    uint16_t old_w = ip_word_ttl_proto(ip);
+    ip->time_to_live--;
+    uint16_t new_w = ip_word_ttl_proto(ip);
+    if (op.tx_ip_cksum) {
+        ip->hdr_checksum = 0;
+        m->l2_len = sizeof(rte_ether_hdr);
+        m->l3_len = sizeof(rte_ipv4_hdr);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    } else {
+        ip->hdr_checksum = net::csum_apply(ip->hdr_checksum,
+                                           net::csum_fold(net::csum_replace16(ip_delta, old_w, new_w)));
+    }
+
+    uint32_t bytes = m->pkt_len;
+    if (c.proto == IPPROTO_TCP) {
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        if (dir == 0) {
+            tcp->src_port = c.lport;
+            tcp->dst_port = c.bport;
+        } else {
+            tcp->src_port = c.vport;
+            tcp->dst_port = c.cport;
+        }
+        uint32_t delta = l4_delta;
+        if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
+            delta += clamp_mss(tcp, (tcp->data_off >> 4) * 4u, _snap->mss_clamp);
+        tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
+        track_tcp(c, dir, tcp->tcp_flags);
+    } else {
+        auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
+        if (dir == 0) {
+            udp->src_port = c.lport;
+            udp->dst_port = c.bport;
+        } else {
+            udp->src_port = c.vport;
+            udp->dst_port = c.cport;
+        }
+        if (udp->dgram_cksum != 0) {
+            uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
+            udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+        }
+        _wheel.set_expiry(&c, _now_tick + ticks(c.idle_timeout_s));
+    }
+
+    flow_counters &lc = _listener_counters[c.listener];
+    flow_counters &bc = _backend_counters[c.backend_slot];
+    if (dir == 0) {
+        lc.pkts_in++, lc.bytes_in += bytes, bc.pkts_in++, bc.bytes_in += bytes;
+    } else {
+        lc.pkts_out++, lc.bytes_out += bytes, bc.pkts_out++, bc.bytes_out += bytes;
+    }
+    send_ipv4(m, out, c.next_hop[dir]);
+}
+
+void worker::expire(connection *c) {
+    _counters.conn_expired++;
+    _listener_counters[c->listener].active--;
+    _backend_counters[c->backend_slot].active--;
+    _lports.give(c->laddr_entry);
+    _conns.remove(c);
+}
+
+// ---------------------------------------------------------------------------------------
+// ICMP, ARP and neighbours
+
+void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    uint32_t l4_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr);
+    if (l4_len < sizeof(rte_icmp_hdr)) return drop_pkt(m, drop::trunc_l4);
+    auto *icmp = rte_pktmbuf_mtod_offset(m, rte_icmp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
+    bool answer = icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0 &&
+                  (local.kind != local_kind::vip || local.has_listener);
+    if (!answer) return drop_pkt(m, drop::icmp_ignored);
+
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    rte_ether_addr peer = eth->src_addr;
+    eth->dst_addr = peer;
+    eth->src_addr = _snap->ports[in_port].mac;
+    uint32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = static_cast<uint16_t>(~net::csum_buffer(ip, sizeof(*ip)));
+    uint16_t old_w, new_w;
+    std::memcpy(&old_w, &icmp->icmp_type, 2);
+    icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    std::memcpy(&new_w, &icmp->icmp_type, 2);
+    icmp->icmp_cksum = net::csum_apply(icmp->icmp_cksum, net::csum_fold(net::csum_replace16(0, old_w, new_w)));
+    m->ol_flags = 0;
+    _counters.icmp_replies++;
+    enqueue_tx(in_port, m);
+}
+
+void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
+    if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)) return drop_pkt(m, drop::arp_ignored);
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *arp = rte_pktmbuf_mtod_offset(m, rte_arp_hdr *, sizeof(rte_ether_hdr));
+    if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4)
+        return drop_pkt(m, drop::arp_ignored);
+
+    const port_rt &port = _snap->ports[in_port];
+    uint32_t sip = arp->arp_data.arp_sip, tip = arp->arp_data.arp_tip;
+    const local_entry *target = _snap->find_local(tip);
+    bool from_subnet = sip != 0 && (sip & port.mask) == (port.ip & port.mask);
+    uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
+
+    if (from_subnet && (op == RTE_ARP_OP_REPLY || target)) learn_neighbour(sip, arp->arp_data.arp_sha, true);
+    if (op != RTE_ARP_OP_REQUEST || !target) return drop_pkt(m, drop::arp_ignored);
+
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+    arp->arp_data.arp_tha = arp->arp_data.arp_sha;
+    arp->arp_data.arp_tip = sip;
+    arp->arp_data.arp_sha = port.mac;
+    arp->arp_data.arp_sip = tip;
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = port.mac;
+    m->ol_flags = 0;
+    _counters.arp_replies++;
+    enqueue_tx(in_port, m);
+}
+
+void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers) {
+    neigh_entry *e = _neigh->find_or_add(ip);
+    if (!e) {
+        _counters.drops[static_cast<unsigned>(drop::neigh_table_full)]++;
+        return;
+    }
+    bool changed = !e->resolved || !rte_is_same_ether_addr(&e->mac, &mac);
+    e->mac = mac;
+    e->resolved = true;
+    e->retries = 0;
+    for (unsigned i = 0; i < e->n_pending; i++) {
+        rte_mbuf *p = e->pending[i];
+        auto *eth = rte_pktmbuf_mtod(p, rte_ether_hdr *);
+        eth->dst_addr = mac;
+        enqueue_tx(e->port, p);
+    }
+    e->n_pending = 0;
+    if (!tell_peers || !changed) return;
+    worker_msg msg{worker_msg::neigh_learned, ip, mac, 0};
+    for (uint32_t w = 0; w < _msg_to.size(); w++)
+        if (w != _id) rte_ring_mp_enqueue_elem(_msg_to[w], &msg, sizeof(msg));
+}
+
+void worker::send_ipv4(rte_mbuf *m, uint8_t out_port, uint32_t next_hop) {
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    eth->src_addr = _snap->ports[out_port].mac;
+    neigh_entry *e = _neigh->find(next_hop);
+    if (e && e->resolved) {
+        eth->dst_addr = e->mac;
+        return enqueue_tx(out_port, m);
+    }
+    if (!e) e = _neigh->find_or_add(next_hop);
+    if (!e) return drop_pkt(m, drop::neigh_table_full);
+    if (e->n_pending == neigh_entry::max_pending) return drop_pkt(m, drop::neigh_queue_full);
+    e->port = out_port;
+    e->pending[e->n_pending++] = m;
+    if (e->n_pending == 1) {
+        e->retries = 0;
+        e->next_try_tsc = _now_tsc + _tsc_hz;
+        send_arp_request(out_port, next_hop);
+    }
+}
+
+void worker::neigh_timers() {
+    _neigh->for_each([this](neigh_entry &e) {
+        if (e.resolved || e.n_pending == 0 || _now_tsc < e.next_try_tsc) return;
+        if (++e.retries >= 3) {
+            for (unsigned i = 0; i < e.n_pending; i++) drop_pkt(e.pending[i], drop::neigh_unresolved);
+            e.n_pending = 0;
+            return;
+        }
+        e.next_try_tsc = _now_tsc + _tsc_hz;
+        send_arp_request(e.port, e.ip);
+    });
+}
+
+void worker::send_arp_request(uint8_t out_port, uint32_t target_ip) {
+    rte_mbuf *m = rte_pktmbuf_alloc(_pool);
+    if (!m) return;
+    const port_rt &port = _snap->ports[out_port];
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)));
+    auto *arp = reinterpret_cast<rte_arp_hdr *>(eth + 1);
+    memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+    eth->src_addr = port.mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = 6;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+    arp->arp_data.arp_sha = port.mac;
+    arp->arp_data.arp_sip = port.ip;
+    memset(&arp->arp_data.arp_tha, 0, RTE_ETHER_ADDR_LEN);
+    arp->arp_data.arp_tip = target_ip;
+    _counters.arp_requests++;
+    enqueue_tx(out_port, m);
+}
+
+} // namespace fulcrum::dataplane

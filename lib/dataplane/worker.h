@@ -1,0 +1,141 @@
+// A worker lcore: polls its (port, queue) pairs and does full-NAT for TCP and UDP.
+//
+//   rx burst -> parse/validate -> conn lookup (own table)
+//     hit:  rewrite with the connection's precomputed checksum deltas -> tx buffer
+//     miss: listener -> scheduler -> laddr:lport -> insert both directions -> rewrite
+//   ARP and ICMP echo for local addresses; the rest is counted by reason and dropped.
+//
+// Everything here is owned by this worker. Other cores reach it only through its two
+// rings: `redirect` (replies that arrived on another worker's queue, sent home by
+// lport owner) and `messages` (neighbours learned elsewhere).
+#pragma once
+
+#include "conn/conn_table.h"
+#include "conn/timer_wheel.h"
+#include "dataplane/counters.h"
+#include "dataplane/neigh_table.h"
+#include "dataplane/snapshot.h"
+#include "laddr/laddr_pool.h"
+
+#include <rte_mbuf.h>
+#include <rte_ring.h>
+
+#include <atomic>
+#include <memory>
+#include <vector>
+
+namespace fulcrum::dataplane {
+
+struct worker_msg {
+    enum : uint32_t { neigh_learned = 1 };
+    uint32_t type;
+    uint32_t ip;
+    rte_ether_addr mac;
+    uint16_t pad;
+};
+static_assert(sizeof(worker_msg) == 16);
+
+struct worker_params {
+    uint32_t id = 0;
+    uint32_t n_workers = 1;
+    uint32_t conn_capacity = 1 << 16;
+    uint16_t lport_min = 1024, lport_max = 65535;
+    rte_mempool *pool = nullptr;
+};
+
+class worker {
+  public:
+    static constexpr uint16_t burst = 32;
+
+    worker(const worker_params &p, const snapshot *snap);
+    ~worker();
+    worker(const worker &) = delete;
+    worker &operator=(const worker &) = delete;
+
+    // Wiring done by the instance before launch.
+    void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue}); }
+    void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings);
+    rte_ring *redirect_ring() const { return _redirect_in; }
+    rte_ring *message_ring() const { return _msg_in; }
+
+    // One loop iteration at time `now_tsc`: rings, rx bursts, timers, tx drain.
+    // The lcore loop passes rte_rdtsc(); tests pass a controlled clock.
+    void poll_once(uint64_t now_tsc);
+    void run(const std::atomic<bool> &quit);
+    void flush_tx();
+    // Switch to a new snapshot between bursts. Existing connections keep their backend;
+    // only new connections see the new listeners, weights and backends.
+    void adopt_snapshot(const snapshot *snap);
+    const snapshot *current_snapshot() const { return _snap; }
+    // Process one frame as if received on port index `in_port` (packet tests, redirect).
+    void process(rte_mbuf *m, uint8_t in_port);
+
+    uint32_t id() const { return _id; }
+    const worker_counters &counters() const { return _counters; }
+    const flow_counters &listener_counters(unsigned i) const { return _listener_counters[i]; }
+    const flow_counters &backend_counters(unsigned slot) const { return _backend_counters[slot]; }
+    const conn::conn_table &conns() const { return _conns; }
+    const laddr::laddr_pool &lports() const { return _lports; }
+    uint32_t now_tick() const { return _now_tick; }
+    // Diagnostic lookup by the tuple a packet would carry (host byte order arguments).
+    const conn::connection *find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
+                                uint16_t dport) const;
+
+  private:
+    struct tx_buffer {
+        uint16_t n = 0;
+        rte_mbuf *pkts[burst];
+    };
+
+    void handle_arp(rte_mbuf *m, uint8_t in_port);
+    void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected);
+    void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local);
+    void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
+    conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off);
+    void track_tcp(conn::connection &c, unsigned dir, uint8_t tcp_flags);
+    void expire(conn::connection *c);
+    void send_ipv4(rte_mbuf *m, uint8_t out_port, uint32_t next_hop);
+    void send_arp_request(uint8_t out_port, uint32_t target_ip);
+    void learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers);
+    void neigh_timers();
+    void drain_rings();
+    void enqueue_tx(uint8_t port, rte_mbuf *m);
+    void tx_burst(uint8_t port);
+    void drop_pkt(rte_mbuf *m, drop reason) {
+        _counters.drops[static_cast<unsigned>(reason)]++;
+        rte_pktmbuf_free(m);
+    }
+    uint32_t ticks(uint32_t seconds) const { return seconds * conn::timer_wheel::ticks_per_second; }
+
+    uint32_t _id;
+    uint32_t _n_workers;
+    const snapshot *_snap;
+    rte_mempool *_pool;
+
+    conn::conn_table _conns;
+    conn::timer_wheel _wheel;
+    laddr::laddr_pool _lports;
+    std::unique_ptr<neigh_table> _neigh;
+
+    struct rxq {
+        uint16_t port_id, queue;
+    };
+    std::vector<rxq> _rxq;
+    uint8_t _port_index[RTE_MAX_ETHPORTS];
+    std::vector<tx_buffer> _tx;
+
+    rte_ring *_redirect_in = nullptr;
+    rte_ring *_msg_in = nullptr;
+    std::vector<rte_ring *> _redirect_to, _msg_to;
+
+    uint64_t _tsc_hz, _tsc_per_tick, _tsc0 = 0;
+    uint64_t _now_tsc = 0, _last_drain_tsc = 0, _last_neigh_tsc = 0, _drain_tsc;
+    uint32_t _now_tick = 0;
+    bool _started = false;
+
+    worker_counters _counters{};
+    std::vector<flow_counters> _listener_counters, _backend_counters;
+    std::vector<uint32_t> _sched_cursor;
+};
+
+} // namespace fulcrum::dataplane

@@ -1,0 +1,59 @@
+// Incremental Internet checksum updates (RFC 1624, eqn. 3: HC' = ~(~HC + ~m + m')).
+//
+// Full-NAT rewrites the same four fields of every packet of a connection, so the
+// one's-complement difference between the old and new fields is a per-connection
+// constant: it is computed once when the connection is created and each packet then
+// costs one add-and-fold per checksum. The reverse direction uses the negated delta.
+#pragma once
+
+#include <cstdint>
+
+namespace fulcrum::net {
+
+// One's-complement accumulator: add 16-bit words, fold at the end.
+inline uint32_t csum_add16(uint32_t sum, uint16_t word) { return sum + word; }
+
+inline uint32_t csum_add32(uint32_t sum, uint32_t value) {
+    return sum + (value >> 16) + (value & 0xffff);
+}
+
+inline uint16_t csum_fold(uint32_t sum) {
+    sum = (sum >> 16) + (sum & 0xffff);
+    sum = (sum >> 16) + (sum & 0xffff);
+    return static_cast<uint16_t>(sum);
+}
+
+// Delta contributed by replacing a 32-bit field `from` with `to` (both in the same byte
+// order as the checksum field is read).
+inline uint32_t csum_replace32(uint32_t sum, uint32_t from, uint32_t to) {
+    return csum_add32(csum_add32(sum, ~from), to);
+}
+
+inline uint32_t csum_replace16(uint32_t sum, uint16_t from, uint16_t to) {
+    return sum + static_cast<uint16_t>(~from) + to;
+}
+
+// Negate a folded delta: applying `delta` then `csum_negate(delta)` is the identity.
+inline uint16_t csum_negate(uint16_t delta) { return static_cast<uint16_t>(~delta); }
+
+// Apply a folded delta to a checksum field value (as stored in the header).
+inline uint16_t csum_apply(uint16_t check, uint16_t delta) {
+    uint32_t sum = static_cast<uint16_t>(~check);
+    sum += delta;
+    return static_cast<uint16_t>(~csum_fold(sum));
+}
+
+// Full checksum of a buffer (for verification and for tests), network byte order words
+// read in host order the same way the header field is read.
+inline uint16_t csum_buffer(const void *data, uint32_t len, uint32_t sum = 0) {
+    const uint8_t *p = static_cast<const uint8_t *>(data);
+    while (len > 1) {
+        sum += static_cast<uint16_t>(p[0] | (p[1] << 8));
+        p += 2;
+        len -= 2;
+    }
+    if (len) sum += p[0];
+    return csum_fold(sum);
+}
+
+} // namespace fulcrum::net

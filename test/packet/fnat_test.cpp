@@ -1,0 +1,213 @@
+// Full-NAT through a real worker: exact bytes out for TCP and UDP in both directions.
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+
+using namespace fulcrum::test;
+using fulcrum::conn::tcp_state;
+using fulcrum::dataplane::drop;
+
+namespace {
+const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+
+frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "") {
+    frame_spec s;
+    s.dst_mac = t.port->mac();
+    s.src_mac = client_mac;
+    s.src = client, s.dst = vip, s.sport = 40000, s.dport = 80;
+    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
+    return s;
+}
+// What the backend must receive for a client frame: only L2/L3/L4 addressing and TTL change.
+frame_spec to_backend(lb &t, frame_spec s, uint16_t lport = 1024) {
+    s.dst_mac = backend_mac(0), s.src_mac = t.port->mac();
+    s.src = laddr, s.dst = be0, s.sport = lport, s.dport = 8080, s.ttl = 63;
+    return s;
+}
+frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "") {
+    frame_spec s;
+    s.dst_mac = t.port->mac();
+    s.src_mac = backend_mac(0);
+    s.src = be0, s.dst = laddr, s.sport = 8080, s.dport = 1024;
+    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
+    return s;
+}
+frame_spec to_client(lb &t, frame_spec s) {
+    s.dst_mac = client_mac, s.src_mac = t.port->mac();
+    s.src = vip, s.dst = client, s.sport = 80, s.dport = 40000, s.ttl = 63;
+    return s;
+}
+tcp_state state_of(lb &t) {
+    auto *c = t.w().find_conn(6, client, 40000, vip, 80);
+    return c ? c->state : tcp_state::count;
+}
+} // namespace
+
+TEST_CASE("tcp handshake, data and close cross full-NAT with exact bytes both ways", "[fnat][tcp]") {
+    lb t;
+    auto syn = from_client(t, SYN, 1000, 0);
+    syn.tcp_options = {2, 4, 0x05, 0xb4}; // MSS 1460, left alone: all ports share one MTU
+    auto out = t.send_one(build_frame(syn));
+    REQUIRE(hex(out) == hex(build_frame(to_backend(t, syn))));
+    REQUIRE(checksums_valid(out));
+    CHECK(state_of(t) == tcp_state::syn_sent);
+
+    auto synack = from_backend(t, SYN | ACK, 5000, 1001);
+    out = t.send_one(build_frame(synack));
+    REQUIRE(hex(out) == hex(build_frame(to_client(t, synack))));
+    CHECK(state_of(t) == tcp_state::syn_recv);
+
+    auto ack = from_client(t, ACK, 1001, 5001);
+    CHECK(hex(t.send_one(build_frame(ack))) == hex(build_frame(to_backend(t, ack))));
+    CHECK(state_of(t) == tcp_state::established);
+
+    auto data = from_client(t, PSH | ACK, 1001, 5001, "GET / HTTP/1.0\r\n\r\n");
+    out = t.send_one(build_frame(data));
+    CHECK(hex(out) == hex(build_frame(to_backend(t, data))));
+    CHECK(checksums_valid(out));
+    auto reply = from_backend(t, PSH | ACK, 5001, 1019, "HTTP/1.0 200 OK\r\n\r\nhello");
+    out = t.send_one(build_frame(reply));
+    CHECK(hex(out) == hex(build_frame(to_client(t, reply))));
+    CHECK(checksums_valid(out));
+
+    auto fin = from_client(t, FIN | ACK, 1019, 5025);
+    CHECK(hex(t.send_one(build_frame(fin))) == hex(build_frame(to_backend(t, fin))));
+    CHECK(state_of(t) == tcp_state::fin_wait);
+    auto fin2 = from_backend(t, FIN | ACK, 5025, 1020);
+    CHECK(hex(t.send_one(build_frame(fin2))) == hex(build_frame(to_client(t, fin2))));
+    CHECK(state_of(t) == tcp_state::time_wait);
+    auto last = from_client(t, ACK, 1020, 5026);
+    CHECK(hex(t.send_one(build_frame(last))) == hex(build_frame(to_backend(t, last))));
+
+    const auto &lc = t.w().listener_counters(0);
+    CHECK(lc.new_conns == 1);
+    CHECK(lc.pkts_in == 5);
+    CHECK(lc.pkts_out == 3);
+    CHECK(t.w().backend_counters(0).new_conns == 1);
+
+    // TIME_WAIT ends after its timeout (10 s default) and frees the lport.
+    size_t free_before = t.w().lports().free_count();
+    t.advance_seconds(11);
+    CHECK(state_of(t) == tcp_state::count);
+    CHECK(t.w().lports().free_count() == free_before + 1);
+    CHECK(t.w().conns().in_use() == 0);
+}
+
+TEST_CASE("a reset closes the connection but stragglers still translate", "[fnat][tcp]") {
+    lb t;
+    t.send_one(build_frame(from_client(t, SYN, 1, 0)));
+    auto rst = from_backend(t, RST | ACK, 0, 2);
+    CHECK(hex(t.send_one(build_frame(rst))) == hex(build_frame(to_client(t, rst))));
+    CHECK(state_of(t) == tcp_state::close);
+    t.advance_seconds(4); // CLOSE lasts 3 s
+    CHECK(state_of(t) == tcp_state::count);
+}
+
+TEST_CASE("a new SYN on a TIME_WAIT tuple opens a fresh connection", "[fnat][tcp]") {
+    lb t;
+    t.send_one(build_frame(from_client(t, SYN, 1, 0)));
+    t.send_one(build_frame(from_backend(t, SYN | ACK, 100, 2)));
+    t.send_one(build_frame(from_client(t, FIN | ACK, 2, 101)));
+    t.send_one(build_frame(from_backend(t, FIN | ACK, 101, 3)));
+    REQUIRE(state_of(t) == tcp_state::time_wait);
+    auto syn = from_client(t, SYN, 9000, 0);
+    auto out = t.send_one(build_frame(syn));
+    // Second connection: next lport from the pool and the next backend in the sequence.
+    auto exp = to_backend(t, syn, 1025);
+    exp.dst = ip("10.0.0.22"), exp.dst_mac = backend_mac(1);
+    CHECK(hex(out) == hex(build_frame(exp)));
+    CHECK(state_of(t) == tcp_state::syn_sent);
+    CHECK(t.w().counters().conn_created == 2);
+}
+
+TEST_CASE("udp request and response cross full-NAT with exact bytes", "[fnat][udp]") {
+    lb t;
+    frame_spec req;
+    req.proto = 17, req.dst_mac = t.port->mac(), req.src_mac = client_mac;
+    req.src = client, req.dst = vip, req.sport = 5000, req.dport = 53, req.payload = "query";
+    frame_spec exp_req = req;
+    exp_req.dst_mac = backend_mac(0), exp_req.src_mac = t.port->mac();
+    exp_req.src = laddr, exp_req.dst = be0, exp_req.sport = 1024, exp_req.dport = 5353, exp_req.ttl = 63;
+    auto out = t.send_one(build_frame(req));
+    CHECK(hex(out) == hex(build_frame(exp_req)));
+    CHECK(checksums_valid(out));
+
+    frame_spec resp;
+    resp.proto = 17, resp.dst_mac = t.port->mac(), resp.src_mac = backend_mac(0);
+    resp.src = be0, resp.dst = laddr, resp.sport = 5353, resp.dport = 1024, resp.payload = "answer!";
+    frame_spec exp_resp = resp;
+    exp_resp.dst_mac = client_mac, exp_resp.src_mac = t.port->mac();
+    exp_resp.src = vip, exp_resp.dst = client, exp_resp.sport = 53, exp_resp.dport = 5000, exp_resp.ttl = 63;
+    out = t.send_one(build_frame(resp));
+    CHECK(hex(out) == hex(build_frame(exp_resp)));
+    CHECK(checksums_valid(out));
+
+    // A zero UDP checksum means "none" and must stay zero.
+    resp.udp_zero_checksum = exp_resp.udp_zero_checksum = true;
+    CHECK(hex(t.send_one(build_frame(resp))) == hex(build_frame(exp_resp)));
+}
+
+TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]") {
+    auto cfg = base_config("");
+    cfg["lport_range"] = "1024-1024"; // exactly one local port
+    lb t(cfg);
+    frame_spec a;
+    a.proto = 17, a.dst_mac = t.port->mac(), a.src_mac = client_mac;
+    a.src = client, a.dst = vip, a.sport = 5000, a.dport = 53, a.payload = "a";
+    frame_spec b = a;
+    b.sport = 5001;
+    REQUIRE(t.send({build_frame(a)}).size() == 1);
+    CHECK(t.send({build_frame(b)}).empty());
+    CHECK(t.drops(drop::lport_exhausted) == 1);
+
+    t.advance_seconds(4); // IdleTimeout is 5 s
+    CHECK(t.w().find_conn(17, client, 5000, vip, 53) != nullptr);
+    t.advance_seconds(2);
+    CHECK(t.w().find_conn(17, client, 5000, vip, 53) == nullptr);
+    CHECK(t.w().lports().free_count() == 1);
+    CHECK(t.w().counters().conn_expired == 1);
+
+    auto out = t.send_one(build_frame(b));
+    REQUIRE(!out.empty());
+    CHECK(out[34] == 0x04); // source port 1024 again
+    CHECK(out[35] == 0x00);
+}
+
+TEST_CASE("a full table drops new flows and keeps existing ones", "[fnat][table]") {
+    auto cfg = base_config("");
+    cfg["conn_capacity"] = 64;
+    lb t(cfg);
+    std::vector<bytes> syns;
+    for (int i = 0; i < 70; i++) {
+        auto s = from_client(t, SYN, 1, 0);
+        s.sport = static_cast<uint16_t>(30000 + i);
+        syns.push_back(build_frame(s));
+    }
+    CHECK(t.send(syns).size() == 64);
+    CHECK(t.drops(drop::table_full) == 6);
+    CHECK(t.w().conns().in_use() == 64);
+    CHECK(t.w().lports().free_count() == t.w().lports().capacity() - 64); // no lport leaked
+    auto again = from_client(t, ACK, 2, 1);
+    again.sport = 30000;
+    CHECK(t.send({build_frame(again)}).size() == 1);
+}
+
+TEST_CASE("MSS is clamped only when port MTUs differ", "[fnat][mss]") {
+    auto cfg = base_config("");
+    lb t(cfg);
+    auto syn = from_client(t, SYN, 1, 0);
+    syn.tcp_options = {2, 4, 0x23, 0x28}; // 9000
+    auto out = t.send_one(build_frame(syn));
+    CHECK(hex(out) == hex(build_frame(to_backend(t, syn))));
+    // The clamp itself: a second port with a smaller MTU lowers MSS to 1400 - 40.
+    ring_port second;
+    cfg["ports"].push_back({{"name", "p1"}, {"device", second.name}, {"address", "10.0.9.1/24"}, {"mtu", 1400}});
+    lb t2(cfg);
+    auto syn2 = from_client(t2, SYN, 1, 0);
+    syn2.tcp_options = {2, 4, 0x23, 0x28};
+    out = t2.send_one(build_frame(syn2));
+    auto exp = to_backend(t2, syn2);
+    exp.tcp_options = {2, 4, 0x05, 0x50}; // 1360
+    CHECK(hex(out) == hex(build_frame(exp)));
+    CHECK(checksums_valid(out));
+}

@@ -1,0 +1,124 @@
+#include "frames.h"
+
+#include <arpa/inet.h>
+#include <cstdio>
+
+namespace fulcrum::test {
+
+namespace {
+void put16(bytes &b, size_t at, uint16_t v) { b[at] = v >> 8, b[at + 1] = v & 0xff; }
+void put32(bytes &b, size_t at, uint32_t v) { put16(b, at, v >> 16), put16(b, at + 2, v & 0xffff); }
+uint16_t get16(const bytes &b, size_t at) { return uint16_t(b[at] << 8 | b[at + 1]); }
+uint32_t sum16(const uint8_t *p, size_t n, uint32_t s = 0) {
+    for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i]) << 8 | p[i + 1];
+    if (n & 1) s += uint32_t(p[n - 1]) << 8;
+    return s;
+}
+uint16_t finish(uint32_t s) {
+    while (s >> 16) s = (s & 0xffff) + (s >> 16);
+    return uint16_t(~s);
+}
+uint32_t pseudo(const bytes &f, uint8_t proto, size_t l4_len) {
+    return sum16(&f[26], 8) + proto + uint32_t(l4_len);
+}
+} // namespace
+
+uint32_t ip(const char *dotted) {
+    in_addr a{};
+    inet_pton(AF_INET, dotted, &a);
+    return ntohl(a.s_addr);
+}
+
+bytes build_frame(const frame_spec &s) {
+    size_t l4_hdr = s.proto == 6 ? 20 + s.tcp_options.size() : 8;
+    size_t l4_len = l4_hdr + s.payload.size();
+    bytes f(14 + 20 + l4_len, 0);
+    std::copy(s.dst_mac.begin(), s.dst_mac.end(), f.begin());
+    std::copy(s.src_mac.begin(), s.src_mac.end(), f.begin() + 6);
+    put16(f, 12, 0x0800);
+    f[14] = 0x45;
+    put16(f, 16, uint16_t(20 + l4_len));
+    put16(f, 18, s.ip_id);
+    put16(f, 20, 0x4000); // DF
+    f[22] = s.ttl;
+    f[23] = s.proto;
+    put32(f, 26, s.src);
+    put32(f, 30, s.dst);
+    put16(f, 24, finish(sum16(&f[14], 20)));
+    size_t l4 = 34;
+    std::copy(s.payload.begin(), s.payload.end(), f.begin() + long(l4 + l4_hdr));
+    if (s.proto == 6) {
+        put16(f, l4, s.sport);
+        put16(f, l4 + 2, s.dport);
+        put32(f, l4 + 4, s.seq);
+        put32(f, l4 + 8, s.ack);
+        f[l4 + 12] = uint8_t((l4_hdr / 4) << 4);
+        f[l4 + 13] = s.tcp_flags;
+        put16(f, l4 + 14, s.window);
+        std::copy(s.tcp_options.begin(), s.tcp_options.end(), f.begin() + long(l4 + 20));
+        put16(f, l4 + 16, finish(sum16(&f[l4], l4_len, pseudo(f, 6, l4_len))));
+    } else if (s.proto == 17) {
+        put16(f, l4, s.sport);
+        put16(f, l4 + 2, s.dport);
+        put16(f, l4 + 4, uint16_t(l4_len));
+        if (!s.udp_zero_checksum) {
+            uint16_t c = finish(sum16(&f[l4], l4_len, pseudo(f, 17, l4_len)));
+            put16(f, l4 + 6, c == 0 ? 0xffff : c);
+        }
+    } else if (s.proto == 1) {
+        f.resize(34 + 8 + s.payload.size());
+        put16(f, 16, uint16_t(20 + 8 + s.payload.size()));
+        put16(f, 24, 0);
+        put16(f, 24, finish(sum16(&f[14], 20)));
+        f[l4] = s.icmp_type;
+        f[l4 + 1] = 0;
+        put16(f, l4 + 4, s.icmp_id);
+        put16(f, l4 + 6, s.icmp_seq);
+        std::copy(s.payload.begin(), s.payload.end(), f.begin() + long(l4 + 8));
+        put16(f, l4 + 2, finish(sum16(&f[l4], 8 + s.payload.size())));
+    }
+    return f;
+}
+
+bytes build_arp(uint16_t op, const mac_t &eth_dst, const mac_t &sha, uint32_t sip, const mac_t &tha, uint32_t tip) {
+    bytes f(42, 0);
+    std::copy(eth_dst.begin(), eth_dst.end(), f.begin());
+    std::copy(sha.begin(), sha.end(), f.begin() + 6);
+    put16(f, 12, 0x0806);
+    put16(f, 14, 1);
+    put16(f, 16, 0x0800);
+    f[18] = 6;
+    f[19] = 4;
+    put16(f, 20, op);
+    std::copy(sha.begin(), sha.end(), f.begin() + 22);
+    put32(f, 28, sip);
+    std::copy(tha.begin(), tha.end(), f.begin() + 32);
+    put32(f, 38, tip);
+    return f;
+}
+
+bool checksums_valid(const bytes &f) {
+    if (f.size() < 34 || get16(f, 12) != 0x0800) return false;
+    if (finish(sum16(&f[14], 20)) != 0) return false;
+    size_t total = get16(f, 16);
+    size_t l4_len = total - 20;
+    uint8_t proto = f[23];
+    if (proto == 6) return finish(sum16(&f[34], l4_len, pseudo(f, 6, l4_len))) == 0;
+    if (proto == 17) return get16(f, 40) == 0 || finish(sum16(&f[34], l4_len, pseudo(f, 17, l4_len))) == 0;
+    if (proto == 1) return finish(sum16(&f[34], l4_len)) == 0;
+    return true;
+}
+
+std::string hex(const bytes &b) {
+    std::string s;
+    char buf[4];
+    for (size_t i = 0; i < b.size(); i++) {
+        snprintf(buf, sizeof buf, "%02x", b[i]);
+        s += buf;
+        if (i % 16 == 15) s += '\n';
+        else s += ' ';
+    }
+    return s;
+}
+
+} // namespace fulcrum::test

@@ -1,0 +1,136 @@
+#include "harness.h"
+
+#include "config/parse.h"
+
+#include <rte_cycles.h>
+#include <rte_eth_ring.h>
+#include <rte_ethdev.h>
+
+#include <stdexcept>
+
+namespace fulcrum::test {
+
+rte_mempool *test_pool() {
+    static rte_mempool *pool = rte_pktmbuf_pool_create("test_mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+                                                       static_cast<int>(rte_socket_id()));
+    if (!pool) throw std::runtime_error("cannot create test mempool");
+    return pool;
+}
+
+ring_port::ring_port() {
+    static int seq = 0;
+    int n = seq++;
+    name = "net_ring_t" + std::to_string(n);
+    rx = rte_ring_create(("trx" + std::to_string(n)).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    tx = rte_ring_create(("ttx" + std::to_string(n)).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
+    if (!rx || !tx) throw std::runtime_error("ring create failed");
+    int id = rte_eth_from_rings(("t" + std::to_string(n)).c_str(), &rx, 1, &tx, 1, 0); // named net_ring_tN
+    if (id < 0) throw std::runtime_error("rte_eth_from_rings failed");
+    port_id = static_cast<uint16_t>(id);
+}
+
+ring_port::~ring_port() {
+    for (auto &f : collect()) (void)f;
+    rte_eth_dev_close(port_id); // the instance stopped it
+    void *m;
+    while (rte_ring_dequeue(rx, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+    rte_ring_free(rx);
+    rte_ring_free(tx);
+}
+
+void ring_port::inject(const bytes &frame) {
+    rte_mbuf *m = rte_pktmbuf_alloc(test_pool());
+    if (!m) throw std::runtime_error("mempool empty");
+    char *p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+    std::copy(frame.begin(), frame.end(), p);
+    m->port = port_id;
+    if (rte_ring_enqueue(rx, m) != 0) {
+        rte_pktmbuf_free(m);
+        throw std::runtime_error("rx ring full");
+    }
+}
+
+std::vector<bytes> ring_port::collect() {
+    std::vector<bytes> out;
+    void *obj;
+    while (rte_ring_dequeue(tx, &obj) == 0) {
+        auto *m = static_cast<rte_mbuf *>(obj);
+        const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+        out.emplace_back(p, p + m->data_len);
+        rte_pktmbuf_free(m);
+    }
+    return out;
+}
+
+mac_t ring_port::mac() const {
+    rte_ether_addr a;
+    rte_eth_macaddr_get(port_id, &a);
+    mac_t m;
+    std::copy(a.addr_bytes, a.addr_bytes + 6, m.begin());
+    return m;
+}
+
+nlohmann::json base_config(const std::string &device, std::vector<int> weights) {
+    using nlohmann::json;
+    json neigh = json::array({{{"ip", "10.0.0.50"}, {"mac", "02:00:00:00:00:50"}}});
+    json group = json::array();
+    for (size_t i = 0; i < weights.size(); i++) {
+        std::string ipb = "10.0.0." + std::to_string(21 + i);
+        char mac[32];
+        snprintf(mac, sizeof mac, "02:00:00:00:00:%02x", unsigned(0x20 + i));
+        neigh.push_back({{"ip", ipb}, {"mac", mac}});
+        group.push_back({{"ServerId", "i-" + std::to_string(i)}, {"ServerIp", ipb}, {"Weight", weights[i]}});
+    }
+    return json{
+        {"ports", json::array({{{"name", "p0"}, {"device", device}, {"address", "10.0.0.1/24"},
+                                {"static_neighbours", neigh}}})},
+        {"vips", json::array({"10.0.0.10", "10.0.0.11"})},
+        {"local_addresses", json::array({"10.0.0.100"})},
+        {"conn_capacity", 4096},
+        {"listeners", json::array({{{"VIP", "10.0.0.10"}, {"Protocol", "tcp"}, {"ListenerPort", 80},
+                                    {"BackendServerPort", 8080}},
+                                   {{"VIP", "10.0.0.10"}, {"Protocol", "udp"}, {"ListenerPort", 53},
+                                    {"BackendServerPort", 5353}, {"IdleTimeout", 5}}})},
+        {"default_server_group", group}};
+}
+
+lb::lb(nlohmann::json cfg) : port(std::make_unique<ring_port>()) {
+    cfg["ports"][0]["device"] = port->name;
+    auto parsed = config::parse_instance(cfg);
+    if (!parsed) throw std::runtime_error("test config: " + parsed.err().message());
+    auto created = dataplane::instance::create(parsed.value(), test_pool(), 1);
+    if (!created) throw std::runtime_error("instance: " + created.err().message());
+    inst = std::move(created.value());
+    clock = rte_get_tsc_cycles();
+    w().poll_once(clock);
+}
+
+lb::~lb() {
+    inst.reset();
+    port.reset();
+}
+
+std::vector<bytes> lb::send(const std::vector<bytes> &frames) {
+    for (const auto &f : frames) port->inject(f);
+    // The worker takes at most one burst per queue per iteration.
+    for (size_t i = 0; i <= frames.size() / dataplane::worker::burst; i++) w().poll_once(clock);
+    w().flush_tx();
+    return port->collect();
+}
+
+bytes lb::send_one(const bytes &frame) {
+    auto out = send({frame});
+    return out.size() == 1 ? out[0] : bytes{};
+}
+
+void lb::advance_seconds(double s) {
+    clock += static_cast<uint64_t>(s * double(rte_get_tsc_hz()));
+    w().poll_once(clock);
+    w().flush_tx();
+}
+
+uint64_t lb::drops(dataplane::drop d) const {
+    return inst->worker_at(0).counters().drops[static_cast<unsigned>(d)];
+}
+
+} // namespace fulcrum::test

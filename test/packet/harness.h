@@ -1,0 +1,57 @@
+// Packet-test harness: a real Fulcrum instance on net_ring ports whose other ends the
+// test holds. Frames go in through the rx ring, the worker's own poll_once() runs, and
+// whatever the worker transmitted is read back from the tx ring as bytes.
+#pragma once
+
+#include "dataplane/instance.h"
+#include "frames.h"
+
+#include <nlohmann/json.hpp>
+#include <rte_mempool.h>
+#include <rte_ring.h>
+
+#include <memory>
+#include <string>
+#include <vector>
+
+namespace fulcrum::test {
+
+rte_mempool *test_pool();
+
+// A net_ring ethdev (rte_eth_from_rings) with one rx and one tx ring.
+struct ring_port {
+    std::string name;
+    rte_ring *rx = nullptr, *tx = nullptr;
+    uint16_t port_id = 0;
+    ring_port();
+    ~ring_port();
+    void inject(const bytes &frame);
+    std::vector<bytes> collect();
+    mac_t mac() const;
+};
+
+constexpr mac_t client_mac{2, 0, 0, 0, 0, 0x50};
+inline mac_t backend_mac(int i) { return {2, 0, 0, 0, 0, uint8_t(0x20 + i)}; }
+
+// The standard one-armed test network on 10.0.0.0/24:
+//   port 10.0.0.1, VIP 10.0.0.10 (listeners tcp/80 and udp/53), VIP 10.0.0.11 (none),
+//   laddr 10.0.0.100, client 10.0.0.50, backends 10.0.0.21.. with static neighbours.
+nlohmann::json base_config(const std::string &device, std::vector<int> weights = {1, 1, 1});
+
+struct lb {
+    std::unique_ptr<ring_port> port;
+    std::unique_ptr<dataplane::instance> inst;
+    uint64_t clock;
+
+    explicit lb(nlohmann::json cfg);
+    explicit lb(std::vector<int> weights = {1, 1, 1}) : lb(base_config("", weights)) {}
+    ~lb();
+    dataplane::worker &w() { return inst->worker_at(0); }
+    // Inject frames, run one iteration, flush, return what was sent.
+    std::vector<bytes> send(const std::vector<bytes> &frames);
+    bytes send_one(const bytes &frame); // expects exactly one frame out (else empty)
+    void advance_seconds(double s);     // move the worker's clock and run timers
+    uint64_t drops(dataplane::drop d) const;
+};
+
+} // namespace fulcrum::test

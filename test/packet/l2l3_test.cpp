@@ -1,0 +1,84 @@
+// ARP answers, ARP resolution with queued packets, ICMP echo on VIPs.
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+
+using namespace fulcrum::test;
+using fulcrum::dataplane::drop;
+
+namespace {
+const mac_t broadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, zero{};
+const uint32_t client = ip("10.0.0.50");
+} // namespace
+
+TEST_CASE("ARP requests for VIPs, local addresses and the port address are answered", "[arp]") {
+    lb t;
+    for (const char *target : {"10.0.0.10", "10.0.0.11", "10.0.0.100", "10.0.0.1"}) {
+        auto out = t.send_one(build_arp(1, broadcast, client_mac, client, zero, ip(target)));
+        CHECK(hex(out) == hex(build_arp(2, client_mac, t.port->mac(), ip(target), client_mac, client)));
+    }
+    CHECK(t.w().counters().arp_replies == 4);
+}
+
+TEST_CASE("ARP requests for other addresses are ignored and counted", "[arp]") {
+    lb t;
+    CHECK(t.send({build_arp(1, broadcast, client_mac, client, zero, ip("10.0.0.99"))}).empty());
+    CHECK(t.drops(drop::arp_ignored) == 1);
+}
+
+TEST_CASE("a backend without a neighbour entry is resolved by ARP and the queued SYN sent", "[arp]") {
+    auto cfg = base_config("");
+    cfg["ports"][0]["static_neighbours"].erase(1); // forget 10.0.0.21
+    lb t(cfg);
+    frame_spec syn;
+    syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
+    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    auto out = t.send({build_frame(syn)});
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+
+    out = t.send({build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
+    REQUIRE(out.size() == 1);
+    frame_spec exp = syn;
+    exp.dst_mac = backend_mac(0), exp.src_mac = t.port->mac();
+    exp.src = ip("10.0.0.100"), exp.dst = ip("10.0.0.21"), exp.sport = 1024, exp.dport = 8080, exp.ttl = 63;
+    CHECK(hex(out[0]) == hex(build_frame(exp)));
+}
+
+TEST_CASE("packets for a neighbour that never answers are dropped after retries", "[arp]") {
+    auto cfg = base_config("");
+    cfg["ports"][0]["static_neighbours"].erase(1);
+    lb t(cfg);
+    frame_spec syn;
+    syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
+    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    t.send({build_frame(syn)});
+    for (int i = 0; i < 4; i++) t.advance_seconds(1.1);
+    CHECK(t.drops(drop::neigh_unresolved) == 1);
+    CHECK(t.w().counters().arp_requests == 3);
+}
+
+TEST_CASE("ICMP echo to a VIP is answered only while the VIP has a listener", "[icmp]") {
+    lb t;
+    frame_spec echo;
+    echo.proto = 1, echo.dst_mac = t.port->mac(), echo.src_mac = client_mac;
+    echo.src = client, echo.dst = ip("10.0.0.10"), echo.icmp_id = 77, echo.icmp_seq = 3, echo.payload = "ping-payload";
+    frame_spec reply = echo;
+    reply.dst_mac = client_mac, reply.src_mac = t.port->mac();
+    reply.src = ip("10.0.0.10"), reply.dst = client, reply.icmp_type = 0;
+    auto out = t.send_one(build_frame(echo));
+    CHECK(hex(out) == hex(build_frame(reply)));
+    CHECK(checksums_valid(out));
+
+    echo.dst = ip("10.0.0.11"); // a VIP without listeners
+    CHECK(t.send({build_frame(echo)}).empty());
+    CHECK(t.drops(drop::icmp_ignored) == 1);
+
+    // Without any listener the first VIP stays silent too.
+    auto cfg = base_config("");
+    cfg["listeners"] = nlohmann::json::array();
+    lb quiet(cfg);
+    echo.dst = ip("10.0.0.10"), echo.dst_mac = quiet.port->mac();
+    CHECK(quiet.send({build_frame(echo)}).empty());
+    CHECK(quiet.drops(drop::icmp_ignored) == 1);
+}
