@@ -11,6 +11,7 @@
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
 
+#include <algorithm>
 #include <chrono>
 #include <csignal>
 #include <cstdio>
@@ -101,9 +102,9 @@ int main(int argc, char **argv) {
     RTE_LCORE_FOREACH_WORKER(lc) lcores.push_back(lc);
     uint32_t n_workers = cfg.value().workers ? cfg.value().workers : static_cast<uint32_t>(lcores.size());
     if (n_workers == 0 || n_workers > lcores.size()) {
-        std::fprintf(stderr, "fulcrum: config error: field 'workers': needs %u worker lcores but EAL gave %zu "
+        std::fprintf(stderr, "fulcrum: config error: field 'workers': needs %u worker lcore(s) but EAL gave %zu "
                              "(use -l with the main lcore plus one per worker)\n",
-                     n_workers, lcores.size());
+                     std::max<uint32_t>(n_workers, 1), lcores.size());
         rte_eal_cleanup();
         return exit_config;
     }

@@ -1,0 +1,96 @@
+# The namespace lab: real kernel clients and servers around one Fulcrum process.
+#
+#   [ns $LAB-cl]  cl0 10.10.1.2, 10.10.1.3          [ns $LAB-sv]  sv0 10.10.2.11-13
+#        |  veth                                            |  veth
+#       lbc --- net_af_packet0  [ns $LAB-lb: fulcrum]  net_af_packet1 --- lbs
+#            port "client" 10.10.1.1/24               port "servers" 10.10.2.1/24
+#            VIP 10.10.1.10                            laddrs 10.10.2.100-101
+#
+# Source after common.sh. Every name carries $LAB (unique per run); lab_down removes
+# everything and is safe to call twice (install it with `trap lab_down EXIT`).
+
+LAB="${LAB:-fl$$}"
+LAB_DIR="${LAB_DIR:-$(mktemp -d /tmp/fulcrum-lab.XXXXXX)}"
+LAB_PIDS=()
+FULCRUM_PID=""
+FULCRUM_WRAPPER=""
+
+lab_ns() { ip netns exec "$LAB-$1" "${@:2}"; }
+
+lab_up() {
+  for ns in cl sv lb; do ip netns add "$LAB-$ns"; done
+  ip link add cl0 netns "$LAB-cl" type veth peer name lbc netns "$LAB-lb"
+  ip link add sv0 netns "$LAB-sv" type veth peer name lbs netns "$LAB-lb"
+  lab_ns cl ip addr add 10.10.1.2/24 dev cl0
+  lab_ns cl ip addr add 10.10.1.3/24 dev cl0
+  for i in 11 12 13; do lab_ns sv ip addr add "10.10.2.$i/24" dev sv0; done
+  for ns in cl sv lb; do
+    lab_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+    lab_ns "$ns" ip link set lo up
+  done
+  lab_ns cl ip link set cl0 up
+  lab_ns sv ip link set sv0 up
+  lab_ns lb ip link set lbc up
+  lab_ns lb ip link set lbs up
+  # Kernel ends must send complete checksums: Fulcrum updates them incrementally.
+  lab_ns cl ethtool -K cl0 tx off >/dev/null
+  lab_ns sv ethtool -K sv0 tx off >/dev/null
+}
+
+# lab_start_backends NAME:IP... : an HTTP server on IP:8080 per backend, logs in $LAB_DIR.
+lab_start_backends() {
+  for spec in "$@"; do
+    local name="${spec%%:*}" ip="${spec#*:}"
+    lab_ns sv python3 "$ROOT/test/e2e/backend_server.py" "$ip" 8080 "$name" "$LAB_DIR/$name.log" &
+    LAB_PIDS+=($!)
+  done
+  for spec in "$@"; do
+    local ip="${spec#*:}" n=0
+    until lab_ns sv bash -c "echo > /dev/tcp/$ip/8080" 2>/dev/null; do
+      sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || { echo "backend $ip did not start" >&2; return 1; }
+    done
+  done
+}
+
+# lab_start_fulcrum CONFIG [extra app args]: runs Fulcrum in the lb namespace.
+lab_start_fulcrum() {
+  local cfg="$1"; shift
+  # shellcheck disable=SC2046
+  lab_ns lb "$BUILD/src/fulcrum/fulcrum" -l 0,1 --file-prefix "$LAB" --no-pci $(eal_mem_args) \
+    --log-level 'pmd.net.af_packet:warning' \
+    --vdev net_af_packet0,iface=lbc --vdev net_af_packet1,iface=lbs -- --config "$cfg" "$@" \
+    > "$LAB_DIR/fulcrum.log" 2>&1 &
+  FULCRUM_WRAPPER=$!
+  local n=0
+  until grep -q "bytes per connection" "$LAB_DIR/fulcrum.log" 2>/dev/null; do
+    if ! kill -0 "$FULCRUM_WRAPPER" 2>/dev/null; then cat "$LAB_DIR/fulcrum.log" >&2; return 1; fi
+    sleep 0.1; n=$((n + 1)); [ $n -lt 300 ] || { echo "fulcrum did not start" >&2; return 1; }
+  done
+  # `ip netns exec` forks: signal the daemon itself, not the wrapper.
+  FULCRUM_PID=$(pgrep -P "$FULCRUM_WRAPPER" | head -1)
+  [ -n "$FULCRUM_PID" ] || FULCRUM_PID=$FULCRUM_WRAPPER
+  sleep 0.3
+}
+
+# Stop Fulcrum cleanly (SIGINT) and wait for its final report.
+lab_stop_fulcrum() {
+  [ -n "$FULCRUM_PID" ] || return 0
+  kill -INT "$FULCRUM_PID" 2>/dev/null || true
+  local n=0
+  while kill -0 "$FULCRUM_PID" 2>/dev/null && [ $n -lt 100 ]; do sleep 0.1; n=$((n + 1)); done
+  kill -KILL "$FULCRUM_PID" 2>/dev/null || true
+  wait "$FULCRUM_WRAPPER" 2>/dev/null || true
+  FULCRUM_PID=""
+}
+
+lab_down() {
+  lab_stop_fulcrum
+  for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
+  for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
+  LAB_PIDS=()
+  for ns in cl sv lb; do
+    ip netns pids "$LAB-$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
+    ip netns del "$LAB-$ns" 2>/dev/null || true
+  done
+  rm -rf "/dev/hugepages/${LAB}"map_* 2>/dev/null || true
+}

@@ -1,0 +1,124 @@
+#include "config/parse.h"
+
+#include <catch2/catch.hpp>
+#include <nlohmann/json.hpp>
+
+using namespace fulcrum::config;
+using nlohmann::json;
+
+namespace {
+json valid() {
+    return json::parse(R"({
+      "ports": [{"name": "p0", "device": "net_null0", "address": "10.0.0.1/24", "gateway": "10.0.0.254"}],
+      "vips": ["10.0.0.10"], "local_addresses": ["10.0.0.100", "10.0.0.101"],
+      "listeners": [{"VIP": "10.0.0.10", "Protocol": "tcp", "ListenerPort": "80", "BackendServerPort": 8080}],
+      "default_server_group": [{"ServerId": "i-1", "ServerIp": "10.0.1.5", "Weight": "30"},
+                               {"ServerId": "i-1", "Type": "eni", "ServerIp": "10.0.1.6"}]
+    })");
+}
+std::string error_of(const json &j) {
+    auto r = parse_instance(j);
+    return r ? "" : r.err().message();
+}
+} // namespace
+
+TEST_CASE("a valid config parses with defaults and numbers given as strings", "[config]") {
+    auto r = parse_instance(valid());
+    REQUIRE(r);
+    const instance &c = r.value();
+    CHECK(c.ports[0].address == 0x0a000001);
+    CHECK(c.ports[0].prefix_len == 24);
+    CHECK(c.ports[0].gateway == 0x0a0000fe);
+    CHECK(c.listeners[0].port == 80);
+    CHECK(c.listeners[0].established_timeout == 900);
+    CHECK(c.listeners[0].scheduler == scheduler_kind::wrr);
+    CHECK(c.default_server_group[0].weight == 30);
+    CHECK(c.default_server_group[1].weight == 100);
+    CHECK(c.default_server_group[1].type == "eni"); // ENI IPs of one ServerId are separate backends
+    CHECK(c.lport_min == 1024);
+    CHECK(c.timeouts.time_wait == 10);
+}
+
+TEST_CASE("each config violation names the field and the rule", "[config]") {
+    auto j = valid();
+    SECTION("listener port out of range") {
+        j["listeners"][0]["ListenerPort"] = 0;
+        CHECK(error_of(j) == "field 'listeners[0].ListenerPort': must be an integer 1-65535");
+    }
+    SECTION("negative weight") {
+        j["default_server_group"][0]["Weight"] = -1;
+        CHECK(error_of(j) == "field 'default_server_group[0].Weight': must be an integer 0-100");
+    }
+    SECTION("weight as a non-numeric string") {
+        j["default_server_group"][0]["Weight"] = "heavy";
+        CHECK(error_of(j) == "field 'default_server_group[0].Weight': must be an integer 0-100");
+    }
+    SECTION("established timeout below 10 s") {
+        j["listeners"][0]["EstablishedTimeout"] = 5;
+        CHECK(error_of(j) == "field 'listeners[0].EstablishedTimeout': must be an integer 10-900");
+    }
+    SECTION("bad address") {
+        j["vips"][0] = "10.0.0.300";
+        CHECK(error_of(j) == "field 'vips[0]': must be an IPv4 address a.b.c.d");
+    }
+    SECTION("gateway outside the port's subnet") {
+        j["ports"][0]["gateway"] = "192.168.0.1";
+        CHECK(error_of(j) == "field 'ports[0].gateway': must be inside the port's own subnet");
+    }
+    SECTION("listener on an address that is not a VIP") {
+        j["listeners"][0]["VIP"] = "10.0.0.11";
+        CHECK(error_of(j) == "field 'listeners[0].VIP': must be one of the instance's vips");
+    }
+    SECTION("duplicate listener") {
+        j["listeners"].push_back(j["listeners"][0]);
+        CHECK(error_of(j) == "field 'listeners[1]': must not repeat a (VIP, Protocol, ListenerPort)");
+    }
+    SECTION("a tcp and a udp listener may share a port") {
+        auto u = j["listeners"][0];
+        u["Protocol"] = "udp";
+        j["listeners"].push_back(u);
+        CHECK(error_of(j).empty());
+    }
+    SECTION("more than 50 listeners") {
+        for (int p = 1; p <= 50; p++)
+            j["listeners"].push_back({{"VIP", "10.0.0.10"}, {"Protocol", "udp"}, {"ListenerPort", p}, {"BackendServerPort", 1}});
+        CHECK(error_of(j) == "field 'listeners': must have at most 50 entries");
+    }
+    SECTION("duplicate backend") {
+        j["default_server_group"].push_back(j["default_server_group"][0]);
+        CHECK(error_of(j) == "field 'default_server_group[2]': must not repeat a (ServerIp, Port) backend");
+    }
+    SECTION("unknown scheduler") {
+        j["listeners"][0]["Scheduler"] = "fastest";
+        CHECK(error_of(j) == "field 'listeners[0].Scheduler': must be one of wrr, rr");
+    }
+    SECTION("unknown field") {
+        j["ports"][0]["speed"] = 10;
+        CHECK(error_of(j) == "field 'ports[0].speed': is not a known field");
+    }
+    SECTION("no local addresses") {
+        j["local_addresses"] = json::array();
+        CHECK(error_of(j) == "field 'local_addresses': must hold at least one address (the full-NAT source pool)");
+    }
+    SECTION("local address that is also a VIP") {
+        j["local_addresses"].push_back("10.0.0.10");
+        CHECK(error_of(j) == "field 'local_addresses[2]': must not also be a VIP");
+    }
+    SECTION("inverted lport range") {
+        j["lport_range"] = "5000-2000";
+        CHECK(error_of(j) == "field 'lport_range': min must not exceed max");
+    }
+    SECTION("missing required field") {
+        j["ports"][0].erase("device");
+        CHECK(error_of(j) == "field 'ports[0].device': is required");
+    }
+    SECTION("not an object") {
+        CHECK(error_of(json::array()) == "field '<root>': must be an object");
+    }
+}
+
+TEST_CASE("a config file that is missing or not JSON is reported as such", "[config]") {
+    auto r = load_instance_file("/nonexistent/fulcrum.json");
+    REQUIRE_FALSE(r);
+    CHECK(r.err().field == "--config");
+}

@@ -1,0 +1,127 @@
+#include "conn/conn_table.h"
+#include "conn/timer_wheel.h"
+
+#include <catch2/catch.hpp>
+
+#include <vector>
+
+using namespace fulcrum::conn;
+
+namespace {
+connection *add(conn_table &t, uint32_t i) {
+    connection *c = t.alloc();
+    if (!c) return nullptr;
+    c->cip = 0x0a000000 + i, c->vip = 0x0a0000ff, c->cport = uint16_t(i), c->vport = 80;
+    c->bip = 0x0b000000 + i % 7, c->laddr = 0x0c000001, c->lport = uint16_t(1024 + i), c->bport = 8080;
+    c->proto = 6;
+    if (!t.insert(c)) {
+        t.release(c);
+        return nullptr;
+    }
+    return c;
+}
+unsigned find(conn_table &t, const flow_key &k, connection *&out) {
+    unsigned dir = 9;
+    out = t.lookup(k, conn_table::hash(k), dir);
+    return dir;
+}
+} // namespace
+
+TEST_CASE("both directions of a connection are found, and nothing else", "[conn]") {
+    conn_table t(1024);
+    std::vector<connection *> all;
+    for (uint32_t i = 0; i < 1000; i++) all.push_back(add(t, i));
+    for (connection *c : all) {
+        REQUIRE(c);
+        connection *got;
+        CHECK(find(t, key_of(*c, 0), got) == 0);
+        CHECK(got == c);
+        CHECK(find(t, key_of(*c, 1), got) == 1);
+        CHECK(got == c);
+    }
+    flow_key other = key_of(*all[0], 0);
+    other.sport ^= 0xffff;
+    connection *got;
+    find(t, other, got);
+    CHECK(got == nullptr);
+}
+
+TEST_CASE("a full table refuses new connections and keeps the old ones", "[conn]") {
+    conn_table t(64);
+    for (uint32_t i = 0; i < 64; i++) REQUIRE(add(t, i));
+    CHECK(add(t, 64) == nullptr);
+    CHECK(t.in_use() == 64);
+    connection *got;
+    connection probe{};
+    probe.cip = 0x0a000000 + 5, probe.vip = 0x0a0000ff, probe.cport = 5, probe.vport = 80, probe.proto = 6;
+    find(t, key_of(probe, 0), got);
+    CHECK(got != nullptr);
+}
+
+TEST_CASE("removed connections vanish from both indexes and their slot is reused", "[conn]") {
+    conn_table t(256);
+    std::vector<connection *> all;
+    for (uint32_t i = 0; i < 256; i++) all.push_back(add(t, i));
+    for (uint32_t i = 0; i < 256; i += 2) t.remove(all[i]);
+    CHECK(t.in_use() == 128);
+    for (uint32_t i = 0; i < 256; i++) {
+        connection *got;
+        find(t, key_of(*all[i], 1), got);
+        CHECK((got != nullptr) == (i % 2 == 1));
+    }
+    for (uint32_t i = 1000; i < 1128; i++) CHECK(add(t, i) != nullptr);
+    CHECK(t.in_use() == 256);
+}
+
+TEST_CASE("memory per connection stays at or below 128 bytes", "[conn]") {
+    for (uint32_t cap : {1u << 16, 1u << 20, 1000000u}) {
+        conn_table t(cap);
+        INFO("capacity " << cap << " bytes/conn " << t.bytes() / cap);
+        CHECK(t.bytes() / cap <= 128);
+    }
+}
+
+TEST_CASE("the timer wheel expires connections at their tick, extended lazily or shortened", "[conn][timer]") {
+    conn_table t(64);
+    timer_wheel w(t, 256);
+    w.start(0);
+    connection *a = add(t, 1), *b = add(t, 2), *c = add(t, 3);
+    a->expire_tick = 10, b->expire_tick = 1000, c->expire_tick = 50; // b is past the wheel span
+    w.add(a), w.add(b), w.add(c);
+    std::vector<connection *> fired;
+    auto collect = [&](connection *x) { fired.push_back(x); };
+    w.advance(9, collect, 100);
+    CHECK(fired.empty());
+    w.set_expiry(a, 30); // extended by traffic
+    w.advance(29, collect, 100);
+    CHECK(fired.empty());
+    w.advance(30, collect, 100);
+    REQUIRE(fired.size() == 1);
+    CHECK(fired[0] == a);
+    w.set_expiry(c, 35); // shortened by a state change
+    w.advance(40, collect, 100);
+    REQUIRE(fired.size() == 2);
+    CHECK(fired[1] == c);
+    w.advance(999, collect, 100);
+    CHECK(fired.size() == 2);
+    w.advance(1000, collect, 100);
+    REQUIRE(fired.size() == 3);
+    CHECK(fired[2] == b);
+}
+
+TEST_CASE("the timer wheel honours its per-call budget", "[conn][timer]") {
+    conn_table t(64);
+    timer_wheel w(t, 256);
+    w.start(0);
+    for (uint32_t i = 0; i < 10; i++) {
+        connection *c = add(t, i);
+        c->expire_tick = 5;
+        w.add(c);
+    }
+    int n = 0;
+    auto count = [&](connection *) { n++; };
+    CHECK(w.advance(5, count, 4) == 4);
+    CHECK(w.advance(5, count, 4) == 4);
+    CHECK(w.advance(5, count, 4) == 2);
+    CHECK(n == 10);
+}
