@@ -56,7 +56,17 @@ class conn_table {
         return nullptr;
     }
 
-    void prefetch(uint32_t h) const { __builtin_prefetch(&_buckets[h & _mask]); }
+    // Burst pipelining: touch the home bucket of every packet first, then (once it is in
+    // cache) prefetch the connection its matching signature points to. The bucket is
+    // loaded rather than prefetched: on this VM's EPYC, prefetcht0 on cold lines gained
+    // little while independent loads overlapped (100k flows: 8.2 vs 10.4 Mpps).
+    void prefetch_bucket(uint32_t h) const { (void)*(volatile const uint32_t *)&_buckets[h & _mask].overflow; }
+    void prefetch_conn(uint32_t h) const {
+        const bucket &bk = _buckets[h & _mask];
+        uint32_t sig = signature(h);
+        for (unsigned s = 0; s < slots_per_bucket; s++)
+            if (bk.sig[s] == sig) __builtin_prefetch(&_conns[bk.val[s] >> 1]);
+    }
 
     // A zeroed connection from the pool, or nullptr when the table is full.
     connection *alloc() {

@@ -7,6 +7,7 @@ namespace fulcrum::dataplane {
 
 #define FULCRUM_DROP_REASONS(X)                                                                    \
     X(trunc_eth, "frame shorter than an Ethernet header")                                          \
+    X(other_mac, "unicast frame for another MAC address")                                         \
     X(unsupported_l2, "EtherType neither IPv4 nor ARP")                                            \
     X(multi_segment, "multi-segment mbuf")                                                         \
     X(trunc_ip, "frame shorter than an IPv4 header")                                               \

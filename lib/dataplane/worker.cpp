@@ -136,17 +136,13 @@ void worker::poll_once(uint64_t now_tsc) {
     _now_tick = static_cast<uint32_t>((now_tsc - _tsc0) / _tsc_per_tick);
 
     drain_rings();
-    rte_mbuf *pkts[burst];
-    for (const rxq &q : _rxq) {
-        uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
-        if (n == 0) continue;
-        uint8_t in_port = _port_index[q.port_id];
-        for (uint16_t i = 0; i < n; i++) {
-            _counters.rx_pkts++;
-            _counters.rx_bytes += pkts[i]->pkt_len;
-            if (i + 1 < n) rte_prefetch0(rte_pktmbuf_mtod(pkts[i + 1], void *));
-            process(pkts[i], in_port);
-        }
+    for (rxq &q : _rxq) {
+        staged_burst &b = q.staged;
+        b.n = rte_eth_rx_burst(q.port_id, q.queue, b.pkts, burst);
+        if (b.n == 0) continue;
+        b.in_port = _port_index[q.port_id];
+        stage_burst(b);
+        process_staged(b);
     }
 
     _wheel.advance(_now_tick, [this](connection *c) { expire(c); }, expire_budget);
@@ -211,16 +207,74 @@ void worker::flush_tx() {
 // ---------------------------------------------------------------------------------------
 // Classification
 
+namespace {
+// The flow hash of a plain IPv4 TCP/UDP frame, read before full validation so the
+// burst's table lines can be prefetched; anything unusual takes the slow path.
+inline bool peek_flow_hash(const rte_mbuf *m, uint32_t &h) {
+    constexpr uint32_t need = l3_off + sizeof(rte_ipv4_hdr) + 4;
+    if (m->data_len < need) return false;
+    const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return false;
+    const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
+    if (ip->version_ihl != 0x45 || (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP))
+        return false;
+    const auto *ports = reinterpret_cast<const uint16_t *>(ip + 1);
+    h = conn::conn_table::hash({ip->src_addr, ip->dst_addr, ports[0], ports[1], ip->next_proto_id});
+    return true;
+}
+} // namespace
+
+void worker::stage_burst(staged_burst &b) {
+    for (uint16_t i = 0; i < b.n; i++) {
+        _counters.rx_pkts++;
+        _counters.rx_bytes += b.pkts[i]->pkt_len;
+        b.have[i] = peek_flow_hash(b.pkts[i], b.hash[i]);
+        if (b.have[i]) _conns.prefetch_bucket(b.hash[i]);
+    }
+}
+
+void worker::process_staged(staged_burst &b) {
+    // Every bucket of the burst was touched by stage_burst; connection lines are
+    // prefetched a few packets ahead, now that the buckets leading to them are in cache.
+    constexpr uint16_t ahead = 4;
+    for (uint16_t i = 0; i < b.n && i < ahead; i++)
+        if (b.have[i]) _conns.prefetch_conn(b.hash[i]);
+    for (uint16_t i = 0; i < b.n; i++) {
+        if (i + ahead < b.n && b.have[i + ahead]) _conns.prefetch_conn(b.hash[i + ahead]);
+        rte_mbuf *m = b.pkts[i];
+        if (!b.have[i]) {
+            process(m, b.in_port);
+            continue;
+        }
+        // peek_flow_hash checked the EtherType; these are the rest of process()'s checks.
+        const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
+        if (m->nb_segs != 1) {
+            drop_pkt(m, drop::multi_segment);
+            continue;
+        }
+        if (!rte_is_same_ether_addr(&eth->dst_addr, &_snap->ports[b.in_port].mac) &&
+            !rte_is_multicast_ether_addr(&eth->dst_addr)) {
+            drop_pkt(m, drop::other_mac);
+            continue;
+        }
+        handle_ipv4(m, b.in_port, false, &b.hash[i]);
+    }
+    b.n = 0;
+}
+
 void worker::process(rte_mbuf *m, uint8_t in_port) {
     if (m->nb_segs != 1) return drop_pkt(m, drop::multi_segment);
     if (m->data_len < sizeof(rte_ether_hdr)) return drop_pkt(m, drop::trunc_eth);
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
+    // Ports run promiscuous (not every PMD filters); unicast for someone else is not ours.
+    if (!rte_is_same_ether_addr(&eth->dst_addr, &_snap->ports[in_port].mac) && !rte_is_multicast_ether_addr(&eth->dst_addr))
+        return drop_pkt(m, drop::other_mac);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return handle_ipv4(m, in_port, false);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return handle_arp(m, in_port);
     drop_pkt(m, drop::unsupported_l2);
 }
 
-void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected) {
+void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash) {
     if (m->data_len < l3_off + sizeof(rte_ipv4_hdr)) return drop_pkt(m, drop::trunc_ip);
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     if ((ip->version_ihl >> 4) != 4) return drop_pkt(m, drop::bad_ip_version);
@@ -282,7 +336,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected) {
     }
 
     unsigned dir = 0;
-    connection *c = _conns.lookup(key, conn::conn_table::hash(key), dir);
+    connection *c = _conns.lookup(key, hash ? *hash : conn::conn_table::hash(key), dir);
     if (c && dir == 0 && key.proto == IPPROTO_TCP &&
         (c->state == tcp_state::time_wait || c->state == tcp_state::close)) {
         // A new SYN on a finished connection's tuple starts a new connection.

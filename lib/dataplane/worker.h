@@ -53,7 +53,7 @@ class worker {
     worker &operator=(const worker &) = delete;
 
     // Wiring done by the instance before launch.
-    void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue}); }
+    void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue, {}}); }
     void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings);
     rte_ring *redirect_ring() const { return _redirect_in; }
     rte_ring *message_ring() const { return _msg_in; }
@@ -82,13 +82,28 @@ class worker {
                                 uint16_t dport) const;
 
   private:
+    // A received burst is processed in two passes: the first hashes every packet and
+    // pulls its table bucket into cache, the second does the work (see stage_burst).
+    struct staged_burst {
+        uint16_t n = 0;
+        uint8_t in_port = 0;
+        rte_mbuf *pkts[burst];
+        uint32_t hash[burst];
+        bool have[burst];
+    };
+    struct rxq {
+        uint16_t port_id, queue;
+        staged_burst staged;
+    };
     struct tx_buffer {
         uint16_t n = 0;
         rte_mbuf *pkts[burst];
     };
 
     void handle_arp(rte_mbuf *m, uint8_t in_port);
-    void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected);
+    void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
+    void stage_burst(staged_burst &b);
+    void process_staged(staged_burst &b);
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local);
     void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off);
@@ -117,9 +132,6 @@ class worker {
     laddr::laddr_pool _lports;
     std::unique_ptr<neigh_table> _neigh;
 
-    struct rxq {
-        uint16_t port_id, queue;
-    };
     std::vector<rxq> _rxq;
     uint8_t _port_index[RTE_MAX_ETHPORTS];
     std::vector<tx_buffer> _tx;

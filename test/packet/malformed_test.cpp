@@ -45,6 +45,7 @@ TEST_CASE("malformed frames are dropped and counted by reason", "[malformed]") {
         {"UDP length past the packet", 17, [](bytes &f) { f[38] = 0x04; }, drop::bad_l4_header},
         {"not a local address", 17, [](bytes &f) { f[33] = 99, fix_ip_checksum(f); }, drop::not_local},
         {"GRE to a VIP", 17, [](bytes &f) { f[23] = 47, fix_ip_checksum(f); }, drop::unsupported_proto},
+        {"unicast to another MAC", 17, [](bytes &f) { f[5] ^= 0x01; }, drop::other_mac},
         {"IPv6 EtherType", 17, [](bytes &f) { f[12] = 0x86, f[13] = 0xdd; }, drop::unsupported_l2},
         {"TCP without SYN and without connection", 6, [](bytes &f) { f[47] = ACK; }, drop::no_conn},
         {"TCP SYN to a port without listener", 6, [](bytes &f) { f[37] = 81; }, drop::no_listener},
