@@ -229,8 +229,10 @@ void worker::stage_burst(staged_burst &b) {
         _counters.rx_pkts++;
         _counters.rx_bytes += b.pkts[i]->pkt_len;
         b.have[i] = peek_flow_hash(b.pkts[i], b.hash[i]);
-        if (b.have[i]) _conns.prefetch_bucket(b.hash[i]);
     }
+    // A tight loop of independent bucket loads keeps many cache misses in flight at once.
+    for (uint16_t i = 0; i < b.n; i++)
+        if (b.have[i]) _conns.prefetch_bucket(b.hash[i]);
 }
 
 void worker::process_staged(staged_burst &b) {
@@ -479,9 +481,11 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         ip->src_addr = c.vip;
         ip->dst_addr = c.cip;
     }
+    // TTL is the low byte of the (TTL, protocol) word as read from memory; computing the
+    // new word instead of re-reading it avoids a store-forwarding stall.
     uint16_t old_w = ip_word_ttl_proto(ip);
-    ip->time_to_live--;
-    uint16_t new_w = ip_word_ttl_proto(ip);
+    uint16_t new_w = static_cast<uint16_t>(old_w - 1);
+    ip->time_to_live = static_cast<uint8_t>(ip->time_to_live - 1);
     if (op.tx_ip_cksum) {
         ip->hdr_checksum = 0;
         m->l2_len = sizeof(rte_ether_hdr);
