@@ -17,14 +17,19 @@ rte_mempool *test_pool() {
     return pool;
 }
 
-ring_port::ring_port() {
+ring_port::ring_port(unsigned queues) {
     static int seq = 0;
     int n = seq++;
     name = "net_ring_t" + std::to_string(n);
-    rx = rte_ring_create(("trx" + std::to_string(n)).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    tx = rte_ring_create(("ttx" + std::to_string(n)).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ);
-    if (!rx || !tx) throw std::runtime_error("ring create failed");
-    int id = rte_eth_from_rings(("t" + std::to_string(n)).c_str(), &rx, 1, &tx, 1, 0); // named net_ring_tN
+    for (unsigned q = 0; q < queues; q++) {
+        std::string sfx = std::to_string(n) + "_" + std::to_string(q);
+        rxs.push_back(rte_ring_create(("trx" + sfx).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        txs.push_back(rte_ring_create(("ttx" + sfx).c_str(), 4096, 0, RING_F_SP_ENQ | RING_F_SC_DEQ));
+        if (!rxs.back() || !txs.back()) throw std::runtime_error("ring create failed");
+    }
+    rx = rxs[0], tx = txs[0];
+    int id = rte_eth_from_rings(("t" + std::to_string(n)).c_str(), rxs.data(), queues, txs.data(), queues,
+                                0); // named net_ring_tN
     if (id < 0) throw std::runtime_error("rte_eth_from_rings failed");
     port_id = static_cast<uint16_t>(id);
 }
@@ -33,18 +38,20 @@ ring_port::~ring_port() {
     for (auto &f : collect()) (void)f;
     rte_eth_dev_close(port_id); // the instance stopped it
     void *m;
-    while (rte_ring_dequeue(rx, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
-    rte_ring_free(rx);
-    rte_ring_free(tx);
+    for (rte_ring *r : rxs) {
+        while (rte_ring_dequeue(r, &m) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
+        rte_ring_free(r);
+    }
+    for (rte_ring *r : txs) rte_ring_free(r);
 }
 
-void ring_port::inject(const bytes &frame) {
+void ring_port::inject(const bytes &frame, unsigned queue) {
     rte_mbuf *m = rte_pktmbuf_alloc(test_pool());
     if (!m) throw std::runtime_error("mempool empty");
     char *p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
     std::copy(frame.begin(), frame.end(), p);
     m->port = port_id;
-    if (rte_ring_enqueue(rx, m) != 0) {
+    if (rte_ring_enqueue(rxs.at(queue), m) != 0) {
         rte_pktmbuf_free(m);
         throw std::runtime_error("rx ring full");
     }
@@ -53,12 +60,13 @@ void ring_port::inject(const bytes &frame) {
 std::vector<bytes> ring_port::collect() {
     std::vector<bytes> out;
     void *obj;
-    while (rte_ring_dequeue(tx, &obj) == 0) {
-        auto *m = static_cast<rte_mbuf *>(obj);
-        const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
-        out.emplace_back(p, p + m->data_len);
-        rte_pktmbuf_free(m);
-    }
+    for (rte_ring *r : txs)
+        while (rte_ring_dequeue(r, &obj) == 0) {
+            auto *m = static_cast<rte_mbuf *>(obj);
+            const uint8_t *p = rte_pktmbuf_mtod(m, const uint8_t *);
+            out.emplace_back(p, p + m->data_len);
+            rte_pktmbuf_free(m);
+        }
     return out;
 }
 
@@ -94,15 +102,20 @@ nlohmann::json base_config(const std::string &device, std::vector<int> weights) 
         {"default_server_group", group}};
 }
 
-lb::lb(nlohmann::json cfg) : port(std::make_unique<ring_port>()) {
+lb::lb(nlohmann::json cfg, uint32_t workers) : port(std::make_unique<ring_port>(workers)) {
     cfg["ports"][0]["device"] = port->name;
     auto parsed = config::parse_instance(cfg);
     if (!parsed) throw std::runtime_error("test config: " + parsed.err().message());
-    auto created = dataplane::instance::create(parsed.value(), test_pool(), 1);
+    auto created = dataplane::instance::create(parsed.value(), test_pool(), workers);
     if (!created) throw std::runtime_error("instance: " + created.err().message());
     inst = std::move(created.value());
     clock = rte_get_tsc_cycles();
-    w().poll_once(clock);
+    for (size_t i = 0; i < inst->worker_count(); i++) w(i).poll_once(clock);
+}
+
+void lb::poll_all() {
+    for (size_t i = 0; i < inst->worker_count(); i++) w(i).poll_once(clock);
+    for (size_t i = 0; i < inst->worker_count(); i++) w(i).flush_tx();
 }
 
 lb::~lb() {

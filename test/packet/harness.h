@@ -18,14 +18,15 @@ namespace fulcrum::test {
 
 rte_mempool *test_pool();
 
-// A net_ring ethdev (rte_eth_from_rings) with one rx and one tx ring.
+// A net_ring ethdev (rte_eth_from_rings) with `queues` rx and tx rings.
 struct ring_port {
     std::string name;
-    rte_ring *rx = nullptr, *tx = nullptr;
+    rte_ring *rx = nullptr, *tx = nullptr; // queue 0
+    std::vector<rte_ring *> rxs, txs;
     uint16_t port_id = 0;
-    ring_port();
+    explicit ring_port(unsigned queues = 1);
     ~ring_port();
-    void inject(const bytes &frame);
+    void inject(const bytes &frame, unsigned queue = 0);
     std::vector<bytes> collect();
     mac_t mac() const;
 };
@@ -43,10 +44,11 @@ struct lb {
     std::unique_ptr<dataplane::instance> inst;
     uint64_t clock;
 
-    explicit lb(nlohmann::json cfg);
+    explicit lb(nlohmann::json cfg, uint32_t workers = 1);
     explicit lb(std::vector<int> weights = {1, 1, 1}) : lb(base_config("", weights)) {}
     ~lb();
-    dataplane::worker &w() { return inst->worker_at(0); }
+    dataplane::worker &w(size_t i = 0) { return inst->worker_at(i); }
+    void poll_all(); // one iteration of every worker, then flush
     // Inject frames, run one iteration, flush, return what was sent.
     std::vector<bytes> send(const std::vector<bytes> &frames);
     bytes send_one(const bytes &frame); // expects exactly one frame out (else empty)
