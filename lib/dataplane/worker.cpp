@@ -291,16 +291,17 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     if (!redirected) {
         uint64_t ck = m->ol_flags & RTE_MBUF_F_RX_IP_CKSUM_MASK;
         if (ck == RTE_MBUF_F_RX_IP_CKSUM_BAD ||
-            (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && net::csum_buffer(ip, sizeof(*ip)) != 0xffff))
+            (ck != RTE_MBUF_F_RX_IP_CKSUM_GOOD && net::csum_ipv4_header(ip) != 0xffff))
             return drop_pkt(m, drop::bad_ip_checksum);
     }
     if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
         return drop_pkt(m, drop::fragment);
 
-    const local_entry *local = _snap->find_local(ip->dst_addr);
-    if (!local) return drop_pkt(m, drop::not_local);
-    if (ip->next_proto_id == IPPROTO_ICMP) return handle_icmp(m, in_port, *local);
-    if (local->kind == local_kind::port) return drop_pkt(m, drop::unsupported_proto);
+    if (ip->next_proto_id == IPPROTO_ICMP) {
+        const local_entry *local = _snap->find_local(ip->dst_addr);
+        if (!local) return drop_pkt(m, drop::not_local);
+        return handle_icmp(m, in_port, *local);
+    }
 
     const uint32_t l4_off = l3_off + sizeof(rte_ipv4_hdr);
     const uint32_t l4_len = total - sizeof(rte_ipv4_hdr);
@@ -327,16 +328,9 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     }
     if (ip->time_to_live <= 1) return drop_pkt(m, drop::ttl_exceeded);
 
-    // A reply to an lport another worker owns goes home through its redirect ring.
-    if (local->kind == local_kind::laddr && _n_workers > 1 && !redirected) {
-        uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport), _n_workers);
-        if (owner != _id) {
-            if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) return drop_pkt(m, drop::redirect_full);
-            _counters.redirected_out++;
-            return;
-        }
-    }
-
+    // The common case first: a known connection. A hit also says what the destination
+    // is (direction 0: a VIP, 1: a local address), so the local-address table is only
+    // consulted for packets that start a connection or belong to another worker.
     unsigned dir = 0;
     connection *c = _conns.lookup(key, hash ? *hash : conn::conn_table::hash(key), dir);
     if (c && dir == 0 && key.proto == IPPROTO_TCP &&
@@ -350,7 +344,17 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         }
     }
     if (!c) {
-        if (local->kind != local_kind::vip) return drop_pkt(m, drop::no_conn);
+        const local_entry *local = _snap->find_local(ip->dst_addr);
+        if (!local) return drop_pkt(m, drop::not_local);
+        if (local->kind == local_kind::port) return drop_pkt(m, drop::unsupported_proto);
+        if (local->kind == local_kind::laddr) {
+            // A reply to an lport another worker owns goes home through its redirect ring.
+            uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport), _n_workers);
+            if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
+            if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) return drop_pkt(m, drop::redirect_full);
+            _counters.redirected_out++;
+            return;
+        }
         c = new_conn(m, key, l4_off);
         if (!c) return; // counted and freed by new_conn
         dir = 0;
