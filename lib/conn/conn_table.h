@@ -31,7 +31,7 @@ class conn_table {
 
     static uint32_t hash(const flow_key &k) {
         uint64_t a = uint64_t(k.src) | uint64_t(k.dst) << 32;
-        uint32_t b = uint32_t(k.sport) | uint32_t(k.dport) << 16;
+        uint32_t b = k.ports;
         uint32_t h = rte_hash_crc_8byte(a, 0x9e3779b9u ^ k.proto);
         return rte_hash_crc_4byte(b, h);
     }

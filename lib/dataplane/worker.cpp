@@ -116,8 +116,8 @@ void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_r
 
 const conn::connection *worker::find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
                                     uint16_t dport) const {
-    flow_key k{rte_cpu_to_be_32(src), rte_cpu_to_be_32(dst), rte_cpu_to_be_16(sport),
-               rte_cpu_to_be_16(dport), proto};
+    flow_key k{rte_cpu_to_be_32(src), rte_cpu_to_be_32(dst),
+               conn::pack_ports(rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport)), proto};
     unsigned dir;
     return _conns.lookup(k, conn::conn_table::hash(k), dir);
 }
@@ -218,8 +218,7 @@ inline bool peek_flow_hash(const rte_mbuf *m, uint32_t &h) {
     const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
     if (ip->version_ihl != 0x45 || (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP))
         return false;
-    const auto *ports = reinterpret_cast<const uint16_t *>(ip + 1);
-    h = conn::conn_table::hash({ip->src_addr, ip->dst_addr, ports[0], ports[1], ip->next_proto_id});
+    h = conn::conn_table::hash({ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
     return true;
 }
 } // namespace
@@ -314,15 +313,13 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
         uint32_t doff = (tcp->data_off >> 4) * 4u;
         if (doff < sizeof(rte_tcp_hdr) || doff > l4_len) return drop_pkt(m, drop::bad_l4_header);
-        key.sport = tcp->src_port;
-        key.dport = tcp->dst_port;
+        key.ports = conn::load_ports(&tcp->src_port);
     } else if (key.proto == IPPROTO_UDP) {
         if (l4_len < sizeof(rte_udp_hdr)) return drop_pkt(m, drop::trunc_l4);
         auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
         uint16_t ulen = rte_be_to_cpu_16(udp->dgram_len);
         if (ulen < sizeof(rte_udp_hdr) || ulen > l4_len) return drop_pkt(m, drop::bad_l4_header);
-        key.sport = udp->src_port;
-        key.dport = udp->dst_port;
+        key.ports = conn::load_ports(&udp->src_port);
     } else {
         return drop_pkt(m, drop::unsupported_proto);
     }
@@ -349,7 +346,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         if (local->kind == local_kind::port) return drop_pkt(m, drop::unsupported_proto);
         if (local->kind == local_kind::laddr) {
             // A reply to an lport another worker owns goes home through its redirect ring.
-            uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport), _n_workers);
+            uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport()), _n_workers);
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
             if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) return drop_pkt(m, drop::redirect_full);
             _counters.redirected_out++;
@@ -373,7 +370,7 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
             return nullptr;
         }
     }
-    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport);
+    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport());
     if (!l) {
         drop_pkt(m, drop::no_listener);
         return nullptr;
@@ -410,8 +407,8 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
     }
     c->cip = key.src;
     c->vip = key.dst;
-    c->cport = key.sport;
-    c->vport = key.dport;
+    c->cport = key.sport();
+    c->vport = key.dport();
     c->laddr = _snap->laddrs[laddr::entry_laddr(entry)];
     c->lport = rte_cpu_to_be_16(laddr::entry_port(entry));
     c->bip = b.ip;

@@ -40,7 +40,7 @@ TEST_CASE("both directions of a connection are found, and nothing else", "[conn]
         CHECK(got == c);
     }
     flow_key other = key_of(*all[0], 0);
-    other.sport ^= 0xffff;
+    other.ports ^= 0xffff;
     connection *got;
     find(t, other, got);
     CHECK(got == nullptr);
