@@ -35,7 +35,8 @@ struct alignas(64) connection {
     // a key compares them as one 32-bit word.
     uint16_t cport, vport; // direction 0
     uint16_t bport, lport; // direction 1
-    uint32_t next_hop[2]; // per direction: neighbour to send to (network order)
+    uint16_t neigh[2]; // per direction: the worker's neighbour-table slot of the next hop
+    uint32_t spare;
 
     uint32_t expire_tick; // lazily extended; the wheel re-files the entry when it fires
     uint32_t timer_next, timer_prev;

@@ -51,6 +51,10 @@ class neigh_table {
         return nullptr;
     }
 
+    // Slots are never freed, so a connection may keep an entry's index for its lifetime.
+    uint16_t index_of(const neigh_entry *e) const { return static_cast<uint16_t>(e - _e.data()); }
+    neigh_entry &at(uint16_t i) { return _e[i]; }
+
     template <class F>
     void for_each(F &&f) {
         for (auto &e : _e)

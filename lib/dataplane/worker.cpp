@@ -392,6 +392,13 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
         drop_pkt(m, drop::no_route);
         return nullptr;
     }
+    neigh_entry *nh_backend = _neigh->find_or_add(to_backend.next_hop);
+    neigh_entry *nh_client = _neigh->find_or_add(to_client.next_hop);
+    if (!nh_backend || !nh_client) {
+        lc.drops++;
+        drop_pkt(m, drop::neigh_table_full);
+        return nullptr;
+    }
     uint32_t entry;
     if (!_lports.take(entry)) {
         lc.drops++;
@@ -420,9 +427,9 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
     c->idle_timeout_s = l->idle_timeout_s;
     c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
     c->out_port[0] = to_backend.port;
-    c->next_hop[0] = to_backend.next_hop;
+    c->neigh[0] = _neigh->index_of(nh_backend);
     c->out_port[1] = to_client.port;
-    c->next_hop[1] = to_client.next_hop;
+    c->neigh[1] = _neigh->index_of(nh_client);
     uint32_t ip_sum = net::csum_replace32(net::csum_replace32(0, c->cip, c->laddr), c->vip, c->bip);
     uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
     c->ip_delta = net::csum_fold(ip_sum);
@@ -535,7 +542,7 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
     } else {
         lc.pkts_out++, lc.bytes_out += bytes, bc.pkts_out++, bc.bytes_out += bytes;
     }
-    send_ipv4(m, out, c.next_hop[dir]);
+    send_ipv4(m, out, _neigh->at(c.neigh[dir]));
 }
 
 void worker::expire(connection *c) {
@@ -630,23 +637,21 @@ void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_p
         if (w != _id) rte_ring_mp_enqueue_elem(_msg_to[w], &msg, sizeof(msg));
 }
 
-void worker::send_ipv4(rte_mbuf *m, uint8_t out_port, uint32_t next_hop) {
+void worker::send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop) {
     auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
     eth->src_addr = _snap->ports[out_port].mac;
-    neigh_entry *e = _neigh->find(next_hop);
-    if (e && e->resolved) {
+    neigh_entry *e = &next_hop;
+    if (e->resolved) {
         eth->dst_addr = e->mac;
         return enqueue_tx(out_port, m);
     }
-    if (!e) e = _neigh->find_or_add(next_hop);
-    if (!e) return drop_pkt(m, drop::neigh_table_full);
     if (e->n_pending == neigh_entry::max_pending) return drop_pkt(m, drop::neigh_queue_full);
     e->port = out_port;
     e->pending[e->n_pending++] = m;
     if (e->n_pending == 1) {
         e->retries = 0;
         e->next_try_tsc = _now_tsc + _tsc_hz;
-        send_arp_request(out_port, next_hop);
+        send_arp_request(out_port, e->ip);
     }
 }
 

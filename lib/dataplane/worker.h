@@ -109,7 +109,7 @@ class worker {
     conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off);
     void track_tcp(conn::connection &c, unsigned dir, uint8_t tcp_flags);
     void expire(conn::connection *c);
-    void send_ipv4(rte_mbuf *m, uint8_t out_port, uint32_t next_hop);
+    void send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop);
     void send_arp_request(uint8_t out_port, uint32_t target_ip);
     void learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers);
     void neigh_timers();
