@@ -160,7 +160,7 @@ size_t instance::bytes_per_conn() const {
 
 std::string instance::stats_report() const {
     std::ostringstream o;
-    char line[256];
+    char line[512];
     o << "== ports ==\n";
     for (size_t i = 0; i < _port_ids.size(); i++) {
         rte_eth_stats st{};
@@ -234,9 +234,9 @@ std::string instance::stats_report() const {
         double wshare = all_weight ? 100.0 * cb.weight / double(all_weight) : 0.0;
         snprintf(line, sizeof line,
                  "%-12s %-15s weight %3u conns total %" PRIu64 " (%.1f%% of new, weight asks %.1f%%) active %" PRId64
-                 " pkts in %" PRIu64 " out %" PRIu64 "\n",
+                 " pkts in %" PRIu64 " out %" PRIu64 " bytes in %" PRIu64 " out %" PRIu64 "\n",
                  cb.server_id.c_str(), config::format_ipv4(cb.ip).c_str(), cb.weight, per[b].new_conns, share,
-                 wshare, per[b].active, per[b].pkts_in, per[b].pkts_out);
+                 wshare, per[b].active, per[b].pkts_in, per[b].pkts_out, per[b].bytes_in, per[b].bytes_out);
         o << line;
     }
     return o.str();
