@@ -4,10 +4,12 @@
 
 #include <rte_ethdev.h>
 #include <rte_launch.h>
+#include <rte_malloc.h>
 
 #include <cinttypes>
 #include <cstdio>
 #include <sstream>
+#include <tuple>
 
 namespace fulcrum::dataplane {
 
@@ -94,8 +96,15 @@ config::result<std::unique_ptr<instance>> instance::create(const config::instanc
     uint32_t laddr_ports = (uint32_t(cfg.lport_max) - cfg.lport_min + 1) * uint32_t(cfg.local_addresses.size());
     if (laddr_ports < n_workers)
         return config::error{"lport_range", "must give every worker at least one local port"};
+    size_t qsz = rte_rcu_qsbr_get_memsize(n_workers);
+    inst->_qsbr = static_cast<rte_rcu_qsbr *>(rte_zmalloc("fulcrum_qsbr", qsz, RTE_CACHE_LINE_SIZE));
+    if (!inst->_qsbr || rte_rcu_qsbr_init(inst->_qsbr, n_workers) != 0)
+        return config::error{"workers", "cannot set up RCU state for " + std::to_string(n_workers) + " workers"};
     for (uint32_t w = 0; w < n_workers; w++) {
+        rte_rcu_qsbr_thread_register(inst->_qsbr, w);
+        rte_rcu_qsbr_thread_online(inst->_qsbr, w);
         worker_params wp;
+        wp.qsbr = inst->_qsbr;
         wp.id = w;
         wp.n_workers = n_workers;
         wp.conn_capacity = cfg.conn_capacity;
@@ -124,6 +133,8 @@ config::result<std::unique_ptr<instance>> instance::create(const config::instanc
 instance::~instance() {
     stop();
     _workers.clear(); // flushes their tx buffers while the ports still run
+    _retired.clear();
+    rte_free(_qsbr);
     for (uint16_t id : _port_ids) {
         rte_eth_dev_stop(id);
     }
@@ -150,6 +161,63 @@ void instance::stop() {
     _quit.store(true);
     for (unsigned lc : _lcores) rte_eal_wait_lcore(lc);
     _lcores.clear();
+}
+
+namespace {
+// A port as the data plane sees it; comparing these tells a restart-only change.
+bool same_port(const config::port &a, const config::port &b) {
+    auto key = [](const config::port &p) {
+        std::string n;
+        for (const auto &x : p.static_neighbours) n += std::to_string(x.ip) + std::string(x.mac.begin(), x.mac.end());
+        return std::make_tuple(p.name, p.device, p.address, p.prefix_len, p.gateway, p.mtu, n);
+    };
+    return key(a) == key(b);
+}
+} // namespace
+
+config::result<uint64_t> instance::apply(const config::instance &cfg) {
+    auto restart = [](const char *field) {
+        return config::error{field, "cannot change while running (restart Fulcrum to change it)"};
+    };
+    if (cfg.ports.size() != _cfg.ports.size()) return restart("ports");
+    for (size_t i = 0; i < cfg.ports.size(); i++)
+        if (!same_port(cfg.ports[i], _cfg.ports[i])) return restart(("ports[" + std::to_string(i) + "]").c_str());
+    if (cfg.workers != _cfg.workers) return restart("workers");
+    if (cfg.local_addresses != _cfg.local_addresses) return restart("local_addresses");
+    if (cfg.lport_min != _cfg.lport_min || cfg.lport_max != _cfg.lport_max) return restart("lport_range");
+    if (cfg.conn_capacity != _cfg.conn_capacity) return restart("conn_capacity");
+    if (cfg.mbufs != _cfg.mbufs) return restart("mbufs");
+
+    auto built = snapshot::build(cfg, _snap->ports, _snap.get());
+    if (!built) return built.err();
+    auto next = std::make_unique<snapshot>(std::move(built.value()));
+    next->generation = _snap->generation + 1;
+    worker_msg msg{};
+    msg.type = worker_msg::new_snapshot;
+    msg.snap = next.get();
+    for (auto &w : _workers)
+        while (rte_ring_mp_enqueue_elem(w->message_ring(), &msg, sizeof(msg)) != 0) rte_pause();
+    uint64_t gen = next->generation;
+    _retired.push_back({std::move(_snap), gen, false, 0});
+    _snap = std::move(next);
+    _cfg = cfg;
+    return gen;
+}
+
+size_t instance::reclaim() {
+    for (auto it = _retired.begin(); it != _retired.end();) {
+        bool adopted = true;
+        for (const auto &w : _workers) adopted = adopted && w->adopted_generation() >= it->replaced_by;
+        if (adopted && !it->token_taken) {
+            it->token = rte_rcu_qsbr_start(_qsbr);
+            it->token_taken = true;
+        }
+        if (it->token_taken && rte_rcu_qsbr_check(_qsbr, it->token, false) == 1)
+            it = _retired.erase(it);
+        else
+            ++it;
+    }
+    return _retired.size();
 }
 
 size_t instance::bytes_per_conn() const {
@@ -224,7 +292,7 @@ std::string instance::stats_report() const {
     uint64_t all_new = 0, all_weight = 0;
     std::vector<flow_counters> per(_cfg.default_server_group.size());
     for (size_t b = 0; b < per.size(); b++) {
-        per[b] = sum([&](const worker &w) -> const flow_counters & { return w.backend_counters(static_cast<unsigned>(b)); });
+        per[b] = sum([&](const worker &w) -> const flow_counters & { return w.backend_counters(_snap->group_slots[b]); });
         all_new += per[b].new_conns;
         all_weight += _cfg.default_server_group[b].weight;
     }

@@ -35,6 +35,15 @@ class instance {
     const snapshot &current_snapshot() const { return *_snap; }
     const config::instance &config() const { return _cfg; }
 
+    // Validate `cfg` against what can change at run time (listeners, the default server
+    // group, VIPs, TCP timeouts), build its snapshot and post it to every worker's
+    // message ring. Returns the new generation; on error nothing changes. The replaced
+    // snapshot is freed by reclaim() once every worker has adopted the new one and passed
+    // a quiescent point (rte_rcu_qsbr).
+    config::result<uint64_t> apply(const config::instance &cfg);
+    // Free replaced snapshots whose grace period has ended; returns how many remain.
+    size_t reclaim();
+
     // Bytes allocated per connection slot (table + index + pool), for the start-up line.
     size_t bytes_per_conn() const;
     // The counters report printed on SIGUSR1 and at exit.
@@ -43,8 +52,17 @@ class instance {
   private:
     instance() = default;
 
+    struct retired {
+        std::unique_ptr<snapshot> snap;
+        uint64_t replaced_by; // generation every worker must have adopted
+        bool token_taken;
+        uint64_t token;
+    };
+
     config::instance _cfg;
     std::unique_ptr<snapshot> _snap;
+    std::vector<retired> _retired;
+    rte_rcu_qsbr *_qsbr = nullptr;
     std::vector<std::unique_ptr<worker>> _workers;
     std::vector<uint16_t> _port_ids;
     std::vector<unsigned> _lcores;

@@ -20,9 +20,20 @@ void snapshot::add_local(const local_entry &e) {
     _locals[i] = e;
 }
 
-config::result<snapshot> snapshot::build(const config::instance &cfg,
-                                         const std::vector<port_rt> &ports) {
+config::result<snapshot> snapshot::build(const config::instance &cfg, const std::vector<port_rt> &ports,
+                                         const snapshot *previous) {
     snapshot s;
+    if (previous) s.slot_ids = previous->slot_ids;
+    for (const auto &cb : cfg.default_server_group) {
+        uint64_t id = uint64_t(cb.ip) << 16 | cb.port;
+        if (!s.slot_ids.count(id)) {
+            if (s.slot_ids.size() >= max_backend_slots)
+                return config::error{"default_server_group",
+                                     "must not bring the distinct backends since start above 4096 (restart to reset)"};
+            s.slot_ids.emplace(id, static_cast<uint16_t>(s.slot_ids.size()));
+        }
+        s.group_slots.push_back(s.slot_ids[id]);
+    }
     s.ports = ports;
     s._listener_index.fill(-1);
     for (size_t p = 0; p < ports.size(); p++)
@@ -40,7 +51,6 @@ config::result<snapshot> snapshot::build(const config::instance &cfg,
     for (size_t p = 0; p < ports.size(); p++)
         s.add_local({ports[p].ip, local_kind::port, false, static_cast<uint16_t>(p)});
 
-    // Backend counter slots: one per distinct (ip, port) of the default group.
     for (size_t li = 0; li < cfg.listeners.size(); li++) {
         const config::listener &cl = cfg.listeners[li];
         listener_rt l{};
@@ -55,10 +65,7 @@ config::result<snapshot> snapshot::build(const config::instance &cfg,
         for (size_t bi = 0; bi < cfg.default_server_group.size(); bi++) {
             const config::backend &cb = cfg.default_server_group[bi];
             uint16_t port = cb.port ? cb.port : cl.backend_port;
-            if (bi >= max_backend_slots)
-                return config::error{"default_server_group", "must have at most 4096 backends"};
-            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), cb.weight,
-                                  static_cast<uint16_t>(bi)});
+            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), cb.weight, s.group_slots[bi]});
             weights.push_back(cb.weight);
         }
         l.n_backends = static_cast<uint32_t>(weights.size());

@@ -14,6 +14,7 @@
 
 #include <array>
 #include <cstdint>
+#include <map>
 #include <vector>
 
 namespace fulcrum::dataplane {
@@ -73,9 +74,16 @@ class snapshot {
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
 
-    // Built from a validated config; `port_ids` are the DPDK ids of config ports in order.
-    static config::result<snapshot> build(const config::instance &cfg,
-                                          const std::vector<port_rt> &ports);
+    // Counter slot of each default_server_group entry, in config order.
+    std::vector<uint16_t> group_slots;
+    // Every (ServerIp, Port) ever given a slot: slots are never reused, so a connection
+    // that outlives its backend's removal still decrements the right counters.
+    std::map<uint64_t, uint16_t> slot_ids;
+
+    // Built from a validated config and the started ports (in config order). `previous`
+    // carries the backend counter slots forward across updates.
+    static config::result<snapshot> build(const config::instance &cfg, const std::vector<port_rt> &ports,
+                                          const snapshot *previous = nullptr);
 
     const local_entry *find_local(uint32_t ip) const {
         uint32_t i = slot_of(ip, local_slots);

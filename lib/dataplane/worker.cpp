@@ -67,7 +67,7 @@ uint32_t clamp_mss(rte_tcp_hdr *tcp, uint32_t hdr_len, uint16_t clamp) {
 } // namespace
 
 worker::worker(const worker_params &p, const snapshot *snap)
-    : _id(p.id), _n_workers(p.n_workers), _snap(snap), _pool(p.pool), _conns(p.conn_capacity),
+    : _id(p.id), _n_workers(p.n_workers), _snap(snap), _qsbr(p.qsbr), _pool(p.pool), _conns(p.conn_capacity),
       _wheel(_conns), _lports(static_cast<uint32_t>(snap->laddrs.size()), p.lport_min, p.lport_max,
                               p.id, p.n_workers),
       _neigh(std::make_unique<neigh_table>()), _tx(snap->ports.size()),
@@ -104,6 +104,7 @@ worker::~worker() {
 
 void worker::adopt_snapshot(const snapshot *snap) {
     _snap = snap;
+    _adopted.store(snap->generation, std::memory_order_release);
     // Workers start at different points of each pick sequence.
     for (const auto &l : snap->listeners)
         _sched_cursor[l.index] = l.seq_len ? static_cast<uint32_t>(uint64_t(l.seq_len) * _id / _n_workers) : 0;
@@ -135,6 +136,9 @@ void worker::poll_once(uint64_t now_tsc) {
     _now_tsc = now_tsc;
     _now_tick = static_cast<uint32_t>((now_tsc - _tsc0) / _tsc_per_tick);
 
+    // Between iterations this worker holds no snapshot reference: that is its quiescent
+    // point. A new snapshot from the message ring is adopted right after it.
+    if (_qsbr) rte_rcu_qsbr_quiescent(_qsbr, _id);
     drain_rings();
     for (rxq &q : _rxq) {
         staged_burst &b = q.staged;
@@ -166,7 +170,8 @@ void worker::drain_rings() {
         worker_msg msgs[32];
         unsigned n = rte_ring_dequeue_burst_elem(_msg_in, msgs, sizeof(worker_msg), 32, nullptr);
         for (unsigned i = 0; i < n; i++)
-            if (msgs[i].type == worker_msg::neigh_learned) learn_neighbour(msgs[i].ip, msgs[i].mac, false);
+            if (msgs[i].type == worker_msg::neigh_learned) learn_neighbour(msgs[i].ip, msgs[i].neigh.mac, false);
+            else if (msgs[i].type == worker_msg::new_snapshot) adopt_snapshot(msgs[i].snap);
     }
     if (!rte_ring_empty(_redirect_in)) {
         rte_mbuf *pkts[burst];
@@ -632,7 +637,10 @@ void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_p
     }
     e->n_pending = 0;
     if (!tell_peers || !changed) return;
-    worker_msg msg{worker_msg::neigh_learned, ip, mac, 0};
+    worker_msg msg{};
+    msg.type = worker_msg::neigh_learned;
+    msg.ip = ip;
+    msg.neigh.mac = mac;
     for (uint32_t w = 0; w < _msg_to.size(); w++)
         if (w != _id) rte_ring_mp_enqueue_elem(_msg_to[w], &msg, sizeof(msg));
 }

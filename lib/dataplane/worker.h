@@ -18,6 +18,7 @@
 #include "laddr/laddr_pool.h"
 
 #include <rte_mbuf.h>
+#include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
 #include <atomic>
@@ -27,11 +28,16 @@
 namespace fulcrum::dataplane {
 
 struct worker_msg {
-    enum : uint32_t { neigh_learned = 1 };
+    enum : uint32_t { neigh_learned = 1, new_snapshot = 2 };
     uint32_t type;
     uint32_t ip;
-    rte_ether_addr mac;
-    uint16_t pad;
+    union {
+        struct {
+            rte_ether_addr mac;
+            uint16_t pad;
+        } neigh;
+        const snapshot *snap;
+    };
 };
 static_assert(sizeof(worker_msg) == 16);
 
@@ -41,6 +47,7 @@ struct worker_params {
     uint32_t conn_capacity = 1 << 16;
     uint16_t lport_min = 1024, lport_max = 65535;
     rte_mempool *pool = nullptr;
+    rte_rcu_qsbr *qsbr = nullptr; // reports a quiescent state at the top of every loop
 };
 
 class worker {
@@ -67,6 +74,8 @@ class worker {
     // only new connections see the new listeners, weights and backends.
     void adopt_snapshot(const snapshot *snap);
     const snapshot *current_snapshot() const { return _snap; }
+    // Generation of the snapshot in use, published for the control thread.
+    uint64_t adopted_generation() const { return _adopted.load(std::memory_order_acquire); }
     // Process one frame as if received on port index `in_port` (packet tests, redirect).
     void process(rte_mbuf *m, uint8_t in_port);
 
@@ -125,6 +134,8 @@ class worker {
     uint32_t _id;
     uint32_t _n_workers;
     const snapshot *_snap;
+    rte_rcu_qsbr *_qsbr;
+    std::atomic<uint64_t> _adopted{0};
     rte_mempool *_pool;
 
     conn::conn_table _conns;

@@ -25,9 +25,11 @@ namespace {
 
 volatile std::sig_atomic_t g_quit = 0;
 volatile std::sig_atomic_t g_dump = 0;
+volatile std::sig_atomic_t g_reload = 0;
 
 void on_signal(int sig) {
     if (sig == SIGUSR1) g_dump = 1;
+    else if (sig == SIGHUP) g_reload = 1;
     else g_quit = 1;
 }
 
@@ -70,6 +72,8 @@ int main(int argc, char **argv) {
         ("warmup", po::value(&warmup)->default_value(0), "seconds excluded from the rate printed at exit")
         ("stats-interval", po::value(&stats_interval)->default_value(0),
          "print the counters report every N seconds (0: only on SIGUSR1 and at exit)");
+    // SIGHUP re-reads --config and applies listeners, the default server group, VIPs and
+    // TCP timeouts without a restart (see the help text below).
     po::variables_map vm;
     try {
         po::store(po::parse_command_line(argc, argv, desc), vm);
@@ -80,7 +84,9 @@ int main(int argc, char **argv) {
         return exit_config;
     }
     if (vm.count("help")) {
-        std::cout << desc << "\nSignals: SIGUSR1 prints the counters report; SIGINT/SIGTERM stop cleanly.\n"
+        std::cout << desc << "\nSignals: SIGUSR1 prints the counters report; SIGHUP re-reads --config and applies changes to\n"
+                  << "listeners, default_server_group, vips and tcp_timeouts live (established connections keep\n"
+                  << "their backend; a rejected file changes nothing); SIGINT/SIGTERM stop cleanly.\n"
                   << "Exit codes: 0 clean stop, 1 EAL/runtime failure, 2 bad command line or config.\n";
         rte_eal_cleanup();
         return 0;
@@ -137,6 +143,7 @@ int main(int argc, char **argv) {
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
         std::signal(SIGUSR1, on_signal);
+        std::signal(SIGHUP, on_signal);
         dp.launch(lcores);
 
         using clock = std::chrono::steady_clock;
@@ -159,6 +166,18 @@ int main(int argc, char **argv) {
                 std::printf("%s", dp.stats_report().c_str());
                 std::fflush(stdout);
             }
+            if (g_reload) {
+                // Re-read the config file; a rejected file changes nothing.
+                g_reload = 0;
+                auto next = config::load_instance_file(config_path);
+                auto gen = next ? dp.apply(next.value()) : config::result<uint64_t>(next.err());
+                if (gen) std::printf("fulcrum: reloaded %s: snapshot generation %llu\n", config_path.c_str(),
+                                     static_cast<unsigned long long>(gen.value()));
+                else std::printf("fulcrum: reload rejected, keeping the running config: %s\n",
+                                 gen.err().message().c_str());
+                std::fflush(stdout);
+            }
+            dp.reclaim();
             if (duration > 0 && elapsed >= duration) break;
         }
         auto end = clock::now();

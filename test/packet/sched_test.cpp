@@ -99,3 +99,52 @@ TEST_CASE("a listener whose backends all weigh zero drops new flows as no_backen
     CHECK(t.send({syn_from(t, ip("10.0.0.50"), 1)}).empty());
     CHECK(t.drops(fulcrum::dataplane::drop::no_backend) == 1);
 }
+
+TEST_CASE("an applied config reaches workers through their ring and the old snapshot is reclaimed after RCU", "[sched][update]") {
+    auto cfg = base_config("", {1, 1, 1});
+    lb t(cfg);
+    auto first = t.send({syn_from(t, ip("10.0.0.50"), 1), syn_from(t, ip("10.0.0.50"), 2), syn_from(t, ip("10.0.0.50"), 3)});
+    REQUIRE(first.size() == 3);
+
+    cfg["ports"][0]["device"] = t.port->name;
+    cfg["default_server_group"][2]["Weight"] = 0;
+    auto parsed = fulcrum::config::parse_instance(cfg);
+    REQUIRE(parsed);
+    auto gen = t.inst->apply(parsed.value());
+    REQUIRE(gen);
+    CHECK(gen.value() == 2);
+    CHECK(t.w().adopted_generation() == 1); // not before the worker's next loop
+    CHECK(t.inst->reclaim() == 1);          // so the old snapshot must stay
+
+    std::vector<bytes> syns;
+    for (int i = 0; i < 300; i++) syns.push_back(syn_from(t, ip("10.0.0.51"), static_cast<uint16_t>(100 + i)));
+    for (auto &f : t.send(syns)) CHECK(dst_of(f) != ip("10.0.0.23"));
+    CHECK(t.w().adopted_generation() == 2);
+    t.inst->reclaim(); // every worker adopted: the grace period starts
+    t.poll_all();      // ...and ends at the worker's next quiescent point
+    CHECK(t.inst->reclaim() == 0);
+
+    // The connection to the drained backend still crosses.
+    frame_spec data;
+    data.dst_mac = t.port->mac(), data.src_mac = client_mac, data.src = ip("10.0.0.50"), data.dst = ip("10.0.0.10");
+    data.sport = 3, data.dport = 80, data.tcp_flags = ACK, data.payload = "still here";
+    auto out = t.send({build_frame(data)});
+    REQUIRE(out.size() == 1);
+    CHECK(dst_of(out[0]) == ip("10.0.0.23"));
+    // Counters follow the backend, not its position in the group.
+    CHECK(t.w().backend_counters(t.inst->current_snapshot().group_slots[2]).active == 1);
+}
+
+TEST_CASE("a config change that needs a restart is refused and changes nothing", "[sched][update]") {
+    auto cfg = base_config("", {1, 1, 1});
+    lb t(cfg);
+    cfg["ports"][0]["device"] = t.port->name;
+    cfg["local_addresses"].push_back("10.0.0.101");
+    auto parsed = fulcrum::config::parse_instance(cfg);
+    REQUIRE(parsed);
+    auto gen = t.inst->apply(parsed.value());
+    REQUIRE_FALSE(gen);
+    CHECK(gen.err().message() == "field 'local_addresses': cannot change while running (restart Fulcrum to change it)");
+    CHECK(t.inst->current_snapshot().generation == 1);
+    CHECK(t.send({syn_from(t, ip("10.0.0.50"), 9)}).size() == 1);
+}
