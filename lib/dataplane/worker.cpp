@@ -229,11 +229,13 @@ inline bool peek_flow_hash(const rte_mbuf *m, uint32_t &h) {
 } // namespace
 
 void worker::stage_burst(staged_burst &b) {
+    uint64_t bytes = 0;
     for (uint16_t i = 0; i < b.n; i++) {
-        _counters.rx_pkts++;
-        _counters.rx_bytes += b.pkts[i]->pkt_len;
+        bytes += b.pkts[i]->pkt_len;
         b.have[i] = peek_flow_hash(b.pkts[i], b.hash[i]);
     }
+    _counters.rx_pkts += b.n;
+    _counters.rx_bytes += bytes;
     // A tight loop of independent bucket loads keeps many cache misses in flight at once.
     for (uint16_t i = 0; i < b.n; i++)
         if (b.have[i]) _conns.prefetch_bucket(b.hash[i]);

@@ -23,7 +23,7 @@ TEST_CASE("workers own disjoint lport slices that cover the range", "[laddr]") {
 
 TEST_CASE("ports come back in FIFO order and exhaustion is reported, not fatal", "[laddr]") {
     laddr_pool p(1, 1024, 1027, 0, 1);
-    uint32_t a, b, e;
+    uint32_t a = 0, b = 0, e = 0;
     REQUIRE(p.take(a));
     REQUIRE(p.take(b));
     CHECK(entry_port(a) == 1024);
@@ -38,7 +38,7 @@ TEST_CASE("ports come back in FIFO order and exhaustion is reported, not fatal",
 
 TEST_CASE("consecutive takes rotate through the local addresses", "[laddr]") {
     laddr_pool p(3, 1024, 1100, 0, 1);
-    uint32_t e;
+    uint32_t e = 0;
     for (uint32_t i = 0; i < 6; i++) {
         REQUIRE(p.take(e));
         CHECK(entry_laddr(e) == i % 3);
