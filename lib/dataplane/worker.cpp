@@ -470,16 +470,25 @@ void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
         else if (s == tcp_state::syn_recv && dir == 0 && (f & (tcp_ack | tcp_syn)) == tcp_ack)
             s = tcp_state::established;
         if (f & tcp_fin) {
-            c.flags |= dir == 0 ? conn::fin_in : conn::fin_out;
+            c.flags = static_cast<uint8_t>(c.flags | (dir == 0 ? conn::fin_in : conn::fin_out));
             if ((c.flags & (conn::fin_in | conn::fin_out)) == (conn::fin_in | conn::fin_out))
                 s = tcp_state::time_wait;
             else if (s != tcp_state::time_wait && s != tcp_state::close)
                 s = tcp_state::fin_wait;
         }
     }
-    c.state = s;
-    uint32_t t = s == tcp_state::established ? c.idle_timeout_s : _snap->tcp_timeout_s[static_cast<int>(s)];
-    _wheel.set_expiry(&c, _now_tick + ticks(t));
+    if (s != c.state) c.state = s;
+    refresh_expiry(c, s == tcp_state::established ? c.idle_timeout_s : _snap->tcp_timeout_s[static_cast<int>(s)]);
+}
+
+void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
+    uint32_t t = ticks(timeout_s);
+    uint32_t want = _now_tick + t;
+    int32_t ahead = static_cast<int32_t>(want - c.expire_tick);
+    // Moving the deadline by less than 1/32 of the timeout is not worth a store: it
+    // would dirty the connection's cache line on every packet (a write-back per packet
+    // once the table outgrows the cache). Shorter deadlines always apply.
+    if (ahead < 0 || uint32_t(ahead) >= std::max<uint32_t>(1, t / 32)) _wheel.set_expiry(&c, want);
 }
 
 void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
@@ -539,7 +548,7 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
         }
-        _wheel.set_expiry(&c, _now_tick + ticks(c.idle_timeout_s));
+        refresh_expiry(c, c.idle_timeout_s);
     }
 
     flow_counters &lc = _listener_counters[c.listener];

@@ -117,6 +117,7 @@ class worker {
     void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off);
     void track_tcp(conn::connection &c, unsigned dir, uint8_t tcp_flags);
+    void refresh_expiry(conn::connection &c, uint32_t timeout_s);
     void expire(conn::connection *c);
     void send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop);
     void send_arp_request(uint8_t out_port, uint32_t target_ip);
