@@ -56,9 +56,12 @@ lab_start_backends() {
 lab_start_fulcrum() {
   local cfg="$1"; shift
   # shellcheck disable=SC2046
-  lab_ns lb "$BUILD/src/fulcrum/fulcrum" -l 0,1 --file-prefix "$LAB" --no-pci $(eal_mem_args) \
+  # LAB_LCORES / LAB_AFP_OPTS let a test run more workers (e.g. --lcores 0@0,1@1,2@1
+  # and qpairs=2: two workers sharing a CPU, with the kernel's fanout spreading flows).
+  lab_ns lb "$BUILD/src/fulcrum/fulcrum" ${LAB_LCORES:--l 0,1} --file-prefix "$LAB" --no-pci $(eal_mem_args) \
     --log-level 'pmd.net.af_packet:warning' \
-    --vdev net_af_packet0,iface=lbc --vdev net_af_packet1,iface=lbs -- --config "$cfg" "$@" \
+    --vdev "net_af_packet0,iface=lbc${LAB_AFP_OPTS:-}" --vdev "net_af_packet1,iface=lbs${LAB_AFP_OPTS:-}" \
+    -- --config "$cfg" "$@" \
     > "$LAB_DIR/fulcrum.log" 2>&1 &
   FULCRUM_WRAPPER=$!
   local n=0
