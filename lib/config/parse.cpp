@@ -275,6 +275,32 @@ std::string format_ipv4(uint32_t ip) {
            std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
 }
 
+result<std::vector<backend>> parse_backend_servers(const json &v, const std::string &field) {
+    try {
+        // The public API passes BackendServers as a JSON-encoded string; accept both.
+        json parsed;
+        const json *arr = &v;
+        if (v.is_string()) {
+            parsed = json::parse(v.get<std::string>(), nullptr, false);
+            if (parsed.is_discarded()) fail(field, "must be a JSON array of backend servers");
+            arr = &parsed;
+        }
+        get_array(*arr, field);
+        if (arr->empty()) fail(field, "must name at least one backend server");
+        std::vector<backend> out;
+        for (size_t i = 0; i < arr->size(); i++) {
+            backend b = parse_backend((*arr)[i], index(field, i));
+            bool dup = std::any_of(out.begin(), out.end(), [&](const backend &o) {
+                return o.server_id == b.server_id && o.ip == b.ip && o.port == b.port;
+            });
+            if (!dup) out.push_back(b); // duplicates within one request collapse to the first
+        }
+        return out;
+    } catch (const error &e) {
+        return e;
+    }
+}
+
 result<instance> parse_instance(const json &doc) {
     try {
         return parse_root(doc);

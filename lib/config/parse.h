@@ -6,11 +6,16 @@
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
+#include <vector>
 
 namespace fulcrum::config {
 
 result<instance> parse_instance(const nlohmann::json &doc);
 result<instance> load_instance_file(const std::string &path);
+
+// A BackendServers list as the public API sends it (an array, or that array as a JSON
+// string); duplicate entries collapse to the first.
+result<std::vector<backend>> parse_backend_servers(const nlohmann::json &v, const std::string &field);
 
 // Value helpers shared with later request parsers. Numbers may arrive as strings.
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field);

@@ -3,7 +3,11 @@
 // The EAL main lcore is the control thread: it loads the config, starts the ports,
 // launches one worker per remaining lcore and then only reads counters until a signal.
 #include "config/parse.h"
+#include "control/actions.h"
+#include "control/ctl_socket.h"
 #include "dataplane/instance.h"
+
+#include <nlohmann/json.hpp>
 
 #include <boost/program_options.hpp>
 #include <rte_eal.h>
@@ -62,12 +66,14 @@ int main(int argc, char **argv) {
 
     po::options_description desc("fulcrum [EAL options] -- [options]\n\n"
                                  "Full-NAT L4 load balancer. Options after '--'");
-    std::string config_path;
+    std::string config_path, ctl_path;
     double duration = 0, warmup = 0, stats_interval = 0;
     desc.add_options()
         ("help,h", "print this help and exit")
         ("config,c", po::value(&config_path), "JSON instance configuration (required): ports, vips, "
                                               "local_addresses, listeners, default_server_group")
+        ("ctl-socket", po::value(&ctl_path), "serve the JSON actions API on this Unix socket (mode 0600); "
+                                             "fulcrumctl --socket PATH ACTION talks to it")
         ("duration", po::value(&duration)->default_value(0), "stop after this many seconds (0: run until SIGINT/SIGTERM)")
         ("warmup", po::value(&warmup)->default_value(0), "seconds excluded from the rate printed at exit")
         ("stats-interval", po::value(&stats_interval)->default_value(0),
@@ -140,6 +146,47 @@ int main(int argc, char **argv) {
                     double(dp.worker_at(0).conns().bytes()) / (1 << 20));
         std::fflush(stdout);
 
+        std::unique_ptr<control::ctl_socket> ctl;
+        if (!ctl_path.empty()) {
+            auto opened = control::ctl_socket::open(ctl_path);
+            if (!opened) {
+                std::fprintf(stderr, "fulcrum: %s\n", opened.err().message().c_str());
+                rte_eal_cleanup();
+                return exit_config;
+            }
+            ctl = std::move(opened.value());
+        }
+        uint64_t request_id = 0;
+        // One request, one reply; a rejected request changes nothing.
+        auto handle = [&](const std::string &text) {
+            nlohmann::json reply;
+            reply["RequestId"] = std::to_string(++request_id);
+            auto fail = [&](const config::error &e) {
+                reply["Code"] = "InvalidParameter";
+                reply["Message"] = e.message();
+                std::printf("fulcrum: request %llu rejected: %s\n", static_cast<unsigned long long>(request_id),
+                            e.message().c_str());
+                std::fflush(stdout);
+                return reply.dump();
+            };
+            auto req = nlohmann::json::parse(text, nullptr, false);
+            if (req.is_discarded()) return fail({"<request>", "must be valid JSON"});
+            auto outcome = control::run_action(dp.config(), req);
+            if (!outcome) return fail(outcome.err());
+            if (outcome.value().changes) {
+                auto gen = dp.apply(outcome.value().next);
+                if (!gen) return fail(gen.err());
+                reply["SnapshotGeneration"] = gen.value();
+                std::printf("fulcrum: request %llu %s applied: snapshot generation %llu\n",
+                            static_cast<unsigned long long>(request_id), req["Action"].get<std::string>().c_str(),
+                            static_cast<unsigned long long>(gen.value()));
+                std::fflush(stdout);
+            }
+            reply.update(outcome.value().response);
+            reply["Code"] = "Success";
+            return reply.dump();
+        };
+
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
         std::signal(SIGUSR1, on_signal);
@@ -152,7 +199,8 @@ int main(int argc, char **argv) {
         rates window{};
         bool warm = warmup <= 0;
         while (!g_quit) {
-            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+            if (ctl) ctl->serve_once(20, handle);
+            else std::this_thread::sleep_for(std::chrono::milliseconds(20));
             auto now = clock::now();
             double elapsed = std::chrono::duration<double>(now - start).count();
             if (!warm && elapsed >= warmup) {
