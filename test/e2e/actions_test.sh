@@ -10,14 +10,6 @@ trap lab_down EXIT
 CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
 ctl() { "$CTL" --socket "$SOCK" "$@"; }
-count() { # count N: N requests, prints "web1 web2 web3 failed"
-  local a=0 b=0 c=0 f=0 name
-  for _ in $(seq 1 "$1"); do
-    name=$(lab_ns cl curl -s --max-time 3 http://10.10.1.10/ | awk '{print $1}') || name=""
-    case "$name" in web1) a=$((a + 1));; web2) b=$((b + 1));; web3) c=$((c + 1));; *) f=$((f + 1));; esac
-  done
-  echo "$a $b $c $f"
-}
 
 lab_up
 lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13

@@ -10,3 +10,14 @@ e2e_finish() {
   echo "$(basename "$0"): $E2E_PASS passed, $E2E_FAIL failed"
   [ "$E2E_FAIL" -eq 0 ]
 }
+
+# count N: N HTTP requests from the lab's client to the VIP; prints "web1 web2 web3 failed"
+# by the backend name each reply carries (needs scripts/lab.sh).
+count() {
+  local a=0 b=0 c=0 f=0 name
+  for _ in $(seq 1 "$1"); do
+    name=$(lab_ns cl curl -s --max-time 3 http://10.10.1.10/ | awk '{print $1}') || name=""
+    case "$name" in web1) a=$((a + 1));; web2) b=$((b + 1));; web3) c=$((c + 1));; *) f=$((f + 1));; esac
+  done
+  echo "$a $b $c $f"
+}

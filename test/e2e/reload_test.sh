@@ -18,14 +18,6 @@ for b, w in zip(c["default_server_group"], sys.argv[3:]):
 json.dump(c, open(sys.argv[2], "w"))
 PY
 }
-count() { # count N: N requests, prints "web1 web2 web3 failed"
-  local a=0 b=0 c=0 f=0 name
-  for _ in $(seq 1 "$1"); do
-    name=$(lab_ns cl curl -s --max-time 3 http://10.10.1.10/ | awk '{print $1}') || name=""
-    case "$name" in web1) a=$((a + 1));; web2) b=$((b + 1));; web3) c=$((c + 1));; *) f=$((f + 1));; esac
-  done
-  echo "$a $b $c $f"
-}
 reloads() { grep -c "$1" "$LAB_DIR/fulcrum.log" || true; }
 
 weights 1 2 7
