@@ -14,7 +14,7 @@
 namespace fulcrum::config {
 
 enum class protocol : uint8_t { tcp, udp };
-enum class scheduler_kind : uint8_t { wrr, rr };
+enum class scheduler_kind : uint8_t { wrr, rr, sch, tch }; // sch/tch: Maglev on source IP / 4-tuple
 
 struct neighbour {
     uint32_t ip = 0;
@@ -68,6 +68,7 @@ struct instance {
     uint16_t lport_max = 65535;
     uint32_t conn_capacity = 1 << 20; // per worker
     uint32_t mbufs = 32768;
+    uint32_t maglev_size = 65537; // prime; entries of each sch/tch listener's lookup table
     tcp_timeouts timeouts;
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;

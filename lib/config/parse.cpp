@@ -3,6 +3,8 @@
 // produces exactly one message naming the field and the rule.
 #include "config/parse.h"
 
+#include "sched/maglev.h"
+
 #include <arpa/inet.h>
 #include <nlohmann/json.hpp>
 
@@ -157,7 +159,9 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
         std::string s = get_string(*it, join(f, "Scheduler"));
         if (s == "wrr") l.scheduler = scheduler_kind::wrr;
         else if (s == "rr") l.scheduler = scheduler_kind::rr;
-        else fail(join(f, "Scheduler"), "must be one of wrr, rr");
+        else if (s == "sch") l.scheduler = scheduler_kind::sch;
+        else if (s == "tch") l.scheduler = scheduler_kind::tch;
+        else fail(join(f, "Scheduler"), "must be one of wrr, rr, sch, tch");
     }
     l.established_timeout = static_cast<uint32_t>(opt_uint(j, f, "EstablishedTimeout", 10, 900, 900));
     l.idle_timeout = static_cast<uint32_t>(opt_uint(j, f, "IdleTimeout", 1, 3600, 300));
@@ -195,7 +199,7 @@ std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
 
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
-                         "conn_capacity", "mbufs", "tcp_timeouts", "listeners",
+                         "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "comment"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
@@ -227,6 +231,8 @@ instance parse_root(const json &doc) {
     }
     inst.conn_capacity = static_cast<uint32_t>(opt_uint(doc, "", "conn_capacity", 64, 1u << 26, 1u << 20));
     inst.mbufs = static_cast<uint32_t>(opt_uint(doc, "", "mbufs", 1024, 1u << 24, 32768));
+    inst.maglev_size = static_cast<uint32_t>(opt_uint(doc, "", "maglev_size", 251, 1000003, 65537));
+    if (!sched::is_prime(inst.maglev_size)) fail("maglev_size", "must be a prime number (e.g. 65537)");
     if (auto it = doc.find("tcp_timeouts"); it != doc.end()) {
         const json &t = *it;
         check_keys(t, "tcp_timeouts", {"syn_sent", "syn_recv", "fin_wait", "time_wait", "close"});

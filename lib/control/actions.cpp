@@ -17,7 +17,15 @@ bool same_backend(const backend &a, const backend &b) {
 }
 
 std::string describe(const backend &b) {
-    return b.server_id + " " + config::format_ipv4(b.ip) + (b.port ? ":" + std::to_string(b.port) : "");
+    // Built with += : GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
+    std::string s = b.server_id;
+    s += ' ';
+    s += config::format_ipv4(b.ip);
+    if (b.port) {
+        s += ':';
+        s += std::to_string(b.port);
+    }
+    return s;
 }
 
 config::result<std::vector<backend>> request_backends(const json &req) {

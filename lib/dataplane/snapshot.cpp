@@ -2,6 +2,8 @@
 #include "dataplane/counters.h"
 
 #include "conn/conn.h"
+#include "config/parse.h"
+#include "sched/maglev.h"
 #include "sched/wrr.h"
 
 #include <rte_byteorder.h>
@@ -69,8 +71,22 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
             weights.push_back(cb.weight);
         }
         l.n_backends = static_cast<uint32_t>(weights.size());
-        auto seq = cl.scheduler == config::scheduler_kind::wrr ? sched::build_smooth_wrr(weights)
-                                                               : sched::build_rr(weights);
+        std::vector<uint16_t> seq;
+        l.pick = listener_rt::by_sequence;
+        if (cl.scheduler == config::scheduler_kind::wrr) {
+            seq = sched::build_smooth_wrr(weights);
+        } else if (cl.scheduler == config::scheduler_kind::rr) {
+            seq = sched::build_rr(weights);
+        } else {
+            std::vector<sched::maglev_backend> mb;
+            for (size_t bi = 0; bi < cfg.default_server_group.size(); bi++) {
+                const auto &cb = cfg.default_server_group[bi];
+                mb.push_back({config::format_ipv4(cb.ip) + ":" + std::to_string(cb.port ? cb.port : cl.backend_port),
+                              weights[bi]});
+            }
+            seq = sched::build_maglev(mb, cfg.maglev_size);
+            l.pick = cl.scheduler == config::scheduler_kind::sch ? listener_rt::by_source_ip : listener_rt::by_flow;
+        }
         l.seq_offset = static_cast<uint32_t>(s.sched_seq.size());
         l.seq_len = static_cast<uint32_t>(seq.size());
         s.sched_seq.insert(s.sched_seq.end(), seq.begin(), seq.end());

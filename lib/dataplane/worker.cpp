@@ -388,10 +388,17 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
         drop_pkt(m, drop::no_backend);
         return nullptr;
     }
-    uint32_t &cursor = _sched_cursor[l->index];
-    if (cursor >= l->seq_len) cursor = 0;
-    const backend_rt &b = _snap->backends[l->backend_offset + _snap->sched_seq[l->seq_offset + cursor]];
-    cursor++;
+    // The scheduler was chosen when the snapshot was built: a table walk or a lookup.
+    uint32_t pick;
+    if (l->pick == listener_rt::by_sequence) {
+        uint32_t &cursor = _sched_cursor[l->index];
+        if (cursor >= l->seq_len) cursor = 0;
+        pick = cursor++;
+    } else {
+        uint32_t h = l->pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed) : conn::conn_table::hash(key);
+        pick = h % l->seq_len;
+    }
+    const backend_rt &b = _snap->backends[l->backend_offset + _snap->sched_seq[l->seq_offset + pick]];
 
     route to_backend, to_client;
     if (!_snap->lookup_route(b.ip, to_backend) || !_snap->lookup_route(key.src, to_client)) {

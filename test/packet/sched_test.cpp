@@ -5,6 +5,7 @@
 #include <catch2/catch.hpp>
 
 #include <map>
+#include <set>
 
 using namespace fulcrum::test;
 using fulcrum::dataplane::snapshot;
@@ -147,4 +148,45 @@ TEST_CASE("a config change that needs a restart is refused and changes nothing",
     CHECK(gen.err().message() == "field 'local_addresses': cannot change while running (restart Fulcrum to change it)");
     CHECK(t.inst->current_snapshot().generation == 1);
     CHECK(t.send({syn_from(t, ip("10.0.0.50"), 9)}).size() == 1);
+}
+
+TEST_CASE("sch sends one client IP to one backend across 1,000 source ports", "[sched][maglev]") {
+    auto cfg = base_config("", {1, 1, 1});
+    cfg["listeners"][0]["Scheduler"] = "sch";
+    cfg["maglev_size"] = 65537;
+    lb t(cfg);
+    std::vector<bytes> syns;
+    for (int p = 0; p < 1000; p++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(2000 + p)));
+    REQUIRE(t.send(syns).size() == 1000);
+    std::set<uint32_t> seen;
+    for (int p = 0; p < 1000; p++) {
+        auto *conn = t.w().find_conn(6, ip("10.0.0.50"), static_cast<uint16_t>(2000 + p), ip("10.0.0.10"), 80);
+        REQUIRE(conn != nullptr);
+        seen.insert(conn->bip);
+    }
+    CHECK(seen.size() == 1);
+    // Other clients do spread over the backends.
+    std::set<uint32_t> distinct_backends;
+    for (uint32_t c = 1; c <= 30; c++) {
+        REQUIRE(t.send({syn_from(t, ip("10.0.0.50") + c, 5000)}).size() == 1);
+        distinct_backends.insert(t.w().find_conn(6, ip("10.0.0.50") + c, 5000, ip("10.0.0.10"), 80)->bip);
+    }
+    CHECK(distinct_backends.size() > 1); // different clients do spread
+}
+
+TEST_CASE("tch spreads one client's flows by 4-tuple, following weights", "[sched][maglev]") {
+    auto cfg = base_config("", {1, 2, 7});
+    cfg["listeners"][0]["Scheduler"] = "tch";
+    cfg["conn_capacity"] = 16384;
+    lb t(cfg);
+    std::map<uint32_t, int> hits;
+    for (int batch = 0; batch < 10; batch++) {
+        std::vector<bytes> syns;
+        for (int i = 0; i < 1000; i++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(20000 + batch * 1000 + i)));
+        for (auto &f : t.send(syns)) hits[dst_of(f)]++;
+    }
+    // Hashing 10,000 flows onto weighted shares: within 2 points.
+    CHECK(std::abs(hits[ip("10.0.0.21")] / 100.0 - 10.0) <= 2.0);
+    CHECK(std::abs(hits[ip("10.0.0.22")] / 100.0 - 20.0) <= 2.0);
+    CHECK(std::abs(hits[ip("10.0.0.23")] / 100.0 - 70.0) <= 2.0);
 }
