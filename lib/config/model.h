@@ -14,7 +14,7 @@
 namespace fulcrum::config {
 
 enum class protocol : uint8_t { tcp, udp };
-enum class scheduler_kind : uint8_t { wrr, rr, sch, tch }; // sch/tch: Maglev on source IP / 4-tuple
+enum class scheduler_kind : uint8_t { wrr, rr, wlc, sch, tch }; // sch/tch: Maglev on source IP / 4-tuple
 
 struct neighbour {
     uint32_t ip = 0;

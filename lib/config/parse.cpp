@@ -159,9 +159,10 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
         std::string s = get_string(*it, join(f, "Scheduler"));
         if (s == "wrr") l.scheduler = scheduler_kind::wrr;
         else if (s == "rr") l.scheduler = scheduler_kind::rr;
+        else if (s == "wlc") l.scheduler = scheduler_kind::wlc;
         else if (s == "sch") l.scheduler = scheduler_kind::sch;
         else if (s == "tch") l.scheduler = scheduler_kind::tch;
-        else fail(join(f, "Scheduler"), "must be one of wrr, rr, sch, tch");
+        else fail(join(f, "Scheduler"), "must be one of wrr, rr, wlc, sch, tch");
     }
     l.established_timeout = static_cast<uint32_t>(opt_uint(j, f, "EstablishedTimeout", 10, 900, 900));
     l.idle_timeout = static_cast<uint32_t>(opt_uint(j, f, "IdleTimeout", 1, 3600, 300));

@@ -118,7 +118,9 @@ config::result<std::unique_ptr<instance>> instance::create(const config::instanc
         redirect.push_back(w->redirect_ring());
         msgs.push_back(w->message_ring());
     }
-    for (auto &w : inst->_workers) w->set_peers(redirect, msgs);
+    std::vector<const flow_counters *> counters;
+    for (auto &w : inst->_workers) counters.push_back(w->backend_counter_array());
+    for (auto &w : inst->_workers) w->set_peers(redirect, msgs, counters);
     // Deal the (port, rx queue) pairs to workers round robin.
     uint32_t k = 0;
     for (uint16_t id : inst->_port_ids) {

@@ -77,6 +77,9 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
             seq = sched::build_smooth_wrr(weights);
         } else if (cl.scheduler == config::scheduler_kind::rr) {
             seq = sched::build_rr(weights);
+        } else if (cl.scheduler == config::scheduler_kind::wlc) {
+            seq = sched::build_rr(weights); // the candidates; the worker compares their loads
+            l.pick = listener_rt::by_least_conn;
         } else {
             std::vector<sched::maglev_backend> mb;
             for (size_t bi = 0; bi < cfg.default_server_group.size(); bi++) {

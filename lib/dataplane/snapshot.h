@@ -43,7 +43,7 @@ struct listener_rt {
     uint16_t idle_timeout_s; // ESTABLISHED for TCP, idle for UDP
     uint32_t backend_offset, n_backends;
     uint32_t seq_offset, seq_len; // wrr/rr pick sequence, or sch/tch Maglev table
-    enum : uint8_t { by_sequence, by_source_ip, by_flow } pick;
+    enum : uint8_t { by_sequence, by_source_ip, by_flow, by_least_conn } pick;
 };
 
 enum class local_kind : uint8_t { none, vip, laddr, port };

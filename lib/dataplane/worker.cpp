@@ -110,7 +110,9 @@ void worker::adopt_snapshot(const snapshot *snap) {
         _sched_cursor[l.index] = l.seq_len ? static_cast<uint32_t>(uint64_t(l.seq_len) * _id / _n_workers) : 0;
 }
 
-void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings) {
+void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
+                       std::vector<const flow_counters *> backend_counters) {
+    _all_backend_counters = std::move(backend_counters);
     _redirect_to = std::move(redirect_rings);
     _msg_to = std::move(msg_rings);
 }
@@ -394,6 +396,8 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
         uint32_t &cursor = _sched_cursor[l->index];
         if (cursor >= l->seq_len) cursor = 0;
         pick = cursor++;
+    } else if (l->pick == listener_rt::by_least_conn) {
+        pick = least_loaded(*l);
     } else {
         uint32_t h = l->pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed) : conn::conn_table::hash(key);
         pick = h % l->seq_len;
@@ -465,6 +469,30 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
     _backend_counters[b.slot].new_conns++;
     _backend_counters[b.slot].active++;
     return c;
+}
+
+// wlc: the candidate with the fewest active connections (summed over every worker's
+// counters, read without locks) per unit of weight. Costs O(backends x workers) per new
+// connection; ties go round robin so equal loads do not all pick the first backend.
+uint32_t worker::least_loaded(const listener_rt &l) {
+    uint32_t &cursor = _sched_cursor[l.index];
+    uint32_t best = 0;
+    int64_t best_active = -1;
+    uint32_t best_weight = 1;
+    for (uint32_t k = 0; k < l.seq_len; k++) {
+        uint32_t i = (cursor + k) % l.seq_len;
+        const backend_rt &b = _snap->backends[l.backend_offset + _snap->sched_seq[l.seq_offset + i]];
+        int64_t active = 0;
+        for (const flow_counters *wc : _all_backend_counters) active += __atomic_load_n(&wc[b.slot].active, __ATOMIC_RELAXED);
+        // active/weight < best_active/best_weight, without division
+        if (best_active < 0 || active * best_weight < best_active * b.weight) {
+            best = i;
+            best_active = active;
+            best_weight = b.weight;
+        }
+    }
+    cursor = (cursor + 1) % l.seq_len;
+    return best;
 }
 
 void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {

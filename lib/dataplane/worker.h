@@ -61,7 +61,11 @@ class worker {
 
     // Wiring done by the instance before launch.
     void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue, {}}); }
-    void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings);
+    // `backend_counters` holds every worker's counter array (read-only here: wlc sums
+    // the active connections of all workers).
+    void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
+                   std::vector<const flow_counters *> backend_counters);
+    const flow_counters *backend_counter_array() const { return _backend_counters.data(); }
     rte_ring *redirect_ring() const { return _redirect_in; }
     rte_ring *message_ring() const { return _msg_in; }
 
@@ -151,6 +155,8 @@ class worker {
     rte_ring *_redirect_in = nullptr;
     rte_ring *_msg_in = nullptr;
     std::vector<rte_ring *> _redirect_to, _msg_to;
+    std::vector<const flow_counters *> _all_backend_counters;
+    uint32_t least_loaded(const listener_rt &l);
 
     uint64_t _tsc_hz, _tsc_per_tick, _tsc0 = 0;
     uint64_t _now_tsc = 0, _last_drain_tsc = 0, _last_neigh_tsc = 0, _drain_tsc;

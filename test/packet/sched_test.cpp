@@ -190,3 +190,44 @@ TEST_CASE("tch spreads one client's flows by 4-tuple, following weights", "[sche
     CHECK(std::abs(hits[ip("10.0.0.22")] / 100.0 - 20.0) <= 2.0);
     CHECK(std::abs(hits[ip("10.0.0.23")] / 100.0 - 70.0) <= 2.0);
 }
+
+TEST_CASE("wlc shares 10,000 long-lived flows by weight 1/2/7 within 2 points", "[sched][wlc]") {
+    auto cfg = base_config("", {1, 2, 7});
+    cfg["listeners"][0]["Scheduler"] = "wlc";
+    cfg["conn_capacity"] = 16384;
+    lb t(cfg);
+    std::map<uint32_t, int> hits;
+    for (int batch = 0; batch < 10; batch++) {
+        std::vector<bytes> syns;
+        for (int i = 0; i < 1000; i++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(20000 + batch * 1000 + i)));
+        for (auto &f : t.send(syns)) hits[dst_of(f)]++;
+    }
+    CHECK(std::abs(hits[ip("10.0.0.21")] / 100.0 - 10.0) <= 2.0);
+    CHECK(std::abs(hits[ip("10.0.0.22")] / 100.0 - 20.0) <= 2.0);
+    CHECK(std::abs(hits[ip("10.0.0.23")] / 100.0 - 70.0) <= 2.0);
+}
+
+TEST_CASE("wlc sends new flows to the backend whose connections closed", "[sched][wlc]") {
+    auto cfg = base_config("", {1, 1});
+    cfg["listeners"][0]["Scheduler"] = "wlc";
+    lb t(cfg);
+    std::vector<bytes> syns;
+    for (int i = 0; i < 10; i++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(100 + i)));
+    auto out = t.send(syns);
+    REQUIRE(out.size() == 10);
+    // Reset four of backend 10.0.0.21's connections from the backend side.
+    int reset = 0;
+    for (auto &f : out) {
+        if (dst_of(f) != ip("10.0.0.21") || reset == 4) continue;
+        frame_spec rst;
+        rst.dst_mac = t.port->mac(), rst.src_mac = backend_mac(0), rst.src = ip("10.0.0.21"), rst.dst = ip("10.0.0.100");
+        rst.sport = 8080, rst.dport = uint16_t(f[34] << 8 | f[35]), rst.tcp_flags = RST;
+        REQUIRE(t.send({build_frame(rst)}).size() == 1);
+        reset++;
+    }
+    REQUIRE(reset == 4);
+    t.advance_seconds(4); // CLOSE lasts 3 s: 1 connection left on .21, 5 on .22
+    syns.clear();
+    for (int i = 0; i < 4; i++) syns.push_back(syn_from(t, ip("10.0.0.51"), static_cast<uint16_t>(200 + i)));
+    for (auto &f : t.send(syns)) CHECK(dst_of(f) == ip("10.0.0.21"));
+}

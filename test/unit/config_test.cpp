@@ -90,7 +90,7 @@ TEST_CASE("each config violation names the field and the rule", "[config]") {
     }
     SECTION("unknown scheduler") {
         j["listeners"][0]["Scheduler"] = "fastest";
-        CHECK(error_of(j) == "field 'listeners[0].Scheduler': must be one of wrr, rr, sch, tch");
+        CHECK(error_of(j) == "field 'listeners[0].Scheduler': must be one of wrr, rr, wlc, sch, tch");
     }
     SECTION("unknown field") {
         j["ports"][0]["speed"] = 10;
