@@ -18,6 +18,20 @@ bytes syn_from(lb &t, uint32_t src, uint16_t sport) {
     return build_frame(s);
 }
 uint32_t dst_of(const bytes &f) { return uint32_t(f[30]) << 24 | f[31] << 16 | f[32] << 8 | f[33]; }
+
+// 10,000 new flows from one client through listener 0; backend address -> flows.
+std::map<uint32_t, int> spread_10000(nlohmann::json cfg) {
+    cfg["conn_capacity"] = 16384;
+    lb t(cfg);
+    std::map<uint32_t, int> hits;
+    for (int batch = 0; batch < 10; batch++) {
+        std::vector<bytes> syns;
+        for (int i = 0; i < 1000; i++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(20000 + batch * 1000 + i)));
+        for (auto &f : t.send(syns)) hits[dst_of(f)]++;
+    }
+    return hits;
+}
+bool near_percent(int n, double want) { return std::abs(n / 100.0 - want) <= 2.0; }
 } // namespace
 
 TEST_CASE("weights 1/2/7 share 10,000 new flows within 2 points", "[sched][wrr]") {
@@ -177,34 +191,19 @@ TEST_CASE("sch sends one client IP to one backend across 1,000 source ports", "[
 TEST_CASE("tch spreads one client's flows by 4-tuple, following weights", "[sched][maglev]") {
     auto cfg = base_config("", {1, 2, 7});
     cfg["listeners"][0]["Scheduler"] = "tch";
-    cfg["conn_capacity"] = 16384;
-    lb t(cfg);
-    std::map<uint32_t, int> hits;
-    for (int batch = 0; batch < 10; batch++) {
-        std::vector<bytes> syns;
-        for (int i = 0; i < 1000; i++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(20000 + batch * 1000 + i)));
-        for (auto &f : t.send(syns)) hits[dst_of(f)]++;
-    }
-    // Hashing 10,000 flows onto weighted shares: within 2 points.
-    CHECK(std::abs(hits[ip("10.0.0.21")] / 100.0 - 10.0) <= 2.0);
-    CHECK(std::abs(hits[ip("10.0.0.22")] / 100.0 - 20.0) <= 2.0);
-    CHECK(std::abs(hits[ip("10.0.0.23")] / 100.0 - 70.0) <= 2.0);
+    auto hits = spread_10000(cfg); // hashing 10,000 flows onto weighted shares
+    CHECK(near_percent(hits[ip("10.0.0.21")], 10));
+    CHECK(near_percent(hits[ip("10.0.0.22")], 20));
+    CHECK(near_percent(hits[ip("10.0.0.23")], 70));
 }
 
 TEST_CASE("wlc shares 10,000 long-lived flows by weight 1/2/7 within 2 points", "[sched][wlc]") {
     auto cfg = base_config("", {1, 2, 7});
     cfg["listeners"][0]["Scheduler"] = "wlc";
-    cfg["conn_capacity"] = 16384;
-    lb t(cfg);
-    std::map<uint32_t, int> hits;
-    for (int batch = 0; batch < 10; batch++) {
-        std::vector<bytes> syns;
-        for (int i = 0; i < 1000; i++) syns.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(20000 + batch * 1000 + i)));
-        for (auto &f : t.send(syns)) hits[dst_of(f)]++;
-    }
-    CHECK(std::abs(hits[ip("10.0.0.21")] / 100.0 - 10.0) <= 2.0);
-    CHECK(std::abs(hits[ip("10.0.0.22")] / 100.0 - 20.0) <= 2.0);
-    CHECK(std::abs(hits[ip("10.0.0.23")] / 100.0 - 70.0) <= 2.0);
+    auto hits = spread_10000(cfg);
+    CHECK(near_percent(hits[ip("10.0.0.21")], 10));
+    CHECK(near_percent(hits[ip("10.0.0.22")], 20));
+    CHECK(near_percent(hits[ip("10.0.0.23")], 70));
 }
 
 TEST_CASE("wlc sends new flows to the backend whose connections closed", "[sched][wlc]") {
