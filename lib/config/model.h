@@ -48,6 +48,15 @@ struct listener {
     scheduler_kind scheduler = scheduler_kind::wrr;
     uint32_t established_timeout = 900; // s, TCP, 10-900
     uint32_t idle_timeout = 300;        // s, UDP, 1-3600
+    std::string vserver_group_id;       // empty: the default server group
+};
+
+// A named set of (server, ip, port, weight): a server may sit in several groups with
+// different ports; a listener bound to a group forwards only to it.
+struct vserver_group {
+    std::string id; // "rsp-<n>"
+    std::string name;
+    std::vector<backend> backends; // every entry has its Port
 };
 
 // LVS-like TCP state timeouts (seconds); ESTABLISHED comes from the listener.
@@ -72,6 +81,7 @@ struct instance {
     tcp_timeouts timeouts;
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;
+    std::vector<vserver_group> vserver_groups;
 };
 
 constexpr uint32_t max_listeners = 50;

@@ -141,9 +141,10 @@ port parse_port(const json &j, const std::string &f) {
     return p;
 }
 
-listener parse_listener(const json &j, const std::string &f, const std::vector<uint32_t> &vips) {
+listener parse_listener(const json &j, const std::string &f, const std::vector<uint32_t> &vips,
+                        const std::vector<vserver_group> &groups) {
     check_keys(j, f, {"VIP", "Protocol", "ListenerPort", "BackendServerPort", "Scheduler",
-                      "EstablishedTimeout", "IdleTimeout", "Description"});
+                      "EstablishedTimeout", "IdleTimeout", "Description", "VServerGroupId"});
     listener l;
     l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
     if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
@@ -166,6 +167,11 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
     }
     l.established_timeout = static_cast<uint32_t>(opt_uint(j, f, "EstablishedTimeout", 10, 900, 900));
     l.idle_timeout = static_cast<uint32_t>(opt_uint(j, f, "IdleTimeout", 1, 3600, 300));
+    if (auto it = j.find("VServerGroupId"); it != j.end()) {
+        l.vserver_group_id = get_string(*it, join(f, "VServerGroupId"));
+        bool known = std::any_of(groups.begin(), groups.end(), [&](const vserver_group &g) { return g.id == l.vserver_group_id; });
+        if (!known) fail(join(f, "VServerGroupId"), "must name an existing vserver group");
+    }
     return l;
 }
 
@@ -186,6 +192,27 @@ backend parse_backend(const json &j, const std::string &f) {
     return b;
 }
 
+vserver_group parse_vserver_group(const json &j, const std::string &f) {
+    check_keys(j, f, {"VServerGroupId", "VServerGroupName", "BackendServers"});
+    vserver_group g;
+    g.id = get_string(require(j, f, "VServerGroupId"), join(f, "VServerGroupId"));
+    if (g.id.empty()) fail(join(f, "VServerGroupId"), "must not be empty");
+    if (auto it = j.find("VServerGroupName"); it != j.end()) g.name = get_string(*it, join(f, "VServerGroupName"));
+    if (auto it = j.find("BackendServers"); it != j.end()) {
+        const auto &arr = get_array(*it, join(f, "BackendServers"));
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string bf = index(join(f, "BackendServers"), i);
+            backend b = parse_backend(arr[i], bf);
+            if (b.port == 0) fail(join(bf, "Port"), "is required in a vserver group");
+            for (const auto &o : g.backends)
+                if (o.server_id == b.server_id && o.ip == b.ip && o.port == b.port)
+                    fail(bf, "must not repeat a (ServerId, ServerIp, Port) backend");
+            g.backends.push_back(b);
+        }
+    }
+    return g;
+}
+
 std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
     std::vector<uint32_t> out;
     const auto &arr = get_array(v, f);
@@ -201,7 +228,7 @@ std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
-                         "default_server_group", "comment"});
+                         "default_server_group", "vserver_groups", "comment"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -244,11 +271,21 @@ instance parse_root(const json &doc) {
         to.time_wait = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "time_wait", 1, 3600, to.time_wait));
         to.close = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "close", 1, 3600, to.close));
     }
+    if (auto it = doc.find("vserver_groups"); it != doc.end()) {
+        const auto &arr = get_array(*it, "vserver_groups");
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string f = index("vserver_groups", i);
+            auto g = parse_vserver_group(arr[i], f);
+            for (const auto &o : inst.vserver_groups)
+                if (o.id == g.id) fail(join(f, "VServerGroupId"), "must be unique among vserver groups");
+            inst.vserver_groups.push_back(std::move(g));
+        }
+    }
     if (auto it = doc.find("listeners"); it != doc.end()) {
         const auto &arr = get_array(*it, "listeners");
         if (arr.size() > max_listeners) fail("listeners", "must have at most 50 entries");
         for (size_t i = 0; i < arr.size(); i++) {
-            listener l = parse_listener(arr[i], index("listeners", i), inst.vips);
+            listener l = parse_listener(arr[i], index("listeners", i), inst.vips, inst.vserver_groups);
             for (const auto &o : inst.listeners)
                 if (o.vip == l.vip && o.proto == l.proto && o.port == l.port)
                     fail(index("listeners", i), "must not repeat a (VIP, Protocol, ListenerPort)");

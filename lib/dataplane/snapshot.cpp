@@ -26,16 +26,22 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
                                          const snapshot *previous) {
     snapshot s;
     if (previous) s.slot_ids = previous->slot_ids;
+    auto slot_key = [](const config::backend &cb) { return uint64_t(cb.ip) << 16 | cb.port; };
+    auto assign = [&](const config::backend &cb) {
+        if (s.slot_ids.count(slot_key(cb))) return true;
+        if (s.slot_ids.size() >= max_backend_slots) return false;
+        s.slot_ids.emplace(slot_key(cb), static_cast<uint16_t>(s.slot_ids.size()));
+        return true;
+    };
+    const config::error too_many{"default_server_group",
+                                 "must not bring the distinct backends since start above 4096 (restart to reset)"};
     for (const auto &cb : cfg.default_server_group) {
-        uint64_t id = uint64_t(cb.ip) << 16 | cb.port;
-        if (!s.slot_ids.count(id)) {
-            if (s.slot_ids.size() >= max_backend_slots)
-                return config::error{"default_server_group",
-                                     "must not bring the distinct backends since start above 4096 (restart to reset)"};
-            s.slot_ids.emplace(id, static_cast<uint16_t>(s.slot_ids.size()));
-        }
-        s.group_slots.push_back(s.slot_ids[id]);
+        if (!assign(cb)) return too_many;
+        s.group_slots.push_back(s.slot_ids[slot_key(cb)]);
     }
+    for (const auto &g : cfg.vserver_groups)
+        for (const auto &cb : g.backends)
+            if (!assign(cb)) return too_many;
     s.ports = ports;
     s._listener_index.fill(-1);
     for (size_t p = 0; p < ports.size(); p++)
@@ -63,11 +69,14 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         l.idle_timeout_s = static_cast<uint16_t>(
             cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
         l.backend_offset = static_cast<uint32_t>(s.backends.size());
+        // A listener forwards only to its own group: a vserver group, or the default one.
+        const std::vector<config::backend> *members = &cfg.default_server_group;
+        for (const auto &g : cfg.vserver_groups)
+            if (g.id == cl.vserver_group_id) members = &g.backends;
         std::vector<uint8_t> weights;
-        for (size_t bi = 0; bi < cfg.default_server_group.size(); bi++) {
-            const config::backend &cb = cfg.default_server_group[bi];
+        for (const config::backend &cb : *members) {
             uint16_t port = cb.port ? cb.port : cl.backend_port;
-            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), cb.weight, s.group_slots[bi]});
+            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), cb.weight, s.slot_ids[slot_key(cb)]});
             weights.push_back(cb.weight);
         }
         l.n_backends = static_cast<uint32_t>(weights.size());
@@ -82,8 +91,8 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
             l.pick = listener_rt::by_least_conn;
         } else {
             std::vector<sched::maglev_backend> mb;
-            for (size_t bi = 0; bi < cfg.default_server_group.size(); bi++) {
-                const auto &cb = cfg.default_server_group[bi];
+            for (size_t bi = 0; bi < members->size(); bi++) {
+                const auto &cb = (*members)[bi];
                 mb.push_back({config::format_ipv4(cb.ip) + ":" + std::to_string(cb.port ? cb.port : cl.backend_port),
                               weights[bi]});
             }

@@ -230,3 +230,30 @@ TEST_CASE("wlc sends new flows to the backend whose connections closed", "[sched
     for (int i = 0; i < 4; i++) syns.push_back(syn_from(t, ip("10.0.0.51"), static_cast<uint16_t>(200 + i)));
     for (auto &f : t.send(syns)) CHECK(dst_of(f) == ip("10.0.0.21"));
 }
+
+TEST_CASE("listeners on one VIP forward only within their own group", "[sched][vserver]") {
+    auto cfg = base_config("", {1, 1, 1});
+    cfg["ports"][0]["static_neighbours"].push_back({{"ip", "10.0.0.24"}, {"mac", "02:00:00:00:00:24"}});
+    cfg["vserver_groups"] = nlohmann::json::array({{{"VServerGroupId", "rsp-1"}, {"VServerGroupName", "api"},
+        {"BackendServers", {{{"ServerId", "i-9"}, {"ServerIp", "10.0.0.24"}, {"Port", 9000}},
+                            {{"ServerId", "i-0"}, {"ServerIp", "10.0.0.21"}, {"Port", "9001"}}}}}});
+    cfg["listeners"].push_back({{"VIP", "10.0.0.10"}, {"Protocol", "tcp"}, {"ListenerPort", 8000},
+                                {"BackendServerPort", 1}, {"VServerGroupId", "rsp-1"}});
+    lb t(cfg);
+    auto dport_of = [](const bytes &f) { return uint16_t(f[36] << 8 | f[37]); };
+    std::vector<bytes> to_default, to_group;
+    for (int i = 0; i < 300; i++) {
+        to_default.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(1000 + i)));
+        frame_spec s;
+        s.dst_mac = t.port->mac(), s.src_mac = client_mac, s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10");
+        s.sport = static_cast<uint16_t>(3000 + i), s.dport = 8000, s.tcp_flags = SYN;
+        to_group.push_back(build_frame(s));
+    }
+    std::set<std::pair<uint32_t, uint16_t>> seen_default, seen_group;
+    for (auto &f : t.send(to_default)) seen_default.insert({dst_of(f), dport_of(f)});
+    for (auto &f : t.send(to_group)) seen_group.insert({dst_of(f), dport_of(f)});
+    CHECK(seen_default == std::set<std::pair<uint32_t, uint16_t>>{
+                              {ip("10.0.0.21"), 8080}, {ip("10.0.0.22"), 8080}, {ip("10.0.0.23"), 8080}});
+    // One server (10.0.0.21) sits in both groups, on a different port in each.
+    CHECK(seen_group == std::set<std::pair<uint32_t, uint16_t>>{{ip("10.0.0.24"), 9000}, {ip("10.0.0.21"), 9001}});
+}

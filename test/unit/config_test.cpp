@@ -112,6 +112,27 @@ TEST_CASE("each config violation names the field and the rule", "[config]") {
         j["ports"][0].erase("device");
         CHECK(error_of(j) == "field 'ports[0].device': is required");
     }
+    SECTION("listener bound to an unknown vserver group") {
+        j["listeners"][0]["VServerGroupId"] = "rsp-404";
+        CHECK(error_of(j) == "field 'listeners[0].VServerGroupId': must name an existing vserver group");
+    }
+    SECTION("vserver group backend without a port") {
+        j["vserver_groups"] = json::array({{{"VServerGroupId", "rsp-1"},
+                                            {"BackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}}}}}});
+        CHECK(error_of(j) == "field 'vserver_groups[0].BackendServers[0].Port': is required in a vserver group");
+    }
+    SECTION("two vserver groups with one id") {
+        j["vserver_groups"] = json::array({{{"VServerGroupId", "rsp-1"}}, {{"VServerGroupId", "rsp-1"}}});
+        CHECK(error_of(j) == "field 'vserver_groups[1].VServerGroupId': must be unique among vserver groups");
+    }
+    SECTION("a server in two vserver groups on different ports is fine") {
+        json b1 = {{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 80}};
+        json b2 = {{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 81}};
+        j["vserver_groups"] = json::array({{{"VServerGroupId", "rsp-1"}, {"BackendServers", {b1}}},
+                                           {{"VServerGroupId", "rsp-2"}, {"BackendServers", {b2}}}});
+        j["listeners"][0]["VServerGroupId"] = "rsp-2";
+        CHECK(error_of(j).empty());
+    }
     SECTION("not an object") {
         CHECK(error_of(json::array()) == "field '<root>': must be an object");
     }
