@@ -3,6 +3,8 @@
 #include "config/parse.h"
 
 #include <algorithm>
+#include <cstdlib>
+#include <optional>
 
 namespace fulcrum::control {
 
@@ -28,12 +30,6 @@ std::string describe(const backend &b) {
     return s;
 }
 
-config::result<std::vector<backend>> request_backends(const json &req) {
-    auto it = req.find("BackendServers");
-    if (it == req.end()) return error{"BackendServers", "is required"};
-    return config::parse_backend_servers(*it, "BackendServers");
-}
-
 } // namespace
 
 json backends_json(const std::vector<backend> &group) {
@@ -47,50 +43,157 @@ json backends_json(const std::vector<backend> &group) {
     return out;
 }
 
-config::result<action_outcome> run_action(const config::instance &current, const json &request) {
-    if (!request.is_object()) return error{"<request>", "must be a JSON object"};
-    auto a = request.find("Action");
-    if (a == request.end() || !a->is_string()) return error{"Action", "is required (a string)"};
-    const std::string action = a->get<std::string>();
-    action_outcome out{current, json::object(), false};
-    auto &group = out.next.default_server_group;
+namespace {
 
-    if (action == "DescribeBackendServers") {
-        out.response["BackendServers"] = backends_json(group);
-        return out;
-    }
-    if (action != "AddBackendServers" && action != "SetBackendServers" && action != "RemoveBackendServers")
-        return error{"Action", "must be one of AddBackendServers, SetBackendServers, RemoveBackendServers, "
-                               "DescribeBackendServers"};
-    auto req = request_backends(request);
+enum class edit { add, set, remove };
+
+// Apply a BackendServers list (from request field `field`) to `group`. Every entry is
+// checked; the caller's copy is only kept when all of them pass.
+std::optional<error> edit_group(std::vector<backend> &group, const json &request, const std::string &field, edit how,
+                                bool need_port) {
+    auto it = request.find(field);
+    if (it == request.end()) return error{field, "is required"};
+    auto req = config::parse_backend_servers(*it, field);
     if (!req) return req.err();
-    if (action == "SetBackendServers") {
-        // Weight is what Set changes; parsing defaults it to 100, so check it was given.
-        json raw = request["BackendServers"];
-        if (raw.is_string()) raw = json::parse(raw.get<std::string>(), nullptr, false);
-        for (size_t i = 0; raw.is_array() && i < raw.size(); i++)
-            if (!raw[i].contains("Weight"))
-                return error{"BackendServers[" + std::to_string(i) + "].Weight", "is required by SetBackendServers"};
-    }
+    json raw = *it;
+    if (raw.is_string()) raw = json::parse(raw.get<std::string>(), nullptr, false);
     for (size_t i = 0; i < req.value().size(); i++) {
         const backend &b = req.value()[i];
-        std::string field = "BackendServers[" + std::to_string(i) + "]";
+        std::string f = field + "[" + std::to_string(i) + "]";
+        if (need_port && b.port == 0) return error{f + ".Port", "is required in a vserver group"};
+        // Set changes Weight; parsing defaults it to 100, so check it was given.
+        if (how == edit::set && raw.is_array() && i < raw.size() && !raw[i].contains("Weight"))
+            return error{f + ".Weight", "is required to set a backend"};
         auto found = std::find_if(group.begin(), group.end(), [&](const backend &o) { return same_backend(o, b); });
-        if (action == "AddBackendServers") {
-            if (found != group.end()) return error{field, "backend " + describe(b) + " is already in the group"};
-            if (group.size() >= 4096) return error{"BackendServers", "would exceed 4096 backends"};
+        if (how == edit::add) {
+            if (found != group.end()) return error{f, "backend " + describe(b) + " is already in the group"};
+            if (group.size() >= 4096) return error{field, "would exceed 4096 backends"};
             group.push_back(b);
         } else if (found == group.end()) {
-            return error{field, "backend " + describe(b) + " is not in the group"};
-        } else if (action == "SetBackendServers") {
+            return error{f, "backend " + describe(b) + " is not in the group"};
+        } else if (how == edit::set) {
             found->weight = b.weight;
             if (!b.description.empty()) found->description = b.description;
         } else {
             group.erase(found);
         }
     }
+    return std::nullopt;
+}
+
+config::result<std::string> string_field(const json &request, const char *name) {
+    auto it = request.find(name);
+    if (it == request.end()) return error{name, "is required"};
+    if (!it->is_string() || it->get<std::string>().empty()) return error{name, "must be a non-empty string"};
+    return it->get<std::string>();
+}
+
+std::string next_group_id(const config::instance &cfg) {
+    unsigned long n = 0;
+    for (const auto &g : cfg.vserver_groups)
+        if (g.id.rfind("rsp-", 0) == 0) n = std::max(n, std::strtoul(g.id.c_str() + 4, nullptr, 10));
+    return "rsp-" + std::to_string(n + 1);
+}
+
+} // namespace
+
+config::result<action_outcome> run_action(const config::instance &current, const json &request) {
+    if (!request.is_object()) return error{"<request>", "must be a JSON object"};
+    auto a = request.find("Action");
+    if (a == request.end() || !a->is_string()) return error{"Action", "is required (a string)"};
+    const std::string action = a->get<std::string>();
+    action_outcome out{current, json::object(), false};
+    auto &cfg = out.next;
+
+    // Default server group.
+    if (action == "DescribeBackendServers") {
+        out.response["BackendServers"] = backends_json(cfg.default_server_group);
+        return out;
+    }
+    static const std::pair<const char *, edit> default_edits[] = {
+        {"AddBackendServers", edit::add}, {"SetBackendServers", edit::set}, {"RemoveBackendServers", edit::remove}};
+    for (const auto &[name, how] : default_edits) {
+        if (action != name) continue;
+        if (auto e = edit_group(cfg.default_server_group, request, "BackendServers", how, false)) return *e;
+        out.changes = true;
+        out.response["BackendServers"] = backends_json(cfg.default_server_group);
+        return out;
+    }
+
+    // Vserver groups.
+    if (action == "DescribeVServerGroups") {
+        json groups = json::array();
+        for (const auto &g : cfg.vserver_groups) {
+            size_t bound = std::count_if(cfg.listeners.begin(), cfg.listeners.end(),
+                                         [&](const config::listener &l) { return l.vserver_group_id == g.id; });
+            groups.push_back({{"VServerGroupId", g.id}, {"VServerGroupName", g.name},
+                              {"BackendServerCount", g.backends.size()}, {"ListenerCount", bound}});
+        }
+        out.response["VServerGroups"] = groups;
+        return out;
+    }
+    if (action == "CreateVServerGroup") {
+        config::vserver_group g;
+        g.id = next_group_id(cfg);
+        if (auto it = request.find("VServerGroupName"); it != request.end()) {
+            if (!it->is_string()) return error{"VServerGroupName", "must be a string"};
+            g.name = it->get<std::string>();
+        }
+        if (request.contains("BackendServers"))
+            if (auto e = edit_group(g.backends, request, "BackendServers", edit::add, true)) return *e;
+        out.response["VServerGroupId"] = g.id;
+        out.response["BackendServers"] = backends_json(g.backends);
+        cfg.vserver_groups.push_back(std::move(g));
+        out.changes = true;
+        return out;
+    }
+    static const char *group_actions[] = {"AddVServerGroupBackendServers", "RemoveVServerGroupBackendServers",
+                                          "SetVServerGroupAttribute", "ModifyVServerGroupBackendServers",
+                                          "DeleteVServerGroup", "DescribeVServerGroupAttribute"};
+    if (std::find(std::begin(group_actions), std::end(group_actions), action) == std::end(group_actions))
+        return error{"Action", "must be one of AddBackendServers, SetBackendServers, RemoveBackendServers, "
+                               "DescribeBackendServers, CreateVServerGroup, AddVServerGroupBackendServers, "
+                               "RemoveVServerGroupBackendServers, SetVServerGroupAttribute, "
+                               "ModifyVServerGroupBackendServers, DeleteVServerGroup, DescribeVServerGroups, "
+                               "DescribeVServerGroupAttribute"};
+    auto id = string_field(request, "VServerGroupId");
+    if (!id) return id.err();
+    auto g = std::find_if(cfg.vserver_groups.begin(), cfg.vserver_groups.end(),
+                          [&](const config::vserver_group &x) { return x.id == id.value(); });
+    if (g == cfg.vserver_groups.end()) return error{"VServerGroupId", "no vserver group '" + id.value() + "'"};
+
+    if (action == "DescribeVServerGroupAttribute") {
+        out.response = {{"VServerGroupId", g->id}, {"VServerGroupName", g->name},
+                        {"BackendServers", backends_json(g->backends)}};
+        return out;
+    }
+    if (action == "DeleteVServerGroup") {
+        for (size_t i = 0; i < cfg.listeners.size(); i++)
+            if (cfg.listeners[i].vserver_group_id == g->id)
+                return error{"VServerGroupId", "group '" + g->id + "' is still bound to listener " +
+                                                   config::format_ipv4(cfg.listeners[i].vip) + ":" +
+                                                   std::to_string(cfg.listeners[i].port) + "; unbind it first"};
+        cfg.vserver_groups.erase(g);
+        out.changes = true;
+        return out;
+    }
+    if (action == "AddVServerGroupBackendServers" || action == "RemoveVServerGroupBackendServers") {
+        if (auto e = edit_group(g->backends, request, "BackendServers",
+                                action[0] == 'A' ? edit::add : edit::remove, true))
+            return *e;
+    } else if (action == "SetVServerGroupAttribute") {
+        if (auto it = request.find("VServerGroupName"); it != request.end()) {
+            if (!it->is_string()) return error{"VServerGroupName", "must be a string"};
+            g->name = it->get<std::string>();
+        }
+        if (request.contains("BackendServers"))
+            if (auto e = edit_group(g->backends, request, "BackendServers", edit::set, true)) return *e;
+    } else { // ModifyVServerGroupBackendServers: replace the old entries by the new ones
+        if (auto e = edit_group(g->backends, request, "OldBackendServers", edit::remove, true)) return *e;
+        if (auto e = edit_group(g->backends, request, "NewBackendServers", edit::add, true)) return *e;
+    }
     out.changes = true;
-    out.response["BackendServers"] = backends_json(group);
+    out.response = {{"VServerGroupId", g->id}, {"BackendServers", backends_json(g->backends)}};
     return out;
 }
 

@@ -18,7 +18,10 @@ struct action_outcome {
 };
 
 // Actions so far: AddBackendServers, SetBackendServers, RemoveBackendServers,
-// DescribeBackendServers (default server group of the instance).
+// DescribeBackendServers (the default server group); CreateVServerGroup,
+// AddVServerGroupBackendServers, RemoveVServerGroupBackendServers,
+// SetVServerGroupAttribute, ModifyVServerGroupBackendServers, DeleteVServerGroup,
+// DescribeVServerGroups, DescribeVServerGroupAttribute.
 config::result<action_outcome> run_action(const config::instance &current, const nlohmann::json &request);
 
 nlohmann::json backends_json(const std::vector<config::backend> &group);

@@ -18,7 +18,10 @@ namespace {
 int usage() {
     std::fprintf(stderr,
                  "usage: fulcrumctl [--socket PATH] ACTION [JSON | @FILE]\n"
-                 "  ACTION   AddBackendServers, SetBackendServers, RemoveBackendServers, DescribeBackendServers\n"
+                 "  ACTION   AddBackendServers, SetBackendServers, RemoveBackendServers, DescribeBackendServers,\n"
+                 "           CreateVServerGroup, AddVServerGroupBackendServers, RemoveVServerGroupBackendServers,\n"
+                 "           SetVServerGroupAttribute, ModifyVServerGroupBackendServers, DeleteVServerGroup,\n"
+                 "           DescribeVServerGroups, DescribeVServerGroupAttribute\n"
                  "  JSON     the action's parameters as a JSON object (or @FILE to read them from a file)\n"
                  "  --socket the daemon's --ctl-socket (default /run/fulcrum.sock)\n"
                  "exit: 0 Success, 1 the daemon refused the request, 2 usage or connection error\n");

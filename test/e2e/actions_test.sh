@@ -47,7 +47,7 @@ check "a request with one bad entry is refused whole..." \
 check "...and its good entry was not added" bash -c "! '$CTL' --socket '$SOCK' DescribeBackendServers | grep -q i-new"
 check "an unknown action is refused" refused "field 'Action': must be one of" Bogus '{}'
 check "SetBackendServers without Weight is refused" \
-  refused "field 'BackendServers[0].Weight': is required by SetBackendServers" SetBackendServers \
+  refused "field 'BackendServers[0].Weight': is required to set a backend" SetBackendServers \
   '{"BackendServers":[{"ServerId":"i-web1","ServerIp":"10.10.2.11"}]}'
 read -r a b c f < <(count 40)
 check "traffic after the refusals is as before ($a/$b/$c, $f failed)" bash -c "[ $c -eq 0 ] && [ $f -eq 0 ]"

@@ -77,3 +77,79 @@ TEST_CASE("Describe changes nothing", "[actions]") {
     CHECK(r.value().response["BackendServers"].size() == 2);
     CHECK(r.value().response["BackendServers"][1]["Type"] == "eni");
 }
+
+namespace {
+config::instance with_group() {
+    auto cfg = running();
+    auto r = control::run_action(cfg, {{"Action", "CreateVServerGroup"}, {"VServerGroupName", "api"},
+                                       {"BackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 9000}}}}});
+    REQUIRE(r);
+    CHECK(r.value().response["VServerGroupId"] == "rsp-1");
+    return r.value().next;
+}
+config::result<control::action_outcome> on_group(const config::instance &cfg, json req) {
+    req["VServerGroupId"] = "rsp-1";
+    return control::run_action(cfg, req);
+}
+} // namespace
+
+TEST_CASE("vserver groups are created, edited and described", "[actions][vserver]") {
+    auto cfg = with_group();
+    // One server in the group twice, on two ports.
+    auto r = on_group(cfg, {{"Action", "AddVServerGroupBackendServers"},
+                            {"BackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", "9001"}}}}});
+    REQUIRE(r);
+    CHECK(r.value().next.vserver_groups[0].backends.size() == 2);
+    r = on_group(r.value().next, {{"Action", "SetVServerGroupAttribute"}, {"VServerGroupName", "api-v2"},
+                                  {"BackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 9001}, {"Weight", 5}}}}});
+    REQUIRE(r);
+    CHECK(r.value().next.vserver_groups[0].name == "api-v2");
+    CHECK(r.value().next.vserver_groups[0].backends[1].weight == 5);
+    r = on_group(r.value().next, {{"Action", "ModifyVServerGroupBackendServers"},
+                                  {"OldBackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 9000}}}},
+                                  {"NewBackendServers", {{{"ServerId", "i-2"}, {"ServerIp", "10.0.1.7"}, {"Port", 9000}}}}});
+    REQUIRE(r);
+    CHECK(r.value().next.vserver_groups[0].backends[1].server_id == "i-2");
+    auto d = on_group(r.value().next, {{"Action", "DescribeVServerGroupAttribute"}});
+    REQUIRE(d);
+    CHECK(d.value().response["BackendServers"].size() == 2);
+    CHECK_FALSE(d.value().changes);
+    auto list = control::run_action(r.value().next, {{"Action", "DescribeVServerGroups"}});
+    REQUIRE(list);
+    CHECK(list.value().response["VServerGroups"][0]["VServerGroupName"] == "api-v2");
+    auto second = control::run_action(r.value().next, {{"Action", "CreateVServerGroup"}});
+    REQUIRE(second);
+    CHECK(second.value().response["VServerGroupId"] == "rsp-2");
+}
+
+TEST_CASE("vserver group requests that break a rule change nothing", "[actions][vserver]") {
+    auto cfg = with_group();
+    auto r = on_group(cfg, {{"Action", "AddVServerGroupBackendServers"},
+                            {"BackendServers", {{{"ServerId", "i-3"}, {"ServerIp", "10.0.1.8"}}}}});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message() == "field 'BackendServers[0].Port': is required in a vserver group");
+    r = control::run_action(cfg, {{"Action", "DeleteVServerGroup"}, {"VServerGroupId", "rsp-9"}});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message() == "field 'VServerGroupId': no vserver group 'rsp-9'");
+    // Modify is atomic: a bad new entry keeps the old one in place.
+    r = on_group(cfg, {{"Action", "ModifyVServerGroupBackendServers"},
+                       {"OldBackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 9000}}}},
+                       {"NewBackendServers", {{{"ServerId", "i-2"}, {"ServerIp", "10.0.1.7"}, {"Port", 0}}}}});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message() == "field 'NewBackendServers[0].Port': must be an integer 1-65535");
+    CHECK(cfg.vserver_groups[0].backends[0].port == 9000);
+}
+
+TEST_CASE("a vserver group bound to a listener cannot be deleted", "[actions][vserver]") {
+    auto cfg = with_group();
+    config::listener l;
+    l.vip = 0x0a00000a, l.port = 80, l.backend_port = 80, l.vserver_group_id = "rsp-1";
+    cfg.listeners.push_back(l);
+    auto r = on_group(cfg, {{"Action", "DeleteVServerGroup"}});
+    REQUIRE_FALSE(r);
+    CHECK(r.err().message() == "field 'VServerGroupId': group 'rsp-1' is still bound to listener 10.0.0.10:80; unbind it first");
+    cfg.listeners.clear();
+    r = on_group(cfg, {{"Action", "DeleteVServerGroup"}});
+    REQUIRE(r);
+    CHECK(r.value().next.vserver_groups.empty());
+}
