@@ -11,9 +11,23 @@ CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
 ctl() { "$CTL" --socket "$SOCK" "$@"; }
 
+# The demo config plus a second listener (port 81) bound to a vserver group of web1/web3.
+python3 - "$ROOT/conf/demo.json" "$LAB_DIR/cfg.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["vserver_groups"] = [{"VServerGroupId": "rsp-7", "VServerGroupName": "odd", "BackendServers": [
+    {"ServerId": "i-web1", "ServerIp": "10.10.2.11", "Port": 8080},
+    {"ServerId": "i-web3", "ServerIp": "10.10.2.13", "Port": 8080}]}]
+c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 81, "BackendServerPort": 8080,
+                       "VServerGroupId": "rsp-7"})
+json.dump(c, open(sys.argv[2], "w"))
+PY
 lab_up
 lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13
-lab_start_fulcrum "$ROOT/conf/demo.json" --ctl-socket "$SOCK"
+lab_start_fulcrum "$LAB_DIR/cfg.json" --ctl-socket "$SOCK"
+names=$(for _ in $(seq 1 30); do lab_ns cl curl -s --max-time 3 http://10.10.1.10:81/ | awk '{print $1}'; done | sort | uniq -c)
+check "the vserver-group listener (port 81) reaches only web1 and web3: $(echo $names)" \
+  bash -c "! grep -q web2 <<<'$names' && [ \$(awk '{s+=\$1} END {print s}' <<<'$names') -eq 30 ]"
 check "the control socket is mode 0600" test "$(stat -c %a "$SOCK")" = 600
 
 out=$(ctl DescribeBackendServers)
@@ -51,6 +65,11 @@ check "SetBackendServers without Weight is refused" \
   '{"BackendServers":[{"ServerId":"i-web1","ServerIp":"10.10.2.11"}]}'
 read -r a b c f < <(count 40)
 check "traffic after the refusals is as before ($a/$b/$c, $f failed)" bash -c "[ $c -eq 0 ] && [ $f -eq 0 ]"
+out=$(ctl CreateVServerGroup '{"VServerGroupName":"new","BackendServers":[{"ServerId":"i-web2","ServerIp":"10.10.2.12","Port":8080}]}')
+check "CreateVServerGroup returns the next id" grep -q '"VServerGroupId": "rsp-8"' <<<"$out"
+check "a group bound to a listener is not deleted" refused "is still bound to listener 10.10.1.10:81" DeleteVServerGroup '{"VServerGroupId":"rsp-7"}'
+ctl DeleteVServerGroup '{"VServerGroupId":"rsp-8"}' >/dev/null
+check "DescribeVServerGroups lists what is left" bash -c "'$CTL' --socket '$SOCK' DescribeVServerGroups | grep -q rsp-7 && ! '$CTL' --socket '$SOCK' DescribeVServerGroups | grep -q rsp-8"
 lab_stop_fulcrum
 check "the socket is removed on exit" test ! -e "$SOCK"
 e2e_finish
