@@ -345,6 +345,27 @@ result<std::vector<backend>> parse_backend_servers(const json &v, const std::str
     }
 }
 
+result<listener> parse_listener_object(const json &j, const instance &inst) {
+    try {
+        return parse_listener(j, "", inst.vips, inst.vserver_groups);
+    } catch (const error &e) {
+        return e;
+    }
+}
+
+json listener_to_json(const listener &l) {
+    static const char *scheds[] = {"wrr", "rr", "wlc", "sch", "tch"};
+    json j{{"VIP", format_ipv4(l.vip)},
+           {"Protocol", l.proto == protocol::tcp ? "tcp" : "udp"},
+           {"ListenerPort", l.port},
+           {"BackendServerPort", l.backend_port},
+           {"Scheduler", scheds[static_cast<int>(l.scheduler)]},
+           {"EstablishedTimeout", l.established_timeout},
+           {"IdleTimeout", l.idle_timeout}};
+    if (!l.vserver_group_id.empty()) j["VServerGroupId"] = l.vserver_group_id;
+    return j;
+}
+
 result<instance> parse_instance(const json &doc) {
     try {
         return parse_root(doc);

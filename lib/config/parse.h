@@ -17,6 +17,11 @@ result<instance> load_instance_file(const std::string &path);
 // string); duplicate entries collapse to the first.
 result<std::vector<backend>> parse_backend_servers(const nlohmann::json &v, const std::string &field);
 
+// One listener object (config or action parameters) validated against `inst`'s VIPs and
+// vserver groups, and the reverse: a listener as that JSON object.
+result<listener> parse_listener_object(const nlohmann::json &j, const instance &inst);
+nlohmann::json listener_to_json(const listener &l);
+
 // Value helpers shared with later request parsers. Numbers may arrive as strings.
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field);
 std::string format_ipv4(uint32_t host_order_ip);

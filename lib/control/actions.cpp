@@ -88,6 +88,21 @@ config::result<std::string> string_field(const json &request, const char *name) 
     return it->get<std::string>();
 }
 
+// The (VIP, protocol, ListenerPort) a request names, as a listener with only those set.
+config::result<config::listener> listener_key(const json &request, const std::string &proto) {
+    json j{{"Protocol", proto}, {"BackendServerPort", 1}};
+    for (const char *f : {"VIP", "ListenerPort"}) {
+        if (!request.contains(f)) return error{f, "is required"};
+        j[f] = request[f];
+    }
+    config::instance any_vip; // the key's VIP is checked against listeners, not VIPs
+    auto vip = request["VIP"].is_string() ? config::parse_ipv4(request["VIP"].get<std::string>(), "VIP")
+                                          : config::result<uint32_t>(error{"VIP", "must be an IPv4 address a.b.c.d"});
+    if (!vip) return vip.err();
+    any_vip.vips.push_back(vip.value());
+    return config::parse_listener_object(j, any_vip);
+}
+
 std::string next_group_id(const config::instance &cfg) {
     unsigned long n = 0;
     for (const auto &g : cfg.vserver_groups)
@@ -117,6 +132,69 @@ config::result<action_outcome> run_action(const config::instance &current, const
         if (auto e = edit_group(cfg.default_server_group, request, "BackendServers", how, false)) return *e;
         out.changes = true;
         out.response["BackendServers"] = backends_json(cfg.default_server_group);
+        return out;
+    }
+
+    // Listeners. The public API names a listener by load balancer and port; one Fulcrum
+    // instance has many VIPs, so requests name the VIP too.
+    if (action == "DescribeLoadBalancerListeners") {
+        json ls = json::array();
+        for (const auto &l : cfg.listeners) ls.push_back(config::listener_to_json(l));
+        out.response["Listeners"] = ls;
+        return out;
+    }
+    for (const char *proto : {"TCP", "UDP"}) {
+        std::string lower = proto[0] == 'T' ? "tcp" : "udp";
+        bool create = action == std::string("CreateLoadBalancer") + proto + "Listener";
+        bool set = action == std::string("SetLoadBalancer") + proto + "ListenerAttribute";
+        if (!create && !set) continue;
+        json params = request;
+        params.erase("Action");
+        params.erase("LoadBalancerId"); // one instance: accepted and ignored
+        params["Protocol"] = lower;
+        auto same = [&](const config::listener &l, const config::listener &n) {
+            return l.vip == n.vip && l.proto == n.proto && l.port == n.port;
+        };
+        if (set) {
+            // Overlay the given fields on the listener as it is, then validate the whole.
+            auto key = listener_key(request, lower);
+            if (!key) return key.err();
+            auto it = std::find_if(cfg.listeners.begin(), cfg.listeners.end(),
+                                   [&](const config::listener &l) { return same(l, key.value()); });
+            if (it == cfg.listeners.end())
+                return error{"ListenerPort", "no " + lower + " listener on that VIP and port"};
+            json merged = config::listener_to_json(*it);
+            for (auto f = params.begin(); f != params.end(); ++f) merged[f.key()] = f.value();
+            if (merged.contains("VServerGroupId") && merged["VServerGroupId"] == "") merged.erase("VServerGroupId");
+            auto next = config::parse_listener_object(merged, cfg);
+            if (!next) return next.err();
+            if (!same(*it, next.value())) return error{"ListenerPort", "identifies the listener and cannot change"};
+            *it = next.value();
+        } else {
+            auto next = config::parse_listener_object(params, cfg);
+            if (!next) return next.err();
+            for (const auto &l : cfg.listeners)
+                if (same(l, next.value())) return error{"ListenerPort", "a " + lower + " listener on that VIP and port exists"};
+            if (cfg.listeners.size() >= config::max_listeners) return error{"ListenerPort", "would exceed 50 listeners"};
+            cfg.listeners.push_back(next.value());
+        }
+        out.changes = true;
+        out.response["Listeners"] = json::array();
+        for (const auto &l : cfg.listeners) out.response["Listeners"].push_back(config::listener_to_json(l));
+        return out;
+    }
+    if (action == "DeleteLoadBalancerListener") {
+        auto proto = string_field(request, "ListenerProtocol");
+        if (!proto) return proto.err();
+        if (proto.value() != "tcp" && proto.value() != "udp") return error{"ListenerProtocol", "must be one of tcp, udp"};
+        auto key = listener_key(request, proto.value());
+        if (!key) return key.err();
+        auto it = std::find_if(cfg.listeners.begin(), cfg.listeners.end(), [&](const config::listener &l) {
+            return l.vip == key.value().vip && l.proto == key.value().proto && l.port == key.value().port;
+        });
+        if (it == cfg.listeners.end()) return error{"ListenerPort", "no " + proto.value() + " listener on that VIP and port"};
+        cfg.listeners.erase(it);
+        out.changes = true;
         return out;
     }
 
@@ -155,7 +233,10 @@ config::result<action_outcome> run_action(const config::instance &current, const
                                "DescribeBackendServers, CreateVServerGroup, AddVServerGroupBackendServers, "
                                "RemoveVServerGroupBackendServers, SetVServerGroupAttribute, "
                                "ModifyVServerGroupBackendServers, DeleteVServerGroup, DescribeVServerGroups, "
-                               "DescribeVServerGroupAttribute"};
+                               "DescribeVServerGroupAttribute, CreateLoadBalancerTCPListener, "
+                               "CreateLoadBalancerUDPListener, SetLoadBalancerTCPListenerAttribute, "
+                               "SetLoadBalancerUDPListenerAttribute, DeleteLoadBalancerListener, "
+                               "DescribeLoadBalancerListeners"};
     auto id = string_field(request, "VServerGroupId");
     if (!id) return id.err();
     auto g = std::find_if(cfg.vserver_groups.begin(), cfg.vserver_groups.end(),

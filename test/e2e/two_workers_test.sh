@@ -24,7 +24,8 @@ redir() { sed -n "s/^worker $1 .*redirected out \([0-9]*\) in \([0-9]*\).*/\1 \2
 c0=$(created 0); c1=$(created 1)
 check "both workers own connections ($c0 + $c1 = 100)" bash -c "[ $c0 -gt 0 ] && [ $c1 -gt 0 ] && [ $((c0 + c1)) -eq 100 ]"
 read -r o0 i0 <<<"$(redir 0)"; read -r o1 i1 <<<"$(redir 1)"
+# Each redirect sent is received, but for the few still in a ring when the workers stop.
 check "misdelivered replies were redirected to their owner (w0 out $o0 in $i0, w1 out $o1 in $i1)" \
-  bash -c "[ $((o0 + o1)) -gt 0 ] && [ $o0 -eq $i1 ] && [ $o1 -eq $i0 ]"
+  bash -c "[ $((o0 + o1)) -gt 0 ] && [ $i1 -le $o0 ] && [ $((o0 - i1)) -le 3 ] && [ $i0 -le $o1 ] && [ $((o1 - i0)) -le 3 ]"
 check "nothing dropped for a missing connection" bash -c "! grep -q 'no_conn' '$LAB_DIR/fulcrum.log'"
 e2e_finish

@@ -153,3 +153,49 @@ TEST_CASE("a vserver group bound to a listener cannot be deleted", "[actions][vs
     REQUIRE(r);
     CHECK(r.value().next.vserver_groups.empty());
 }
+
+TEST_CASE("listeners are created, re-bound and deleted through actions", "[actions][listener]") {
+    auto cfg = with_group();
+    auto r = control::run_action(cfg, {{"Action", "CreateLoadBalancerTCPListener"}, {"LoadBalancerId", "lb-1"},
+                                       {"VIP", "10.0.0.10"}, {"ListenerPort", "81"}, {"BackendServerPort", 8080},
+                                       {"Scheduler", "wlc"}, {"VServerGroupId", "rsp-1"}});
+    REQUIRE(r);
+    REQUIRE(r.value().next.listeners.size() == 1);
+    CHECK(r.value().next.listeners[0].vserver_group_id == "rsp-1");
+    CHECK(r.value().next.listeners[0].scheduler == config::scheduler_kind::wlc);
+    cfg = r.value().next;
+
+    auto dup = control::run_action(cfg, {{"Action", "CreateLoadBalancerTCPListener"}, {"VIP", "10.0.0.10"},
+                                         {"ListenerPort", 81}, {"BackendServerPort", 1}});
+    REQUIRE_FALSE(dup);
+    CHECK(dup.err().message() == "field 'ListenerPort': a tcp listener on that VIP and port exists");
+    // A UDP listener may share the port.
+    CHECK(control::run_action(cfg, {{"Action", "CreateLoadBalancerUDPListener"}, {"VIP", "10.0.0.10"},
+                                    {"ListenerPort", 81}, {"BackendServerPort", 1}}));
+
+    auto bad = control::run_action(cfg, {{"Action", "SetLoadBalancerTCPListenerAttribute"}, {"VIP", "10.0.0.10"},
+                                         {"ListenerPort", 81}, {"VServerGroupId", "rsp-404"}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().message() == "field 'VServerGroupId': must name an existing vserver group");
+
+    // Unbind (empty VServerGroupId: back to the default group), then the group can go.
+    auto set = control::run_action(cfg, {{"Action", "SetLoadBalancerTCPListenerAttribute"}, {"VIP", "10.0.0.10"},
+                                         {"ListenerPort", 81}, {"VServerGroupId", ""}, {"EstablishedTimeout", 60}});
+    REQUIRE(set);
+    CHECK(set.value().next.listeners[0].vserver_group_id.empty());
+    CHECK(set.value().next.listeners[0].established_timeout == 60);
+    CHECK(set.value().next.listeners[0].scheduler == config::scheduler_kind::wlc); // untouched
+    CHECK(control::run_action(set.value().next, {{"Action", "DeleteVServerGroup"}, {"VServerGroupId", "rsp-1"}}));
+
+    auto del = control::run_action(cfg, {{"Action", "DeleteLoadBalancerListener"}, {"VIP", "10.0.0.10"},
+                                         {"ListenerProtocol", "tcp"}, {"ListenerPort", 81}});
+    REQUIRE(del);
+    CHECK(del.value().next.listeners.empty());
+    auto missing = control::run_action(cfg, {{"Action", "DeleteLoadBalancerListener"}, {"VIP", "10.0.0.10"},
+                                             {"ListenerProtocol", "udp"}, {"ListenerPort", 81}});
+    REQUIRE_FALSE(missing);
+    CHECK(missing.err().message() == "field 'ListenerPort': no udp listener on that VIP and port");
+    auto list = control::run_action(cfg, {{"Action", "DescribeLoadBalancerListeners"}});
+    REQUIRE(list);
+    CHECK(list.value().response["Listeners"][0]["ListenerPort"] == 81);
+}
