@@ -70,6 +70,13 @@ check "CreateVServerGroup returns the next id" grep -q '"VServerGroupId": "rsp-8
 check "a group bound to a listener is not deleted" refused "is still bound to listener 10.10.1.10:81" DeleteVServerGroup '{"VServerGroupId":"rsp-7"}'
 ctl DeleteVServerGroup '{"VServerGroupId":"rsp-8"}' >/dev/null
 check "DescribeVServerGroups lists what is left" bash -c "'$CTL' --socket '$SOCK' DescribeVServerGroups | grep -q rsp-7 && ! '$CTL' --socket '$SOCK' DescribeVServerGroups | grep -q rsp-8"
+# A listener made over the socket carries traffic at once, within its group.
+ctl CreateLoadBalancerTCPListener '{"VIP":"10.10.1.10","ListenerPort":82,"BackendServerPort":8080,"VServerGroupId":"rsp-7"}' >/dev/null
+names=$(for _ in $(seq 1 10); do lab_ns cl curl -s --max-time 3 http://10.10.1.10:82/ | awk '{print $1}'; done | sort | uniq -c)
+check "a listener created over the socket answers within its group: $(echo $names)" \
+  bash -c "! grep -q web2 <<<'$names' && [ \$(awk '{s+=\$1} END {print s}' <<<'$names') -eq 10 ]"
+ctl DeleteLoadBalancerListener '{"VIP":"10.10.1.10","ListenerProtocol":"tcp","ListenerPort":82}' >/dev/null
+check "a deleted listener no longer answers" bash -c "! ip netns exec '$LAB-cl' curl -s --max-time 2 http://10.10.1.10:82/ >/dev/null"
 lab_stop_fulcrum
 check "the socket is removed on exit" test ! -e "$SOCK"
 e2e_finish
