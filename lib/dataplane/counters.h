@@ -67,5 +67,6 @@ struct alignas(64) flow_counters {
 };
 
 constexpr unsigned max_backend_slots = 4096;
+constexpr unsigned max_listener_slots = 256; // distinct listeners over a process's life
 
 } // namespace fulcrum::dataplane

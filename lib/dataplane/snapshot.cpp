@@ -25,7 +25,10 @@ void snapshot::add_local(const local_entry &e) {
 config::result<snapshot> snapshot::build(const config::instance &cfg, const std::vector<port_rt> &ports,
                                          const snapshot *previous) {
     snapshot s;
-    if (previous) s.slot_ids = previous->slot_ids;
+    if (previous) {
+        s.slot_ids = previous->slot_ids;
+        s.listener_slot_ids = previous->listener_slot_ids;
+    }
     auto slot_key = [](const config::backend &cb) { return uint64_t(cb.ip) << 16 | cb.port; };
     auto assign = [&](const config::backend &cb) {
         if (s.slot_ids.count(slot_key(cb))) return true;
@@ -65,7 +68,13 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         l.vip = rte_cpu_to_be_32(cl.vip);
         l.port = rte_cpu_to_be_16(cl.port);
         l.proto = cl.proto == config::protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
-        l.index = static_cast<uint8_t>(li);
+        uint64_t lkey = uint64_t(cl.vip) << 24 | uint64_t(cl.port) << 8 | static_cast<uint8_t>(cl.proto);
+        if (!s.listener_slot_ids.count(lkey)) {
+            if (s.listener_slot_ids.size() >= max_listener_slots)
+                return config::error{"listeners", "must not bring the distinct listeners since start above 256 (restart to reset)"};
+            s.listener_slot_ids.emplace(lkey, static_cast<uint8_t>(s.listener_slot_ids.size()));
+        }
+        l.index = s.listener_slot_ids[lkey];
         l.idle_timeout_s = static_cast<uint16_t>(
             cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
         l.backend_offset = static_cast<uint32_t>(s.backends.size());

@@ -39,7 +39,7 @@ struct listener_rt {
     uint32_t vip;
     uint16_t port;
     uint8_t proto;
-    uint8_t index;
+    uint8_t index; // counters and scheduler-state slot, stable across snapshots
     uint16_t idle_timeout_s; // ESTABLISHED for TCP, idle for UDP
     uint32_t backend_offset, n_backends;
     uint32_t seq_offset, seq_len; // wrr/rr pick sequence, or sch/tch Maglev table
@@ -80,6 +80,8 @@ class snapshot {
     // Every (ServerIp, Port) ever given a slot: slots are never reused, so a connection
     // that outlives its backend's removal still decrements the right counters.
     std::map<uint64_t, uint16_t> slot_ids;
+    // The same for listeners, keyed by (VIP, protocol, port): listener_rt::index.
+    std::map<uint64_t, uint8_t> listener_slot_ids;
 
     // Built from a validated config and the started ports (in config order). `previous`
     // carries the backend counter slots forward across updates.

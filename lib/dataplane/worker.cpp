@@ -71,8 +71,8 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _wheel(_conns), _lports(static_cast<uint32_t>(snap->laddrs.size()), p.lport_min, p.lport_max,
                               p.id, p.n_workers),
       _neigh(std::make_unique<neigh_table>()), _tx(snap->ports.size()),
-      _listener_counters(config::max_listeners), _backend_counters(max_backend_slots),
-      _sched_cursor(config::max_listeners) {
+      _listener_counters(max_listener_slots), _backend_counters(max_backend_slots),
+      _sched_cursor(max_listener_slots) {
     std::memset(_port_index, 0xff, sizeof(_port_index));
     for (size_t i = 0; i < snap->ports.size(); i++) _port_index[snap->ports[i].port_id] = static_cast<uint8_t>(i);
     _tsc_hz = rte_get_tsc_hz();

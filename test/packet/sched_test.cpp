@@ -257,3 +257,25 @@ TEST_CASE("listeners on one VIP forward only within their own group", "[sched][v
     // One server (10.0.0.21) sits in both groups, on a different port in each.
     CHECK(seen_group == std::set<std::pair<uint32_t, uint16_t>>{{ip("10.0.0.24"), 9000}, {ip("10.0.0.21"), 9001}});
 }
+
+TEST_CASE("a listener keeps its counters when another listener is deleted", "[sched][update]") {
+    auto cfg = base_config("", {1, 1, 1});
+    lb t(cfg);
+    frame_spec q;
+    q.proto = 17, q.dst_mac = t.port->mac(), q.src_mac = client_mac, q.src = ip("10.0.0.50"), q.dst = ip("10.0.0.10");
+    q.sport = 5000, q.dport = 53, q.payload = "q";
+    REQUIRE(t.send({build_frame(q)}).size() == 1);
+    uint8_t udp_slot = t.inst->current_snapshot().listeners[1].index;
+    CHECK(t.w().listener_counters(udp_slot).new_conns == 1);
+
+    cfg["ports"][0]["device"] = t.port->name;
+    cfg["listeners"].erase(0); // delete the TCP listener: the UDP one moves to position 0
+    auto parsed = fulcrum::config::parse_instance(cfg);
+    REQUIRE(parsed);
+    REQUIRE(t.inst->apply(parsed.value()));
+    q.sport = 5001;
+    REQUIRE(t.send({build_frame(q)}).size() == 1);
+    CHECK(t.inst->current_snapshot().listeners[0].index == udp_slot);
+    CHECK(t.w().listener_counters(udp_slot).new_conns == 2);
+    CHECK(t.w().listener_counters(udp_slot).active == 2);
+}
