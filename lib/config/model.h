@@ -49,6 +49,7 @@ struct listener {
     uint32_t established_timeout = 900; // s, TCP, 10-900
     uint32_t idle_timeout = 300;        // s, UDP, 1-3600
     std::string vserver_group_id;       // empty: the default server group
+    std::string master_slave_group_id;  // at most one of the two group ids is set
 };
 
 // A named set of (server, ip, port, weight): a server may sit in several groups with
@@ -68,6 +69,14 @@ struct tcp_timeouts {
     uint32_t close = 3;
 };
 
+// Exactly two backends: traffic goes to the master while it is healthy, to the slave
+// when it is not (health checking comes with issue 4: until then, always the master).
+struct master_slave_group {
+    std::string id;
+    std::string name;
+    backend master, slave; // each with its Port
+};
+
 struct instance {
     uint32_t workers = 0; // 0: every EAL worker lcore
     std::vector<port> ports;
@@ -82,6 +91,7 @@ struct instance {
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;
     std::vector<vserver_group> vserver_groups;
+    std::vector<master_slave_group> master_slave_groups;
 };
 
 constexpr uint32_t max_listeners = 50;

@@ -142,9 +142,10 @@ port parse_port(const json &j, const std::string &f) {
 }
 
 listener parse_listener(const json &j, const std::string &f, const std::vector<uint32_t> &vips,
-                        const std::vector<vserver_group> &groups) {
+                        const std::vector<vserver_group> &groups, const std::vector<master_slave_group> &ms_groups) {
     check_keys(j, f, {"VIP", "Protocol", "ListenerPort", "BackendServerPort", "Scheduler",
-                      "EstablishedTimeout", "IdleTimeout", "Description", "VServerGroupId"});
+                      "EstablishedTimeout", "IdleTimeout", "Description", "VServerGroupId",
+                      "MasterSlaveServerGroupId"});
     listener l;
     l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
     if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
@@ -171,6 +172,14 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
         l.vserver_group_id = get_string(*it, join(f, "VServerGroupId"));
         bool known = std::any_of(groups.begin(), groups.end(), [&](const vserver_group &g) { return g.id == l.vserver_group_id; });
         if (!known) fail(join(f, "VServerGroupId"), "must name an existing vserver group");
+    }
+    if (auto it = j.find("MasterSlaveServerGroupId"); it != j.end()) {
+        l.master_slave_group_id = get_string(*it, join(f, "MasterSlaveServerGroupId"));
+        bool known = std::any_of(ms_groups.begin(), ms_groups.end(),
+                                 [&](const master_slave_group &g) { return g.id == l.master_slave_group_id; });
+        if (!known) fail(join(f, "MasterSlaveServerGroupId"), "must name an existing master/slave group");
+        if (!l.vserver_group_id.empty())
+            fail(join(f, "MasterSlaveServerGroupId"), "must not be set together with VServerGroupId (one group per listener)");
     }
     return l;
 }
@@ -213,6 +222,32 @@ vserver_group parse_vserver_group(const json &j, const std::string &f) {
     return g;
 }
 
+master_slave_group parse_master_slave_group(const json &j, const std::string &f) {
+    check_keys(j, f, {"MasterSlaveServerGroupId", "MasterSlaveServerGroupName", "MasterSlaveBackendServers"});
+    master_slave_group g;
+    g.id = get_string(require(j, f, "MasterSlaveServerGroupId"), join(f, "MasterSlaveServerGroupId"));
+    if (g.id.empty()) fail(join(f, "MasterSlaveServerGroupId"), "must not be empty");
+    if (auto it = j.find("MasterSlaveServerGroupName"); it != j.end())
+        g.name = get_string(*it, join(f, "MasterSlaveServerGroupName"));
+    std::string bf = join(f, "MasterSlaveBackendServers");
+    const auto &arr = get_array(require(j, f, "MasterSlaveBackendServers"), bf);
+    if (arr.size() != 2) fail(bf, "must hold exactly two backends, one Master and one Slave");
+    bool have_master = false, have_slave = false;
+    for (size_t i = 0; i < 2; i++) {
+        std::string ef = index(bf, i);
+        if (!arr[i].is_object()) fail(ef, "must be an object");
+        json entry = arr[i];
+        std::string type = get_string(require(entry, ef, "ServerType"), join(ef, "ServerType"));
+        entry.erase("ServerType");
+        backend b = parse_backend(entry, ef);
+        if (b.port == 0) fail(join(ef, "Port"), "is required in a master/slave group");
+        if (type == "Master" && !have_master) g.master = b, have_master = true;
+        else if (type == "Slave" && !have_slave) g.slave = b, have_slave = true;
+        else fail(join(ef, "ServerType"), "must be Master for one backend and Slave for the other");
+    }
+    return g;
+}
+
 std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
     std::vector<uint32_t> out;
     const auto &arr = get_array(v, f);
@@ -228,7 +263,7 @@ std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
-                         "default_server_group", "vserver_groups", "comment"});
+                         "default_server_group", "vserver_groups", "master_slave_groups", "comment"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -281,11 +316,22 @@ instance parse_root(const json &doc) {
             inst.vserver_groups.push_back(std::move(g));
         }
     }
+    if (auto it = doc.find("master_slave_groups"); it != doc.end()) {
+        const auto &arr = get_array(*it, "master_slave_groups");
+        for (size_t i = 0; i < arr.size(); i++) {
+            std::string f = index("master_slave_groups", i);
+            auto g = parse_master_slave_group(arr[i], f);
+            for (const auto &o : inst.master_slave_groups)
+                if (o.id == g.id) fail(join(f, "MasterSlaveServerGroupId"), "must be unique among master/slave groups");
+            inst.master_slave_groups.push_back(std::move(g));
+        }
+    }
     if (auto it = doc.find("listeners"); it != doc.end()) {
         const auto &arr = get_array(*it, "listeners");
         if (arr.size() > max_listeners) fail("listeners", "must have at most 50 entries");
         for (size_t i = 0; i < arr.size(); i++) {
-            listener l = parse_listener(arr[i], index("listeners", i), inst.vips, inst.vserver_groups);
+            listener l = parse_listener(arr[i], index("listeners", i), inst.vips, inst.vserver_groups,
+                                        inst.master_slave_groups);
             for (const auto &o : inst.listeners)
                 if (o.vip == l.vip && o.proto == l.proto && o.port == l.port)
                     fail(index("listeners", i), "must not repeat a (VIP, Protocol, ListenerPort)");
@@ -347,7 +393,15 @@ result<std::vector<backend>> parse_backend_servers(const json &v, const std::str
 
 result<listener> parse_listener_object(const json &j, const instance &inst) {
     try {
-        return parse_listener(j, "", inst.vips, inst.vserver_groups);
+        return parse_listener(j, "", inst.vips, inst.vserver_groups, inst.master_slave_groups);
+    } catch (const error &e) {
+        return e;
+    }
+}
+
+result<master_slave_group> parse_master_slave_object(const json &j) {
+    try {
+        return parse_master_slave_group(j, "");
     } catch (const error &e) {
         return e;
     }
@@ -363,6 +417,7 @@ json listener_to_json(const listener &l) {
            {"EstablishedTimeout", l.established_timeout},
            {"IdleTimeout", l.idle_timeout}};
     if (!l.vserver_group_id.empty()) j["VServerGroupId"] = l.vserver_group_id;
+    if (!l.master_slave_group_id.empty()) j["MasterSlaveServerGroupId"] = l.master_slave_group_id;
     return j;
 }
 

@@ -21,6 +21,8 @@ result<std::vector<backend>> parse_backend_servers(const nlohmann::json &v, cons
 // vserver groups, and the reverse: a listener as that JSON object.
 result<listener> parse_listener_object(const nlohmann::json &j, const instance &inst);
 nlohmann::json listener_to_json(const listener &l);
+// One master/slave group object (MasterSlaveServerGroupId, ...Name, ...BackendServers).
+result<master_slave_group> parse_master_slave_object(const nlohmann::json &j);
 
 // Value helpers shared with later request parsers. Numbers may arrive as strings.
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field);

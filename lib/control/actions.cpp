@@ -103,11 +103,22 @@ config::result<config::listener> listener_key(const json &request, const std::st
     return config::parse_listener_object(j, any_vip);
 }
 
+// Vserver and master/slave groups share one id space, as in the public API.
 std::string next_group_id(const config::instance &cfg) {
     unsigned long n = 0;
-    for (const auto &g : cfg.vserver_groups)
-        if (g.id.rfind("rsp-", 0) == 0) n = std::max(n, std::strtoul(g.id.c_str() + 4, nullptr, 10));
+    auto see = [&](const std::string &id) {
+        if (id.rfind("rsp-", 0) == 0) n = std::max(n, std::strtoul(id.c_str() + 4, nullptr, 10));
+    };
+    for (const auto &g : cfg.vserver_groups) see(g.id);
+    for (const auto &g : cfg.master_slave_groups) see(g.id);
     return "rsp-" + std::to_string(n + 1);
+}
+
+json master_slave_json(const config::master_slave_group &g) {
+    json b = backends_json({g.master, g.slave});
+    b[0]["ServerType"] = "Master";
+    b[1]["ServerType"] = "Slave";
+    return {{"MasterSlaveServerGroupId", g.id}, {"MasterSlaveServerGroupName", g.name}, {"MasterSlaveBackendServers", b}};
 }
 
 } // namespace
@@ -165,7 +176,8 @@ config::result<action_outcome> run_action(const config::instance &current, const
                 return error{"ListenerPort", "no " + lower + " listener on that VIP and port"};
             json merged = config::listener_to_json(*it);
             for (auto f = params.begin(); f != params.end(); ++f) merged[f.key()] = f.value();
-            if (merged.contains("VServerGroupId") && merged["VServerGroupId"] == "") merged.erase("VServerGroupId");
+            for (const char *k : {"VServerGroupId", "MasterSlaveServerGroupId"})
+                if (merged.contains(k) && merged[k] == "") merged.erase(k);
             auto next = config::parse_listener_object(merged, cfg);
             if (!next) return next.err();
             if (!same(*it, next.value())) return error{"ListenerPort", "identifies the listener and cannot change"};
@@ -194,6 +206,48 @@ config::result<action_outcome> run_action(const config::instance &current, const
         });
         if (it == cfg.listeners.end()) return error{"ListenerPort", "no " + proto.value() + " listener on that VIP and port"};
         cfg.listeners.erase(it);
+        out.changes = true;
+        return out;
+    }
+
+    // Master/slave groups.
+    if (action == "DescribeMasterSlaveServerGroups") {
+        json groups = json::array();
+        for (const auto &g : cfg.master_slave_groups) groups.push_back(master_slave_json(g));
+        out.response["MasterSlaveServerGroups"] = groups;
+        return out;
+    }
+    if (action == "CreateMasterSlaveServerGroup") {
+        json obj{{"MasterSlaveServerGroupId", next_group_id(cfg)}};
+        if (request.contains("MasterSlaveServerGroupName")) obj["MasterSlaveServerGroupName"] = request["MasterSlaveServerGroupName"];
+        if (!request.contains("MasterSlaveBackendServers")) return error{"MasterSlaveBackendServers", "is required"};
+        obj["MasterSlaveBackendServers"] = request["MasterSlaveBackendServers"];
+        if (obj["MasterSlaveBackendServers"].is_string())
+            obj["MasterSlaveBackendServers"] = json::parse(obj["MasterSlaveBackendServers"].get<std::string>(), nullptr, false);
+        auto g = config::parse_master_slave_object(obj);
+        if (!g) return g.err();
+        out.response = master_slave_json(g.value());
+        cfg.master_slave_groups.push_back(g.value());
+        out.changes = true;
+        return out;
+    }
+    if (action == "DeleteMasterSlaveServerGroup" || action == "DescribeMasterSlaveServerGroupAttribute") {
+        auto id = string_field(request, "MasterSlaveServerGroupId");
+        if (!id) return id.err();
+        auto g = std::find_if(cfg.master_slave_groups.begin(), cfg.master_slave_groups.end(),
+                              [&](const config::master_slave_group &x) { return x.id == id.value(); });
+        if (g == cfg.master_slave_groups.end())
+            return error{"MasterSlaveServerGroupId", "no master/slave group '" + id.value() + "'"};
+        if (action == "DescribeMasterSlaveServerGroupAttribute") {
+            out.response = master_slave_json(*g);
+            return out;
+        }
+        for (const auto &l : cfg.listeners)
+            if (l.master_slave_group_id == g->id)
+                return error{"MasterSlaveServerGroupId", "group '" + g->id + "' is still bound to listener " +
+                                                             config::format_ipv4(l.vip) + ":" + std::to_string(l.port) +
+                                                             "; unbind it first"};
+        cfg.master_slave_groups.erase(g);
         out.changes = true;
         return out;
     }
@@ -236,7 +290,9 @@ config::result<action_outcome> run_action(const config::instance &current, const
                                "DescribeVServerGroupAttribute, CreateLoadBalancerTCPListener, "
                                "CreateLoadBalancerUDPListener, SetLoadBalancerTCPListenerAttribute, "
                                "SetLoadBalancerUDPListenerAttribute, DeleteLoadBalancerListener, "
-                               "DescribeLoadBalancerListeners"};
+                               "DescribeLoadBalancerListeners, CreateMasterSlaveServerGroup, "
+                               "DeleteMasterSlaveServerGroup, DescribeMasterSlaveServerGroups, "
+                               "DescribeMasterSlaveServerGroupAttribute"};
     auto id = string_field(request, "VServerGroupId");
     if (!id) return id.err();
     auto g = std::find_if(cfg.vserver_groups.begin(), cfg.vserver_groups.end(),

@@ -21,7 +21,10 @@ struct action_outcome {
 // DescribeBackendServers (the default server group); CreateVServerGroup,
 // AddVServerGroupBackendServers, RemoveVServerGroupBackendServers,
 // SetVServerGroupAttribute, ModifyVServerGroupBackendServers, DeleteVServerGroup,
-// DescribeVServerGroups, DescribeVServerGroupAttribute.
+// DescribeVServerGroups, DescribeVServerGroupAttribute; Create/Set TCP and UDP
+// listeners, DeleteLoadBalancerListener, DescribeLoadBalancerListeners;
+// CreateMasterSlaveServerGroup, DeleteMasterSlaveServerGroup,
+// DescribeMasterSlaveServerGroups, DescribeMasterSlaveServerGroupAttribute.
 config::result<action_outcome> run_action(const config::instance &current, const nlohmann::json &request);
 
 nlohmann::json backends_json(const std::vector<config::backend> &group);

@@ -45,6 +45,8 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
     for (const auto &g : cfg.vserver_groups)
         for (const auto &cb : g.backends)
             if (!assign(cb)) return too_many;
+    for (const auto &g : cfg.master_slave_groups)
+        if (!assign(g.master) || !assign(g.slave)) return too_many;
     s.ports = ports;
     s._listener_index.fill(-1);
     for (size_t p = 0; p < ports.size(); p++)
@@ -82,6 +84,15 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         const std::vector<config::backend> *members = &cfg.default_server_group;
         for (const auto &g : cfg.vserver_groups)
             if (g.id == cl.vserver_group_id) members = &g.backends;
+        // Master/slave: only the master is schedulable until health checks can fail it
+        // over (issue 4); weights do not apply.
+        std::vector<config::backend> master_only;
+        for (const auto &g : cfg.master_slave_groups)
+            if (g.id == cl.master_slave_group_id) {
+                master_only.push_back(g.master);
+                master_only.back().weight = 100;
+                members = &master_only;
+            }
         std::vector<uint8_t> weights;
         for (const config::backend &cb : *members) {
             uint16_t port = cb.port ? cb.port : cl.backend_port;

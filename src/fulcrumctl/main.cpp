@@ -23,7 +23,9 @@ int usage() {
                  "           SetVServerGroupAttribute, ModifyVServerGroupBackendServers, DeleteVServerGroup,\n"
                  "           DescribeVServerGroups, DescribeVServerGroupAttribute, CreateLoadBalancerTCPListener,\n"
                  "           CreateLoadBalancerUDPListener, SetLoadBalancerTCPListenerAttribute,\n"
-                 "           SetLoadBalancerUDPListenerAttribute, DeleteLoadBalancerListener, DescribeLoadBalancerListeners\n"
+                 "           SetLoadBalancerUDPListenerAttribute, DeleteLoadBalancerListener, DescribeLoadBalancerListeners,\n"
+                 "           CreateMasterSlaveServerGroup, DeleteMasterSlaveServerGroup, DescribeMasterSlaveServerGroups,\n"
+                 "           DescribeMasterSlaveServerGroupAttribute\n"
                  "  JSON     the action's parameters as a JSON object (or @FILE to read them from a file)\n"
                  "  --socket the daemon's --ctl-socket (default /run/fulcrum.sock)\n"
                  "exit: 0 Success, 1 the daemon refused the request, 2 usage or connection error\n");

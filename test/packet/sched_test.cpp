@@ -279,3 +279,26 @@ TEST_CASE("a listener keeps its counters when another listener is deleted", "[sc
     CHECK(t.w().listener_counters(udp_slot).new_conns == 2);
     CHECK(t.w().listener_counters(udp_slot).active == 2);
 }
+
+TEST_CASE("a master/slave listener sends every new flow to the master", "[sched][masterslave]") {
+    auto cfg = base_config("", {1, 1, 1});
+    cfg["master_slave_groups"] = nlohmann::json::array({{{"MasterSlaveServerGroupId", "rsp-5"},
+        {"MasterSlaveBackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.0.22"}, {"Port", 3306}, {"ServerType", "Slave"}},
+                                       {{"ServerId", "i-0"}, {"ServerIp", "10.0.0.21"}, {"Port", 3306}, {"ServerType", "Master"}}}}}});
+    cfg["listeners"].push_back({{"VIP", "10.0.0.10"}, {"Protocol", "tcp"}, {"ListenerPort", 3306},
+                                {"BackendServerPort", 1}, {"MasterSlaveServerGroupId", "rsp-5"}});
+    lb t(cfg);
+    std::vector<bytes> syns;
+    for (int i = 0; i < 100; i++) {
+        frame_spec s;
+        s.dst_mac = t.port->mac(), s.src_mac = client_mac, s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10");
+        s.sport = static_cast<uint16_t>(4000 + i), s.dport = 3306, s.tcp_flags = SYN;
+        syns.push_back(build_frame(s));
+    }
+    auto out = t.send(syns);
+    REQUIRE(out.size() == 100);
+    for (auto &f : out) {
+        CHECK(dst_of(f) == ip("10.0.0.21"));
+        CHECK((f[36] << 8 | f[37]) == 3306);
+    }
+}

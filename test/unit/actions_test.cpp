@@ -199,3 +199,42 @@ TEST_CASE("listeners are created, re-bound and deleted through actions", "[actio
     REQUIRE(list);
     CHECK(list.value().response["Listeners"][0]["ListenerPort"] == 81);
 }
+
+TEST_CASE("master/slave groups hold exactly one Master and one Slave", "[actions][masterslave]") {
+    auto cfg = running();
+    json ms = json::array({{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.5"}, {"Port", 80}, {"ServerType", "Master"}},
+                           {{"ServerId", "i-2"}, {"ServerIp", "10.0.1.6"}, {"Port", "80"}, {"ServerType", "Slave"}}});
+    auto r = control::run_action(cfg, {{"Action", "CreateMasterSlaveServerGroup"}, {"MasterSlaveServerGroupName", "db"},
+                                       {"MasterSlaveBackendServers", ms.dump()}});
+    REQUIRE(r);
+    CHECK(r.value().response["MasterSlaveServerGroupId"] == "rsp-1");
+    CHECK(r.value().next.master_slave_groups[0].slave.server_id == "i-2");
+
+    json two_masters = ms;
+    two_masters[1]["ServerType"] = "Master";
+    auto bad = control::run_action(cfg, {{"Action", "CreateMasterSlaveServerGroup"}, {"MasterSlaveBackendServers", two_masters}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().message() ==
+          "field 'MasterSlaveBackendServers[1].ServerType': must be Master for one backend and Slave for the other");
+    json three = ms;
+    three.push_back(ms[0]);
+    bad = control::run_action(cfg, {{"Action", "CreateMasterSlaveServerGroup"}, {"MasterSlaveBackendServers", three}});
+    REQUIRE_FALSE(bad);
+    CHECK(bad.err().message() == "field 'MasterSlaveBackendServers': must hold exactly two backends, one Master and one Slave");
+
+    // Bound to a listener, the group stays; a listener takes one group only.
+    cfg = r.value().next;
+    auto l = control::run_action(cfg, {{"Action", "CreateLoadBalancerTCPListener"}, {"VIP", "10.0.0.10"}, {"ListenerPort", 3306},
+                                       {"BackendServerPort", 3306}, {"MasterSlaveServerGroupId", "rsp-1"}});
+    REQUIRE(l);
+    auto del = control::run_action(l.value().next, {{"Action", "DeleteMasterSlaveServerGroup"}, {"MasterSlaveServerGroupId", "rsp-1"}});
+    REQUIRE_FALSE(del);
+    CHECK(del.err().message() == "field 'MasterSlaveServerGroupId': group 'rsp-1' is still bound to listener 10.0.0.10:3306; unbind it first");
+    auto cfg2 = with_group(); // has vserver group rsp-1
+    auto both = control::run_action(cfg2, {{"Action", "CreateLoadBalancerTCPListener"}, {"VIP", "10.0.0.10"},
+                                           {"ListenerPort", 1}, {"BackendServerPort", 1}, {"VServerGroupId", "rsp-1"},
+                                           {"MasterSlaveServerGroupId", "rsp-1"}});
+    REQUIRE_FALSE(both);
+    CHECK(both.err().field == "MasterSlaveServerGroupId");
+    CHECK(control::run_action(cfg, {{"Action", "DeleteMasterSlaveServerGroup"}, {"MasterSlaveServerGroupId", "rsp-1"}}));
+}
