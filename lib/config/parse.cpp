@@ -260,6 +260,22 @@ std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
     return out;
 }
 
+// A list of named groups whose ids must be unique.
+template <class Group, class Parse>
+void parse_groups(const json &doc, const char *key, const char *id_field, const char *kind, Parse parse,
+                  std::vector<Group> &out) {
+    auto it = doc.find(key);
+    if (it == doc.end()) return;
+    const auto &arr = get_array(*it, key);
+    for (size_t i = 0; i < arr.size(); i++) {
+        std::string f = index(key, i);
+        Group g = parse(arr[i], f);
+        for (const auto &o : out)
+            if (o.id == g.id) fail(join(f, id_field), std::string("must be unique among ") + kind + " groups");
+        out.push_back(std::move(g));
+    }
+}
+
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
@@ -306,26 +322,9 @@ instance parse_root(const json &doc) {
         to.time_wait = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "time_wait", 1, 3600, to.time_wait));
         to.close = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "close", 1, 3600, to.close));
     }
-    if (auto it = doc.find("vserver_groups"); it != doc.end()) {
-        const auto &arr = get_array(*it, "vserver_groups");
-        for (size_t i = 0; i < arr.size(); i++) {
-            std::string f = index("vserver_groups", i);
-            auto g = parse_vserver_group(arr[i], f);
-            for (const auto &o : inst.vserver_groups)
-                if (o.id == g.id) fail(join(f, "VServerGroupId"), "must be unique among vserver groups");
-            inst.vserver_groups.push_back(std::move(g));
-        }
-    }
-    if (auto it = doc.find("master_slave_groups"); it != doc.end()) {
-        const auto &arr = get_array(*it, "master_slave_groups");
-        for (size_t i = 0; i < arr.size(); i++) {
-            std::string f = index("master_slave_groups", i);
-            auto g = parse_master_slave_group(arr[i], f);
-            for (const auto &o : inst.master_slave_groups)
-                if (o.id == g.id) fail(join(f, "MasterSlaveServerGroupId"), "must be unique among master/slave groups");
-            inst.master_slave_groups.push_back(std::move(g));
-        }
-    }
+    parse_groups(doc, "vserver_groups", "VServerGroupId", "vserver", parse_vserver_group, inst.vserver_groups);
+    parse_groups(doc, "master_slave_groups", "MasterSlaveServerGroupId", "master/slave", parse_master_slave_group,
+                 inst.master_slave_groups);
     if (auto it = doc.find("listeners"); it != doc.end()) {
         const auto &arr = get_array(*it, "listeners");
         if (arr.size() > max_listeners) fail("listeners", "must have at most 50 entries");
