@@ -29,4 +29,13 @@ run_bad "{$base,\"bogus\":1}" "field 'bogus': is not a known field"
 out=$("$BIN" "${EAL[@]}" -- 2>&1); rc=$?
 check "missing --config: exit 2" test "$rc" -eq 2
 check "missing --config is named" grep -qF "field '--config': is required" <<<"$out"
+# Clean stop on SIGTERM: the final report is printed and the exit code is 0.
+echo "{$base,\"workers\":1}" > "$DIR/ok.json"
+"$BIN" "${EAL[@]}" --vdev net_null0 -- --config "$DIR/ok.json" > "$DIR/run.log" 2>&1 &
+pid=$!
+for _ in $(seq 1 100); do grep -q "bytes per connection" "$DIR/run.log" && break; sleep 0.1; done
+kill -TERM "$pid"
+wait "$pid"; rc=$?
+check "SIGTERM stops cleanly with exit 0" test "$rc" -eq 0
+check "  and prints the final report" grep -q "== drops by reason ==" "$DIR/run.log"
 e2e_finish
