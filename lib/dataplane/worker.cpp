@@ -142,8 +142,8 @@ void worker::poll_once(uint64_t now_tsc) {
     // point. A new snapshot from the message ring is adopted right after it.
     if (_qsbr) rte_rcu_qsbr_quiescent(_qsbr, _id);
     drain_rings();
-    for (rxq &q : _rxq) {
-        staged_burst &b = q.staged;
+    for (const rxq &q : _rxq) {
+        staged_burst b;
         b.n = rte_eth_rx_burst(q.port_id, q.queue, b.pkts, burst);
         if (b.n == 0) continue;
         b.in_port = _port_index[q.port_id];
@@ -240,7 +240,7 @@ void worker::stage_burst(staged_burst &b) {
     _counters.rx_bytes += bytes;
     // A tight loop of independent bucket loads keeps many cache misses in flight at once.
     for (uint16_t i = 0; i < b.n; i++)
-        if (b.have[i]) _conns.prefetch_bucket(b.hash[i]);
+        if (b.have[i]) _conns.touch_bucket(b.hash[i]);
 }
 
 void worker::process_staged(staged_burst &b) {
@@ -252,33 +252,25 @@ void worker::process_staged(staged_burst &b) {
     for (uint16_t i = 0; i < b.n; i++) {
         if (i + ahead < b.n && b.have[i + ahead]) _conns.prefetch_conn(b.hash[i + ahead]);
         rte_mbuf *m = b.pkts[i];
-        if (!b.have[i]) {
-            process(m, b.in_port);
-            continue;
-        }
-        // peek_flow_hash checked the EtherType; these are the rest of process()'s checks.
-        const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
-        if (m->nb_segs != 1) {
-            drop_pkt(m, drop::multi_segment);
-            continue;
-        }
-        if (!rte_is_same_ether_addr(&eth->dst_addr, &_snap->ports[b.in_port].mac) &&
-            !rte_is_multicast_ether_addr(&eth->dst_addr)) {
-            drop_pkt(m, drop::other_mac);
-            continue;
-        }
-        handle_ipv4(m, b.in_port, false, &b.hash[i]);
+        if (!b.have[i]) process(m, b.in_port);
+        else if (accept_frame(m, b.in_port)) handle_ipv4(m, b.in_port, false, &b.hash[i]);
     }
-    b.n = 0;
 }
 
-void worker::process(rte_mbuf *m, uint8_t in_port) {
-    if (m->nb_segs != 1) return drop_pkt(m, drop::multi_segment);
-    if (m->data_len < sizeof(rte_ether_hdr)) return drop_pkt(m, drop::trunc_eth);
+// The L2 checks every frame passes first; false when the frame was dropped and counted.
+bool worker::accept_frame(rte_mbuf *m, uint8_t in_port) {
+    if (m->nb_segs != 1) return drop_pkt(m, drop::multi_segment), false;
+    if (m->data_len < sizeof(rte_ether_hdr)) return drop_pkt(m, drop::trunc_eth), false;
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
     // Ports run promiscuous (not every PMD filters); unicast for someone else is not ours.
     if (!rte_is_same_ether_addr(&eth->dst_addr, &_snap->ports[in_port].mac) && !rte_is_multicast_ether_addr(&eth->dst_addr))
-        return drop_pkt(m, drop::other_mac);
+        return drop_pkt(m, drop::other_mac), false;
+    return true;
+}
+
+void worker::process(rte_mbuf *m, uint8_t in_port) {
+    if (!accept_frame(m, in_port)) return;
+    const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return handle_ipv4(m, in_port, false);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return handle_arp(m, in_port);
     drop_pkt(m, drop::unsupported_l2);

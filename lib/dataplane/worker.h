@@ -60,7 +60,7 @@ class worker {
     worker &operator=(const worker &) = delete;
 
     // Wiring done by the instance before launch.
-    void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue, {}}); }
+    void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue}); }
     // `backend_counters` holds every worker's counter array (read-only here: wlc sums
     // the active connections of all workers).
     void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
@@ -106,7 +106,6 @@ class worker {
     };
     struct rxq {
         uint16_t port_id, queue;
-        staged_burst staged;
     };
     struct tx_buffer {
         uint16_t n = 0;
@@ -115,6 +114,7 @@ class worker {
 
     void handle_arp(rte_mbuf *m, uint8_t in_port);
     void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
+    bool accept_frame(rte_mbuf *m, uint8_t in_port);
     void stage_burst(staged_burst &b);
     void process_staged(staged_burst &b);
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local);

@@ -126,8 +126,7 @@ lb::~lb() {
 std::vector<bytes> lb::send(const std::vector<bytes> &frames) {
     for (const auto &f : frames) port->inject(f);
     // The worker takes at most one burst per queue per iteration.
-    // A burst is processed one iteration after it is received (see worker::staged_burst).
-    for (size_t i = 0; i <= frames.size() / dataplane::worker::burst + 1; i++) w().poll_once(clock);
+    for (size_t i = 0; i <= frames.size() / dataplane::worker::burst; i++) w().poll_once(clock);
     w().flush_tx();
     return port->collect();
 }
