@@ -19,6 +19,7 @@ enum class scheduler_kind : uint8_t { wrr, rr, wlc, sch, tch }; // sch/tch: Magl
 struct neighbour {
     uint32_t ip = 0;
     std::array<uint8_t, 6> mac{};
+    bool operator==(const neighbour &) const = default;
 };
 
 struct port {
@@ -29,6 +30,7 @@ struct port {
     uint32_t gateway = 0; // 0: no gateway on this port
     uint16_t mtu = 1500;
     std::vector<neighbour> static_neighbours;
+    bool operator==(const port &) const = default;
 };
 
 struct backend {

@@ -9,7 +9,6 @@
 #include <cinttypes>
 #include <cstdio>
 #include <sstream>
-#include <tuple>
 
 namespace fulcrum::dataplane {
 
@@ -165,25 +164,13 @@ void instance::stop() {
     _lcores.clear();
 }
 
-namespace {
-// A port as the data plane sees it; comparing these tells a restart-only change.
-bool same_port(const config::port &a, const config::port &b) {
-    auto key = [](const config::port &p) {
-        std::string n;
-        for (const auto &x : p.static_neighbours) n += std::to_string(x.ip) + std::string(x.mac.begin(), x.mac.end());
-        return std::make_tuple(p.name, p.device, p.address, p.prefix_len, p.gateway, p.mtu, n);
-    };
-    return key(a) == key(b);
-}
-} // namespace
-
 config::result<uint64_t> instance::apply(const config::instance &cfg) {
     auto restart = [](const char *field) {
         return config::error{field, "cannot change while running (restart Fulcrum to change it)"};
     };
     if (cfg.ports.size() != _cfg.ports.size()) return restart("ports");
     for (size_t i = 0; i < cfg.ports.size(); i++)
-        if (!same_port(cfg.ports[i], _cfg.ports[i])) return restart(("ports[" + std::to_string(i) + "]").c_str());
+        if (cfg.ports[i] != _cfg.ports[i]) return restart(("ports[" + std::to_string(i) + "]").c_str());
     if (cfg.workers != _cfg.workers) return restart("workers");
     if (cfg.local_addresses != _cfg.local_addresses) return restart("local_addresses");
     if (cfg.lport_min != _cfg.lport_min || cfg.lport_max != _cfg.lport_max) return restart("lport_range");

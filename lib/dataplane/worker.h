@@ -74,9 +74,6 @@ class worker {
     void poll_once(uint64_t now_tsc);
     void run(const std::atomic<bool> &quit);
     void flush_tx();
-    // Switch to a new snapshot between bursts. Existing connections keep their backend;
-    // only new connections see the new listeners, weights and backends.
-    void adopt_snapshot(const snapshot *snap);
     const snapshot *current_snapshot() const { return _snap; }
     // Generation of the snapshot in use, published for the control thread.
     uint64_t adopted_generation() const { return _adopted.load(std::memory_order_acquire); }
@@ -115,6 +112,9 @@ class worker {
     void handle_arp(rte_mbuf *m, uint8_t in_port);
     void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
     bool accept_frame(rte_mbuf *m, uint8_t in_port);
+    // Switch to a snapshot that arrived on the message ring (between bursts). Existing
+    // connections keep their backend; new ones see the new listeners and weights.
+    void adopt_snapshot(const snapshot *snap);
     void stage_burst(staged_burst &b);
     void process_staged(staged_burst &b);
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local);

@@ -142,6 +142,13 @@ void lb::advance_seconds(double s) {
     w().flush_tx();
 }
 
+config::result<uint64_t> lb::apply(nlohmann::json cfg) {
+    cfg["ports"][0]["device"] = port->name;
+    auto parsed = config::parse_instance(cfg);
+    if (!parsed) return parsed.err();
+    return inst->apply(parsed.value());
+}
+
 uint64_t lb::drops(dataplane::drop d) const {
     return inst->worker_at(0).counters().drops[static_cast<unsigned>(d)];
 }

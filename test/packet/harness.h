@@ -54,6 +54,8 @@ struct lb {
     bytes send_one(const bytes &frame); // expects exactly one frame out (else empty)
     void advance_seconds(double s);     // move the worker's clock and run timers
     uint64_t drops(dataplane::drop d) const;
+    // Apply a changed config (on this lb's port) the way the daemon does: instance::apply.
+    config::result<uint64_t> apply(nlohmann::json cfg);
 };
 
 } // namespace fulcrum::test
