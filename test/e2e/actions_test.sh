@@ -2,11 +2,7 @@
 # The actions API over the control socket, with real traffic: fulcrumctl removes,
 # adds and re-weights backends of the default server group; bad requests are refused
 # with the field named and change nothing.
-set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-source "$ROOT/scripts/lab.sh"
-source "$ROOT/test/e2e/lib.sh"
-trap lab_down EXIT
+source "$(dirname "$0")/lab_prelude.sh"
 CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
 ctl() { "$CTL" --socket "$SOCK" "$@"; }

@@ -1,11 +1,7 @@
 #!/usr/bin/env bash
 # Real kernel TCP (curl) and UDP clients reach real servers through Fulcrum on af_packet
 # ports in namespaces: WRR shares, full-NAT source addresses, ping, clean stop.
-set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-source "$ROOT/scripts/lab.sh"
-source "$ROOT/test/e2e/lib.sh"
-trap lab_down EXIT
+source "$(dirname "$0")/lab_prelude.sh"
 
 cfg="$LAB_DIR/cfg.json"
 python3 - "$ROOT/conf/demo.json" "$cfg" <<'PY'

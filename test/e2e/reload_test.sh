@@ -2,11 +2,7 @@
 # Live config updates with real traffic: SIGHUP applies new weights through the
 # workers' rings (old snapshot freed after RCU), requests in flight never fail, and a
 # rejected file changes nothing.
-set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-source "$ROOT/scripts/lab.sh"
-source "$ROOT/test/e2e/lib.sh"
-trap lab_down EXIT
+source "$(dirname "$0")/lab_prelude.sh"
 
 cfg="$LAB_DIR/cfg.json"
 weights() { # weights W1 W2 W3: write the lab config with these weights

@@ -2,11 +2,7 @@
 # Two workers (sharing one CPU here) on two-queue af_packet ports: the kernel's fanout
 # spreads packets over both queues, so replies often land on the worker that does not
 # own the connection and must be redirected home by lport owner. Real curl, real servers.
-set -euo pipefail
-source "$(dirname "$0")/../../scripts/common.sh"
-source "$ROOT/scripts/lab.sh"
-source "$ROOT/test/e2e/lib.sh"
-trap lab_down EXIT
+source "$(dirname "$0")/lab_prelude.sh"
 
 python3 -c "
 import json; c = json.load(open('$ROOT/conf/demo.json')); c['workers'] = 2
