@@ -42,6 +42,32 @@ struct backend {
     std::string description;
 };
 
+// An address prefix of an access-control list, host byte order, net already masked.
+struct cidr {
+    uint32_t net = 0;
+    uint8_t len = 32;
+    bool contains(uint32_t ip) const { return len == 0 || ((ip ^ net) >> (32 - len)) == 0; }
+    bool operator==(const cidr &) const = default;
+};
+
+enum class health_kind : uint8_t { tcp, http, udp };
+
+// Per-listener health-check settings (the public cloud's field names in JSON). Probes
+// run on the control side; a backend's state is shared by every listener that checks
+// the same (ip, port, check).
+struct health_check {
+    bool enabled = false;
+    health_kind kind = health_kind::tcp;
+    uint16_t connect_port = 0; // 0: the backend's own port
+    uint32_t interval = 2;     // s, 1-50 (UDP default 5)
+    uint32_t timeout = 5;      // s, 1-300 (UDP default 10); raised to the interval if shorter
+    uint8_t healthy_threshold = 3, unhealthy_threshold = 3; // 2-10
+    std::string uri = "/", domain;                          // http
+    uint8_t http_codes = 1;                                 // bit 0: 2xx, 1: 3xx, 2: 4xx, 3: 5xx
+    std::string udp_request, udp_expect;                    // udp
+    bool operator==(const health_check &) const = default;
+};
+
 struct listener {
     uint32_t vip = 0;
     protocol proto = protocol::tcp;
@@ -52,6 +78,14 @@ struct listener {
     uint32_t idle_timeout = 300;        // s, UDP, 1-3600
     std::string vserver_group_id;       // empty: the default server group
     std::string master_slave_group_id;  // at most one of the two group ids is set
+    uint32_t persistence_timeout = 0;   // s, 0-3600; 0: no source-IP persistence
+    bool connection_drain = false;      // on a backend's removal / weight 0 / failure:
+    uint32_t connection_drain_timeout = 300; // s, 10-900: keep its connections this long
+    bool acl_enabled = false;
+    bool acl_whitelist = true; // white: only listed sources; black: all but listed
+    std::vector<cidr> acl_entries;
+    health_check health;
+    std::string description;
 };
 
 // A named set of (server, ip, port, weight): a server may sit in several groups with
@@ -97,6 +131,7 @@ struct instance {
 };
 
 constexpr uint32_t max_listeners = 50;
+constexpr uint32_t max_acl_entries = 300;
 constexpr uint32_t max_local_addresses = 256;
 
 } // namespace fulcrum::config

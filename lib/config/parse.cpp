@@ -3,6 +3,8 @@
 // produces exactly one message naming the field and the rule.
 #include "config/parse.h"
 
+#include "config/state.h"
+
 #include "sched/maglev.h"
 
 #include <arpa/inet.h>
@@ -141,11 +143,112 @@ port parse_port(const json &j, const std::string &f) {
     return p;
 }
 
+// "on" / "off", as the public API spells switches.
+bool opt_switch(const json &obj, const std::string &base, const char *key, bool dflt) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return dflt;
+    std::string v = get_string(*it, join(base, key));
+    if (v != "on" && v != "off") fail(join(base, key), "must be one of on, off");
+    return v == "on";
+}
+
+cidr parse_cidr(const json &v, const std::string &field) {
+    std::string text = get_string(v, field);
+    auto slash = text.find('/');
+    cidr c;
+    auto ip = parse_ipv4(text.substr(0, slash), field);
+    if (!ip) fail(field, "must be an IPv4 address or prefix a.b.c.d/len");
+    if (slash != std::string::npos) {
+        const char *p = text.c_str() + slash + 1;
+        unsigned len = 0;
+        auto [end, ec] = std::from_chars(p, text.c_str() + text.size(), len);
+        if (ec != std::errc() || end != text.c_str() + text.size() || *p == 0 || len > 32)
+            fail(field, "must be an IPv4 address or prefix a.b.c.d/len");
+        c.len = static_cast<uint8_t>(len);
+    }
+    c.net = c.len == 0 ? 0 : ip.value() & (~uint32_t(0) << (32 - c.len));
+    return c;
+}
+
+// An array of prefixes, or (as the public API sends lists) that array as a JSON string.
+std::vector<cidr> parse_acl_entries(const json &v, const std::string &f) {
+    json parsed = v;
+    if (v.is_string()) {
+        parsed = json::parse(v.get<std::string>(), nullptr, false);
+        if (parsed.is_discarded()) fail(f, "must be an array of IPv4 prefixes");
+    }
+    const auto &arr = get_array(parsed, f);
+    if (arr.size() > max_acl_entries) fail(f, "must have at most 300 entries");
+    std::vector<cidr> out;
+    for (size_t i = 0; i < arr.size(); i++) {
+        cidr c = parse_cidr(arr[i], index(f, i));
+        if (std::find(out.begin(), out.end(), c) == out.end()) out.push_back(c);
+    }
+    return out;
+}
+
+health_check parse_health_check(const json &j, const std::string &f, protocol proto) {
+    health_check h;
+    h.kind = proto == protocol::udp ? health_kind::udp : health_kind::tcp;
+    h.enabled = opt_switch(j, f, "HealthCheck", false);
+    if (auto it = j.find("HealthCheckType"); it != j.end()) {
+        std::string t = get_string(*it, join(f, "HealthCheckType"));
+        if (proto == protocol::udp && t != "udp") fail(join(f, "HealthCheckType"), "must be udp on a udp listener");
+        if (proto == protocol::tcp && t == "tcp") h.kind = health_kind::tcp;
+        else if (proto == protocol::tcp && t == "http") h.kind = health_kind::http;
+        else if (proto == protocol::tcp) fail(join(f, "HealthCheckType"), "must be one of tcp, http on a tcp listener");
+    }
+    bool udp = h.kind == health_kind::udp;
+    h.connect_port = static_cast<uint16_t>(opt_uint(j, f, "HealthCheckConnectPort", 1, 65535, 0));
+    h.interval = static_cast<uint32_t>(opt_uint(j, f, "HealthCheckInterval", 1, 50, udp ? 5 : 2));
+    h.timeout = static_cast<uint32_t>(opt_uint(j, f, "HealthCheckConnectTimeout", 1, 300, udp ? 10 : 5));
+    h.timeout = std::max(h.timeout, h.interval); // a probe may take until the next one is due
+    h.healthy_threshold = static_cast<uint8_t>(opt_uint(j, f, "HealthyThreshold", 2, 10, 3));
+    h.unhealthy_threshold = static_cast<uint8_t>(opt_uint(j, f, "UnhealthyThreshold", 2, 10, 3));
+    if (auto it = j.find("HealthCheckURI"); it != j.end()) {
+        h.uri = get_string(*it, join(f, "HealthCheckURI"));
+        if (h.uri.empty() || h.uri[0] != '/' || h.uri.size() > 80 ||
+            h.uri.find_first_of(" \r\n") != std::string::npos)
+            fail(join(f, "HealthCheckURI"), "must be a path starting with '/', at most 80 characters, no spaces");
+    }
+    if (auto it = j.find("HealthCheckDomain"); it != j.end()) {
+        h.domain = get_string(*it, join(f, "HealthCheckDomain"));
+        if (h.domain.size() > 80 || h.domain.find_first_of(" \r\n/") != std::string::npos)
+            fail(join(f, "HealthCheckDomain"), "must be a host name of at most 80 characters");
+    }
+    if (auto it = j.find("HealthCheckHttpCode"); it != j.end()) {
+        std::string codes = get_string(*it, join(f, "HealthCheckHttpCode"));
+        h.http_codes = 0;
+        static const char *names[] = {"http_2xx", "http_3xx", "http_4xx", "http_5xx"};
+        size_t start = 0;
+        while (start <= codes.size()) {
+            size_t comma = codes.find(',', start);
+            std::string one = codes.substr(start, comma == std::string::npos ? std::string::npos : comma - start);
+            auto n = std::find_if(std::begin(names), std::end(names), [&](const char *x) { return one == x; });
+            if (n == std::end(names))
+                fail(join(f, "HealthCheckHttpCode"), "must be a comma-separated list of http_2xx, http_3xx, http_4xx, http_5xx");
+            h.http_codes |= static_cast<uint8_t>(1u << (n - std::begin(names)));
+            if (comma == std::string::npos) break;
+            start = comma + 1;
+        }
+    }
+    for (auto [key, out] : {std::pair{"HealthCheckReq", &h.udp_request}, std::pair{"HealthCheckExp", &h.udp_expect}})
+        if (auto it = j.find(key); it != j.end()) {
+            *out = get_string(*it, join(f, key));
+            if (out->size() > 500) fail(join(f, key), "must be at most 500 characters");
+        }
+    return h;
+}
+
 listener parse_listener(const json &j, const std::string &f, const std::vector<uint32_t> &vips,
                         const std::vector<vserver_group> &groups, const std::vector<master_slave_group> &ms_groups) {
     check_keys(j, f, {"VIP", "Protocol", "ListenerPort", "BackendServerPort", "Scheduler",
                       "EstablishedTimeout", "IdleTimeout", "Description", "VServerGroupId",
-                      "MasterSlaveServerGroupId"});
+                      "MasterSlaveServerGroupId", "PersistenceTimeout", "ConnectionDrain",
+                      "ConnectionDrainTimeout", "AclStatus", "AclType", "AclEntries", "HealthCheck",
+                      "HealthCheckType", "HealthCheckConnectPort", "HealthCheckInterval",
+                      "HealthCheckConnectTimeout", "HealthyThreshold", "UnhealthyThreshold", "HealthCheckURI",
+                      "HealthCheckDomain", "HealthCheckHttpCode", "HealthCheckReq", "HealthCheckExp"});
     listener l;
     l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
     if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
@@ -181,6 +284,19 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
         if (!l.vserver_group_id.empty())
             fail(join(f, "MasterSlaveServerGroupId"), "must not be set together with VServerGroupId (one group per listener)");
     }
+    if (auto it = j.find("Description"); it != j.end()) l.description = get_string(*it, join(f, "Description"));
+    l.persistence_timeout = static_cast<uint32_t>(opt_uint(j, f, "PersistenceTimeout", 0, 3600, 0));
+    l.connection_drain = opt_switch(j, f, "ConnectionDrain", false);
+    l.connection_drain_timeout = static_cast<uint32_t>(opt_uint(j, f, "ConnectionDrainTimeout", 10, 900, 300));
+    l.acl_enabled = opt_switch(j, f, "AclStatus", false);
+    if (auto it = j.find("AclType"); it != j.end()) {
+        std::string t = get_string(*it, join(f, "AclType"));
+        if (t != "white" && t != "black") fail(join(f, "AclType"), "must be one of white, black");
+        l.acl_whitelist = t == "white";
+    }
+    if (auto it = j.find("AclEntries"); it != j.end()) l.acl_entries = parse_acl_entries(*it, join(f, "AclEntries"));
+    if (l.acl_enabled && !j.contains("AclType")) fail(join(f, "AclType"), "is required when AclStatus is on");
+    l.health = parse_health_check(j, f, l.proto);
     return l;
 }
 
@@ -406,17 +522,112 @@ result<master_slave_group> parse_master_slave_object(const json &j) {
     }
 }
 
+std::string format_cidr(const cidr &c) { return format_ipv4(c.net) + "/" + std::to_string(c.len); }
+
 json listener_to_json(const listener &l) {
     static const char *scheds[] = {"wrr", "rr", "wlc", "sch", "tch"};
+    static const char *checks[] = {"tcp", "http", "udp"};
+    auto on_off = [](bool b) { return b ? "on" : "off"; };
     json j{{"VIP", format_ipv4(l.vip)},
            {"Protocol", l.proto == protocol::tcp ? "tcp" : "udp"},
            {"ListenerPort", l.port},
            {"BackendServerPort", l.backend_port},
            {"Scheduler", scheds[static_cast<int>(l.scheduler)]},
            {"EstablishedTimeout", l.established_timeout},
-           {"IdleTimeout", l.idle_timeout}};
+           {"IdleTimeout", l.idle_timeout},
+           {"PersistenceTimeout", l.persistence_timeout},
+           {"ConnectionDrain", on_off(l.connection_drain)},
+           {"ConnectionDrainTimeout", l.connection_drain_timeout},
+           {"AclStatus", on_off(l.acl_enabled)},
+           {"AclType", l.acl_whitelist ? "white" : "black"},
+           {"AclEntries", json::array()}};
+    for (const auto &c : l.acl_entries) j["AclEntries"].push_back(format_cidr(c));
     if (!l.vserver_group_id.empty()) j["VServerGroupId"] = l.vserver_group_id;
     if (!l.master_slave_group_id.empty()) j["MasterSlaveServerGroupId"] = l.master_slave_group_id;
+    if (!l.description.empty()) j["Description"] = l.description;
+    const health_check &h = l.health;
+    j["HealthCheck"] = on_off(h.enabled);
+    j["HealthCheckType"] = checks[static_cast<int>(h.kind)];
+    if (h.connect_port) j["HealthCheckConnectPort"] = h.connect_port;
+    j["HealthCheckInterval"] = h.interval;
+    j["HealthCheckConnectTimeout"] = h.timeout;
+    j["HealthyThreshold"] = h.healthy_threshold;
+    j["UnhealthyThreshold"] = h.unhealthy_threshold;
+    if (h.kind == health_kind::http) {
+        j["HealthCheckURI"] = h.uri;
+        if (!h.domain.empty()) j["HealthCheckDomain"] = h.domain;
+        std::string codes;
+        for (int i = 0; i < 4; i++)
+            if (h.http_codes & (1 << i)) codes += (codes.empty() ? "http_" : ",http_") + std::to_string(i + 2) + "xx";
+        j["HealthCheckHttpCode"] = codes;
+    }
+    if (!h.udp_request.empty()) j["HealthCheckReq"] = h.udp_request;
+    if (!h.udp_expect.empty()) j["HealthCheckExp"] = h.udp_expect;
+    return j;
+}
+
+json backend_to_json(const backend &b) {
+    json j{{"ServerId", b.server_id}, {"Type", b.type}, {"ServerIp", format_ipv4(b.ip)},
+           {"Weight", b.weight}, {"Description", b.description}};
+    if (b.port) j["Port"] = b.port;
+    return j;
+}
+
+json master_slave_to_json(const master_slave_group &g) {
+    json pair{backend_to_json(g.master), backend_to_json(g.slave)};
+    pair[0]["ServerType"] = "Master";
+    pair[1]["ServerType"] = "Slave";
+    return {{"MasterSlaveServerGroupId", g.id}, {"MasterSlaveServerGroupName", g.name},
+            {"MasterSlaveBackendServers", pair}};
+}
+
+json instance_to_json(const instance &c) {
+    auto ips = [](const std::vector<uint32_t> &v) {
+        json a = json::array();
+        for (uint32_t ip : v) a.push_back(format_ipv4(ip));
+        return a;
+    };
+    auto backends = [](const std::vector<backend> &v) {
+        json a = json::array();
+        for (const auto &b : v) a.push_back(backend_to_json(b));
+        return a;
+    };
+    json j;
+    j["workers"] = c.workers;
+    j["ports"] = json::array();
+    for (const auto &p : c.ports) {
+        json pj{{"name", p.name}, {"device", p.device},
+                {"address", format_ipv4(p.address) + "/" + std::to_string(p.prefix_len)}, {"mtu", p.mtu}};
+        if (p.gateway) pj["gateway"] = format_ipv4(p.gateway);
+        if (!p.static_neighbours.empty()) {
+            pj["static_neighbours"] = json::array();
+            for (const auto &n : p.static_neighbours) {
+                char mac[18];
+                std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2],
+                              n.mac[3], n.mac[4], n.mac[5]);
+                pj["static_neighbours"].push_back({{"ip", format_ipv4(n.ip)}, {"mac", mac}});
+            }
+        }
+        j["ports"].push_back(pj);
+    }
+    j["vips"] = ips(c.vips);
+    j["local_addresses"] = ips(c.local_addresses);
+    j["lport_range"] = std::to_string(c.lport_min) + "-" + std::to_string(c.lport_max);
+    j["conn_capacity"] = c.conn_capacity;
+    j["mbufs"] = c.mbufs;
+    j["maglev_size"] = c.maglev_size;
+    j["tcp_timeouts"] = {{"syn_sent", c.timeouts.syn_sent}, {"syn_recv", c.timeouts.syn_recv},
+                         {"fin_wait", c.timeouts.fin_wait}, {"time_wait", c.timeouts.time_wait},
+                         {"close", c.timeouts.close}};
+    j["listeners"] = json::array();
+    for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));
+    j["default_server_group"] = backends(c.default_server_group);
+    j["vserver_groups"] = json::array();
+    for (const auto &g : c.vserver_groups)
+        j["vserver_groups"].push_back(
+            {{"VServerGroupId", g.id}, {"VServerGroupName", g.name}, {"BackendServers", backends(g.backends)}});
+    j["master_slave_groups"] = json::array();
+    for (const auto &g : c.master_slave_groups) j["master_slave_groups"].push_back(master_slave_to_json(g));
     return j;
 }
 
@@ -431,11 +642,9 @@ result<instance> parse_instance(const json &doc) {
 }
 
 result<instance> load_instance_file(const std::string &path) {
-    std::ifstream in(path);
-    if (!in) return error{"--config", "cannot open file '" + path + "'"};
-    json doc = json::parse(in, nullptr, false, true);
-    if (doc.is_discarded()) return error{"--config", "file '" + path + "' is not valid JSON"};
-    return parse_instance(doc);
+    auto doc = load_json_file(path, "--config");
+    if (!doc) return doc.err();
+    return parse_instance(doc.value());
 }
 
 } // namespace fulcrum::config

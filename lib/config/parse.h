@@ -21,6 +21,12 @@ result<std::vector<backend>> parse_backend_servers(const nlohmann::json &v, cons
 // vserver groups, and the reverse: a listener as that JSON object.
 result<listener> parse_listener_object(const nlohmann::json &j, const instance &inst);
 nlohmann::json listener_to_json(const listener &l);
+nlohmann::json backend_to_json(const backend &b);
+nlohmann::json master_slave_to_json(const master_slave_group &g);
+// The whole model as config JSON: parse_instance(instance_to_json(c)) gives back c. It is
+// what the state file holds and what `show config` prints.
+nlohmann::json instance_to_json(const instance &c);
+std::string format_cidr(const cidr &c);
 // One master/slave group object (MasterSlaveServerGroupId, ...Name, ...BackendServers).
 result<master_slave_group> parse_master_slave_object(const nlohmann::json &j);
 

@@ -34,12 +34,7 @@ std::string describe(const backend &b) {
 
 json backends_json(const std::vector<backend> &group) {
     json out = json::array();
-    for (const auto &b : group) {
-        json j{{"ServerId", b.server_id}, {"Type", b.type}, {"ServerIp", config::format_ipv4(b.ip)},
-               {"Weight", b.weight}, {"Description", b.description}};
-        if (b.port) j["Port"] = b.port;
-        out.push_back(j);
-    }
+    for (const auto &b : group) out.push_back(config::backend_to_json(b));
     return out;
 }
 
@@ -112,13 +107,6 @@ std::string next_group_id(const config::instance &cfg) {
     for (const auto &g : cfg.vserver_groups) see(g.id);
     for (const auto &g : cfg.master_slave_groups) see(g.id);
     return "rsp-" + std::to_string(n + 1);
-}
-
-json master_slave_json(const config::master_slave_group &g) {
-    json b = backends_json({g.master, g.slave});
-    b[0]["ServerType"] = "Master";
-    b[1]["ServerType"] = "Slave";
-    return {{"MasterSlaveServerGroupId", g.id}, {"MasterSlaveServerGroupName", g.name}, {"MasterSlaveBackendServers", b}};
 }
 
 } // namespace
@@ -213,7 +201,7 @@ config::result<action_outcome> run_action(const config::instance &current, const
     // Master/slave groups.
     if (action == "DescribeMasterSlaveServerGroups") {
         json groups = json::array();
-        for (const auto &g : cfg.master_slave_groups) groups.push_back(master_slave_json(g));
+        for (const auto &g : cfg.master_slave_groups) groups.push_back(config::master_slave_to_json(g));
         out.response["MasterSlaveServerGroups"] = groups;
         return out;
     }
@@ -226,7 +214,7 @@ config::result<action_outcome> run_action(const config::instance &current, const
             obj["MasterSlaveBackendServers"] = json::parse(obj["MasterSlaveBackendServers"].get<std::string>(), nullptr, false);
         auto g = config::parse_master_slave_object(obj);
         if (!g) return g.err();
-        out.response = master_slave_json(g.value());
+        out.response = config::master_slave_to_json(g.value());
         cfg.master_slave_groups.push_back(g.value());
         out.changes = true;
         return out;
@@ -239,7 +227,7 @@ config::result<action_outcome> run_action(const config::instance &current, const
         if (g == cfg.master_slave_groups.end())
             return error{"MasterSlaveServerGroupId", "no master/slave group '" + id.value() + "'"};
         if (action == "DescribeMasterSlaveServerGroupAttribute") {
-            out.response = master_slave_json(*g);
+            out.response = config::master_slave_to_json(*g);
             return out;
         }
         for (const auto &l : cfg.listeners)

@@ -164,7 +164,7 @@ void instance::stop() {
     _lcores.clear();
 }
 
-config::result<uint64_t> instance::apply(const config::instance &cfg) {
+config::result<uint64_t> instance::apply(const config::instance &cfg, const persist_fn &persist) {
     auto restart = [](const char *field) {
         return config::error{field, "cannot change while running (restart Fulcrum to change it)"};
     };
@@ -179,6 +179,8 @@ config::result<uint64_t> instance::apply(const config::instance &cfg) {
 
     auto built = snapshot::build(cfg, _snap->ports, _snap.get());
     if (!built) return built.err();
+    if (persist)
+        if (auto saved = persist(cfg); !saved) return saved.err();
     auto next = std::make_unique<snapshot>(std::move(built.value()));
     next->generation = _snap->generation + 1;
     worker_msg msg{};

@@ -11,6 +11,7 @@
 #include "dataplane/worker.h"
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -40,7 +41,10 @@ class instance {
     // message ring. Returns the new generation; on error nothing changes. The replaced
     // snapshot is freed by reclaim() once every worker has adopted the new one and passed
     // a quiescent point (rte_rcu_qsbr).
-    config::result<uint64_t> apply(const config::instance &cfg);
+    // `persist`, when given, runs once the snapshot is built and before it is posted (the
+    // state file); its error, too, leaves everything unchanged.
+    using persist_fn = std::function<config::result<bool>(const config::instance &)>;
+    config::result<uint64_t> apply(const config::instance &cfg, const persist_fn &persist = {});
     // Free replaced snapshots whose grace period has ended; returns how many remain.
     size_t reclaim();
 

@@ -3,8 +3,9 @@
 // The EAL main lcore is the control thread: it loads the config, starts the ports,
 // launches one worker per remaining lcore and then only reads counters until a signal.
 #include "config/parse.h"
-#include "control/actions.h"
+#include "config/state.h"
 #include "control/ctl_socket.h"
+#include "control/service.h"
 #include "dataplane/instance.h"
 
 #include <nlohmann/json.hpp>
@@ -66,7 +67,7 @@ int main(int argc, char **argv) {
 
     po::options_description desc("fulcrum [EAL options] -- [options]\n\n"
                                  "Full-NAT L4 load balancer. Options after '--'");
-    std::string config_path, ctl_path;
+    std::string config_path, ctl_path, state_path;
     double duration = 0, warmup = 0, stats_interval = 0;
     desc.add_options()
         ("help,h", "print this help and exit")
@@ -74,6 +75,9 @@ int main(int argc, char **argv) {
                                               "local_addresses, listeners, default_server_group")
         ("ctl-socket", po::value(&ctl_path), "serve the JSON actions API on this Unix socket (mode 0600); "
                                              "fulcrumctl --socket PATH ACTION talks to it")
+        ("state-file", po::value(&state_path), "keep the applied configuration here: written atomically after every "
+                                               "accepted change, loaded at start over --config's listeners, groups, "
+                                               "vips and timeouts (a corrupt file stops the start, it is never replaced)")
         ("duration", po::value(&duration)->default_value(0), "stop after this many seconds (0: run until SIGINT/SIGTERM)")
         ("warmup", po::value(&warmup)->default_value(0), "seconds excluded from the rate printed at exit")
         ("stats-interval", po::value(&stats_interval)->default_value(0),
@@ -102,7 +106,7 @@ int main(int argc, char **argv) {
         rte_eal_cleanup();
         return exit_config;
     }
-    auto cfg = config::load_instance_file(config_path);
+    auto cfg = config::load_with_state(config_path, state_path);
     if (!cfg) {
         std::fprintf(stderr, "fulcrum: config error: %s\n", cfg.err().message().c_str());
         rte_eal_cleanup();
@@ -156,36 +160,16 @@ int main(int argc, char **argv) {
             }
             ctl = std::move(opened.value());
         }
-        uint64_t request_id = 0;
-        // One request, one reply; a rejected request changes nothing.
-        auto handle = [&](const std::string &text) {
-            nlohmann::json reply;
-            reply["RequestId"] = std::to_string(++request_id);
-            auto fail = [&](const config::error &e) {
-                reply["Code"] = "InvalidParameter";
-                reply["Message"] = e.message();
-                std::printf("fulcrum: request %llu rejected: %s\n", static_cast<unsigned long long>(request_id),
-                            e.message().c_str());
-                std::fflush(stdout);
-                return reply.dump();
-            };
-            auto req = nlohmann::json::parse(text, nullptr, false);
-            if (req.is_discarded()) return fail({"<request>", "must be valid JSON"});
-            auto outcome = control::run_action(dp.config(), req);
-            if (!outcome) return fail(outcome.err());
-            if (outcome.value().changes) {
-                auto gen = dp.apply(outcome.value().next);
-                if (!gen) return fail(gen.err());
-                reply["SnapshotGeneration"] = gen.value();
-                std::printf("fulcrum: request %llu %s applied: snapshot generation %llu\n",
-                            static_cast<unsigned long long>(request_id), req["Action"].get<std::string>().c_str(),
-                            static_cast<unsigned long long>(gen.value()));
-                std::fflush(stdout);
+        control::service service(dp, state_path);
+        if (!state_path.empty()) {
+            // The state file always matches what runs, from the first moment.
+            if (auto saved = config::write_state(state_path, dp.config()); !saved) {
+                std::fprintf(stderr, "fulcrum: %s\n", saved.err().message().c_str());
+                rte_eal_cleanup();
+                return exit_config;
             }
-            reply.update(outcome.value().response);
-            reply["Code"] = "Success";
-            return reply.dump();
-        };
+        }
+        auto handle = [&](const std::string &text) { return service.handle_text(text); };
 
         std::signal(SIGINT, on_signal);
         std::signal(SIGTERM, on_signal);
@@ -218,7 +202,7 @@ int main(int argc, char **argv) {
                 // Re-read the config file; a rejected file changes nothing.
                 g_reload = 0;
                 auto next = config::load_instance_file(config_path);
-                auto gen = next ? dp.apply(next.value()) : config::result<uint64_t>(next.err());
+                auto gen = next ? service.apply(next.value()) : config::result<uint64_t>(next.err());
                 if (gen) std::printf("fulcrum: reloaded %s: snapshot generation %llu\n", config_path.c_str(),
                                      static_cast<unsigned long long>(gen.value()));
                 else std::printf("fulcrum: reload rejected, keeping the running config: %s\n",

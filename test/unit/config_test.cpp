@@ -143,3 +143,83 @@ TEST_CASE("a config file that is missing or not JSON is reported as such", "[con
     REQUIRE_FALSE(r);
     CHECK(r.err().field == "--config");
 }
+
+TEST_CASE("listener persistence, drain, ACL and health-check fields", "[config][listener]") {
+    auto j = valid();
+    auto &l = j["listeners"][0];
+    SECTION("defaults") {
+        auto r = parse_instance(j);
+        REQUIRE(r);
+        const listener &x = r.value().listeners[0];
+        CHECK(x.persistence_timeout == 0);
+        CHECK_FALSE(x.connection_drain);
+        CHECK(x.connection_drain_timeout == 300);
+        CHECK_FALSE(x.acl_enabled);
+        CHECK_FALSE(x.health.enabled);
+        CHECK(x.health.interval == 2);
+        CHECK(x.health.timeout == 5);
+        CHECK(x.health.healthy_threshold == 3);
+    }
+    SECTION("udp health-check defaults") {
+        l["Protocol"] = "udp";
+        auto r = parse_instance(j);
+        REQUIRE(r);
+        CHECK(r.value().listeners[0].health.kind == health_kind::udp);
+        CHECK(r.value().listeners[0].health.interval == 5);
+        CHECK(r.value().listeners[0].health.timeout == 10);
+    }
+    SECTION("a timeout shorter than the interval is raised to it") {
+        l["HealthCheckInterval"] = 20;
+        l["HealthCheckConnectTimeout"] = 3;
+        auto r = parse_instance(j);
+        REQUIRE(r);
+        CHECK(r.value().listeners[0].health.timeout == 20);
+    }
+    SECTION("ACL entries are masked and deduplicated; a list may come as a JSON string") {
+        l["AclStatus"] = "on";
+        l["AclType"] = "white";
+        l["AclEntries"] = R"(["10.0.5.9/24", "10.0.5.0/24", "0.0.0.0/0"])";
+        auto r = parse_instance(j);
+        REQUIRE(r);
+        const auto &e = r.value().listeners[0].acl_entries;
+        REQUIRE(e.size() == 2);
+        CHECK(e[0].net == 0x0a000500);
+        CHECK(e[0].contains(0x0a0005ff));
+        CHECK_FALSE(e[0].contains(0x0a000600));
+        CHECK(e[1].contains(0xffffffff));
+    }
+    SECTION("violations") {
+        auto expect = [&](const char *key, json value, const std::string &msg) {
+            l[key] = value;
+            CHECK(error_of(j) == "field 'listeners[0]." + std::string(key) + "': " + msg);
+        };
+        SECTION("persistence") { expect("PersistenceTimeout", 3601, "must be an integer 0-3600"); }
+        SECTION("drain switch") { expect("ConnectionDrain", "yes", "must be one of on, off"); }
+        SECTION("drain timeout") { expect("ConnectionDrainTimeout", 5, "must be an integer 10-900"); }
+        SECTION("acl type") { expect("AclType", "grey", "must be one of white, black"); }
+        SECTION("acl entry") {
+            l["AclEntries"] = {"10.0.0.0/33"};
+            CHECK(error_of(j) == "field 'listeners[0].AclEntries[0]': must be an IPv4 address or prefix a.b.c.d/len");
+        }
+        SECTION("acl on without a type") {
+            l["AclStatus"] = "on";
+            CHECK(error_of(j) == "field 'listeners[0].AclType': is required when AclStatus is on");
+        }
+        SECTION("too many acl entries") {
+            json many = json::array();
+            for (int i = 0; i < 301; i++) many.push_back("10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256));
+            expect("AclEntries", many, "must have at most 300 entries");
+        }
+        SECTION("health interval") { expect("HealthCheckInterval", 51, "must be an integer 1-50"); }
+        SECTION("health timeout") { expect("HealthCheckConnectTimeout", 0, "must be an integer 1-300"); }
+        SECTION("healthy threshold") { expect("HealthyThreshold", 1, "must be an integer 2-10"); }
+        SECTION("unhealthy threshold") { expect("UnhealthyThreshold", 11, "must be an integer 2-10"); }
+        SECTION("check type") { expect("HealthCheckType", "udp", "must be one of tcp, http on a tcp listener"); }
+        SECTION("http codes") {
+            expect("HealthCheckHttpCode", "http_2xx,http_6xx",
+                   "must be a comma-separated list of http_2xx, http_3xx, http_4xx, http_5xx");
+        }
+        SECTION("uri") { expect("HealthCheckURI", "health", "must be a path starting with '/', at most 80 characters, no spaces"); }
+        SECTION("connect port") { expect("HealthCheckConnectPort", 70000, "must be an integer 1-65535"); }
+    }
+}

@@ -1,0 +1,40 @@
+// The control service: the one path every change takes, whichever door it came in by
+// (control socket, SIGHUP reload, the interactive prompt).
+//
+//   request -> run_action (validate against the running model) -> snapshot build
+//           -> state file written -> snapshot posted to the workers
+//
+// A request that fails at any step changes nothing: not the model, not the workers, not
+// the state file.
+#pragma once
+
+#include "config/result.h"
+#include "dataplane/instance.h"
+
+#include <nlohmann/json.hpp>
+#include <string>
+
+namespace fulcrum::control {
+
+class service {
+  public:
+    // `state_path` empty: changes are not persisted.
+    service(dataplane::instance &dp, std::string state_path) : _dp(dp), _state_path(std::move(state_path)) {}
+
+    // One JSON request in, one JSON reply out: {"RequestId", "Code": "Success" | error
+    // code, "Message" on error, "SnapshotGeneration" when something changed, ...}.
+    nlohmann::json handle(const nlohmann::json &request);
+    std::string handle_text(const std::string &text);
+
+    // Apply a whole configuration (SIGHUP reload): the same steps as a request.
+    config::result<uint64_t> apply(const config::instance &next);
+
+    dataplane::instance &dataplane() { return _dp; }
+
+  private:
+    dataplane::instance &_dp;
+    std::string _state_path;
+    uint64_t _request_id = 0;
+};
+
+} // namespace fulcrum::control
