@@ -27,6 +27,8 @@ const char *tcp_state_name(tcp_state s);
 enum conn_flags : uint8_t {
     fin_in = 1 << 0,  // FIN seen from the client
     fin_out = 1 << 1, // FIN seen from the backend
+    ack_in = 1 << 2,  // ack[0] holds the client's acknowledgment number
+    ack_out = 1 << 3, // ack[1] holds the backend's
 };
 
 struct alignas(64) connection {
@@ -36,7 +38,9 @@ struct alignas(64) connection {
     uint16_t cport, vport; // direction 0
     uint16_t bport, lport; // direction 1
     uint16_t neigh[2]; // per direction: the worker's neighbour-table slot of the next hop
-    uint32_t spare;
+    // TCP: the last acknowledgment number each side sent (network order) = the sequence
+    // number that side accepts next, so a reset Fulcrum sends on its own is exact.
+    uint32_t ack[2];
 
     uint32_t expire_tick; // lazily extended; the wheel re-files the entry when it fires
     uint32_t timer_next, timer_prev;
@@ -44,11 +48,10 @@ struct alignas(64) connection {
 
     uint16_t ip_delta; // folded checksum delta of direction 0 (addresses only)
     uint16_t l4_delta; // folded checksum delta of direction 0 (addresses and ports)
-    uint16_t idle_timeout_s; // ESTABLISHED (TCP) or idle (UDP) timeout of the listener
-    uint16_t backend_slot;   // counters slot of the backend
+    uint16_t backend_slot; // counters slot of the backend
 
-    uint8_t listener;
-    uint8_t proto; // IPPROTO_TCP / IPPROTO_UDP
+    uint8_t listener; // listener slot: its timeouts and drain setting live with the worker
+    uint8_t proto;    // IPPROTO_TCP / IPPROTO_UDP; 0 while the entry is free
     tcp_state state;
     uint8_t flags;
     uint8_t out_port[2];

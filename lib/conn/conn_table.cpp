@@ -108,6 +108,7 @@ void conn_table::remove(connection *c) {
     uint32_t idx = index_of(c);
     remove_one(hash(key_of(*c, 0)), idx << 1);
     remove_one(hash(key_of(*c, 1)), idx << 1 | 1);
+    c->proto = 0;
     _free[_free_top++] = idx;
 }
 

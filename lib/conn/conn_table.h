@@ -76,7 +76,10 @@ class conn_table {
         return c;
     }
     // Return a connection that was allocated but never inserted.
-    void release(connection *c) { _free[_free_top++] = index_of(c); }
+    void release(connection *c) {
+        c->proto = 0;
+        _free[_free_top++] = index_of(c);
+    }
 
     // Index both directions of a filled-in connection. False (and nothing indexed) when
     // either direction finds no slot within max_probe buckets.
@@ -86,6 +89,8 @@ class conn_table {
 
     uint32_t index_of(const connection *c) const { return static_cast<uint32_t>(c - _conns); }
     connection &at(uint32_t idx) const { return _conns[idx]; }
+    // Pool entries in use carry a protocol (sweeps walk the pool by index).
+    static bool live(const connection &c) { return c.proto != 0; }
 
     uint32_t capacity() const { return _capacity; }
     uint32_t in_use() const { return _capacity - _free_top; }

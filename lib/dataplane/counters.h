@@ -25,8 +25,9 @@ namespace fulcrum::dataplane {
     X(icmp_ignored, "ICMP not answered (not echo, or VIP without listener)")                       \
     X(arp_ignored, "ARP not for us or malformed")                                                  \
     X(no_listener, "no listener on the VIP port")                                                  \
+    X(acl_denied, "source refused by the listener's access-control list")                         \
     X(no_conn, "no connection and not a connection start")                                         \
-    X(no_backend, "listener has no backend with weight > 0")                                       \
+    X(no_backend, "listener has no backend up with weight > 0 (TCP: answered with a reset)")       \
     X(lport_exhausted, "local address/port pool empty")                                            \
     X(table_full, "connection table full")                                                         \
     X(no_route, "no port or gateway reaches the destination")                                      \
@@ -51,6 +52,9 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
 struct alignas(64) worker_counters {
     uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
     uint64_t conn_created, conn_expired;
+    uint64_t conn_drained; // closed because their backend left the listener (drain ended)
+    uint64_t rst_sent;     // resets Fulcrum sent on its own (drained conns, no backend up)
+    uint64_t persist_hits; // new connections sent to a client's persistent backend
     uint64_t arp_replies, arp_requests, icmp_replies;
     uint64_t redirected_out, redirected_in;
     uint64_t drops[drop_count];

@@ -91,6 +91,7 @@ config::result<std::unique_ptr<instance>> instance::create(const config::instanc
     if (!snap) return snap.err();
     snap.value().generation = 1;
     inst->_snap = std::make_unique<snapshot>(std::move(snap.value()));
+    inst->attach_persistence(*inst->_snap);
 
     uint32_t laddr_ports = (uint32_t(cfg.lport_max) - cfg.lport_min + 1) * uint32_t(cfg.local_addresses.size());
     if (laddr_ports < n_workers)
@@ -182,6 +183,7 @@ config::result<uint64_t> instance::apply(const config::instance &cfg, const pers
     if (persist)
         if (auto saved = persist(cfg); !saved) return saved.err();
     auto next = std::make_unique<snapshot>(std::move(built.value()));
+    attach_persistence(*next);
     next->generation = _snap->generation + 1;
     worker_msg msg{};
     msg.type = worker_msg::new_snapshot;
@@ -193,6 +195,15 @@ config::result<uint64_t> instance::apply(const config::instance &cfg, const pers
     _snap = std::move(next);
     _cfg = cfg;
     return gen;
+}
+
+void instance::attach_persistence(snapshot &s) {
+    for (auto &l : s.listeners) {
+        if (!l.persist_timeout_s) continue;
+        auto &table = _persist[l.index];
+        if (!table) table = std::make_unique<persist_table>();
+        l.persist = table.get();
+    }
 }
 
 size_t instance::reclaim() {

@@ -10,6 +10,7 @@
 #include "dataplane/snapshot.h"
 #include "dataplane/worker.h"
 
+#include <array>
 #include <atomic>
 #include <functional>
 #include <memory>
@@ -63,8 +64,13 @@ class instance {
         uint64_t token;
     };
 
+    // Persistence tables by listener slot: created when a listener first asks for
+    // persistence, kept (and shared by its snapshots) for the life of the process.
+    void attach_persistence(snapshot &s);
+
     config::instance _cfg;
     std::unique_ptr<snapshot> _snap;
+    std::array<std::unique_ptr<persist_table>, max_listener_slots> _persist;
     std::vector<retired> _retired;
     rte_rcu_qsbr *_qsbr = nullptr;
     std::vector<std::unique_ptr<worker>> _workers;

@@ -49,6 +49,7 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         if (!assign(g.master) || !assign(g.slave)) return too_many;
     s.ports = ports;
     s._listener_index.fill(-1);
+    s._listener_by_slot.fill(-1);
     for (size_t p = 0; p < ports.size(); p++)
         if (ports[p].gateway != 0 && s._default_port < 0) s._default_port = static_cast<int>(p);
 
@@ -77,6 +78,17 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
             s.listener_slot_ids.emplace(lkey, static_cast<uint8_t>(s.listener_slot_ids.size()));
         }
         l.index = s.listener_slot_ids[lkey];
+        s._listener_by_slot[l.index] = static_cast<int16_t>(li);
+        l.persist_timeout_s = static_cast<uint16_t>(cl.persistence_timeout);
+        l.drain_timeout_s = static_cast<uint16_t>(cl.connection_drain ? cl.connection_drain_timeout : 0);
+        l.acl_on = cl.acl_enabled;
+        l.acl_white = cl.acl_whitelist;
+        l.acl_offset = static_cast<uint16_t>(s.acl.size());
+        l.acl_len = static_cast<uint16_t>(cl.acl_entries.size());
+        for (const config::cidr &c : cl.acl_entries) {
+            uint32_t mask = c.len == 0 ? 0 : ~uint32_t(0) << (32 - c.len);
+            s.acl.push_back({rte_cpu_to_be_32(c.net), rte_cpu_to_be_32(mask)});
+        }
         l.idle_timeout_s = static_cast<uint16_t>(
             cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
         l.backend_offset = static_cast<uint32_t>(s.backends.size());
@@ -100,6 +112,14 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
             weights.push_back(cb.weight);
         }
         l.n_backends = static_cast<uint32_t>(weights.size());
+        std::vector<uint16_t> eligible;
+        for (uint32_t bi = 0; bi < l.n_backends; bi++)
+            if (weights[bi] > 0) eligible.push_back(s.backends[l.backend_offset + bi].slot);
+        std::sort(eligible.begin(), eligible.end());
+        eligible.erase(std::unique(eligible.begin(), eligible.end()), eligible.end());
+        l.eligible_offset = static_cast<uint32_t>(s.eligible_slots.size());
+        l.eligible_len = static_cast<uint32_t>(eligible.size());
+        s.eligible_slots.insert(s.eligible_slots.end(), eligible.begin(), eligible.end());
         std::vector<uint16_t> seq;
         l.pick = listener_rt::by_sequence;
         if (cl.scheduler == config::scheduler_kind::wrr) {

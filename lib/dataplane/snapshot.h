@@ -9,11 +9,14 @@
 
 #include "config/model.h"
 #include "config/result.h"
+#include "dataplane/counters.h"
 
 #include <rte_ether.h>
 
 #include <array>
+#include <atomic>
 #include <cstdint>
+#include <memory>
 #include <map>
 #include <vector>
 
@@ -35,6 +38,26 @@ struct backend_rt {
     uint16_t slot; // counters slot
 };
 
+// Source-IP session persistence of one listener, shared by every worker (a client's
+// connections may arrive on any queue). Direct-mapped by client IP; each entry is one
+// 64-bit word written and read whole (relaxed atomics: plain moves on x86):
+//   client IP (32) | backend slot (16) | expiry in whole seconds, mod 2^16 (16).
+// Two workers racing on one client may each pick, the last write wins: persistence is
+// a preference the scheduler keeps, never a correctness rule. A colliding client
+// replaces an entry (counted as a miss for the one evicted).
+struct persist_table {
+    static constexpr uint32_t entries = 1u << 16; // 512 KiB per listener with persistence
+    std::unique_ptr<std::atomic<uint64_t>[]> slots{new std::atomic<uint64_t>[entries]()};
+
+    static uint64_t pack(uint32_t cip, uint16_t slot, uint16_t expiry_s) {
+        return uint64_t(cip) << 32 | uint32_t(slot) << 16 | expiry_s;
+    }
+};
+
+struct acl_entry {
+    uint32_t net, mask; // network order
+};
+
 struct listener_rt {
     uint32_t vip;
     uint16_t port;
@@ -44,6 +67,15 @@ struct listener_rt {
     uint32_t backend_offset, n_backends;
     uint32_t seq_offset, seq_len; // wrr/rr pick sequence, or sch/tch Maglev table
     enum : uint8_t { by_sequence, by_source_ip, by_flow, by_least_conn } pick;
+    bool acl_on, acl_white;
+    uint16_t acl_offset, acl_len; // into snapshot::acl
+    uint16_t persist_timeout_s;   // 0: no persistence
+    // Connections of a backend that stops being eligible (removed, weight 0, down) are
+    // reset after drain_timeout_s, or at once when drain is off (drain_timeout_s 0).
+    uint16_t drain_timeout_s;
+    // The backend slots eligible for new connections (weight > 0, up), sorted.
+    uint32_t eligible_offset, eligible_len; // into snapshot::eligible_slots
+    persist_table *persist; // owned by the instance, kept across snapshots
 };
 
 enum class local_kind : uint8_t { none, vip, laddr, port };
@@ -71,6 +103,8 @@ class snapshot {
     std::vector<listener_rt> listeners;
     std::vector<backend_rt> backends;  // listener l's backends start at l.backend_offset
     std::vector<uint16_t> sched_seq;   // listener l's picks start at l.seq_offset
+    std::vector<acl_entry> acl;
+    std::vector<uint16_t> eligible_slots;
     std::vector<config::neighbour> static_neighbours;
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
@@ -96,6 +130,12 @@ class snapshot {
             if (e.ip == ip) return &e;
         }
         return nullptr;
+    }
+
+    // A listener by its stable slot (listener_rt::index), or nullptr when it is gone.
+    const listener_rt *listener_at_slot(uint8_t index) const {
+        int16_t li = _listener_by_slot[index];
+        return li < 0 ? nullptr : &listeners[li];
     }
 
     const listener_rt *find_listener(uint32_t vip, uint8_t proto, uint16_t port) const {
@@ -126,6 +166,7 @@ class snapshot {
 
     std::array<local_entry, local_slots> _locals{};
     std::array<int16_t, listener_slots> _listener_index{};
+    std::array<int16_t, max_listener_slots> _listener_by_slot{};
     int _default_port = -1;
 };
 

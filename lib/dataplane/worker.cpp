@@ -10,6 +10,7 @@
 #include <rte_tcp.h>
 #include <rte_udp.h>
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 #include <string>
@@ -26,6 +27,7 @@ constexpr uint32_t l3_off = sizeof(rte_ether_hdr);
 constexpr uint8_t tcp_fin = RTE_TCP_FIN_FLAG, tcp_syn = RTE_TCP_SYN_FLAG, tcp_rst = RTE_TCP_RST_FLAG,
                   tcp_ack = RTE_TCP_ACK_FLAG;
 constexpr unsigned expire_budget = 256; // per loop, so a mass expiry cannot stall rx
+constexpr unsigned sweep_budget = 256;  // pool entries a drain sweep visits per loop
 
 rte_ring *make_ring(const std::string &name, unsigned esize, unsigned count) {
     rte_ring *r = rte_ring_create_elem(name.c_str(), esize, count, static_cast<int>(rte_socket_id()),
@@ -72,7 +74,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
                               p.id, p.n_workers),
       _neigh(std::make_unique<neigh_table>()), _tx(snap->ports.size()),
       _listener_counters(max_listener_slots), _backend_counters(max_backend_slots),
-      _sched_cursor(max_listener_slots) {
+      _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots) {
     std::memset(_port_index, 0xff, sizeof(_port_index));
     for (size_t i = 0; i < snap->ports.size(); i++) _port_index[snap->ports[i].port_id] = static_cast<uint8_t>(i);
     _tsc_hz = rte_get_tsc_hz();
@@ -103,11 +105,82 @@ worker::~worker() {
 }
 
 void worker::adopt_snapshot(const snapshot *snap) {
+    const snapshot *old = _snap;
     _snap = snap;
     _adopted.store(snap->generation, std::memory_order_release);
     // Workers start at different points of each pick sequence.
-    for (const auto &l : snap->listeners)
+    for (const auto &l : snap->listeners) {
         _sched_cursor[l.index] = l.seq_len ? static_cast<uint32_t>(uint64_t(l.seq_len) * _id / _n_workers) : 0;
+        _idle_timeout_s[l.index] = l.idle_timeout_s;
+    }
+    if (old != snap) note_ineligible(*old, *snap);
+}
+
+namespace {
+uint32_t drain_key(uint8_t listener, uint16_t slot) { return uint32_t(listener) << 16 | slot; }
+const uint16_t *eligible_begin(const snapshot &s, const listener_rt &l) { return s.eligible_slots.data() + l.eligible_offset; }
+} // namespace
+
+void worker::note_ineligible(const snapshot &old, const snapshot &now) {
+    for (const listener_rt &ol : old.listeners) {
+        const listener_rt *nl = now.listener_at_slot(ol.index);
+        const uint16_t *after = nl ? eligible_begin(now, *nl) : nullptr;
+        const uint16_t *after_end = nl ? after + nl->eligible_len : nullptr;
+        // A deleted listener's connections follow its last drain setting.
+        uint32_t deadline = _now_tick + ticks((nl ? nl : &ol)->drain_timeout_s);
+        for (const uint16_t *b = eligible_begin(old, ol); b != eligible_begin(old, ol) + ol.eligible_len; b++) {
+            if (std::binary_search(after, after_end, *b)) continue;
+            // An earlier deadline for the same pair stands.
+            if (_drains.emplace(drain_key(ol.index, *b), deadline).second &&
+                (_drains.size() == 1 || static_cast<int32_t>(deadline - _drain_due) < 0))
+                _drain_due = deadline;
+        }
+    }
+    if (_drains.empty()) return;
+    // Eligible again (weight back above 0, re-added, healthy): its connections stay.
+    for (const listener_rt &nl : now.listeners)
+        for (const uint16_t *b = eligible_begin(now, nl); b != eligible_begin(now, nl) + nl.eligible_len; b++)
+            _drains.erase(drain_key(nl.index, *b));
+}
+
+// Walks the connection pool a slice per loop, resetting the connections whose drain
+// deadline has passed. A deadline is dropped once a whole pass began after it.
+void worker::sweep_drained() {
+    if (!_sweeping) {
+        _sweeping = true;
+        _sweep_pos = 0;
+        _sweep_pass_start = _now_tick;
+    }
+    uint32_t end = std::min(_sweep_pos + sweep_budget, _conns.capacity());
+    for (uint32_t i = _sweep_pos; i < end; i++) {
+        connection &c = _conns.at(i);
+        if (!conn::conn_table::live(c)) continue;
+        auto it = _drains.find(drain_key(c.listener, c.backend_slot));
+        if (it != _drains.end() && static_cast<int32_t>(_now_tick - it->second) >= 0) close_drained(c);
+    }
+    _sweep_pos = end;
+    if (end < _conns.capacity()) return;
+    _sweeping = false;
+    bool first = true;
+    for (auto it = _drains.begin(); it != _drains.end();) {
+        if (static_cast<int32_t>(_sweep_pass_start - it->second) >= 0) {
+            it = _drains.erase(it);
+            continue;
+        }
+        if (first || static_cast<int32_t>(it->second - _drain_due) < 0) _drain_due = it->second;
+        first = false;
+        ++it;
+    }
+}
+
+void worker::close_drained(connection &c) {
+    if (c.proto == IPPROTO_TCP && c.state != tcp_state::close && c.state != tcp_state::time_wait) {
+        if (c.flags & conn::ack_out) send_reset(c, 0);
+        if (c.flags & conn::ack_in) send_reset(c, 1);
+    }
+    _counters.conn_drained++;
+    _wheel.remove(&c);
+    expire(&c);
 }
 
 void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
@@ -152,6 +225,7 @@ void worker::poll_once(uint64_t now_tsc) {
     }
 
     _wheel.advance(_now_tick, [this](connection *c) { expire(c); }, expire_budget);
+    if (!_drains.empty() && (_sweeping || static_cast<int32_t>(_now_tick - _drain_due) >= 0)) sweep_drained();
     if (now_tsc - _last_neigh_tsc > _tsc_hz / 10) {
         neigh_timers();
         _last_neigh_tsc = now_tsc;
@@ -353,7 +427,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
             _counters.redirected_out++;
             return;
         }
-        c = new_conn(m, key, l4_off);
+        c = new_conn(m, key, l4_off, in_port);
         if (!c) return; // counted and freed by new_conn
         dir = 0;
     }
@@ -363,7 +437,30 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
 // ---------------------------------------------------------------------------------------
 // Full-NAT
 
-connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) {
+bool worker::acl_allows(const snapshot &s, const listener_rt &l, uint32_t src) {
+    bool listed = false;
+    for (uint32_t i = l.acl_offset; i < uint32_t(l.acl_offset) + l.acl_len && !listed; i++)
+        listed = (src & s.acl[i].mask) == s.acl[i].net;
+    return listed == l.acl_white;
+}
+
+// The scheduler was chosen when the snapshot was built: a table walk or a lookup.
+const backend_rt *worker::schedule(const listener_rt &l, const flow_key &key) {
+    uint32_t pick;
+    if (l.pick == listener_rt::by_sequence) {
+        uint32_t &cursor = _sched_cursor[l.index];
+        if (cursor >= l.seq_len) cursor = 0;
+        pick = cursor++;
+    } else if (l.pick == listener_rt::by_least_conn) {
+        pick = least_loaded(l);
+    } else {
+        uint32_t h = l.pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed) : conn::conn_table::hash(key);
+        pick = h % l.seq_len;
+    }
+    return &_snap->backends[l.backend_offset + _snap->sched_seq[l.seq_offset + pick]];
+}
+
+connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port) {
     if (key.proto == IPPROTO_TCP) {
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
         if ((tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn) {
@@ -377,24 +474,43 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
         return nullptr;
     }
     flow_counters &lc = _listener_counters[l->index];
-    if (l->seq_len == 0) {
+    if (l->acl_on && !acl_allows(*_snap, *l, key.src)) {
         lc.drops++;
-        drop_pkt(m, drop::no_backend);
+        drop_pkt(m, drop::acl_denied);
         return nullptr;
     }
-    // The scheduler was chosen when the snapshot was built: a table walk or a lookup.
-    uint32_t pick;
-    if (l->pick == listener_rt::by_sequence) {
-        uint32_t &cursor = _sched_cursor[l->index];
-        if (cursor >= l->seq_len) cursor = 0;
-        pick = cursor++;
-    } else if (l->pick == listener_rt::by_least_conn) {
-        pick = least_loaded(*l);
-    } else {
-        uint32_t h = l->pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed) : conn::conn_table::hash(key);
-        pick = h % l->seq_len;
+    if (l->seq_len == 0) {
+        // Nothing can serve it: a TCP client learns so at once instead of retrying.
+        lc.drops++;
+        _counters.drops[static_cast<unsigned>(drop::no_backend)]++;
+        if (key.proto == IPPROTO_TCP) reply_reset(m, in_port, l4_off);
+        else rte_pktmbuf_free(m);
+        return nullptr;
     }
-    const backend_rt &b = _snap->backends[l->backend_offset + _snap->sched_seq[l->seq_offset + pick]];
+    const backend_rt *chosen = nullptr;
+    std::atomic<uint64_t> *persisted = nullptr;
+    uint16_t now_s = static_cast<uint16_t>(_now_tsc / _tsc_hz);
+    if (l->persist) {
+        persisted = &l->persist->slots[rte_hash_crc_4byte(key.src, l->index) & (persist_table::entries - 1)];
+        uint64_t e = persisted->load(std::memory_order_relaxed);
+        if (uint32_t(e >> 32) == key.src && static_cast<int16_t>(static_cast<uint16_t>(e) - now_s) > 0) {
+            // Still this listener's and still eligible (weight > 0, up)?
+            uint16_t slot = static_cast<uint16_t>(e >> 16);
+            for (uint32_t i = 0; i < l->n_backends; i++) {
+                const backend_rt &cand = _snap->backends[l->backend_offset + i];
+                if (cand.slot == slot && cand.weight > 0) {
+                    chosen = &cand;
+                    _counters.persist_hits++;
+                    break;
+                }
+            }
+        }
+    }
+    if (!chosen) chosen = schedule(*l, key);
+    if (persisted)
+        persisted->store(persist_table::pack(key.src, chosen->slot, static_cast<uint16_t>(now_s + l->persist_timeout_s)),
+                         std::memory_order_relaxed);
+    const backend_rt &b = *chosen;
 
     route to_backend, to_client;
     if (!_snap->lookup_route(b.ip, to_backend) || !_snap->lookup_route(key.src, to_client)) {
@@ -434,7 +550,6 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
     c->laddr_entry = entry;
     c->listener = l->index;
     c->backend_slot = b.slot;
-    c->idle_timeout_s = l->idle_timeout_s;
     c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
     c->out_port[0] = to_backend.port;
     c->neigh[0] = _neigh->index_of(nh_backend);
@@ -452,7 +567,7 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off) 
         return nullptr;
     }
     uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
-                                                : c->idle_timeout_s;
+                                                : l->idle_timeout_s;
     c->expire_tick = _now_tick + ticks(timeout);
     _wheel.add(c);
     _counters.conn_created++;
@@ -505,7 +620,7 @@ void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
         }
     }
     if (s != c.state) c.state = s;
-    refresh_expiry(c, s == tcp_state::established ? c.idle_timeout_s : _snap->tcp_timeout_s[static_cast<int>(s)]);
+    refresh_expiry(c, s == tcp_state::established ? _idle_timeout_s[c.listener] : _snap->tcp_timeout_s[static_cast<int>(s)]);
 }
 
 void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
@@ -561,6 +676,10 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
             delta += clamp_mss(tcp, (tcp->data_off >> 4) * 4u, _snap->mss_clamp);
         tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
+        if (tcp->tcp_flags & tcp_ack) {
+            c.ack[dir] = tcp->recv_ack;
+            c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
+        }
         track_tcp(c, dir, tcp->tcp_flags);
     } else {
         auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
@@ -575,7 +694,7 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
         }
-        refresh_expiry(c, c.idle_timeout_s);
+        refresh_expiry(c, _idle_timeout_s[c.listener]);
     }
 
     flow_counters &lc = _listener_counters[c.listener];
@@ -594,6 +713,70 @@ void worker::expire(connection *c) {
     _backend_counters[c->backend_slot].active--;
     _lports.give(c->laddr_entry);
     _conns.remove(c);
+}
+
+void worker::send_reset(const connection &c, unsigned dir) {
+    rte_mbuf *m = rte_pktmbuf_alloc(_pool);
+    if (!m) return;
+    constexpr uint16_t len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, len));
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    std::memset(eth, 0, len);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_TCP;
+    if (dir == 0) { // to the backend, as the connection's laddr:lport
+        ip->src_addr = c.laddr, ip->dst_addr = c.bip;
+        tcp->src_port = c.lport, tcp->dst_port = c.bport;
+        tcp->sent_seq = c.ack[1];
+    } else { // to the client, as the VIP
+        ip->src_addr = c.vip, ip->dst_addr = c.cip;
+        tcp->src_port = c.vport, tcp->dst_port = c.cport;
+        tcp->sent_seq = c.ack[0];
+    }
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = tcp_rst;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    _counters.rst_sent++;
+    send_ipv4(m, c.out_port[dir], _neigh->at(c.neigh[dir]));
+}
+
+void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+    rte_ether_addr peer = eth->src_addr;
+    eth->dst_addr = peer;
+    eth->src_addr = _snap->ports[in_port].mac;
+    uint32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+    uint16_t sport = tcp->src_port;
+    tcp->src_port = tcp->dst_port;
+    tcp->dst_port = sport;
+    // RST+ACK acknowledging the SYN (its sequence number + 1), no options, no payload.
+    uint32_t syn_seq = rte_be_to_cpu_32(tcp->sent_seq);
+    tcp->recv_ack = rte_cpu_to_be_32(syn_seq + 1);
+    tcp->sent_seq = 0;
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = tcp_rst | tcp_ack;
+    tcp->rx_win = 0;
+    tcp->tcp_urp = 0;
+    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    ip->time_to_live = 64;
+    ip->packet_id = 0;
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - (l4_off + sizeof(rte_tcp_hdr))));
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->cksum = 0;
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    m->ol_flags = 0;
+    _counters.rst_sent++;
+    enqueue_tx(in_port, m);
 }
 
 // ---------------------------------------------------------------------------------------

@@ -23,6 +23,7 @@
 
 #include <atomic>
 #include <memory>
+#include <unordered_map>
 #include <vector>
 
 namespace fulcrum::dataplane {
@@ -119,7 +120,19 @@ class worker {
     void process_staged(staged_burst &b);
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local);
     void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
-    conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off);
+    conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off, uint8_t in_port);
+    const backend_rt *schedule(const listener_rt &l, const conn::flow_key &key);
+    static bool acl_allows(const snapshot &s, const listener_rt &l, uint32_t src);
+    // Connection drain: backends that stopped being eligible for a listener in the
+    // newly adopted snapshot get a deadline; the sweep resets their connections then.
+    void note_ineligible(const snapshot &old, const snapshot &now);
+    void sweep_drained();
+    void close_drained(conn::connection &c);
+    // A TCP RST from Fulcrum to one side of a connection (dir 0: to the backend, 1: to
+    // the client), with the sequence number that side expects.
+    void send_reset(const conn::connection &c, unsigned dir);
+    // Answer a SYN in place with RST+ACK (no backend up); consumes the mbuf.
+    void reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off);
     void track_tcp(conn::connection &c, unsigned dir, uint8_t tcp_flags);
     void refresh_expiry(conn::connection &c, uint32_t timeout_s);
     void expire(conn::connection *c);
@@ -166,6 +179,14 @@ class worker {
     worker_counters _counters{};
     std::vector<flow_counters> _listener_counters, _backend_counters;
     std::vector<uint32_t> _sched_cursor;
+    // Per listener slot, from the latest snapshot that had the listener.
+    std::vector<uint16_t> _idle_timeout_s;
+
+    // (listener slot << 16 | backend slot) -> tick at which its connections are reset.
+    std::unordered_map<uint32_t, uint32_t> _drains;
+    uint32_t _drain_due = 0; // earliest deadline in _drains
+    bool _sweeping = false;
+    uint32_t _sweep_pos = 0, _sweep_pass_start = 0;
 };
 
 } // namespace fulcrum::dataplane

@@ -69,14 +69,32 @@ TEST_CASE("smooth wrr never sends a long burst to the heaviest backend", "[sched
     CHECK(longest <= 4);
 }
 
-TEST_CASE("a listener whose backends all weigh zero drops new flows as no_backend", "[sched]") {
+TEST_CASE("a listener whose backends all weigh zero answers a SYN with a reset, counted as no_backend", "[sched]") {
     lb t(std::vector<int>{0, 0});
-    CHECK(t.send({syn_from(t, ip("10.0.0.50"), 1)}).empty());
+    frame_spec s;
+    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
+    s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10"), s.sport = 4321, s.dport = 80, s.tcp_flags = SYN, s.seq = 1000;
+    s.tcp_options = {2, 4, 0x05, 0xb4}; // MSS 1460: options are not echoed
+    s.payload = "x";
+    auto out = t.send({build_frame(s)});
+    REQUIRE(out.size() == 1);
+    frame_spec rst;
+    rst.dst_mac = client_mac, rst.src_mac = t.port->mac();
+    rst.src = ip("10.0.0.10"), rst.dst = ip("10.0.0.50"), rst.sport = 80, rst.dport = 4321;
+    rst.tcp_flags = RST | ACK, rst.seq = 0, rst.ack = 1001, rst.window = 0, rst.ip_id = 0;
+    CHECK(hex(out[0]) == hex(build_frame(rst)));
     CHECK(t.drops(fulcrum::dataplane::drop::no_backend) == 1);
+    CHECK(t.w().counters().rst_sent == 1);
+    // UDP has nothing to answer with: dropped and counted.
+    frame_spec u = s;
+    u.proto = 17, u.dport = 53, u.tcp_options.clear();
+    CHECK(t.send({build_frame(u)}).empty());
+    CHECK(t.drops(fulcrum::dataplane::drop::no_backend) == 2);
 }
 
 TEST_CASE("an applied config reaches workers through their ring and the old snapshot is reclaimed after RCU", "[sched][update]") {
     auto cfg = base_config("", {1, 1, 1});
+    cfg["listeners"][0]["ConnectionDrain"] = "on"; // established connections outlive weight 0
     lb t(cfg);
     auto first = t.send({syn_from(t, ip("10.0.0.50"), 1), syn_from(t, ip("10.0.0.50"), 2), syn_from(t, ip("10.0.0.50"), 3)});
     REQUIRE(first.size() == 3);
