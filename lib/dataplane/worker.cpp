@@ -745,16 +745,21 @@ void worker::send_reset(const connection &c, unsigned dir) {
     send_ipv4(m, c.out_port[dir], _neigh->at(c.neigh[dir]));
 }
 
-void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {
+void worker::turn_around(rte_mbuf *m, uint8_t in_port) {
     auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
-    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
     rte_ether_addr peer = eth->src_addr;
     eth->dst_addr = peer;
     eth->src_addr = _snap->ports[in_port].mac;
     uint32_t src = ip->src_addr;
     ip->src_addr = ip->dst_addr;
     ip->dst_addr = src;
+}
+
+void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {
+    turn_around(m, in_port);
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
     uint16_t sport = tcp->src_port;
     tcp->src_port = tcp->dst_port;
     tcp->dst_port = sport;
@@ -791,13 +796,7 @@ void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local)
                   (local.kind != local_kind::vip || local.has_listener);
     if (!answer) return drop_pkt(m, drop::icmp_ignored);
 
-    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
-    rte_ether_addr peer = eth->src_addr;
-    eth->dst_addr = peer;
-    eth->src_addr = _snap->ports[in_port].mac;
-    uint32_t src = ip->src_addr;
-    ip->src_addr = ip->dst_addr;
-    ip->dst_addr = src;
+    turn_around(m, in_port);
     ip->time_to_live = 64;
     ip->hdr_checksum = 0;
     ip->hdr_checksum = static_cast<uint16_t>(~net::csum_buffer(ip, sizeof(*ip)));

@@ -133,6 +133,8 @@ class worker {
     void send_reset(const conn::connection &c, unsigned dir);
     // Answer a SYN in place with RST+ACK (no backend up); consumes the mbuf.
     void reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off);
+    // Address a received frame back to its sender (MACs and IPs swapped) for an answer.
+    void turn_around(rte_mbuf *m, uint8_t in_port);
     void track_tcp(conn::connection &c, unsigned dir, uint8_t tcp_flags);
     void refresh_expiry(conn::connection &c, uint32_t timeout_s);
     void expire(conn::connection *c);
