@@ -55,6 +55,7 @@ lab_start_backends() {
 # lab_start_fulcrum CONFIG [extra app args]: runs Fulcrum in the lb namespace.
 lab_start_fulcrum() {
   local cfg="$1"; shift
+  rm -f "$LAB_DIR/fulcrum.log" # a previous run's log must not pass for this one's start
   # shellcheck disable=SC2046
   # LAB_LCORES / LAB_AFP_OPTS let a test run more workers (e.g. --lcores 0@0,1@1,2@1
   # and qpairs=2: two workers sharing a CPU, with the kernel's fanout spreading flows).
@@ -70,8 +71,8 @@ lab_start_fulcrum() {
     sleep 0.1; n=$((n + 1)); [ $n -lt 300 ] || { echo "fulcrum did not start" >&2; return 1; }
   done
   # `ip netns exec` forks: signal the daemon itself, not the wrapper.
-  FULCRUM_PID=$(pgrep -P "$FULCRUM_WRAPPER" | head -1)
-  [ -n "$FULCRUM_PID" ] || FULCRUM_PID=$FULCRUM_WRAPPER
+  FULCRUM_PID=$(pgrep -P "$FULCRUM_WRAPPER" -x fulcrum | head -1)
+  [ -n "$FULCRUM_PID" ] || { echo "fulcrum's pid not found under $FULCRUM_WRAPPER" >&2; return 1; }
   sleep 0.3
 }
 
