@@ -119,7 +119,12 @@ struct instance {
     std::vector<uint32_t> vips;
     std::vector<uint32_t> local_addresses;
     uint16_t lport_min = 1024;
-    uint16_t lport_max = 65535;
+    uint16_t lport_max = 60999;
+    // Exception path: a kernel (net_tap) interface per port for what the data plane
+    // does not handle: health probes, traffic to the port addresses, ARP replies.
+    bool exception_path = true;
+    uint32_t probe_source = 0;  // health probes leave from this laddr (0: the first one)
+    uint16_t probe_port_min = 61000, probe_port_max = 65535; // their source ports: never lports
     uint32_t conn_capacity = 1 << 20; // per worker
     uint32_t mbufs = 32768;
     uint32_t maglev_size = 65537; // prime; entries of each sch/tch listener's lookup table

@@ -364,6 +364,18 @@ master_slave_group parse_master_slave_group(const json &j, const std::string &f)
     return g;
 }
 
+// "min-max" within 1024-65535.
+void parse_port_range(const json &doc, const char *key, uint16_t &lo, uint16_t &hi) {
+    auto it = doc.find(key);
+    if (it == doc.end()) return;
+    std::string r = get_string(*it, key);
+    auto dash = r.find('-');
+    if (dash == std::string::npos) fail(key, "must be 'min-max' within 1024-65535");
+    lo = static_cast<uint16_t>(get_uint(json(r.substr(0, dash)), key, 1024, 65535));
+    hi = static_cast<uint16_t>(get_uint(json(r.substr(dash + 1)), key, 1024, 65535));
+    if (lo > hi) fail(key, "min must not exceed max");
+}
+
 std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
     std::vector<uint32_t> out;
     const auto &arr = get_array(v, f);
@@ -395,7 +407,8 @@ void parse_groups(const json &doc, const char *key, const char *id_field, const 
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
-                         "default_server_group", "vserver_groups", "master_slave_groups", "comment"});
+                         "default_server_group", "vserver_groups", "master_slave_groups", "comment",
+                         "exception_path", "health_check_source", "probe_port_range"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -416,13 +429,18 @@ instance parse_root(const json &doc) {
     for (size_t i = 0; i < inst.local_addresses.size(); i++)
         if (std::find(inst.vips.begin(), inst.vips.end(), inst.local_addresses[i]) != inst.vips.end())
             fail(index("local_addresses", i), "must not also be a VIP");
-    if (auto it = doc.find("lport_range"); it != doc.end()) {
-        std::string r = get_string(*it, "lport_range");
-        auto dash = r.find('-');
-        if (dash == std::string::npos) fail("lport_range", "must be 'min-max' within 1024-65535");
-        inst.lport_min = static_cast<uint16_t>(get_uint(json(r.substr(0, dash)), "lport_range", 1024, 65535));
-        inst.lport_max = static_cast<uint16_t>(get_uint(json(r.substr(dash + 1)), "lport_range", 1024, 65535));
-        if (inst.lport_min > inst.lport_max) fail("lport_range", "min must not exceed max");
+    parse_port_range(doc, "lport_range", inst.lport_min, inst.lport_max);
+    parse_port_range(doc, "probe_port_range", inst.probe_port_min, inst.probe_port_max);
+    if (inst.lport_min <= inst.probe_port_max && inst.probe_port_min <= inst.lport_max)
+        fail(doc.contains("probe_port_range") ? "probe_port_range" : "lport_range",
+             "lport_range and probe_port_range must not overlap (defaults 1024-60999 and 61000-65535)");
+    inst.exception_path = opt_switch(doc, "", "exception_path", true);
+    inst.probe_source = inst.local_addresses[0];
+    if (auto it = doc.find("health_check_source"); it != doc.end()) {
+        inst.probe_source = get_ipv4(*it, "health_check_source");
+        if (std::find(inst.local_addresses.begin(), inst.local_addresses.end(), inst.probe_source) ==
+            inst.local_addresses.end())
+            fail("health_check_source", "must be one of the local_addresses");
     }
     inst.conn_capacity = static_cast<uint32_t>(opt_uint(doc, "", "conn_capacity", 64, 1u << 26, 1u << 20));
     inst.mbufs = static_cast<uint32_t>(opt_uint(doc, "", "mbufs", 1024, 1u << 24, 32768));
@@ -613,6 +631,9 @@ json instance_to_json(const instance &c) {
     j["vips"] = ips(c.vips);
     j["local_addresses"] = ips(c.local_addresses);
     j["lport_range"] = std::to_string(c.lport_min) + "-" + std::to_string(c.lport_max);
+    j["probe_port_range"] = std::to_string(c.probe_port_min) + "-" + std::to_string(c.probe_port_max);
+    j["exception_path"] = c.exception_path ? "on" : "off";
+    j["health_check_source"] = format_ipv4(c.probe_source);
     j["conn_capacity"] = c.conn_capacity;
     j["mbufs"] = c.mbufs;
     j["maglev_size"] = c.maglev_size;

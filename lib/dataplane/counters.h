@@ -57,6 +57,7 @@ struct alignas(64) worker_counters {
     uint64_t persist_hits; // new connections sent to a client's persistent backend
     uint64_t arp_replies, arp_requests, icmp_replies;
     uint64_t redirected_out, redirected_in;
+    uint64_t to_kernel, from_kernel; // exception path
     uint64_t drops[drop_count];
 };
 

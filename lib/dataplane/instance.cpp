@@ -1,6 +1,7 @@
 #include "dataplane/instance.h"
 
 #include "config/parse.h"
+#include "dataplane/exception_path.h"
 
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -87,6 +88,13 @@ config::result<std::unique_ptr<instance>> instance::create(const config::instanc
         ports.push_back(p.value());
         inst->_port_ids.push_back(p.value().port_id);
     }
+    if (cfg.exception_path)
+        for (size_t i = 0; i < ports.size(); i++) {
+            auto tap = create_exception_port(cfg, i, ports[i], pool, n_workers);
+            if (!tap) return tap.err();
+            ports[i].exc_port_id = tap.value();
+            inst->_exc_port_ids.push_back(tap.value());
+        }
     auto snap = snapshot::build(cfg, ports);
     if (!snap) return snap.err();
     snap.value().generation = 1;
@@ -129,6 +137,9 @@ config::result<std::unique_ptr<instance>> instance::create(const config::instanc
         uint16_t n_rx = static_cast<uint16_t>(std::min<uint32_t>(n_workers, info.max_rx_queues));
         for (uint16_t q = 0; q < n_rx; q++) inst->_workers[k++ % n_workers]->add_rx_queue(id, q);
     }
+    for (size_t i = 0; i < inst->_exc_port_ids.size(); i++)
+        for (uint32_t w = 0; w < n_workers; w++)
+            inst->_workers[w]->add_exception_queue(inst->_exc_port_ids[i], static_cast<uint16_t>(w), static_cast<uint8_t>(i));
     return inst;
 }
 
@@ -140,6 +151,7 @@ instance::~instance() {
     for (uint16_t id : _port_ids) {
         rte_eth_dev_stop(id);
     }
+    for (size_t i = 0; i < _exc_port_ids.size(); i++) remove_exception_port(_cfg, i, _exc_port_ids[i]);
 }
 
 namespace {
@@ -177,6 +189,9 @@ config::result<uint64_t> instance::apply(const config::instance &cfg, const pers
     if (cfg.lport_min != _cfg.lport_min || cfg.lport_max != _cfg.lport_max) return restart("lport_range");
     if (cfg.conn_capacity != _cfg.conn_capacity) return restart("conn_capacity");
     if (cfg.mbufs != _cfg.mbufs) return restart("mbufs");
+    if (cfg.exception_path != _cfg.exception_path) return restart("exception_path");
+    if (cfg.probe_port_min != _cfg.probe_port_min || cfg.probe_port_max != _cfg.probe_port_max)
+        return restart("probe_port_range");
 
     auto built = snapshot::build(cfg, _snap->ports, _snap.get());
     if (!built) return built.err();
@@ -249,10 +264,12 @@ std::string instance::stats_report() const {
         snprintf(line, sizeof line,
                  "worker %u rx %" PRIu64 " tx %" PRIu64 " conns created %" PRIu64 " expired %" PRIu64
                  " active %u/%u lports free %zu/%zu arp replies %" PRIu64 " icmp replies %" PRIu64
-                 " redirected out %" PRIu64 " in %" PRIu64 "\n",
+                 " redirected out %" PRIu64 " in %" PRIu64 " kernel out %" PRIu64 " in %" PRIu64
+                 " drained %" PRIu64 " resets %" PRIu64 "\n",
                  w->id(), c.rx_pkts, c.tx_pkts, c.conn_created, c.conn_expired, w->conns().in_use(),
                  w->conns().capacity(), w->lports().free_count(), w->lports().capacity(), c.arp_replies,
-                 c.icmp_replies, c.redirected_out, c.redirected_in);
+                 c.icmp_replies, c.redirected_out, c.redirected_in, c.to_kernel, c.from_kernel, c.conn_drained,
+                 c.rst_sent);
         o << line;
         for (unsigned d = 0; d < drop_count; d++) total.drops[d] += c.drops[d];
     }

@@ -75,6 +75,7 @@ class instance {
     rte_rcu_qsbr *_qsbr = nullptr;
     std::vector<std::unique_ptr<worker>> _workers;
     std::vector<uint16_t> _port_ids;
+    std::vector<uint16_t> _exc_port_ids; // net_tap per port (exception path), when on
     std::vector<unsigned> _lcores;
     std::atomic<bool> _quit{false};
 };

@@ -48,6 +48,8 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
     for (const auto &g : cfg.master_slave_groups)
         if (!assign(g.master) || !assign(g.slave)) return too_many;
     s.ports = ports;
+    s.probe_port_min = cfg.probe_port_min;
+    s.probe_port_max = cfg.probe_port_max;
     s._listener_index.fill(-1);
     s._listener_by_slot.fill(-1);
     for (size_t p = 0; p < ports.size(); p++)

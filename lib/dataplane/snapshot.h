@@ -29,6 +29,8 @@ struct port_rt {
     uint16_t mtu = 1500;
     bool tx_ip_cksum = false; // hardware fills the IPv4 header checksum
     bool rx_ip_cksum = false; // hardware checks it and flags the mbuf
+    uint16_t exc_port_id = no_exception_port; // its exception-path (net_tap) port
+    static constexpr uint16_t no_exception_port = UINT16_MAX;
 };
 
 struct backend_rt {
@@ -108,6 +110,7 @@ class snapshot {
     std::vector<config::neighbour> static_neighbours;
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
+    uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
     // Counter slot of each default_server_group entry, in config order.
     std::vector<uint16_t> group_slots;

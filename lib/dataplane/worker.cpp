@@ -72,7 +72,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
     : _id(p.id), _n_workers(p.n_workers), _snap(snap), _qsbr(p.qsbr), _pool(p.pool), _conns(p.conn_capacity),
       _wheel(_conns), _lports(static_cast<uint32_t>(snap->laddrs.size()), p.lport_min, p.lport_max,
                               p.id, p.n_workers),
-      _neigh(std::make_unique<neigh_table>()), _tx(snap->ports.size()),
+      _neigh(std::make_unique<neigh_table>()), _tx(2 * snap->ports.size()),
       _listener_counters(max_listener_slots), _backend_counters(max_backend_slots),
       _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots) {
     std::memset(_port_index, 0xff, sizeof(_port_index));
@@ -224,6 +224,7 @@ void worker::poll_once(uint64_t now_tsc) {
         process_staged(b);
     }
 
+    if (!_excq.empty()) poll_exception_queues();
     _wheel.advance(_now_tick, [this](connection *c) { expire(c); }, expire_budget);
     if (!_drains.empty() && (_sweeping || static_cast<int32_t>(_now_tick - _drain_due) >= 0)) sweep_drained();
     if (now_tsc - _last_neigh_tsc > _tsc_hz / 10) {
@@ -260,11 +261,31 @@ void worker::drain_rings() {
     }
 }
 
+void worker::poll_exception_queues() {
+    for (const excq &q : _excq) {
+        rte_mbuf *pkts[burst];
+        uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+        _counters.from_kernel += n;
+        for (uint16_t i = 0; i < n; i++) { // the kernel's own frames leave unchanged
+            pkts[i]->ol_flags = 0;
+            enqueue_tx(q.port_index, pkts[i]);
+        }
+    }
+}
+
+void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise) {
+    if (_snap->ports[in_port].exc_port_id == port_rt::no_exception_port) return drop_pkt(m, otherwise);
+    _counters.to_kernel++;
+    enqueue_tx(static_cast<uint8_t>(_snap->ports.size() + in_port), m);
+}
+
 void worker::tx_burst(uint8_t port) {
     tx_buffer &b = _tx[port];
     uint64_t bytes = 0; // read before the PMD may free the mbufs
     for (uint16_t i = 0; i < b.n; i++) bytes += b.pkts[i]->pkt_len;
-    uint16_t sent = rte_eth_tx_burst(_snap->ports[port].port_id, static_cast<uint16_t>(_id), b.pkts, b.n);
+    size_t n_ports = _snap->ports.size();
+    uint16_t port_id = port < n_ports ? _snap->ports[port].port_id : _snap->ports[port - n_ports].exc_port_id;
+    uint16_t sent = rte_eth_tx_burst(port_id, static_cast<uint16_t>(_id), b.pkts, b.n);
     _counters.tx_pkts += sent;
     for (uint16_t i = sent; i < b.n; i++) {
         bytes -= b.pkts[i]->pkt_len;
@@ -418,8 +439,10 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     if (!c) {
         const local_entry *local = _snap->find_local(ip->dst_addr);
         if (!local) return drop_pkt(m, drop::not_local);
-        if (local->kind == local_kind::port) return drop_pkt(m, drop::unsupported_proto);
+        // The host's own traffic (ssh, BGP...) and replies to health probes: the kernel's.
+        if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto);
         if (local->kind == local_kind::laddr) {
+            if (probe_reply_port(key.dport())) return to_kernel(m, in_port, drop::no_conn);
             // A reply to an lport another worker owns goes home through its redirect ring.
             uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport()), _n_workers);
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
@@ -794,7 +817,10 @@ void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local)
     auto *icmp = rte_pktmbuf_mtod_offset(m, rte_icmp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
     bool answer = icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0 &&
                   (local.kind != local_kind::vip || local.has_listener);
-    if (!answer) return drop_pkt(m, drop::icmp_ignored);
+    // Other ICMP to the host or a laddr (echo replies, port unreachable for a UDP probe)
+    // is the kernel's; to a VIP it is dropped.
+    if (!answer) return local.kind == local_kind::vip ? drop_pkt(m, drop::icmp_ignored)
+                                                      : to_kernel(m, in_port, drop::icmp_ignored);
 
     turn_around(m, in_port);
     ip->time_to_live = 64;
@@ -825,6 +851,8 @@ void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
     uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
 
     if (from_subnet && (op == RTE_ARP_OP_REPLY || target)) learn_neighbour(sip, arp->arp_data.arp_sha, true);
+    // Replies also resolve the kernel's own neighbours (probe next hops).
+    if (op == RTE_ARP_OP_REPLY && from_subnet) return to_kernel(m, in_port, drop::arp_ignored);
     if (op != RTE_ARP_OP_REQUEST || !target) return drop_pkt(m, drop::arp_ignored);
 
     arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);

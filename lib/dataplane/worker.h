@@ -62,6 +62,10 @@ class worker {
 
     // Wiring done by the instance before launch.
     void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue}); }
+    // This worker's queue of each port's exception-path tap (see exception_path.h).
+    void add_exception_queue(uint16_t tap_port_id, uint16_t queue, uint8_t port_index) {
+        _excq.push_back({tap_port_id, queue, port_index});
+    }
     // `backend_counters` holds every worker's counter array (read-only here: wlc sums
     // the active connections of all workers).
     void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
@@ -111,6 +115,14 @@ class worker {
     };
 
     void handle_arp(rte_mbuf *m, uint8_t in_port);
+    // Hand a frame to the kernel through in_port's tap; dropped as `otherwise` when the
+    // port has no exception path.
+    void to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise);
+    void poll_exception_queues();
+    bool probe_reply_port(uint16_t dport_be) const {
+        uint16_t p = rte_be_to_cpu_16(dport_be);
+        return p >= _snap->probe_port_min && p <= _snap->probe_port_max;
+    }
     void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
     bool accept_frame(rte_mbuf *m, uint8_t in_port);
     // Switch to a snapshot that arrived on the message ring (between bursts). Existing
@@ -164,8 +176,13 @@ class worker {
     std::unique_ptr<neigh_table> _neigh;
 
     std::vector<rxq> _rxq;
+    struct excq {
+        uint16_t port_id, queue;
+        uint8_t port_index;
+    };
+    std::vector<excq> _excq;
     uint8_t _port_index[RTE_MAX_ETHPORTS];
-    std::vector<tx_buffer> _tx;
+    std::vector<tx_buffer> _tx; // data ports 0..n-1, then their taps n..2n-1
 
     rte_ring *_redirect_in = nullptr;
     rte_ring *_msg_in = nullptr;

@@ -1,0 +1,293 @@
+#include "health/checker.h"
+
+#include "config/parse.h"
+
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+#include <list>
+
+namespace fulcrum::health {
+
+using clock = std::chrono::steady_clock;
+
+std::string target_key::describe() const {
+    static const char *kinds[] = {"tcp", "http", "udp"};
+    std::string s = config::format_ipv4(ip) + ":" + std::to_string(port) + " " + kinds[static_cast<int>(kind)];
+    if (kind == config::health_kind::http) s += " " + uri;
+    return s;
+}
+
+target_key key_for(const config::listener &l, const config::backend &b) {
+    const config::health_check &h = l.health;
+    target_key k;
+    k.ip = b.ip;
+    k.port = h.connect_port ? h.connect_port : (b.port ? b.port : l.backend_port);
+    k.kind = h.kind;
+    if (h.kind == config::health_kind::http) {
+        k.uri = h.uri;
+        k.domain = h.domain;
+        k.http_codes = h.http_codes;
+    }
+    if (h.kind == config::health_kind::udp) {
+        k.request = h.udp_request.empty() ? "fulcrum-health-check" : h.udp_request;
+        k.expect = h.udp_expect;
+    }
+    return k;
+}
+
+std::map<target_key, target_settings> targets_of(const config::instance &cfg) {
+    std::map<target_key, target_settings> out;
+    for (const auto &l : cfg.listeners) {
+        if (!l.health.enabled) continue;
+        std::vector<const config::backend *> members;
+        if (!l.master_slave_group_id.empty()) {
+            for (const auto &g : cfg.master_slave_groups)
+                if (g.id == l.master_slave_group_id) members.push_back(&g.master);
+        } else if (!l.vserver_group_id.empty()) {
+            for (const auto &g : cfg.vserver_groups)
+                if (g.id == l.vserver_group_id)
+                    for (const auto &b : g.backends) members.push_back(&b);
+        } else {
+            for (const auto &b : cfg.default_server_group) members.push_back(&b);
+        }
+        target_settings s{l.health.interval, l.health.timeout, l.health.healthy_threshold, l.health.unhealthy_threshold};
+        for (const auto *b : members) {
+            auto [it, fresh] = out.emplace(key_for(l, *b), s);
+            if (!fresh) {
+                it->second.interval_s = std::min(it->second.interval_s, s.interval_s);
+                it->second.timeout_s = std::min(it->second.timeout_s, s.timeout_s);
+            }
+        }
+    }
+    return out;
+}
+
+struct checker::probe {
+    target_key key;
+    int fd = -1;
+    clock::time_point deadline;
+    enum { connecting, awaiting_reply } phase = connecting;
+    std::string buf;
+};
+
+checker::checker(uint32_t source_ip, uint16_t port_min, uint16_t port_max)
+    : _source(source_ip), _port_min(port_min), _port_max(port_max), _next_port(port_min) {}
+
+checker::~checker() { stop(); }
+
+void checker::start() {
+    if (!_thread.joinable()) _thread = std::thread([this] { run(); });
+}
+
+void checker::stop() {
+    _stop = true;
+    if (_thread.joinable()) _thread.join();
+}
+
+void checker::set_targets(const std::map<target_key, target_settings> &targets) {
+    std::lock_guard<std::mutex> g(_mu);
+    for (auto it = _targets.begin(); it != _targets.end();)
+        it = targets.count(it->first) ? std::next(it) : _targets.erase(it);
+    for (const auto &[k, s] : targets) _targets[k].settings = s; // new entries: up, due now
+}
+
+bool checker::is_up(const target_key &k) const {
+    std::lock_guard<std::mutex> g(_mu);
+    auto it = _targets.find(k);
+    return it == _targets.end() || it->second.st.up;
+}
+
+std::optional<status> checker::state(const target_key &k) const {
+    std::lock_guard<std::mutex> g(_mu);
+    auto it = _targets.find(k);
+    if (it == _targets.end()) return std::nullopt;
+    return it->second.st;
+}
+
+// A socket bound to the probe source and the next free probe port.
+int checker::open_socket(int type) {
+    int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (fd < 0) return -1;
+    int one = 1;
+    ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    uint32_t span = uint32_t(_port_max) - _port_min + 1;
+    for (uint32_t tries = 0; tries < std::min<uint32_t>(span, 256); tries++) {
+        sockaddr_in a{};
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(_source);
+        a.sin_port = htons(_next_port);
+        _next_port = _next_port == _port_max ? _port_min : static_cast<uint16_t>(_next_port + 1);
+        if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) return fd;
+        if (errno != EADDRINUSE) break;
+    }
+    ::close(fd);
+    return -1;
+}
+
+namespace {
+std::string errno_reason(int err) {
+    if (err == ECONNREFUSED) return "connect refused";
+    if (err == EHOSTUNREACH || err == ENETUNREACH) return "host unreachable";
+    if (err == ETIMEDOUT) return "timeout";
+    return std::strerror(err);
+}
+// Close a TCP probe with a reset: no TIME_WAIT holding the probe port.
+void close_hard(int fd) {
+    linger l{1, 0};
+    ::setsockopt(fd, SOL_SOCKET, SO_LINGER, &l, sizeof l);
+    ::close(fd);
+}
+} // namespace
+
+bool checker::launch(const target_key &k, entry &e, probe &p) {
+    p.key = k;
+    p.deadline = clock::now() + std::chrono::seconds(e.settings.timeout_s);
+    bool udp = k.kind == config::health_kind::udp;
+    p.fd = open_socket(udp ? SOCK_DGRAM : SOCK_STREAM);
+    if (p.fd < 0) return false;
+    sockaddr_in to{};
+    to.sin_family = AF_INET;
+    to.sin_addr.s_addr = htonl(k.ip);
+    to.sin_port = htons(k.port);
+    int rc = ::connect(p.fd, reinterpret_cast<sockaddr *>(&to), sizeof to);
+    if (udp) {
+        if (rc != 0 || ::send(p.fd, k.request.data(), k.request.size(), 0) < 0) return false;
+        p.phase = probe::awaiting_reply;
+        return true;
+    }
+    if (rc != 0 && errno != EINPROGRESS) return false;
+    p.phase = probe::connecting;
+    return true;
+}
+
+void checker::finish(const target_key &k, bool ok, const std::string &reason) {
+    auto it = _targets.find(k);
+    if (it == _targets.end()) return; // removed while in flight
+    entry &e = it->second;
+    status &st = e.st;
+    e.in_flight = false;
+    st.checked = true;
+    st.probes++;
+    st.last_result = ok ? "success" : "failure";
+    if (ok) {
+        st.successes_in_a_row++;
+        st.failures_in_a_row = 0;
+    } else {
+        st.failures_in_a_row++;
+        st.successes_in_a_row = 0;
+        st.reason = reason;
+    }
+    bool change = (!st.up && ok && st.successes_in_a_row >= e.settings.healthy) ||
+                  (st.up && !ok && st.failures_in_a_row >= e.settings.unhealthy);
+    if (!change) return;
+    st.up = ok;
+    st.last_change = std::time(nullptr);
+    std::printf("fulcrum: health: %s is %s after %u %s in a row%s%s\n", k.describe().c_str(), ok ? "UP" : "DOWN",
+                ok ? st.successes_in_a_row : st.failures_in_a_row, ok ? "successes" : "failures",
+                ok ? "" : ": ", ok ? "" : reason.c_str());
+    std::fflush(stdout);
+    _version.fetch_add(1, std::memory_order_release);
+}
+
+void checker::run() {
+    std::list<probe> probes;
+    while (!_stop.load()) {
+        auto now = clock::now();
+        {
+            std::lock_guard<std::mutex> g(_mu);
+            for (auto &[k, e] : _targets) {
+                if (e.in_flight || now < e.next_due) continue;
+                e.next_due = now + std::chrono::seconds(e.settings.interval_s);
+                probe p;
+                if (!launch(k, e, p)) {
+                    int err = errno;
+                    if (p.fd >= 0) ::close(p.fd);
+                    e.in_flight = true; // finish() clears it
+                    finish(k, false, p.fd < 0 ? "no free probe source port" : errno_reason(err));
+                    continue;
+                }
+                e.in_flight = true;
+                probes.push_back(std::move(p));
+            }
+        }
+        std::vector<pollfd> fds;
+        for (auto &p : probes)
+            fds.push_back({p.fd, static_cast<short>(p.phase == probe::connecting ? POLLOUT : POLLIN), 0});
+        ::poll(fds.data(), fds.size(), 20);
+
+        std::lock_guard<std::mutex> g(_mu);
+        now = clock::now();
+        size_t i = 0;
+        for (auto it = probes.begin(); it != probes.end(); i++) {
+            probe &p = *it;
+            bool udp = p.key.kind == config::health_kind::udp;
+            int verdict = -1; // -1 pending, 0 fail, 1 success
+            std::string reason;
+            if (fds[i].revents) {
+                if (p.phase == probe::connecting) {
+                    int err = 0;
+                    socklen_t len = sizeof err;
+                    ::getsockopt(p.fd, SOL_SOCKET, SO_ERROR, &err, &len);
+                    if (err) verdict = 0, reason = errno_reason(err);
+                    else if (p.key.kind == config::health_kind::tcp) verdict = 1;
+                    else {
+                        std::string host = p.key.domain.empty() ? config::format_ipv4(p.key.ip) : p.key.domain;
+                        std::string req = "GET " + p.key.uri + " HTTP/1.0\r\nHost: " + host +
+                                          "\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\n\r\n";
+                        if (::send(p.fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) verdict = 0, reason = errno_reason(errno);
+                        else p.phase = probe::awaiting_reply;
+                    }
+                } else {
+                    char buf[2048];
+                    ssize_t n = ::recv(p.fd, buf, sizeof buf, 0);
+                    if (n < 0 && errno != EAGAIN) {
+                        verdict = 0;
+                        reason = udp && errno == ECONNREFUSED ? "icmp port unreachable" : errno_reason(errno);
+                    } else if (n > 0 && udp) {
+                        bool match = p.key.expect.empty() || std::string(buf, size_t(n)).find(p.key.expect) != std::string::npos;
+                        verdict = match ? 1 : 0;
+                        if (!match) reason = "unexpected response";
+                    } else if (n > 0 || n == 0) {
+                        if (n > 0) p.buf.append(buf, size_t(n));
+                        auto eol = p.buf.find("\r\n");
+                        if (eol != std::string::npos || n == 0) {
+                            unsigned code = 0;
+                            if (std::sscanf(p.buf.c_str(), "HTTP/%*u.%*u %u", &code) != 1 || code < 100 || code > 599) {
+                                verdict = 0, reason = "bad http response";
+                            } else {
+                                bool pass = code >= 200 && (p.key.http_codes >> (code / 100 - 2) & 1);
+                                verdict = pass ? 1 : 0;
+                                if (!pass) reason = "http " + std::to_string(code);
+                            }
+                        }
+                    }
+                }
+            }
+            if (verdict < 0 && now >= p.deadline) {
+                // UDP without an expected answer: no ICMP error within the timeout passes.
+                verdict = udp && p.key.expect.empty() ? 1 : 0;
+                if (!verdict) reason = "timeout";
+            }
+            if (verdict < 0) {
+                ++it;
+                continue;
+            }
+            if (udp) ::close(p.fd);
+            else close_hard(p.fd);
+            finish(p.key, verdict == 1, reason);
+            it = probes.erase(it);
+        }
+    }
+    for (auto &p : probes) ::close(p.fd);
+}
+
+} // namespace fulcrum::health
