@@ -32,6 +32,15 @@ lab_up() {
   lab_ns sv ip link set sv0 up
   lab_ns lb ip link set lbc up
   lab_ns lb ip link set lbs up
+  # The veth ends belong to Fulcrum (af_packet reads them before the ingress hook): the lb
+  # namespace's own kernel, which holds the laddrs on Fulcrum's exception-path taps, must
+  # not answer (RST, ARP) for traffic that arrives on them, as it never sees a DPDK NIC.
+  lab_ns lb nft -f - <<'NFT'
+table netdev fulcrum_lab {
+  chain from_clients { type filter hook ingress device "lbc" priority 0; policy drop; }
+  chain from_servers { type filter hook ingress device "lbs" priority 0; policy drop; }
+}
+NFT
   # Kernel ends must send complete checksums: Fulcrum updates them incrementally.
   lab_ns cl ethtool -K cl0 tx off >/dev/null
   lab_ns sv ethtool -K sv0 tx off >/dev/null

@@ -280,7 +280,7 @@ config::result<action_outcome> run_action(const config::instance &current, const
                                "SetLoadBalancerUDPListenerAttribute, DeleteLoadBalancerListener, "
                                "DescribeLoadBalancerListeners, CreateMasterSlaveServerGroup, "
                                "DeleteMasterSlaveServerGroup, DescribeMasterSlaveServerGroups, "
-                               "DescribeMasterSlaveServerGroupAttribute"};
+                               "DescribeMasterSlaveServerGroupAttribute, DescribeHealthStatus"};
     auto id = string_field(request, "VServerGroupId");
     if (!id) return id.err();
     auto g = std::find_if(cfg.vserver_groups.begin(), cfg.vserver_groups.end(),

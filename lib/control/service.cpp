@@ -1,17 +1,119 @@
 #include "control/service.h"
 
 #include "config/state.h"
+#include "config/parse.h"
 #include "control/actions.h"
 
+#include <rte_byteorder.h>
+
+#include <algorithm>
 #include <cstdio>
+#include <ctime>
 
 namespace fulcrum::control {
 
 using nlohmann::json;
 
+service::service(dataplane::instance &dp, std::string state_path, health::checker *health)
+    : _dp(dp), _state_path(std::move(state_path)), _health(health) {
+    if (!_health) return;
+    _dp.set_health([h = _health](const config::listener &l, const config::backend &b) {
+        return h->is_up(health::key_for(l, b));
+    });
+    _health->set_targets(health::targets_of(_dp.config()));
+}
+
 config::result<uint64_t> service::apply(const config::instance &next) {
-    if (_state_path.empty()) return _dp.apply(next);
-    return _dp.apply(next, [&](const config::instance &cfg) { return config::write_state(_state_path, cfg); });
+    auto gen = _state_path.empty()
+                   ? _dp.apply(next)
+                   : _dp.apply(next, [&](const config::instance &cfg) { return config::write_state(_state_path, cfg); });
+    if (gen) after_change();
+    return gen;
+}
+
+void service::poll() {
+    if (!_health || _health->version() == _health_seen) return;
+    _health_seen = _health->version();
+    auto gen = _dp.refresh();
+    if (gen) {
+        std::printf("fulcrum: health changed: snapshot generation %llu\n", static_cast<unsigned long long>(gen.value()));
+        after_change();
+    }
+    std::fflush(stdout);
+}
+
+// Probe set in step with the config; a listener left with no backend up is logged once.
+void service::after_change() {
+    if (_health) _health->set_targets(health::targets_of(_dp.config()));
+    std::vector<std::string> now;
+    for (const auto &l : _dp.current_snapshot().listeners) {
+        if (l.eligible_len > 0) continue;
+        now.push_back(std::string(l.proto == 6 ? "tcp " : "udp ") + config::format_ipv4(rte_be_to_cpu_32(l.vip)) + ":" +
+                      std::to_string(rte_be_to_cpu_16(l.port)));
+        if (std::find(_no_backend.begin(), _no_backend.end(), now.back()) == _no_backend.end())
+            std::printf("fulcrum: listener %s has no backend up: new connections get a reset (tcp) or are "
+                        "dropped (udp), counted as no_backend\n",
+                        now.back().c_str());
+    }
+    for (const auto &was : _no_backend)
+        if (std::find(now.begin(), now.end(), was) == now.end())
+            std::printf("fulcrum: listener %s has a backend up again\n", was.c_str());
+    _no_backend = now;
+    std::fflush(stdout);
+}
+
+json service::health_status() const {
+    const config::instance &cfg = _dp.config();
+    json out = json::array();
+    auto when = [](std::time_t t) {
+        if (!t) return std::string();
+        char buf[32];
+        std::tm tm{};
+        gmtime_r(&t, &tm);
+        std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
+        return std::string(buf);
+    };
+    for (const auto &l : cfg.listeners) {
+        std::vector<std::pair<const config::backend *, const char *>> members; // backend, role
+        if (!l.master_slave_group_id.empty()) {
+            for (const auto &g : cfg.master_slave_groups)
+                if (g.id == l.master_slave_group_id) members = {{&g.master, "Master"}, {&g.slave, "Slave"}};
+        } else if (!l.vserver_group_id.empty()) {
+            for (const auto &g : cfg.vserver_groups)
+                if (g.id == l.vserver_group_id)
+                    for (const auto &b : g.backends) members.push_back({&b, nullptr});
+        } else {
+            for (const auto &b : cfg.default_server_group) members.push_back({&b, nullptr});
+        }
+        for (const auto &[b, role] : members) {
+            json j = config::backend_to_json(*b);
+            j.erase("Description");
+            j["VIP"] = config::format_ipv4(l.vip);
+            j["Protocol"] = l.proto == config::protocol::tcp ? "tcp" : "udp";
+            j["ListenerPort"] = l.port;
+            j["Port"] = b->port ? b->port : l.backend_port;
+            if (role) j["ServerType"] = role;
+            auto st = _health && l.health.enabled ? _health->state(health::key_for(l, *b)) : std::nullopt;
+            if (!l.health.enabled) {
+                j["ServerHealthStatus"] = "unavailable";
+                j["Reason"] = "health check off";
+            } else if (role && std::string(role) == "Slave") {
+                j["ServerHealthStatus"] = "unavailable";
+                j["Reason"] = "slave: not checked";
+            } else if (!st) {
+                j["ServerHealthStatus"] = "unavailable";
+                j["Reason"] = "no checker running";
+            } else {
+                j["ServerHealthStatus"] = st->up ? "normal" : "abnormal";
+                j["LastResult"] = st->last_result;
+                j["Reason"] = st->reason;
+                j["LastChange"] = when(st->last_change);
+                j["Probes"] = st->probes;
+            }
+            out.push_back(j);
+        }
+    }
+    return out;
 }
 
 json service::handle(const json &request) {
@@ -25,6 +127,11 @@ json service::handle(const json &request) {
         std::fflush(stdout);
         return reply;
     };
+    if (request.is_object() && request.value("Action", std::string()) == "DescribeHealthStatus") {
+        reply["BackendServers"] = health_status();
+        reply["Code"] = "Success";
+        return reply;
+    }
     auto outcome = run_action(_dp.config(), request);
     if (!outcome) return fail(outcome.err());
     if (outcome.value().changes) {

@@ -10,6 +10,7 @@
 
 #include "config/result.h"
 #include "dataplane/instance.h"
+#include "health/checker.h"
 
 #include <nlohmann/json.hpp>
 #include <string>
@@ -18,8 +19,10 @@ namespace fulcrum::control {
 
 class service {
   public:
-    // `state_path` empty: changes are not persisted.
-    service(dataplane::instance &dp, std::string state_path) : _dp(dp), _state_path(std::move(state_path)) {}
+    // `state_path` empty: changes are not persisted. `health` (may be null) is the
+    // checker whose verdicts the snapshots follow; the service keeps its probe set in
+    // step with the config.
+    service(dataplane::instance &dp, std::string state_path, health::checker *health = nullptr);
 
     // One JSON request in, one JSON reply out: {"RequestId", "Code": "Success" | error
     // code, "Message" on error, "SnapshotGeneration" when something changed, ...}.
@@ -28,6 +31,10 @@ class service {
 
     // Apply a whole configuration (SIGHUP reload): the same steps as a request.
     config::result<uint64_t> apply(const config::instance &next);
+    // Called from the control loop: a health change becomes a new snapshot.
+    void poll();
+    // DescribeHealthStatus: every backend of every listener, with its check state.
+    nlohmann::json health_status() const;
 
     dataplane::instance &dataplane() { return _dp; }
 
@@ -35,6 +42,10 @@ class service {
     dataplane::instance &_dp;
     std::string _state_path;
     uint64_t _request_id = 0;
+    health::checker *_health;
+    uint64_t _health_seen = 0;
+    std::vector<std::string> _no_backend; // listeners logged as having no backend up
+    void after_change();
 };
 
 } // namespace fulcrum::control

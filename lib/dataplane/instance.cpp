@@ -193,7 +193,7 @@ config::result<uint64_t> instance::apply(const config::instance &cfg, const pers
     if (cfg.probe_port_min != _cfg.probe_port_min || cfg.probe_port_max != _cfg.probe_port_max)
         return restart("probe_port_range");
 
-    auto built = snapshot::build(cfg, _snap->ports, _snap.get());
+    auto built = snapshot::build(cfg, _snap->ports, _snap.get(), _health);
     if (!built) return built.err();
     if (persist)
         if (auto saved = persist(cfg); !saved) return saved.err();

@@ -46,6 +46,10 @@ class instance {
     // state file); its error, too, leaves everything unchanged.
     using persist_fn = std::function<config::result<bool>(const config::instance &)>;
     config::result<uint64_t> apply(const config::instance &cfg, const persist_fn &persist = {});
+    // Where backends' health comes from (the health checker); applies from the next
+    // snapshot on. refresh() builds one from the running config: health changed.
+    void set_health(snapshot::health_fn fn) { _health = std::move(fn); }
+    config::result<uint64_t> refresh() { return apply(config::instance(_cfg)); }
     // Free replaced snapshots whose grace period has ended; returns how many remain.
     size_t reclaim();
 
@@ -69,6 +73,7 @@ class instance {
     void attach_persistence(snapshot &s);
 
     config::instance _cfg;
+    snapshot::health_fn _health;
     std::unique_ptr<snapshot> _snap;
     std::array<std::unique_ptr<persist_table>, max_listener_slots> _persist;
     std::vector<retired> _retired;

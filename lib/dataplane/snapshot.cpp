@@ -23,7 +23,7 @@ void snapshot::add_local(const local_entry &e) {
 }
 
 config::result<snapshot> snapshot::build(const config::instance &cfg, const std::vector<port_rt> &ports,
-                                         const snapshot *previous) {
+                                         const snapshot *previous, const health_fn &health) {
     snapshot s;
     if (previous) {
         s.slot_ids = previous->slot_ids;
@@ -98,20 +98,23 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         const std::vector<config::backend> *members = &cfg.default_server_group;
         for (const auto &g : cfg.vserver_groups)
             if (g.id == cl.vserver_group_id) members = &g.backends;
-        // Master/slave: only the master is schedulable until health checks can fail it
-        // over (issue 4); weights do not apply.
-        std::vector<config::backend> master_only;
+        auto up = [&](const config::backend &cb) { return !cl.health.enabled || !health || health(cl, cb); };
+        // Master/slave: one of the two is schedulable, the master while it is up (the
+        // slave is never probed); weights do not apply.
+        std::vector<config::backend> active_one;
         for (const auto &g : cfg.master_slave_groups)
             if (g.id == cl.master_slave_group_id) {
-                master_only.push_back(g.master);
-                master_only.back().weight = 100;
-                members = &master_only;
+                active_one.push_back(up(g.master) ? g.master : g.slave);
+                active_one.back().weight = 100;
+                members = &active_one;
             }
+        bool master_slave = members == &active_one;
         std::vector<uint8_t> weights;
         for (const config::backend &cb : *members) {
             uint16_t port = cb.port ? cb.port : cl.backend_port;
-            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), cb.weight, s.slot_ids[slot_key(cb)]});
-            weights.push_back(cb.weight);
+            uint8_t w = master_slave || up(cb) ? cb.weight : 0;
+            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), w, s.slot_ids[slot_key(cb)]});
+            weights.push_back(w);
         }
         l.n_backends = static_cast<uint32_t>(weights.size());
         std::vector<uint16_t> eligible;

@@ -16,6 +16,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <map>
 #include <vector>
@@ -120,10 +121,17 @@ class snapshot {
     // The same for listeners, keyed by (VIP, protocol, port): listener_rt::index.
     std::map<uint64_t, uint8_t> listener_slot_ids;
 
+    // Whether a backend of a listener with HealthCheck on is up (the health checker's
+    // answer); none given: every backend is up.
+    using health_fn = std::function<bool(const config::listener &, const config::backend &)>;
+
     // Built from a validated config and the started ports (in config order). `previous`
-    // carries the backend counter slots forward across updates.
+    // carries the backend counter slots forward across updates. A backend that is down
+    // stays in its listener's list with weight 0: no new connections, its existing ones
+    // follow the listener's drain setting. A master/slave listener uses its master while
+    // the master is up, its slave otherwise.
     static config::result<snapshot> build(const config::instance &cfg, const std::vector<port_rt> &ports,
-                                          const snapshot *previous = nullptr);
+                                          const snapshot *previous = nullptr, const health_fn &health = {});
 
     const local_entry *find_local(uint32_t ip) const {
         uint32_t i = slot_of(ip, local_slots);

@@ -256,10 +256,11 @@ void checker::run() {
                         bool match = p.key.expect.empty() || std::string(buf, size_t(n)).find(p.key.expect) != std::string::npos;
                         verdict = match ? 1 : 0;
                         if (!match) reason = "unexpected response";
-                    } else if (n > 0 || n == 0) {
-                        if (n > 0) p.buf.append(buf, size_t(n));
-                        auto eol = p.buf.find("\r\n");
-                        if (eol != std::string::npos || n == 0) {
+                    } else if (n >= 0) {
+                        // HTTP: read to the end (the server closes first, so the TIME_WAIT
+                        // is its, not the probe port's), then judge the status line.
+                        if (n > 0 && p.buf.size() < 4096) p.buf.append(buf, size_t(n));
+                        if (n == 0) {
                             unsigned code = 0;
                             if (std::sscanf(p.buf.c_str(), "HTTP/%*u.%*u %u", &code) != 1 || code < 100 || code > 599) {
                                 verdict = 0, reason = "bad http response";
@@ -281,7 +282,7 @@ void checker::run() {
                 ++it;
                 continue;
             }
-            if (udp) ::close(p.fd);
+            if (udp || p.key.kind == config::health_kind::http) ::close(p.fd);
             else close_hard(p.fd);
             finish(p.key, verdict == 1, reason);
             it = probes.erase(it);

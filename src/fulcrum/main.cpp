@@ -7,6 +7,7 @@
 #include "control/ctl_socket.h"
 #include "control/service.h"
 #include "dataplane/instance.h"
+#include "health/checker.h"
 
 #include <nlohmann/json.hpp>
 
@@ -160,7 +161,17 @@ int main(int argc, char **argv) {
             }
             ctl = std::move(opened.value());
         }
-        control::service service(dp, state_path);
+        // Health probes leave from a laddr through the exception path (the kernel's taps).
+        std::unique_ptr<health::checker> checker;
+        if (cfg.value().exception_path) {
+            checker = std::make_unique<health::checker>(cfg.value().probe_source, cfg.value().probe_port_min,
+                                                        cfg.value().probe_port_max);
+        } else if (!health::targets_of(cfg.value()).empty()) {
+            std::printf("fulcrum: warning: health checks need the exception path (\"exception_path\": \"off\"): "
+                        "every backend counts as up\n");
+        }
+        control::service service(dp, state_path, checker.get());
+        if (checker) checker->start();
         if (!state_path.empty()) {
             // The state file always matches what runs, from the first moment.
             if (auto saved = config::write_state(state_path, dp.config()); !saved) {
@@ -209,6 +220,7 @@ int main(int argc, char **argv) {
                                  gen.err().message().c_str());
                 std::fflush(stdout);
             }
+            service.poll();
             dp.reclaim();
             if (duration > 0 && elapsed >= duration) break;
         }

@@ -1,7 +1,10 @@
 #!/usr/bin/env python3
 """A real HTTP backend for end-to-end tests: answers every GET with its own name and
-logs each request's peer address (the way an operator checks what a load balancer sends)."""
+logs each request's peer address (the way an operator checks what a load balancer sends).
+GET /health answers with the status code written in <log>.health (200 when absent), so a
+test can make a backend fail its HTTP check while its port stays open."""
 import http.server
+import os
 import socketserver
 import sys
 
@@ -11,12 +14,16 @@ class Handler(http.server.BaseHTTPRequestHandler):
 
     def do_GET(self):
         body = f"{self.server.name} {self.client_address[0]}\n".encode()
-        self.send_response(200)
+        code = 200
+        if self.path == "/health" and os.path.exists(self.server.log + ".health"):
+            code = int(open(self.server.log + ".health").read().strip() or 200)
+        self.send_response(code)
         self.send_header("Content-Length", str(len(body)))
         self.end_headers()
         self.wfile.write(body)
         with open(self.server.log, "a") as f:
-            f.write(f"{self.client_address[0]} {self.client_address[1]} {self.path}\n")
+            ua = self.headers.get("User-Agent", "")
+            f.write(f"{self.client_address[0]} {self.client_address[1]} {self.path} {ua}\n")
 
     def log_message(self, *args):
         pass

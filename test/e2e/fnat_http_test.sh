@@ -34,9 +34,7 @@ check "backends only see Fulcrum's local addresses as sources" \
   bash -c "! cat '$LAB_DIR'/web*.log | awk '{print \$1}' | grep -vqE '^10\.10\.2\.10[01]$'"
 check "backend access logs hold every request" [ "$(cat "$LAB_DIR"/web*.log | wc -l)" -eq 200 ]
 
-udp_reply=$(lab_ns cl python3 -c '
-import socket; s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
-s.bind(("10.10.1.3", 0)); s.sendto(b"hello", ("10.10.1.10", 53)); print(s.recvfrom(100)[0].decode())' || true)
+udp_reply=$(udp_ask 10.10.1.3 10.10.1.10 53 hello)
 check "UDP request/response through the VIP from a second client address ($udp_reply)" \
   bash -c "[[ '$udp_reply' == udp3\ 10.10.2.10[01]\ hello ]]"
 

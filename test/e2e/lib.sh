@@ -21,3 +21,13 @@ count() {
   done
   echo "$a $b $c $f"
 }
+
+# udp_ask SRC DST PORT PAYLOAD: one UDP request from the lab's client namespace; prints
+# the reply ("" when none came within 3 s).
+udp_ask() {
+  lab_ns cl python3 -c '
+import socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
+s.bind((sys.argv[1], 0)); s.sendto(sys.argv[4].encode(), (sys.argv[2], int(sys.argv[3])))
+print(s.recvfrom(200)[0].decode())' "$@" 2>/dev/null || true
+}

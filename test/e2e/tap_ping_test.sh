@@ -15,8 +15,10 @@ cleanup() {
 trap cleanup EXIT
 ip netns add "$NS"
 ip netns exec "$NS" ip link set lo up
+# The peer kernel shares Fulcrum's namespace here, so Fulcrum's own exception-path
+# interface (which would claim 10.77.0.1/24 in the same kernel) stays off.
 cat > "$DIR/cfg.json" <<JSON
-{ "workers": 1,
+{ "workers": 1, "exception_path": "off",
   "ports": [ { "name": "tap", "device": "net_tap0", "address": "10.77.0.1/24" } ],
   "vips": ["10.77.0.10", "10.77.0.11"], "local_addresses": ["10.77.0.100"],
   "conn_capacity": 1024, "mbufs": 4096,
