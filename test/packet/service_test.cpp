@@ -1,0 +1,99 @@
+// The control service on a real data plane: every rejected request leaves the applied
+// model, the state file and the workers' snapshot exactly as they were.
+#include "config/parse.h"
+#include "control/service.h"
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+
+#include <fstream>
+#include <unistd.h>
+
+using namespace fulcrum;
+using namespace fulcrum::test;
+using nlohmann::json;
+
+namespace {
+std::string read_text(const std::string &path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+} // namespace
+
+TEST_CASE("a rejected request changes nothing: model byte-identical, state file and snapshot untouched", "[service]") {
+    auto cfg = base_config("", {1, 2});
+    cfg["vserver_groups"] = {{{"VServerGroupId", "rsp-1"},
+                              {"BackendServers", {{{"ServerId", "i-0"}, {"ServerIp", "10.0.0.21"}, {"Port", 9000}}}}}};
+    cfg["listeners"][0]["VServerGroupId"] = "rsp-1";
+    lb t(cfg);
+    std::string state = "/tmp/fulcrum-service-" + std::to_string(::getpid()) + ".json";
+    control::service svc(*t.inst, state);
+    // One accepted change first, so the state file exists.
+    auto ok = svc.handle({{"Action", "AddBackendServers"},
+                          {"BackendServers", {{{"ServerId", "i-9"}, {"ServerIp", "10.0.0.29"}, {"Weight", 5}}}}});
+    REQUIRE(ok["Code"] == "Success");
+    const std::string model = config::instance_to_json(t.inst->config()).dump();
+    const std::string saved = read_text(state);
+    REQUIRE(saved == config::instance_to_json(t.inst->config()).dump(2) + "\n");
+    const uint64_t gen = t.inst->current_snapshot().generation;
+
+    auto be = [](const char *ip, json more = json::object()) {
+        json b{{"ServerId", "i-x"}, {"ServerIp", ip}};
+        b.update(more);
+        return json::array({b});
+    };
+    const std::vector<std::pair<json, std::string>> bad = {
+        {{{"Action", "AddBackendServers"}, {"BackendServers", be("10.0.0.21", {{"ServerId", "i-0"}})}},
+         "field 'BackendServers[0]': backend i-0 10.0.0.21 is already in the group"},
+        {{{"Action", "AddBackendServers"}, {"BackendServers", be("10.0.0.300")}},
+         "field 'BackendServers[0].ServerIp': must be an IPv4 address a.b.c.d"},
+        {{{"Action", "AddBackendServers"}, {"BackendServers", be("10.0.0.30", {{"Type", "vm"}})}},
+         "field 'BackendServers[0].Type': must be one of ecs, eni"},
+        {{{"Action", "SetBackendServers"}, {"BackendServers", be("10.0.0.29", {{"ServerId", "i-9"}, {"Weight", "x"}})}},
+         "field 'BackendServers[0].Weight': must be an integer 0-100"},
+        {{{"Action", "RemoveBackendServers"}, {"BackendServers", be("10.0.0.99")}},
+         "field 'BackendServers[0]': backend i-x 10.0.0.99 is not in the group"},
+        {{{"Action", "DeleteVServerGroup"}, {"VServerGroupId", "rsp-1"}},
+         "field 'VServerGroupId': group 'rsp-1' is still bound to listener 10.0.0.10:80; unbind it first"},
+        {{{"Action", "AddVServerGroupBackendServers"}, {"VServerGroupId", "rsp-1"}, {"BackendServers", be("10.0.0.30")}},
+         "field 'BackendServers[0].Port': is required in a vserver group"},
+        {{{"Action", "CreateLoadBalancerTCPListener"}, {"VIP", "10.0.0.10"}, {"ListenerPort", 80}, {"BackendServerPort", 1}},
+         "field 'ListenerPort': a tcp listener on that VIP and port exists"},
+        {{{"Action", "CreateLoadBalancerTCPListener"}, {"VIP", "10.0.0.99"}, {"ListenerPort", 81}, {"BackendServerPort", 1}},
+         "field 'VIP': must be one of the instance's vips"},
+        {{{"Action", "SetLoadBalancerTCPListenerAttribute"}, {"VIP", "10.0.0.10"}, {"ListenerPort", 80},
+          {"PersistenceTimeout", 4000}},
+         "field 'PersistenceTimeout': must be an integer 0-3600"},
+        {{{"Action", "SetLoadBalancerTCPListenerAttribute"}, {"VIP", "10.0.0.10"}, {"ListenerPort", 80},
+          {"AclStatus", "on"}, {"AclType", "white"}, {"AclEntries", {"10.0.0.0/40"}}},
+         "field 'AclEntries[0]': must be an IPv4 address or prefix a.b.c.d/len"},
+        {{{"Action", "SetLoadBalancerTCPListenerAttribute"}, {"VIP", "10.0.0.10"}, {"ListenerPort", 80},
+          {"VServerGroupId", "rsp-1"}, {"MasterSlaveServerGroupId", "rsp-1"}},
+         "field 'MasterSlaveServerGroupId': must name an existing master/slave group"},
+        {{{"Action", "CreateMasterSlaveServerGroup"},
+          {"MasterSlaveBackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.0.21"}, {"Port", 80}, {"ServerType", "Master"}}}}},
+         "field 'MasterSlaveBackendServers': must hold exactly two backends, one Master and one Slave"},
+        {{{"Action", "Reboot"}}, "field 'Action': must be one of"},
+        {json::array(), "field '<request>': must be a JSON object"},
+    };
+    for (const auto &[req, msg] : bad) {
+        INFO(req.dump());
+        json reply = svc.handle(req);
+        CHECK(reply["Code"] == "InvalidParameter");
+        CHECK_THAT(reply["Message"].get<std::string>(), Catch::StartsWith(msg));
+        CHECK(config::instance_to_json(t.inst->config()).dump() == model);
+        CHECK(read_text(state) == saved);
+        CHECK(t.inst->current_snapshot().generation == gen);
+    }
+    json reply = json::parse(svc.handle_text("{ not json"));
+    CHECK(reply["Message"] == "field '<request>': must be valid JSON");
+    CHECK(config::instance_to_json(t.inst->config()).dump() == model);
+    // A state file that cannot be written refuses the change too, and nothing is applied.
+    control::service unwritable(*t.inst, "/nonexistent-dir/state.json");
+    reply = unwritable.handle({{"Action", "RemoveBackendServers"}, {"BackendServers", be("10.0.0.29", {{"ServerId", "i-9"}})}});
+    CHECK(reply["Code"] == "InvalidParameter");
+    CHECK_THAT(reply["Message"].get<std::string>(), Catch::Contains("--state-file"));
+    CHECK(config::instance_to_json(t.inst->config()).dump() == model);
+    CHECK(t.inst->current_snapshot().generation == gen);
+    std::remove(state.c_str());
+}
