@@ -186,6 +186,16 @@ TEST_CASE("wlc shares 10,000 long-lived flows by weight 1/2/7 within 2 points", 
     CHECK(near_percent(hits[ip("10.0.0.23")], 70));
 }
 
+TEST_CASE("rr shares 10,000 new flows equally among backends with weight > 0, within 2 points", "[sched][rr]") {
+    auto cfg = base_config("", {1, 2, 7, 0});
+    cfg["listeners"][0]["Scheduler"] = "rr";
+    auto hits = spread_10000(cfg);
+    CHECK(std::abs(hits[ip("10.0.0.21")] / 100.0 - 100.0 / 3) <= 2.0);
+    CHECK(std::abs(hits[ip("10.0.0.22")] / 100.0 - 100.0 / 3) <= 2.0);
+    CHECK(std::abs(hits[ip("10.0.0.23")] / 100.0 - 100.0 / 3) <= 2.0);
+    CHECK(hits[ip("10.0.0.24")] == 0); // weight 0: none
+}
+
 TEST_CASE("wlc sends new flows to the backend whose connections closed", "[sched][wlc]") {
     auto cfg = base_config("", {1, 1});
     cfg["listeners"][0]["Scheduler"] = "wlc";
