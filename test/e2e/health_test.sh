@@ -73,6 +73,17 @@ check "udp check on a closed port fails: $(status 10.10.2.16 5353 53)" \
 replies=$(for i in 1 2 3 4 5 6; do udp_ask 10.10.1.2 10.10.1.10 53 "hello$i" | awk '{print $1}'; done | sort | uniq -c)
 check "udp requests reach the healthy backend only: $(echo $replies)" test "$(echo $replies)" = "6 udp1"
 
+# The exception path both ways: a service of the LB host's own kernel answers a client on
+# the port address, and the host's kernel reaches a backend from a laddr.
+lab_ns lb python3 -m http.server --bind 10.10.1.1 2222 >/dev/null 2>&1 &
+LAB_PIDS+=($!)
+sleep 1
+check "a client reaches the LB host's own service on the port address (exception path in)" \
+  lab_ns cl curl -s --max-time 3 -o /dev/null http://10.10.1.1:2222/
+check "the LB host's kernel pings a backend through Fulcrum's port" lab_ns lb ping -c 1 -W 2 10.10.2.13
+check "and connects from a laddr (bound source 10.10.2.100, port 61500)" \
+  bash -c "ip netns exec '$LAB-lb' curl -s --max-time 3 --interface 10.10.2.100 --local-port 61500 http://10.10.2.13:8080/ | grep -q 'web3 10.10.2.100'"
+
 # 6. Probes leave from the configured laddr, from the probe port range.
 check "probes reach web1 from 10.10.2.101 only, from ports >= 61000, as KeepAliveClient" python3 -c "
 import sys
