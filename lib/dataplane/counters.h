@@ -71,6 +71,16 @@ struct alignas(64) flow_counters {
     uint64_t drops;
 };
 
+// to += sign * from, for the counting fields (`active` is a gauge and left alone).
+inline void add_counts(flow_counters &to, const flow_counters &from, int sign = 1) {
+    to.new_conns += sign * from.new_conns;
+    to.pkts_in += sign * from.pkts_in;
+    to.bytes_in += sign * from.bytes_in;
+    to.pkts_out += sign * from.pkts_out;
+    to.bytes_out += sign * from.bytes_out;
+    to.drops += sign * from.drops;
+}
+
 constexpr unsigned max_backend_slots = 4096;
 constexpr unsigned max_listener_slots = 256; // distinct listeners over a process's life
 

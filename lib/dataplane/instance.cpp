@@ -237,6 +237,18 @@ size_t instance::reclaim() {
     return _retired.size();
 }
 
+void instance::clear_stats() {
+    stats_baseline b;
+    b.listeners.assign(max_listener_slots, flow_counters{});
+    b.backends.assign(max_backend_slots, flow_counters{});
+    for (const auto &w : _workers) {
+        b.workers.push_back(w->counters());
+        for (unsigned s = 0; s < max_listener_slots; s++) add_counts(b.listeners[s], w->listener_counters(s));
+        for (unsigned s = 0; s < max_backend_slots; s++) add_counts(b.backends[s], w->backend_counters(s));
+    }
+    _baseline = std::move(b);
+}
+
 size_t instance::bytes_per_conn() const {
     if (_workers.empty()) return 0;
     const auto &t = _workers[0]->conns();

@@ -19,6 +19,13 @@
 
 namespace fulcrum::dataplane {
 
+// Counter values at the last `clear stats`: views subtract them (workers keep counting;
+// only their single writer may reset a counter).
+struct stats_baseline {
+    std::vector<worker_counters> workers;
+    std::vector<flow_counters> listeners, backends; // by slot, summed over workers
+};
+
 class instance {
   public:
     // Starts the config's ports (already probed by EAL) and builds `n_workers` workers.
@@ -34,6 +41,11 @@ class instance {
 
     size_t worker_count() const { return _workers.size(); }
     worker &worker_at(size_t i) { return *_workers[i]; }
+    const worker &worker_at(size_t i) const { return *_workers[i]; }
+    const std::vector<uint16_t> &port_ids() const { return _port_ids; }
+    const std::vector<uint16_t> &exception_port_ids() const { return _exc_port_ids; }
+    void clear_stats();
+    const stats_baseline &baseline() const { return _baseline; }
     const snapshot &current_snapshot() const { return *_snap; }
     const config::instance &config() const { return _cfg; }
 
@@ -81,6 +93,7 @@ class instance {
     std::vector<std::unique_ptr<worker>> _workers;
     std::vector<uint16_t> _port_ids;
     std::vector<uint16_t> _exc_port_ids; // net_tap per port (exception path), when on
+    stats_baseline _baseline;
     std::vector<unsigned> _lcores;
     std::atomic<bool> _quit{false};
 };

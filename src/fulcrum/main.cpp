@@ -2,6 +2,7 @@
 //
 // The EAL main lcore is the control thread: it loads the config, starts the ports,
 // launches one worker per remaining lcore and then only reads counters until a signal.
+#include "cli/cli.h"
 #include "config/parse.h"
 #include "config/state.h"
 #include "control/ctl_socket.h"
@@ -16,6 +17,9 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+
+#include <poll.h>
+#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
@@ -68,7 +72,8 @@ int main(int argc, char **argv) {
 
     po::options_description desc("fulcrum [EAL options] -- [options]\n\n"
                                  "Full-NAT L4 load balancer. Options after '--'");
-    std::string config_path, ctl_path, state_path;
+    std::string config_path, ctl_path, state_path, cmd_file;
+    bool interactive = false;
     double duration = 0, warmup = 0, stats_interval = 0;
     desc.add_options()
         ("help,h", "print this help and exit")
@@ -79,6 +84,9 @@ int main(int argc, char **argv) {
         ("state-file", po::value(&state_path), "keep the applied configuration here: written atomically after every "
                                                "accepted change, loaded at start over --config's listeners, groups, "
                                                "vips and timeouts (a corrupt file stops the start, it is never replaced)")
+        ("interactive,i", po::bool_switch(&interactive), "testpmd-style prompt 'fulcrum> ' on the terminal "
+                                                         "(help lists the commands; TAB completes; quit stops Fulcrum)")
+        ("cmdline-file,f", po::value(&cmd_file), "run the prompt commands in this file once the ports are up")
         ("duration", po::value(&duration)->default_value(0), "stop after this many seconds (0: run until SIGINT/SIGTERM)")
         ("warmup", po::value(&warmup)->default_value(0), "seconds excluded from the rate printed at exit")
         ("stats-interval", po::value(&stats_interval)->default_value(0),
@@ -187,6 +195,13 @@ int main(int argc, char **argv) {
         std::signal(SIGUSR1, on_signal);
         std::signal(SIGHUP, on_signal);
         dp.launch(lcores);
+        cli::env cli_env{service, dp};
+        cli::session prompt(cli_env);
+        if (!cmd_file.empty()) {
+            prompt.run_file(cmd_file, STDOUT_FILENO);
+            std::fflush(stdout);
+        }
+        if (interactive) prompt.start_interactive();
 
         using clock = std::chrono::steady_clock;
         auto start = clock::now(), last_stats = start;
@@ -220,6 +235,15 @@ int main(int argc, char **argv) {
                                  gen.err().message().c_str());
                 std::fflush(stdout);
             }
+            if (interactive) {
+                // cmdline_poll takes one character per call: feed it all that is waiting.
+                // `quit` or the end of stdin closes the prompt and stops Fulcrum.
+                pollfd in{STDIN_FILENO, POLLIN, 0};
+                bool open = true;
+                while (open && ::poll(&in, 1, 0) > 0) open = prompt.poll();
+                if (!open) break;
+            }
+            if (cli_env.quit) break;
             service.poll();
             dp.reclaim();
             if (duration > 0 && elapsed >= duration) break;

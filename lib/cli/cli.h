@@ -1,0 +1,73 @@
+// The testpmd-style prompt (`fulcrum> `, DPDK librte_cmdline): interactive with tab
+// completion on the terminal (-i), or line by line from a command file (-f FILE, `load`).
+//
+// Commands are split by area: cli_port.cpp (ports), cli_group.cpp (listeners, groups,
+// backends, and the commands that change them), cli_stats.cpp (counters), cli_conn.cpp
+// (connections), cli_config.cpp (config, apply, load, help, log levels, quit). Every
+// change goes through control::service, the same path as the socket API: one source of
+// truth, one validation. Each command's help text is its syntax.
+#pragma once
+
+#include "control/service.h"
+#include "dataplane/instance.h"
+
+#include <cmdline_parse.h>
+
+#include <functional>
+#include <string>
+#include <vector>
+
+struct cmdline;
+
+namespace fulcrum::cli {
+
+// What the commands act on; one per process (the callbacks reach it through current()).
+struct env {
+    control::service &svc;
+    dataplane::instance &dp;
+    bool quit = false;
+    // `load`: runs a command file into the current output (set by the session).
+    std::function<bool(const std::string &)> run_file;
+};
+env &current();
+
+class session {
+  public:
+    explicit session(env &e);
+    ~session();
+    session(const session &) = delete;
+    session &operator=(const session &) = delete;
+
+    // Prompt on the terminal (stdin/stdout); poll() serves it from the control loop
+    // without blocking and returns false once `quit` was entered (or stdin closed).
+    void start_interactive();
+    bool poll();
+    // One command line, its output to out_fd; false when it did not parse (a message
+    // saying so is written).
+    bool run_line(const std::string &line, int out_fd);
+    // Every line of a file (blank lines and # comments skipped), each echoed after the
+    // prompt; false if the file cannot be read or a line did not parse.
+    bool run_file(const std::string &path, int out_fd);
+
+  private:
+    env &_env;
+    struct cmdline *_interactive = nullptr;
+    int _out_fd = 1; // where the command being run writes (for `load`)
+};
+
+// The commands of each area (cli_*.cpp), and all of them with `help` (cli.cpp).
+std::vector<cmdline_parse_inst_t *> port_commands();
+std::vector<cmdline_parse_inst_t *> group_commands();
+std::vector<cmdline_parse_inst_t *> stats_commands();
+std::vector<cmdline_parse_inst_t *> conn_commands();
+std::vector<cmdline_parse_inst_t *> config_commands();
+cmdline_parse_ctx_t *all_commands();
+
+// Shared by the areas: run one action through the service and print its outcome.
+void run_action(struct cmdline *cl, const nlohmann::json &request);
+std::string ip_text(uint32_t network_order_ip);
+
+} // namespace fulcrum::cli
+
+// Token helpers: every token is declared with its result struct and field.
+#define FULCRUM_TOKEN(tok) reinterpret_cast<cmdline_parse_token_hdr_t *>(&(tok))

@@ -1,0 +1,89 @@
+// show config, apply <json file>, load <command file>, set log <type> <level>, quit.
+#include "cli/cli.h"
+
+#include "config/parse.h"
+#include "config/state.h"
+
+#include <cmdline.h>
+#include <cmdline_parse_string.h>
+
+#include <rte_log.h>
+
+namespace fulcrum::cli {
+namespace {
+
+struct one_res {
+    cmdline_fixed_string_t a, b, arg;
+};
+
+void config_cb(void *, struct cmdline *cl, void *) {
+    cmdline_printf(cl, "%s\n", config::instance_to_json(current().dp.config()).dump(2).c_str());
+}
+
+// A file holding one action object, or an array of them, applied in order.
+void apply_cb(void *r, struct cmdline *cl, void *) {
+    auto *res = static_cast<one_res *>(r);
+    auto doc = config::load_json_file(res->arg, "apply");
+    if (!doc) {
+        cmdline_printf(cl, "Error: %s\n", doc.err().message().c_str());
+        return;
+    }
+    nlohmann::json list = doc.value().is_array() ? doc.value() : nlohmann::json::array({doc.value()});
+    for (const auto &req : list) run_action(cl, req);
+}
+
+void load_cb(void *r, struct cmdline *cl, void *) {
+    auto *res = static_cast<one_res *>(r);
+    if (!current().run_file || !current().run_file(res->arg)) cmdline_printf(cl, "load %s: not every line ran\n", res->arg);
+}
+
+void quit_cb(void *, struct cmdline *cl, void *) {
+    current().quit = true;
+    cmdline_printf(cl, "stopping Fulcrum\n");
+}
+
+// set log <type pattern> <level>: DPDK log types, Fulcrum's are fulcrum.*
+struct log_res {
+    cmdline_fixed_string_t set, log, type, level;
+};
+void log_cb(void *r, struct cmdline *cl, void *) {
+    auto *res = static_cast<log_res *>(r);
+    static const char *names[] = {"emerg", "alert", "crit", "err", "warning", "notice", "info", "debug"};
+    std::string want = res->level;
+    for (unsigned i = 0; i < 8; i++)
+        if (want == names[i] || want == std::to_string(i + 1)) {
+            if (rte_log_set_level_pattern(res->type, i + 1) != 0) cmdline_printf(cl, "Error: cannot set %s\n", res->type);
+            else cmdline_printf(cl, "log level of %s: %s\n", res->type, names[i]);
+            return;
+        }
+    cmdline_printf(cl, "Error: level must be one of emerg alert crit err warning notice info debug\n");
+}
+
+cmdline_parse_token_string_t sc_show = TOKEN_STRING_INITIALIZER(one_res, a, "show");
+cmdline_parse_token_string_t sc_config = TOKEN_STRING_INITIALIZER(one_res, b, "config");
+cmdline_parse_inst_t show_config = {config_cb, nullptr, "show config", {FULCRUM_TOKEN(sc_show), FULCRUM_TOKEN(sc_config), nullptr}};
+
+cmdline_parse_token_string_t ap_apply = TOKEN_STRING_INITIALIZER(one_res, a, "apply");
+cmdline_parse_token_string_t ap_file = TOKEN_STRING_INITIALIZER(one_res, arg, nullptr);
+cmdline_parse_inst_t apply = {apply_cb, nullptr, "apply <json file: one action object or an array of them>",
+                              {FULCRUM_TOKEN(ap_apply), FULCRUM_TOKEN(ap_file), nullptr}};
+
+cmdline_parse_token_string_t ld_load = TOKEN_STRING_INITIALIZER(one_res, a, "load");
+cmdline_parse_inst_t load = {load_cb, nullptr, "load <command file>", {FULCRUM_TOKEN(ld_load), FULCRUM_TOKEN(ap_file), nullptr}};
+
+cmdline_parse_token_string_t q_quit = TOKEN_STRING_INITIALIZER(one_res, a, "quit");
+cmdline_parse_inst_t quit = {quit_cb, nullptr, "quit", {FULCRUM_TOKEN(q_quit), nullptr}};
+
+cmdline_parse_token_string_t lg2_set = TOKEN_STRING_INITIALIZER(log_res, set, "set");
+cmdline_parse_token_string_t lg2_log = TOKEN_STRING_INITIALIZER(log_res, log, "log");
+cmdline_parse_token_string_t lg2_type = TOKEN_STRING_INITIALIZER(log_res, type, nullptr);
+cmdline_parse_token_string_t lg2_level = TOKEN_STRING_INITIALIZER(log_res, level, nullptr);
+cmdline_parse_inst_t set_log = {log_cb, nullptr, "set log <type, e.g. fulcrum.* or pmd.net.*> <level>",
+                                {FULCRUM_TOKEN(lg2_set), FULCRUM_TOKEN(lg2_log), FULCRUM_TOKEN(lg2_type),
+                                 FULCRUM_TOKEN(lg2_level), nullptr}};
+
+} // namespace
+
+std::vector<cmdline_parse_inst_t *> config_commands() { return {&show_config, &apply, &load, &quit, &set_log}; }
+
+} // namespace fulcrum::cli
