@@ -2,6 +2,7 @@
 
 #include "config/parse.h"
 #include "dataplane/exception_path.h"
+#include "dataplane/stats.h"
 
 #include <rte_ethdev.h>
 #include <rte_launch.h>
@@ -73,7 +74,6 @@ config::result<port_rt> start_port(const config::port &cp, const std::string &fi
     return p;
 }
 
-std::string fmt_ip_be(uint32_t be) { return config::format_ipv4(rte_be_to_cpu_32(be)); }
 
 } // namespace
 
@@ -295,47 +295,23 @@ std::string instance::stats_report() const {
         o << line;
     }
     if (!any) o << "  none\n";
-    auto sum = [&](auto get) {
-        flow_counters s{};
-        for (const auto &w : _workers) {
-            const flow_counters &c = get(*w);
-            s.new_conns += c.new_conns;
-            s.active += c.active;
-            s.pkts_in += c.pkts_in;
-            s.bytes_in += c.bytes_in;
-            s.pkts_out += c.pkts_out;
-            s.bytes_out += c.bytes_out;
-            s.drops += c.drops;
-        }
-        return s;
-    };
+    stats_view v = collect_stats(*this);
     o << "== listeners ==\n";
-    for (const auto &l : _snap->listeners) {
-        flow_counters s = sum([&](const worker &w) -> const flow_counters & { return w.listener_counters(l.index); });
+    for (const auto &l : v.listeners) {
         snprintf(line, sizeof line,
                  "%s %s:%u conns total %" PRIu64 " active %" PRId64 " pkts in %" PRIu64 " out %" PRIu64
                  " bytes in %" PRIu64 " out %" PRIu64 " drops %" PRIu64 "\n",
-                 l.proto == 6 ? "tcp" : "udp", fmt_ip_be(l.vip).c_str(), rte_be_to_cpu_16(l.port), s.new_conns,
-                 s.active, s.pkts_in, s.pkts_out, s.bytes_in, s.bytes_out, s.drops);
+                 l.proto.c_str(), l.vip.c_str(), l.port, l.c.new_conns, l.c.active, l.c.pkts_in, l.c.pkts_out,
+                 l.c.bytes_in, l.c.bytes_out, l.c.drops);
         o << line;
     }
-    o << "== backends (default server group) ==\n";
-    uint64_t all_new = 0, all_weight = 0;
-    std::vector<flow_counters> per(_cfg.default_server_group.size());
-    for (size_t b = 0; b < per.size(); b++) {
-        per[b] = sum([&](const worker &w) -> const flow_counters & { return w.backend_counters(_snap->group_slots[b]); });
-        all_new += per[b].new_conns;
-        all_weight += _cfg.default_server_group[b].weight;
-    }
-    for (size_t b = 0; b < per.size(); b++) {
-        const auto &cb = _cfg.default_server_group[b];
-        double share = all_new ? 100.0 * double(per[b].new_conns) / double(all_new) : 0.0;
-        double wshare = all_weight ? 100.0 * cb.weight / double(all_weight) : 0.0;
+    o << "== backends (per listener; counters per backend address) ==\n";
+    for (const auto &b : v.backends) {
         snprintf(line, sizeof line,
-                 "%-12s %-15s weight %3u conns total %" PRIu64 " (%.1f%% of new, weight asks %.1f%%) active %" PRId64
+                 "%s %-12s %s:%u weight %3u conns total %" PRIu64 " (%.1f%% of new, weight asks %.1f%%) active %" PRId64
                  " pkts in %" PRIu64 " out %" PRIu64 " bytes in %" PRIu64 " out %" PRIu64 "\n",
-                 cb.server_id.c_str(), config::format_ipv4(cb.ip).c_str(), cb.weight, per[b].new_conns, share,
-                 wshare, per[b].active, per[b].pkts_in, per[b].pkts_out, per[b].bytes_in, per[b].bytes_out);
+                 b.listener.c_str(), b.server_id.c_str(), b.ip.c_str(), b.port, b.weight, b.c.new_conns, b.share_pct,
+                 b.weight_pct, b.c.active, b.c.pkts_in, b.c.pkts_out, b.c.bytes_in, b.c.bytes_out);
         o << line;
     }
     return o.str();

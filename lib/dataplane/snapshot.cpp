@@ -29,24 +29,10 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         s.slot_ids = previous->slot_ids;
         s.listener_slot_ids = previous->listener_slot_ids;
     }
-    auto slot_key = [](const config::backend &cb) { return uint64_t(cb.ip) << 16 | cb.port; };
-    auto assign = [&](const config::backend &cb) {
-        if (s.slot_ids.count(slot_key(cb))) return true;
-        if (s.slot_ids.size() >= max_backend_slots) return false;
-        s.slot_ids.emplace(slot_key(cb), static_cast<uint16_t>(s.slot_ids.size()));
-        return true;
-    };
+    // A backend's counters slot is keyed by the address traffic goes to: (ServerIp, the
+    // port in effect), so one server behind a tcp and a udp listener counts separately.
     const config::error too_many{"default_server_group",
                                  "must not bring the distinct backends since start above 4096 (restart to reset)"};
-    for (const auto &cb : cfg.default_server_group) {
-        if (!assign(cb)) return too_many;
-        s.group_slots.push_back(s.slot_ids[slot_key(cb)]);
-    }
-    for (const auto &g : cfg.vserver_groups)
-        for (const auto &cb : g.backends)
-            if (!assign(cb)) return too_many;
-    for (const auto &g : cfg.master_slave_groups)
-        if (!assign(g.master) || !assign(g.slave)) return too_many;
     s.ports = ports;
     s.probe_port_min = cfg.probe_port_min;
     s.probe_port_max = cfg.probe_port_max;
@@ -112,8 +98,13 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         std::vector<uint8_t> weights;
         for (const config::backend &cb : *members) {
             uint16_t port = cb.port ? cb.port : cl.backend_port;
+            uint64_t key = slot_key(cb.ip, port);
+            if (!s.slot_ids.count(key)) {
+                if (s.slot_ids.size() >= max_backend_slots) return too_many;
+                s.slot_ids.emplace(key, static_cast<uint16_t>(s.slot_ids.size()));
+            }
             uint8_t w = master_slave || up(cb) ? cb.weight : 0;
-            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), w, s.slot_ids[slot_key(cb)]});
+            s.backends.push_back({rte_cpu_to_be_32(cb.ip), rte_cpu_to_be_16(port), w, s.slot_ids[key]});
             weights.push_back(w);
         }
         l.n_backends = static_cast<uint32_t>(weights.size());

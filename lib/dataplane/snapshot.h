@@ -95,6 +95,8 @@ struct route {
     uint32_t next_hop; // network order
 };
 
+inline uint64_t slot_key(uint32_t ip_host, uint16_t port_host) { return uint64_t(ip_host) << 16 | port_host; }
+
 class snapshot {
   public:
     static constexpr unsigned local_slots = 1024;
@@ -113,10 +115,9 @@ class snapshot {
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
-    // Counter slot of each default_server_group entry, in config order.
-    std::vector<uint16_t> group_slots;
-    // Every (ServerIp, Port) ever given a slot: slots are never reused, so a connection
-    // that outlives its backend's removal still decrements the right counters.
+    // Every (ServerIp, port in effect) ever given a slot (slot_key): slots are never
+    // reused, so a connection that outlives its backend's removal still decrements the
+    // right counters.
     std::map<uint64_t, uint16_t> slot_ids;
     // The same for listeners, keyed by (VIP, protocol, port): listener_rt::index.
     std::map<uint64_t, uint8_t> listener_slot_ids;
