@@ -69,7 +69,7 @@ lab_start_fulcrum() {
   # LAB_LCORES / LAB_AFP_OPTS let a test run more workers (e.g. --lcores 0@0,1@1,2@1
   # and qpairs=2: two workers sharing a CPU, with the kernel's fanout spreading flows).
   lab_ns lb "$BUILD/src/fulcrum/fulcrum" ${LAB_LCORES:--l 0,1} --file-prefix "$LAB" --no-pci $(eal_mem_args) \
-    --log-level 'pmd.net.af_packet:warning' \
+    --log-level 'pmd.net.af_packet:warning' --log-level 'pmd.net.tap:critical' \
     --vdev "net_af_packet0,iface=lbc${LAB_AFP_OPTS:-}" --vdev "net_af_packet1,iface=lbs${LAB_AFP_OPTS:-}" \
     -- --config "$cfg" "$@" \
     > "$LAB_DIR/fulcrum.log" 2>&1 &
