@@ -9,6 +9,7 @@
 #include "control/service.h"
 #include "dataplane/instance.h"
 #include "health/checker.h"
+#include "observe/observe.h"
 
 #include <nlohmann/json.hpp>
 
@@ -17,6 +18,7 @@
 #include <rte_ethdev.h>
 #include <rte_lcore.h>
 #include <rte_mbuf.h>
+#include <rte_pdump.h>
 
 #include <poll.h>
 #include <unistd.h>
@@ -72,7 +74,7 @@ int main(int argc, char **argv) {
 
     po::options_description desc("fulcrum [EAL options] -- [options]\n\n"
                                  "Full-NAT L4 load balancer. Options after '--'");
-    std::string config_path, ctl_path, state_path, cmd_file;
+    std::string config_path, ctl_path, state_path, cmd_file, metrics_addr;
     bool interactive = false;
     double duration = 0, warmup = 0, stats_interval = 0;
     desc.add_options()
@@ -84,6 +86,8 @@ int main(int argc, char **argv) {
         ("state-file", po::value(&state_path), "keep the applied configuration here: written atomically after every "
                                                "accepted change, loaded at start over --config's listeners, groups, "
                                                "vips and timeouts (a corrupt file stops the start, it is never replaced)")
+        ("metrics", po::value(&metrics_addr), "serve Prometheus metrics on ADDR:PORT (GET /metrics), from the "
+                                              "control thread")
         ("interactive,i", po::bool_switch(&interactive), "testpmd-style prompt 'fulcrum> ' on the terminal "
                                                          "(help lists the commands; TAB completes; quit stops Fulcrum)")
         ("cmdline-file,f", po::value(&cmd_file), "run the prompt commands in this file once the ports are up")
@@ -178,6 +182,21 @@ int main(int argc, char **argv) {
             std::printf("fulcrum: warning: health checks need the exception path (\"exception_path\": \"off\"): "
                         "every backend counts as up\n");
         }
+        std::unique_ptr<observe::metrics_server> metrics;
+        if (!metrics_addr.empty()) {
+            auto opened = observe::metrics_server::open(metrics_addr);
+            if (!opened) {
+                std::fprintf(stderr, "fulcrum: %s\n", opened.err().message().c_str());
+                rte_eal_cleanup();
+                return exit_config;
+            }
+            metrics = std::move(opened.value());
+        }
+        // dpdk-telemetry.py sees /fulcrum/*; dpdk-dumpcap can capture on the ports (it
+        // attaches as a secondary process: hugepage memory, not --no-huge).
+        observe::register_telemetry();
+        observe::publish(dataplane::collect_stats(dp));
+        rte_pdump_init();
         control::service service(dp, state_path, checker.get());
         if (checker) checker->start();
         if (!state_path.empty()) {
@@ -204,7 +223,7 @@ int main(int argc, char **argv) {
         if (interactive) prompt.start_interactive();
 
         using clock = std::chrono::steady_clock;
-        auto start = clock::now(), last_stats = start;
+        auto start = clock::now(), last_stats = start, last_publish = start;
         auto window_start = start;
         rates window{};
         bool warm = warmup <= 0;
@@ -244,6 +263,11 @@ int main(int argc, char **argv) {
                 if (!open) break;
             }
             if (cli_env.quit) break;
+            if (now - last_publish >= std::chrono::milliseconds(200)) {
+                observe::publish(dataplane::collect_stats(dp));
+                last_publish = now;
+            }
+            if (metrics) metrics->serve_pending([&] { return dataplane::collect_stats(dp); });
             service.poll();
             dp.reclaim();
             if (duration > 0 && elapsed >= duration) break;
@@ -251,6 +275,7 @@ int main(int argc, char **argv) {
         auto end = clock::now();
         rates fin = sample(dp);
         dp.stop();
+        rte_pdump_uninit();
         double secs = std::chrono::duration<double>(end - window_start).count();
         std::printf("%s", dp.stats_report().c_str());
         std::printf("fulcrum: rate over %.2f s: rx %.3f Mpps, tx %.3f Mpps, %.0f new conns/s\n", secs,
