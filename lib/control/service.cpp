@@ -3,6 +3,7 @@
 #include "config/state.h"
 #include "config/parse.h"
 #include "control/actions.h"
+#include "dataplane/log.h"
 
 #include <rte_byteorder.h>
 
@@ -20,6 +21,10 @@ service::service(dataplane::instance &dp, std::string state_path, health::checke
     _dp.set_health([h = _health](const config::listener &l, const config::backend &b) {
         return h->is_up(health::key_for(l, b));
     });
+    _health->set_log([](bool up, const std::string &line) {
+        if (up) FULCRUM_LOG(NOTICE, health, "health: %s\n", line.c_str());
+        else FULCRUM_LOG(WARNING, health, "health: %s\n", line.c_str());
+    });
     _health->set_targets(health::targets_of(_dp.config()));
 }
 
@@ -36,7 +41,7 @@ void service::poll() {
     _health_seen = _health->version();
     auto gen = _dp.refresh();
     if (gen) {
-        std::printf("fulcrum: health changed: snapshot generation %llu\n", static_cast<unsigned long long>(gen.value()));
+        FULCRUM_LOG(INFO, control, "health changed: snapshot generation %llu\n", static_cast<unsigned long long>(gen.value()));
         after_change();
     }
     std::fflush(stdout);
@@ -51,13 +56,13 @@ void service::after_change() {
         now.push_back(std::string(l.proto == 6 ? "tcp " : "udp ") + config::format_ipv4(rte_be_to_cpu_32(l.vip)) + ":" +
                       std::to_string(rte_be_to_cpu_16(l.port)));
         if (std::find(_no_backend.begin(), _no_backend.end(), now.back()) == _no_backend.end())
-            std::printf("fulcrum: listener %s has no backend up: new connections get a reset (tcp) or are "
+            FULCRUM_LOG(WARNING, control, "listener %s has no backend up: new connections get a reset (tcp) or are "
                         "dropped (udp), counted as no_backend\n",
                         now.back().c_str());
     }
     for (const auto &was : _no_backend)
         if (std::find(now.begin(), now.end(), was) == now.end())
-            std::printf("fulcrum: listener %s has a backend up again\n", was.c_str());
+            FULCRUM_LOG(NOTICE, control, "listener %s has a backend up again\n", was.c_str());
     _no_backend = now;
     std::fflush(stdout);
 }
@@ -123,7 +128,7 @@ json service::handle(const json &request) {
     auto fail = [&](const config::error &e) {
         reply["Code"] = "InvalidParameter";
         reply["Message"] = e.message();
-        std::printf("fulcrum: request %llu rejected: %s\n", static_cast<unsigned long long>(id), e.message().c_str());
+        FULCRUM_LOG(INFO, control, "request %llu rejected: %s\n", static_cast<unsigned long long>(id), e.message().c_str());
         std::fflush(stdout);
         return reply;
     };
@@ -138,7 +143,7 @@ json service::handle(const json &request) {
         auto gen = apply(outcome.value().next);
         if (!gen) return fail(gen.err());
         reply["SnapshotGeneration"] = gen.value();
-        std::printf("fulcrum: request %llu %s applied: snapshot generation %llu\n", static_cast<unsigned long long>(id),
+        FULCRUM_LOG(INFO, control, "request %llu %s applied: snapshot generation %llu\n", static_cast<unsigned long long>(id),
                     request["Action"].get<std::string>().c_str(), static_cast<unsigned long long>(gen.value()));
         std::fflush(stdout);
     }
@@ -153,7 +158,7 @@ std::string service::handle_text(const std::string &text) {
         json reply{{"RequestId", std::to_string(++_request_id)},
                    {"Code", "InvalidParameter"},
                    {"Message", "field '<request>': must be valid JSON"}};
-        std::printf("fulcrum: request %llu rejected: not valid JSON\n", static_cast<unsigned long long>(_request_id));
+        FULCRUM_LOG(INFO, control, "request %llu rejected: not valid JSON\n", static_cast<unsigned long long>(_request_id));
         std::fflush(stdout);
         return reply.dump();
     }

@@ -191,9 +191,11 @@ void checker::finish(const target_key &k, bool ok, const std::string &reason) {
     if (!change) return;
     st.up = ok;
     st.last_change = std::time(nullptr);
-    std::printf("fulcrum: health: %s is %s after %u %s in a row%s%s\n", k.describe().c_str(), ok ? "UP" : "DOWN",
-                ok ? st.successes_in_a_row : st.failures_in_a_row, ok ? "successes" : "failures",
-                ok ? "" : ": ", ok ? "" : reason.c_str());
+    std::string line = k.describe() + " is " + (ok ? "UP" : "DOWN") + " after " +
+                       std::to_string(ok ? st.successes_in_a_row : st.failures_in_a_row) +
+                       (ok ? " successes in a row" : " failures in a row: " + reason);
+    if (_log) _log(ok, line);
+    else std::printf("fulcrum: health: %s\n", line.c_str());
     std::fflush(stdout);
     _version.fetch_add(1, std::memory_order_release);
 }

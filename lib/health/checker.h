@@ -18,6 +18,7 @@
 #include <chrono>
 #include <compare>
 #include <ctime>
+#include <functional>
 #include <map>
 #include <mutex>
 #include <optional>
@@ -77,6 +78,8 @@ class checker {
     // True unless the target is known and down.
     bool is_up(const target_key &k) const;
     std::optional<status> state(const target_key &k) const;
+    // Where up/down changes are reported (default: stdout), one line each.
+    void set_log(std::function<void(bool up, const std::string &line)> sink) { _log = std::move(sink); }
     // Increases on every up/down change (the control thread then rebuilds the snapshot).
     uint64_t version() const { return _version.load(std::memory_order_acquire); }
 
@@ -94,6 +97,7 @@ class checker {
     void finish(const target_key &k, bool ok, const std::string &reason);
     int open_socket(int type);
 
+    std::function<void(bool, const std::string &)> _log;
     uint32_t _source;
     uint16_t _port_min, _port_max, _next_port;
     mutable std::mutex _mu;

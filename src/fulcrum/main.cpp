@@ -8,6 +8,7 @@
 #include "control/ctl_socket.h"
 #include "control/service.h"
 #include "dataplane/instance.h"
+#include "dataplane/log.h"
 #include "health/checker.h"
 #include "observe/observe.h"
 
@@ -69,6 +70,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "fulcrum: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
         return 1;
     }
+    logtype::register_all();
     argc -= eal_args;
     argv += eal_args;
 
@@ -248,9 +250,9 @@ int main(int argc, char **argv) {
                 g_reload = 0;
                 auto next = config::load_instance_file(config_path);
                 auto gen = next ? service.apply(next.value()) : config::result<uint64_t>(next.err());
-                if (gen) std::printf("fulcrum: reloaded %s: snapshot generation %llu\n", config_path.c_str(),
+                if (gen) FULCRUM_LOG(INFO, control, "reloaded %s: snapshot generation %llu\n", config_path.c_str(),
                                      static_cast<unsigned long long>(gen.value()));
-                else std::printf("fulcrum: reload rejected, keeping the running config: %s\n",
+                else FULCRUM_LOG(WARNING, control, "reload rejected, keeping the running config: %s\n",
                                  gen.err().message().c_str());
                 std::fflush(stdout);
             }

@@ -5,16 +5,23 @@ source "$(dirname "$0")/lab_prelude.sh"
 lab_up
 lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13
 
-# 1. A command file, run once the ports are up.
+# 1. A command file, run once the ports are up; fulcrum.control starts at warning level
+# (EAL --log-level), so the first change is not logged, and `set log` turns it back on.
 cat > "$LAB_DIR/cmds.txt" <<'CMDS'
 # checks for prompt_test.sh
 show listeners
+set weight default 10.10.2.12 0 3
+set log fulcrum.control info
 set weight default 10.10.2.13 0 0
 show group default
 show port info 1
 CMDS
-lab_start_fulcrum "$ROOT/conf/demo.json" -f "$LAB_DIR/cmds.txt"
+LAB_EAL_EXTRA="--log-level fulcrum.control:warning" lab_start_fulcrum "$ROOT/conf/demo.json" -f "$LAB_DIR/cmds.txt"
 log="$LAB_DIR/fulcrum.log"
+check "a DPDK log type per component: fulcrum.control at warning hid the first change's log line" \
+  bash -c "! grep -q 'request 1 SetBackendServers applied' '$log'"
+check "  and 'set log fulcrum.control info' at the prompt brought the next one back" \
+  grep -q "fulcrum: request 2 SetBackendServers applied: snapshot generation 3" "$log"
 check "-f echoes each command after the prompt" grep -qx "fulcrum> show listeners" "$log"
 check "  show listeners: the VIP's listener with 3 of 3 backends up" grep -qE "tcp +10.10.1.10:80 +-> default +wrr +backends 3/3 up" "$log"
 check "  set weight went through the actions path" grep -q "Success: SetBackendServers applied, snapshot generation 2" "$log"
