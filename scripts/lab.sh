@@ -46,19 +46,34 @@ NFT
   lab_ns sv ethtool -K sv0 tx off >/dev/null
 }
 
-# lab_start_backends NAME:IP... : an HTTP server on IP:8080 per backend, logs in $LAB_DIR.
+# lab_start_backends NAME:IP[:PORT][@NS]... : an HTTP server on IP:PORT (default 8080) in
+# namespace NS (default sv) per backend, its access log in $LAB_DIR/NAME.log.
 lab_start_backends() {
+  local spec name rest ip port ns
   for spec in "$@"; do
-    local name="${spec%%:*}" ip="${spec#*:}"
-    lab_ns sv python3 "$ROOT/test/e2e/backend_server.py" "$ip" 8080 "$name" "$LAB_DIR/$name.log" &
+    ns=sv; [[ "$spec" == *@* ]] && ns="${spec##*@}"; rest="${spec%@*}"
+    name="${rest%%:*}"; rest="${rest#*:}"; ip="${rest%%:*}"; port=8080
+    [[ "$rest" == *:* ]] && port="${rest#*:}"
+    lab_ns "$ns" python3 "$ROOT/test/e2e/backend_server.py" "$ip" "$port" "$name" "$LAB_DIR/$name.log" &
     LAB_PIDS+=($!)
-  done
-  for spec in "$@"; do
-    local ip="${spec#*:}" n=0
-    until lab_ns sv bash -c "echo > /dev/tcp/$ip/8080" 2>/dev/null; do
-      sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || { echo "backend $ip did not start" >&2; return 1; }
+    local n=0
+    until lab_ns "$ns" bash -c "echo > /dev/tcp/$ip/$port" 2>/dev/null; do
+      sleep 0.1; n=$((n + 1)); [ $n -lt 100 ] || { echo "backend $ip:$port did not start" >&2; return 1; }
     done
   done
+}
+
+# lab_add_eni: namespace $LAB-eni with an ENI-like interface (a macvlan on the servers'
+# segment) holding a primary IP 10.10.2.31 and two secondary IPs 10.10.2.32-33.
+lab_add_eni() {
+  ip netns add "$LAB-eni"
+  lab_ns sv ip link add eni0 link sv0 type macvlan mode bridge
+  lab_ns sv ip link set eni0 netns "$LAB-eni"
+  lab_ns eni ip link set lo up
+  lab_ns eni sysctl -qw net.ipv6.conf.all.disable_ipv6=1
+  for i in 31 32 33; do lab_ns eni ip addr add "10.10.2.$i/24" dev eni0; done
+  lab_ns eni ip link set eni0 up
+  lab_ns eni ethtool -K eni0 tx off >/dev/null 2>&1 || true
 }
 
 # lab_start_fulcrum CONFIG [extra app args]: runs Fulcrum in the lb namespace.
@@ -102,7 +117,7 @@ lab_down() {
   for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   LAB_PIDS=()
-  for ns in cl sv lb; do
+  for ns in cl sv lb eni; do
     ip netns pids "$LAB-$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns del "$LAB-$ns" 2>/dev/null || true
   done
