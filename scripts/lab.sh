@@ -54,7 +54,9 @@ lab_start_backends() {
     ns=sv; [[ "$spec" == *@* ]] && ns="${spec##*@}"; rest="${spec%@*}"
     name="${rest%%:*}"; rest="${rest#*:}"; ip="${rest%%:*}"; port=8080
     [[ "$rest" == *:* ]] && port="${rest#*:}"
-    lab_ns "$ns" python3 "$ROOT/test/e2e/backend_server.py" "$ip" "$port" "$name" "$LAB_DIR/$name.log" &
+    # stderr (tracebacks; the shell's "Terminated" when a test stops it) goes to NAME.err
+    { lab_ns "$ns" python3 "$ROOT/test/e2e/backend_server.py" "$ip" "$port" "$name" "$LAB_DIR/$name.log"; } \
+      2>>"$LAB_DIR/$name.err" &
     LAB_PIDS+=($!)
     local n=0
     until lab_ns "$ns" bash -c "echo > /dev/tcp/$ip/$port" 2>/dev/null; do

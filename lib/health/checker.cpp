@@ -181,6 +181,7 @@ void checker::finish(const target_key &k, bool ok, const std::string &reason) {
     if (ok) {
         st.successes_in_a_row++;
         st.failures_in_a_row = 0;
+        if (st.up) st.reason.clear(); // the last failure no longer explains anything
     } else {
         st.failures_in_a_row++;
         st.successes_in_a_row = 0;
@@ -191,6 +192,7 @@ void checker::finish(const target_key &k, bool ok, const std::string &reason) {
     if (!change) return;
     st.up = ok;
     st.last_change = std::time(nullptr);
+    if (ok) st.reason.clear();
     std::string line = k.describe() + " is " + (ok ? "UP" : "DOWN") + " after " +
                        std::to_string(ok ? st.successes_in_a_row : st.failures_in_a_row) +
                        (ok ? " successes in a row" : " failures in a row: " + reason);

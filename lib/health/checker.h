@@ -49,7 +49,7 @@ struct status {
     bool up = true;
     bool checked = false;              // at least one probe finished
     std::string last_result = "none";  // "success" | "failure"
-    std::string reason;                // of the last failure: "connect refused", "timeout", "http 503"...
+    std::string reason;                // why it is failing: "connect refused", "timeout", "http 503"... (empty when up)
     std::time_t last_change = 0;       // wall-clock time of the last up/down change (0: never)
     uint32_t successes_in_a_row = 0, failures_in_a_row = 0;
     uint64_t probes = 0;

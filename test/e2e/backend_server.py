@@ -38,5 +38,5 @@ if __name__ == "__main__":
     ip, port, name, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
     srv = Server((ip, port), Handler)
     srv.name, srv.log = name, log
-    open(log, "w").close()
+    open(log, "a").close()  # a restarted server keeps its log
     srv.serve_forever()
