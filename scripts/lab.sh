@@ -83,12 +83,13 @@ lab_start_fulcrum() {
   local cfg="$1"; shift
   rm -f "$LAB_DIR/fulcrum.log" # a previous run's log must not pass for this one's start
   # shellcheck disable=SC2046
-  # LAB_EAL_EXTRA adds EAL options (e.g. log levels).
+  # LAB_EAL_EXTRA adds EAL options (e.g. log levels). LAB_PMD=af_xdp attaches with
+  # net_af_xdp instead of net_af_packet (the config must name net_af_xdp0/1).
   # LAB_LCORES / LAB_AFP_OPTS let a test run more workers (e.g. --lcores 0@0,1@1,2@1
   # and qpairs=2: two workers sharing a CPU, with the kernel's fanout spreading flows).
   lab_ns lb "$BUILD/src/fulcrum/fulcrum" ${LAB_LCORES:--l 0,1} --file-prefix "$LAB" --no-pci $(eal_mem_args) \
     --log-level 'pmd.net.af_packet:warning' --log-level 'pmd.net.tap:critical' ${LAB_EAL_EXTRA:-} \
-    --vdev "net_af_packet0,iface=lbc${LAB_AFP_OPTS:-}" --vdev "net_af_packet1,iface=lbs${LAB_AFP_OPTS:-}" \
+    --vdev "net_${LAB_PMD:-af_packet}0,iface=lbc${LAB_AFP_OPTS:-}" --vdev "net_${LAB_PMD:-af_packet}1,iface=lbs${LAB_AFP_OPTS:-}" \
     -- --config "$cfg" "$@" \
     > "$LAB_DIR/fulcrum.log" 2>&1 &
   FULCRUM_WRAPPER=$!
