@@ -62,7 +62,8 @@ else
   rc=0; wait "$dc" || rc=$?
   check "dpdk-dumpcap captured 10 packets from the running Fulcrum and exited ($rc)" test "$rc" -eq 0
   read_back=$(tcpdump -nn -r "$LAB_DIR/cap.pcapng" 2>/dev/null)
-  check "tcpdump reads them back: $(wc -l <<<"$read_back") packets" test "$(wc -l <<<"$read_back")" -eq 10
+  # dpdk-dumpcap checks -c per received burst, so it may write a few more than asked.
+  check "tcpdump reads them back: $(wc -l <<<"$read_back") packets (at least 10)" test "$(wc -l <<<"$read_back")" -ge 10
   check "  and they are the clients' traffic to the VIP" grep -q "> 10.10.1.10.80:" <<<"$read_back"
 fi
 e2e_finish
