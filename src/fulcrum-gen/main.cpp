@@ -53,6 +53,7 @@ int main(int argc, char **argv) {
     std::string client_dev, server_dev, vip = "10.0.0.10", client_ip = "10.0.1.1";
     uint32_t flows = 1000, size = 64, vport = 53;
     double rate = 0, duration = 5, linger = 1;
+    uint32_t window = 0;
     po::options_description desc("fulcrum-gen [EAL options] -- options");
     desc.add_options()("help,h", "this help")
         ("client-port", po::value(&client_dev)->required(), "EAL device facing the load balancer's client side")
@@ -60,6 +61,8 @@ int main(int argc, char **argv) {
         ("flows", po::value(&flows)->default_value(1000), "concurrent client flows")
         ("size", po::value(&size)->default_value(64), "frame size in bytes (>= 64)")
         ("rate", po::value(&rate)->default_value(0), "requests per second (0: as fast as the port takes them)")
+        ("window", po::value(&window)->default_value(0), "keep at most N requests unanswered (closed loop: the "
+                                                         "highest rate the path sustains without overload; 0: open loop)")
         ("duration", po::value(&duration)->default_value(5), "seconds of sending")
         ("linger", po::value(&linger)->default_value(1), "seconds to keep answering and counting after sending stops")
         ("vip", po::value(&vip)->default_value("10.0.0.10"), "VIP (UDP listener)")
@@ -101,7 +104,11 @@ int main(int argc, char **argv) {
         if (now < stop_send && (per_pkt == 0 || now >= due)) {
             uint16_t want = 32;
             if (per_pkt > 0) want = static_cast<uint16_t>(std::min<double>(32, 1 + double(now - due) / per_pkt));
-            uint16_t sent = e.send_burst(want, now);
+            if (window) {
+                uint64_t in_flight = e.stats().sent - e.stats().answered;
+                want = in_flight >= window ? 0 : static_cast<uint16_t>(std::min<uint64_t>(want, window - in_flight));
+            }
+            uint16_t sent = want ? e.send_burst(want, now) : 0;
             due += static_cast<uint64_t>(per_pkt * sent);
         }
         e.poll(now);
