@@ -80,6 +80,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
     _tsc_hz = rte_get_tsc_hz();
     _tsc_per_tick = _tsc_hz / conn::timer_wheel::ticks_per_second;
     _drain_tsc = (_tsc_hz + 9999) / 10000; // 100 us, as l3fwd
+    _exc_poll_tsc = _tsc_hz / 20000;        // 50 us
     std::string sfx = std::to_string(p.id) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffffff);
     _redirect_in = make_ring("fr_redir_" + sfx, sizeof(void *), 4096);
     _msg_in = make_ring("fr_msg_" + sfx, sizeof(worker_msg), 1024);
@@ -224,7 +225,12 @@ void worker::poll_once(uint64_t now_tsc) {
         process_staged(b);
     }
 
-    if (!_excq.empty()) poll_exception_queues();
+    // net_tap's rx is a read() syscall: the kernel's side is polled every 50 us, not
+    // every loop (its traffic is health probes and host services, not the fast path).
+    if (!_excq.empty() && now_tsc - _last_exc_tsc >= _exc_poll_tsc) {
+        poll_exception_queues();
+        _last_exc_tsc = now_tsc;
+    }
     _wheel.advance(_now_tick, [this](connection *c) { expire(c); }, expire_budget);
     if (!_drains.empty() && (_sweeping || static_cast<int32_t>(_now_tick - _drain_due) >= 0)) sweep_drained();
     if (now_tsc - _last_neigh_tsc > _tsc_hz / 10) {

@@ -192,6 +192,7 @@ class worker {
 
     uint64_t _tsc_hz, _tsc_per_tick, _tsc0 = 0;
     uint64_t _now_tsc = 0, _last_drain_tsc = 0, _last_neigh_tsc = 0, _drain_tsc;
+    uint64_t _last_exc_tsc = 0, _exc_poll_tsc = 0;
     uint32_t _now_tick = 0;
     bool _started = false;
 
