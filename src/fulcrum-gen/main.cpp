@@ -54,6 +54,7 @@ int main(int argc, char **argv) {
     uint32_t flows = 1000, size = 64, vport = 53;
     double rate = 0, duration = 5, linger = 1;
     uint32_t window = 0;
+    bool hold = false;
     po::options_description desc("fulcrum-gen [EAL options] -- options");
     desc.add_options()("help,h", "this help")
         ("client-port", po::value(&client_dev)->required(), "EAL device facing the load balancer's client side")
@@ -64,6 +65,8 @@ int main(int argc, char **argv) {
         ("window", po::value(&window)->default_value(0), "keep at most N requests unanswered (closed loop: the "
                                                          "highest rate the path sustains without overload; 0: open loop)")
         ("duration", po::value(&duration)->default_value(5), "seconds of sending")
+        ("hold", po::bool_switch(&hold), "after the summary, stop touching the ports and wait for SIGINT/SIGTERM "
+                                         "(stop the memif peer first: a peer must not vanish while the other polls)")
         ("linger", po::value(&linger)->default_value(1), "seconds to keep answering and counting after sending stops")
         ("vip", po::value(&vip)->default_value("10.0.0.10"), "VIP (UDP listener)")
         ("vport", po::value(&vport)->default_value(53), "listener port")
@@ -115,6 +118,8 @@ int main(int argc, char **argv) {
     }
     std::printf("fulcrum-gen: %u flows, %u B: %s", s.flows, s.frame_size,
                 e.summary(double(std::min(rte_rdtsc(), stop_send) - t0) / double(hz)).c_str());
+    std::fflush(stdout);
+    while (hold && !g_stop) rte_delay_ms(50);
     for (uint16_t p : {client, server}) rte_eth_dev_stop(p);
     return 0;
 }
