@@ -2,9 +2,9 @@
 
 #include <rte_cycles.h>
 #include <rte_ethdev.h>
-#include <rte_ip.h>
-#include <rte_udp.h>
+#include <rte_mbuf.h>
 
+#include <algorithm>
 #include <cinttypes>
 #include <cstdio>
 #include <cstring>
@@ -12,129 +12,278 @@
 namespace fulcrum::gen {
 
 namespace {
-constexpr uint32_t magic = 0xf1c0ffee;
-struct stamp {
-    uint32_t magic, flow;
-    uint64_t tsc;
-};
-constexpr uint32_t l3 = sizeof(rte_ether_hdr), l4 = l3 + sizeof(rte_ipv4_hdr), payload = l4 + sizeof(rte_udp_hdr);
+constexpr uint16_t max_burst = 64;
+
+const char *name(scenario m) { return m == scenario::stream ? "stream" : m == scenario::rr ? "rr" : "cps"; }
+const char *name(l4 p) { return p == l4::tcp ? "tcp" : "udp"; }
+
+uint8_t *data(rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
+void set_len(rte_mbuf *m, uint16_t len) { m->data_len = m->pkt_len = len; }
 } // namespace
 
-uint64_t counters::latency_percentile_ns(double p) const {
-    uint64_t total = 0;
-    for (uint64_t n : lat_log2) total += n;
-    if (!total) return 0;
-    uint64_t want = static_cast<uint64_t>(p / 100.0 * double(total)), seen = 0;
-    for (unsigned b = 0; b < lat_log2.size(); b++) {
-        seen += lat_log2[b];
-        if (seen > want || seen == total) return uint64_t(2) << b; // the bucket's upper bound
+void latency_histogram::add(uint64_t ns) {
+    unsigned b;
+    if (ns < sub) {
+        b = static_cast<unsigned>(ns);
+    } else {
+        unsigned e = 63 - __builtin_clzll(ns); // >= 4
+        b = (e - 3) * sub + static_cast<unsigned>((ns >> (e - 4)) & (sub - 1));
+    }
+    if (b >= buckets.size()) b = buckets.size() - 1;
+    buckets[b]++;
+    count++;
+    sum_ns += ns;
+}
+
+uint64_t latency_histogram::percentile_ns(double p) const {
+    if (!count) return 0;
+    uint64_t want = static_cast<uint64_t>(p / 100.0 * double(count)), seen = 0;
+    for (unsigned b = 0; b < buckets.size(); b++) {
+        seen += buckets[b];
+        if (seen > want || seen == count) {
+            if (b < sub) return b + 1;
+            unsigned e = b / sub + 3, m = b % sub;
+            return (uint64_t(sub + m + 1) << (e - 4)); // the bucket's upper bound
+        }
     }
     return 0;
 }
 
 engine::engine(const settings &s, rte_mempool *pool, uint16_t client_port, uint16_t server_port)
     : _s(s), _pool(pool), _client(client_port), _server(server_port), _tsc_hz(rte_get_tsc_hz()) {
-    if (_s.frame_size < payload + sizeof(stamp)) _s.frame_size = payload + sizeof(stamp);
+    uint16_t least = static_cast<uint16_t>(payload_offset(_s.frame.proto) + stamp_len);
+    if (_s.frame_size < least) _s.frame_size = least;
+    if (_s.flows == 0) _s.flows = 1;
+    _ready = _s.mode == scenario::cps;
+}
+
+uint32_t engine::flow_of(uint32_t client_ip, uint16_t client_port) const {
+    const tuple_space &t = _s.frame.clients;
+    return (client_ip - t.client_ip) * t.ports_per_ip + (client_port - t.first_port);
+}
+
+uint64_t engine::in_flight() const {
+    uint64_t done = _c.written_off + (_s.mode == scenario::stream ? _c.delivered : _c.answered + _c.resets);
+    return _c.sent > done ? _c.sent - done : 0;
+}
+
+bool engine::send(rte_mbuf **pkts, uint16_t n) {
+    uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, n);
+    for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+    return sent == n;
+}
+
+bool engine::setup_step(uint32_t window, uint64_t now_tsc) {
+    if (_ready) return true;
+    if (_setup_done >= _s.flows) {
+        _ready = true;
+        return true;
+    }
+    uint64_t open = _setup_sent - _setup_done;
+    uint32_t n = static_cast<uint32_t>(
+        std::min<uint64_t>({uint64_t(max_burst), _s.flows - _setup_sent, window > open ? window - open : 0}));
+    if (n == 0) return false;
+    rte_mbuf *pkts[max_burst];
+    if (rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return false;
+    bool tcp = _s.frame.proto == l4::tcp;
+    for (uint32_t i = 0; i < n; i++) {
+        uint32_t f = _setup_sent + i;
+        uint16_t len = tcp ? write_client_frame(data(pkts[i]), _s.frame, f, syn, tuple_space::isn(f), 0, 0, now_tsc)
+                           : write_client_frame(data(pkts[i]), _s.frame, f, 0, 0, 0, data_payload(), now_tsc);
+        set_len(pkts[i], len);
+    }
+    uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, static_cast<uint16_t>(n));
+    for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+    _setup_sent += sent;
+    return false;
 }
 
 uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
-    rte_mbuf *pkts[64];
-    if (n > 64) n = 64;
-    if (rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return 0;
+    rte_mbuf *pkts[max_burst];
+    n = std::min(n, max_burst);
+    if (!_ready || n == 0 || rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return 0;
+    bool tcp = _s.frame.proto == l4::tcp;
     for (uint16_t i = 0; i < n; i++) {
-        rte_mbuf *m = pkts[i];
-        uint32_t flow = _next_flow;
-        _next_flow = _next_flow + 1 == _s.flows ? 0 : _next_flow + 1;
-        auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, _s.frame_size));
-        std::memset(eth, 0, _s.frame_size);
-        eth->dst_addr = _s.dut_client_mac;
-        eth->src_addr = _s.client_mac;
-        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
-        ip->version_ihl = 0x45;
-        ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(_s.frame_size - l3));
-        ip->time_to_live = 64;
-        ip->next_proto_id = IPPROTO_UDP;
-        ip->src_addr = rte_cpu_to_be_32(_s.client_ip + flow / 60000);
-        ip->dst_addr = rte_cpu_to_be_32(_s.vip);
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
-        udp->src_port = rte_cpu_to_be_16(static_cast<uint16_t>(1024 + flow % 60000));
-        udp->dst_port = rte_cpu_to_be_16(_s.vport);
-        udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(_s.frame_size - l4));
-        udp->dgram_cksum = 0; // optional in IPv4
-        stamp st{magic, flow, now_tsc};
-        std::memcpy(reinterpret_cast<uint8_t *>(eth) + payload, &st, sizeof st);
+        uint16_t len;
+        if (_s.mode == scenario::cps) {
+            uint32_t f = static_cast<uint32_t>(_next_conn++ % _s.flows);
+            len = write_client_frame(data(pkts[i]), _s.frame, f, syn, tuple_space::isn(f), 0, 0, now_tsc);
+        } else {
+            uint32_t f = _next_flow;
+            _next_flow = _next_flow + 1 == _s.flows ? 0 : _next_flow + 1;
+            uint32_t seq = tuple_space::isn(f) + 1;
+            len = write_client_frame(data(pkts[i]), _s.frame, f, tcp ? (psh | ack) : 0, seq,
+                                     server_isn(seq - 1) + 1, data_payload(), now_tsc);
+        }
+        set_len(pkts[i], len);
     }
     uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, n);
     for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+    if (_s.mode == scenario::cps) _next_conn -= n - sent;
+    else _next_flow = static_cast<uint32_t>((_next_flow + _s.flows - (n - sent)) % _s.flows);
     _c.sent += sent;
     return sent;
 }
 
-void engine::poll(uint64_t now_tsc) {
-    rte_mbuf *pkts[64];
-    // Backends: turn every request around.
-    uint16_t n = rte_eth_rx_burst(_server, 0, pkts, 64);
-    uint16_t out = 0;
-    for (uint16_t i = 0; i < n; i++) {
-        rte_mbuf *m = pkts[i];
-        auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
-        if (m->data_len < payload || eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
-            _c.foreign++;
-            rte_pktmbuf_free(m);
-            continue;
+// The backends: every answer is computed from the frame it answers.
+void engine::answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out) {
+    frame_view v = parse(data(m), m->data_len);
+    bool echo = _s.mode == scenario::rr;
+    if (!v.ok) {
+        _c.foreign++;
+    } else if (v.proto == l4::udp) {
+        _c.delivered++;
+        if (echo) {
+            set_len(m, turn_around(data(m), _s.server_mac, 0, 0, 0, 0));
+            out[n_out++] = m;
+            return;
         }
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
-        auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
-        rte_ether_addr peer = eth->src_addr;
-        eth->dst_addr = peer;
-        eth->src_addr = _s.server_mac;
-        uint32_t a = ip->src_addr;
-        ip->src_addr = ip->dst_addr;
-        ip->dst_addr = a;
-        uint16_t p = udp->src_port;
-        udp->src_port = udp->dst_port;
-        udp->dst_port = p;
-        udp->dgram_cksum = 0;
-        ip->hdr_checksum = 0;
-        ip->hdr_checksum = rte_ipv4_cksum(ip); // TTL was lowered on the way
-        pkts[out++] = m;
+    } else if (v.flags & rst) {
+        _c.server_resets++;
+    } else if ((v.flags & (syn | ack)) == syn) {
+        set_len(m, turn_around(data(m), _s.server_mac, syn | ack, server_isn(v.seq), v.seq + 1, 0));
+        out[n_out++] = m;
+        return;
+    } else if (v.flags & fin) {
+        set_len(m, turn_around(data(m), _s.server_mac, fin | ack, v.ack_no, v.seq + v.payload + 1, 0));
+        out[n_out++] = m;
+        return;
+    } else if (v.payload) {
+        _c.delivered++;
+        if (echo) {
+            set_len(m, turn_around(data(m), _s.server_mac, psh | ack, v.ack_no, v.seq + v.payload, v.payload));
+            out[n_out++] = m;
+            return;
+        }
     }
-    uint16_t sent = out ? rte_eth_tx_burst(_server, 0, pkts, out) : 0;
-    for (uint16_t i = sent; i < out; i++) rte_pktmbuf_free(pkts[i]);
-    _c.reflected += sent;
+    rte_pktmbuf_free(m);
+}
 
-    // Clients: count the answers and their round trip.
-    n = rte_eth_rx_burst(_client, 0, pkts, 64);
-    for (uint16_t i = 0; i < n; i++) {
-        rte_mbuf *m = pkts[i];
-        stamp st{};
-        if (m->data_len >= payload + sizeof st) std::memcpy(&st, rte_pktmbuf_mtod_offset(m, uint8_t *, payload), sizeof st);
-        if (st.magic != magic) {
-            _c.foreign++;
-        } else {
-            _c.answered++;
-            uint64_t ns = (now_tsc - st.tsc) * 1000000000ull / _tsc_hz;
-            _c.lat_sum_ns += ns;
-            _c.lat_log2[ns ? 63 - __builtin_clzll(ns) : 0]++;
-        }
+// The clients: complete handshakes and closes, count answers and their round trips.
+void engine::account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, uint16_t &n_out) {
+    frame_view v = parse(data(m), m->data_len);
+    if (!v.ok) {
+        _c.foreign++;
         rte_pktmbuf_free(m);
+        return;
     }
+    uint32_t f = flow_of(v.dst_ip, v.dst_port);
+    if (v.proto == l4::tcp && (v.flags & rst)) {
+        _c.resets++;
+    } else if (v.proto == l4::tcp && (v.flags & (syn | ack)) == (syn | ack)) {
+        // Handshake done: the last ACK (cps: and the client's FIN right behind it).
+        if (_ready) _c.opened++;
+        else _setup_done++;
+        set_len(m, write_client_frame(data(m), _s.frame, f, ack, v.ack_no, v.seq + 1, 0, now_tsc));
+        out[n_out++] = m;
+        if (_s.mode == scenario::cps && _ready) {
+            rte_mbuf *f2 = rte_pktmbuf_alloc(_pool);
+            if (!f2) return;
+            set_len(f2, write_client_frame(data(f2), _s.frame, f, fin | ack, v.ack_no, v.seq + 1, 0, now_tsc));
+            out[n_out++] = f2;
+        }
+        return;
+    } else if (v.proto == l4::tcp && (v.flags & fin)) {
+        _c.answered++; // the server closed its side: the connection is complete
+        set_len(m, write_client_frame(data(m), _s.frame, f, ack, v.ack_no, v.seq + 1, 0, now_tsc));
+        out[n_out++] = m;
+        return;
+    } else if (v.stamped) {
+        if (_s.mode == scenario::rr) {
+            _c.answered++;
+            _c.latency.add((now_tsc - v.tsc) * 1000000000ull / _tsc_hz);
+        }
+    } else {
+        _c.foreign++;
+    }
+    rte_pktmbuf_free(m);
+}
+
+void engine::poll(uint64_t now_tsc) {
+    rte_mbuf *in[max_burst], *out[2 * max_burst];
+    uint16_t n = rte_eth_rx_burst(_server, 0, in, max_burst), n_out = 0;
+    for (uint16_t i = 0; i < n; i++) answer_as_server(in[i], out, n_out);
+    if (n_out) {
+        uint16_t sent = rte_eth_tx_burst(_server, 0, out, n_out);
+        for (uint16_t i = sent; i < n_out; i++) rte_pktmbuf_free(out[i]);
+    }
+    // UDP flows are open once their first datagram got through.
+    if (!_ready && _s.frame.proto == l4::udp) _setup_done = _c.delivered;
+
+    n = rte_eth_rx_burst(_client, 0, in, max_burst);
+    n_out = 0;
+    for (uint16_t i = 0; i < n; i++) account_at_client(in[i], now_tsc, out, n_out);
+    if (n_out) send(out, n_out);
 }
 
 std::string engine::summary(double seconds) const {
-    char b[512];
-    uint64_t lost = _c.sent > _c.answered ? _c.sent - _c.answered : 0;
-    std::snprintf(b, sizeof b,
-                  "sent %" PRIu64 " answered %" PRIu64 " lost %" PRIu64 " (%.4f%%) reflected %" PRIu64
-                  " foreign %" PRIu64 "; %.3f Mpps offered, %.3f Mpps answered; round trip mean %.1f us, "
-                  "p50 <= %.1f us, p99 <= %.1f us\n",
-                  _c.sent, _c.answered, lost, _c.sent ? 100.0 * double(lost) / double(_c.sent) : 0.0, _c.reflected,
-                  _c.foreign, double(_c.sent) / seconds / 1e6, double(_c.answered) / seconds / 1e6,
-                  _c.answered ? double(_c.lat_sum_ns) / double(_c.answered) / 1000 : 0.0,
-                  double(_c.latency_percentile_ns(50)) / 1000, double(_c.latency_percentile_ns(99)) / 1000);
+    char b[640];
+    uint64_t done = _s.mode == scenario::stream ? _c.delivered : _c.answered;
+    uint64_t lost = _c.sent > done + _c.resets ? _c.sent - done - _c.resets : 0;
+    const char *what = _s.mode == scenario::cps ? "connections" : "frames";
+    int k = std::snprintf(b, sizeof b,
+                          "%s %s, %u flows, %u B: sent %" PRIu64 " %s, %s %" PRIu64 ", lost %" PRIu64
+                          " (%.4f%%), resets %" PRIu64 ", foreign %" PRIu64 "; %.3f M/s sent, %.3f M/s %s",
+                          name(_s.mode), name(_s.frame.proto), _s.flows, _s.frame_size, _c.sent, what,
+                          _s.mode == scenario::stream ? "delivered" : _s.mode == scenario::rr ? "answered" : "completed",
+                          done, lost, _c.sent ? 100.0 * double(lost) / double(_c.sent) : 0.0, _c.resets, _c.foreign,
+                          double(_c.sent) / seconds / 1e6, double(done) / seconds / 1e6,
+                          _s.mode == scenario::stream ? "delivered" : _s.mode == scenario::rr ? "answered" : "completed");
+    if (_c.latency.count && k > 0 && size_t(k) < sizeof b)
+        std::snprintf(b + k, sizeof b - size_t(k), "; round trip mean %.2f us, p50 %.2f us, p99 %.2f us, p99.9 %.2f us",
+                      double(_c.latency.sum_ns) / double(_c.latency.count) / 1000,
+                      double(_c.latency.percentile_ns(50)) / 1000, double(_c.latency.percentile_ns(99)) / 1000,
+                      double(_c.latency.percentile_ns(99.9)) / 1000);
     return b;
+}
+
+std::string engine::json(double seconds) const {
+    char b[768];
+    uint64_t done = _s.mode == scenario::stream ? _c.delivered : _c.answered;
+    uint64_t lost = _c.sent > done + _c.resets ? _c.sent - done - _c.resets : 0;
+    std::snprintf(b, sizeof b,
+                  "{\"mode\":\"%s\",\"proto\":\"%s\",\"flows\":%u,\"frame_size\":%u,\"seconds\":%.3f,"
+                  "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"opened\":%" PRIu64
+                  ",\"resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"written_off\":%" PRIu64
+                  ",\"sent_mps\":%.4f,\"done_mps\":%.4f,\"lat_mean_us\":%.3f,\"lat_p50_us\":%.3f,"
+                  "\"lat_p99_us\":%.3f,\"lat_p999_us\":%.3f}",
+                  name(_s.mode), name(_s.frame.proto), _s.flows, _s.frame_size, seconds, _c.sent, _c.delivered,
+                  _c.answered, _c.opened, _c.resets, _c.server_resets, _c.foreign, lost, _c.written_off, double(_c.sent) / seconds / 1e6,
+                  double(done) / seconds / 1e6,
+                  _c.latency.count ? double(_c.latency.sum_ns) / double(_c.latency.count) / 1000 : 0.0,
+                  double(_c.latency.percentile_ns(50)) / 1000, double(_c.latency.percentile_ns(99)) / 1000,
+                  double(_c.latency.percentile_ns(99.9)) / 1000);
+    return b;
+}
+
+void engine::write_pcap(const settings &s, pcap_file &out, uint64_t data_frames) {
+    uint8_t frame[2048];
+    bool tcp = s.frame.proto == l4::tcp;
+    uint16_t payload = static_cast<uint16_t>(std::max<int>(stamp_len, s.frame_size - int(payload_offset(s.frame.proto))));
+    auto put = [&](uint32_t f, uint8_t flags, uint32_t seq, uint32_t ack_no, uint16_t pl) {
+        out.write(frame, write_client_frame(frame, s.frame, f, flags, seq, ack_no, pl, 0));
+    };
+    if (s.mode == scenario::cps) {
+        for (uint64_t c = 0; c < data_frames; c++) {
+            uint32_t f = static_cast<uint32_t>(c % s.flows), x = tuple_space::isn(f), y = server_isn(x);
+            put(f, syn, x, 0, 0);
+            put(f, ack, x + 1, y + 1, 0);
+            put(f, fin | ack, x + 1, y + 1, 0);
+            put(f, ack, x + 2, y + 2, 0);
+        }
+        return;
+    }
+    for (uint32_t f = 0; f < s.flows; f++) {
+        uint32_t x = tuple_space::isn(f);
+        if (tcp) put(f, syn, x, 0, 0);
+        else put(f, 0, 0, 0, payload);
+    }
+    if (tcp)
+        for (uint32_t f = 0; f < s.flows; f++) put(f, ack, tuple_space::isn(f) + 1, server_isn(tuple_space::isn(f)) + 1, 0);
+    for (uint64_t i = 0; i < data_frames; i++) {
+        uint32_t f = static_cast<uint32_t>(i % s.flows), x = tuple_space::isn(f);
+        put(f, tcp ? (psh | ack) : 0, x + 1, server_isn(x) + 1, payload);
+    }
 }
 
 } // namespace fulcrum::gen

@@ -1,17 +1,27 @@
 // fulcrum-gen's engine: a pktgen-style traffic generator and backend emulator.
 //
-//   client port:  sends UDP requests from `flows` clients (cip:cport -> VIP:vport), each
-//                 stamped with the TSC and its flow id; counts the answers that come back
-//                 and their round-trip latency.
-//   server port:  answers as the backends: every request that arrives there (from a laddr,
-//                 after full-NAT) is turned around (MACs, addresses, ports swapped) and
-//                 sent back, so complete request/response flows cross the device under
-//                 test twice.
+//   client port:  emulated clients (cip:cport -> VIP:vport) open flows and send on them;
+//   server port:  answers as the backends whatever full-NAT delivered there (from a laddr):
+//                 SYN -> SYN-ACK, FIN -> FIN-ACK, data -> echoed (request/response) or
+//                 counted (stream). Both ends are stateless: every answer is computed from
+//                 the frame it answers (see server_isn), so 10M flows cost no memory here.
 //
-// Loss is counted, not guessed: sent - answered once the pipe has drained.
+// Scenarios:
+//   stream  established-flow forwarding: every flow is opened once (setup: TCP handshake,
+//           UDP first datagram), then data frames go round the flows as fast as the path
+//           takes them; the server side counts what arrived (one direction).
+//   rr      request/response: as stream, but the server echoes each data frame and the
+//           client times the round trip (the TSC stamp in the frame).
+//   cps     connection rate: each new connection is SYN, SYN-ACK, ACK, FIN, FIN-ACK, ACK
+//           (six frames through the device); a connection counts when the client sees
+//           the server's FIN-ACK. Tuples cycle over `flows` client ports.
+//
+// Loss is counted, not guessed: frames the client port accepted minus what arrived.
 #pragma once
 
-#include <rte_ether.h>
+#include "gen/frame.h"
+
+#include <rte_mbuf.h>
 #include <rte_mempool.h>
 
 #include <array>
@@ -20,39 +30,81 @@
 
 namespace fulcrum::gen {
 
+enum class scenario { stream, rr, cps };
+
 struct settings {
-    uint32_t flows = 1000;
-    uint16_t frame_size = 64;   // bytes on the wire without FCS (>= 60)
-    uint32_t client_ip = 0;     // first client address (host order); flows spread over ports then addresses
-    uint32_t vip = 0;           // host order
-    uint16_t vport = 53;
-    rte_ether_addr client_mac{}, dut_client_mac{}; // our MAC / the DUT's port MAC (broadcast if unknown)
-    rte_ether_addr server_mac{};                   // our backend side's MAC
+    scenario mode = scenario::rr;
+    frame_spec frame;       // protocol, VIP, client tuple space, our client MAC and the DUT's
+    uint32_t flows = 1000;  // concurrent flows (stream, rr); distinct tuples in turn (cps)
+    uint16_t frame_size = 64;
+    uint8_t server_mac[6]{}; // our backend side's MAC
+};
+
+// Round-trip times in log-linear buckets: 16 per power of two (6% resolution).
+struct latency_histogram {
+    static constexpr unsigned sub = 16;
+    std::array<uint64_t, 64 * sub> buckets{};
+    uint64_t count = 0, sum_ns = 0;
+    void add(uint64_t ns);
+    uint64_t percentile_ns(double p) const; // upper bound of the bucket holding it
 };
 
 struct counters {
-    uint64_t sent = 0, answered = 0, reflected = 0, foreign = 0;
-    uint64_t lat_sum_ns = 0;
-    std::array<uint64_t, 64> lat_log2{}; // answers by floor(log2(latency ns))
-    uint64_t latency_percentile_ns(double p) const;
+    uint64_t sent = 0;      // data frames (stream, rr) or SYNs (cps) the client port took
+    uint64_t delivered = 0; // data frames that reached the server port
+    uint64_t answered = 0;  // rr: echoes back at the client; cps: connections completed
+    uint64_t opened = 0;    // handshakes completed (SYN-ACK at the client)
+    uint64_t resets = 0;    // RSTs received by the clients
+    uint64_t server_resets = 0; // RSTs received by the backends
+    uint64_t foreign = 0;   // frames that are not ours
+    uint64_t written_off = 0; // given up waiting for (see write_off)
+    latency_histogram latency;
 };
 
 class engine {
   public:
     engine(const settings &s, rte_mempool *pool, uint16_t client_port, uint16_t server_port);
 
-    // Send up to one burst of requests (next flows in turn); returns how many left.
+    // Open every flow once with at most `window` opening at a time; true once all are
+    // open (at once for cps, which opens its own). Call with poll() until it returns true.
+    bool setup_step(uint32_t window, uint64_t now_tsc);
+    uint64_t flows_open() const { return _setup_done; }
+    // Start of the measured interval: counters back to zero.
+    void reset_counters() { _c = counters{}; }
+    // Send up to n frames of the scenario (data, or new connections); returns how many
+    // the client port took.
     uint16_t send_burst(uint16_t n, uint64_t now_tsc);
-    // Answer what reached the server port, count what came back to the client port.
+    // Answer what reached the server port, account for what came back to the client.
     void poll(uint64_t now_tsc);
+    // Frames (rr, stream) or connections (cps) under way and not yet accounted for.
+    uint64_t in_flight() const;
+    // Stop waiting for what is under way (they count as lost): a closed loop that lost
+    // frames would otherwise stall.
+    void write_off() { _c.written_off += in_flight(); }
     const counters &stats() const { return _c; }
     std::string summary(double seconds) const;
+    std::string json(double seconds) const;
+
+    // The scenario's client frames as a capture: setup (handshakes, or one datagram per
+    // flow) then `data_frames` data frames round the flows (cps: `data_frames` SYNs,
+    // each followed by its ACK, FIN and last ACK).
+    static void write_pcap(const settings &s, pcap_file &out, uint64_t data_frames);
 
   private:
+    uint32_t flow_of(uint32_t client_ip, uint16_t client_port) const;
+    uint16_t data_payload() const { return static_cast<uint16_t>(_s.frame_size - payload_offset(_s.frame.proto)); }
+    bool send(rte_mbuf **pkts, uint16_t n);
+    void answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out);
+    void account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, uint16_t &n_out);
+
     settings _s;
     rte_mempool *_pool;
     uint16_t _client, _server;
     uint32_t _next_flow = 0;
+    uint64_t _next_conn = 0;
+    uint32_t _setup_sent = 0;
+    uint64_t _setup_done = 0; // flows open (TCP: SYN-ACK seen; UDP: first datagram delivered)
+    bool _ready = false;
     uint64_t _tsc_hz;
     counters _c;
 };

@@ -1,10 +1,13 @@
-// fulcrum-gen [EAL options] -- --client-port DEV --server-port DEV [--flows N] [--size B]
-//             [--rate PPS] [--duration S] [--vip IP] [--vport P] [--client-ip IP]
+// fulcrum-gen [EAL options] -- --client-port DEV --server-port DEV [--mode stream|rr|cps]
+//             [--proto tcp|udp] [--flows N] [--size B] [--rate R] [--window N] [--duration S]
+// fulcrum-gen -- --pcap FILE [--mode ...] [--proto ...] [--flows N] [--size B] [--pcap-frames N]
 //
-// Drives complete UDP request/response flows through a load balancer: requests leave the
-// client port toward the VIP, the server port answers as the backends, and the answers are
-// counted and timed back on the client port (see lib/gen/gen.h). Attach it to Fulcrum
-// over memif (two processes), or to real NICs. Prints a summary with loss and latency.
+// Drives complete flows through a load balancer (see lib/gen/gen.h): emulated clients on
+// the client port, emulated backends on the server port. Attach it to Fulcrum over memif
+// (two processes) or to real NICs. With --pcap it writes the scenario's client frames to
+// a capture instead (no EAL, no ports) for tcpreplay, Pktgen-DPDK or TRex.
+//
+// Prints a summary line and the same figures as one JSON line ("fulcrum-gen-json: {...}").
 #include "gen/gen.h"
 
 #include <boost/program_options.hpp>
@@ -15,12 +18,15 @@
 
 #include <arpa/inet.h>
 
+#include <algorithm>
+#include <cinttypes>
 #include <csignal>
 #include <cstdio>
 #include <cstring>
 #include <iostream>
 
 namespace po = boost::program_options;
+using namespace fulcrum;
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
@@ -41,85 +47,168 @@ uint32_t ipv4(const std::string &s) {
     if (inet_pton(AF_INET, s.c_str(), &a) != 1) throw po::error("not an IPv4 address: " + s);
     return ntohl(a.s_addr);
 }
+void mac(const std::string &s, uint8_t *out) {
+    unsigned b[6];
+    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
+        throw po::error("not a MAC address: " + s);
+    for (int i = 0; i < 6; i++) out[i] = static_cast<uint8_t>(b[i]);
+}
+
+struct run_options {
+    std::string client_dev, server_dev, pcap;
+    double rate = 0, duration = 5, linger = 1, setup_timeout = 120;
+    uint32_t window = 0, setup_window = 4096;
+    uint64_t pcap_frames = 0;
+    bool hold = false;
+};
+
+// The sending loop: `rate` frames (cps: connections) per second, or as fast as the port
+// takes them; with a window, at most that many under way. Returns the seconds it sent.
+double run(gen::engine &e, const run_options &o) {
+    uint64_t hz = rte_get_tsc_hz(), t0 = rte_rdtsc(), stop_send = t0 + uint64_t(o.duration * double(hz));
+    uint64_t stop_all = stop_send + uint64_t(o.linger * double(hz)), stall_check = t0, last_progress = 0;
+    double per_unit = o.rate > 0 ? double(hz) / o.rate : 0;
+    double due = double(t0);
+    for (uint64_t now = t0; !g_stop && now < stop_all; now = rte_rdtsc()) {
+        if (now < stop_send && (per_unit == 0 || double(now) >= due)) {
+            uint16_t want = 32;
+            if (per_unit > 0) want = static_cast<uint16_t>(std::min<double>(32, 1 + (double(now) - due) / per_unit));
+            if (o.window) {
+                uint64_t open = e.in_flight();
+                want = open >= o.window ? 0 : static_cast<uint16_t>(std::min<uint64_t>(want, o.window - open));
+            }
+            uint16_t sent = want ? e.send_burst(want, now) : 0;
+            if (per_unit > 0) due += per_unit * sent;
+        }
+        e.poll(now);
+        // A closed loop that lost frames would wait for them for ever: after 50 ms with
+        // nothing answered and the window full, what is under way counts as lost.
+        if (o.window && now - stall_check > hz / 20) {
+            uint64_t progress = e.stats().delivered + e.stats().answered + e.stats().resets;
+            if (progress == last_progress && e.in_flight() >= o.window) e.write_off();
+            last_progress = progress;
+            stall_check = now;
+        }
+    }
+    return double(std::min(rte_rdtsc(), stop_send) - t0) / double(hz);
+}
 } // namespace
 
 int main(int argc, char **argv) {
-    int n = rte_eal_init(argc, argv);
-    if (n < 0) {
-        std::fprintf(stderr, "fulcrum-gen: EAL initialisation failed\n");
-        return 1;
-    }
-    argc -= n, argv += n;
-    std::string client_dev, server_dev, vip = "10.0.0.10", client_ip = "10.0.1.1";
+    // Application options follow "--"; without it, all are (pcap mode needs no EAL).
+    int sep = 0;
+    for (int i = 1; i < argc; i++)
+        if (std::strcmp(argv[i], "--") == 0) sep = i;
+    std::string mode = "rr", proto = "udp", vip = "10.0.0.10", client_ip = "10.0.1.1", dut_mac = "ff:ff:ff:ff:ff:ff";
     uint32_t flows = 1000, size = 64, vport = 53;
-    double rate = 0, duration = 5, linger = 1;
-    uint32_t window = 0;
-    bool hold = false;
+    run_options o;
     po::options_description desc("fulcrum-gen [EAL options] -- options");
     desc.add_options()("help,h", "this help")
-        ("client-port", po::value(&client_dev)->required(), "EAL device facing the load balancer's client side")
-        ("server-port", po::value(&server_dev)->required(), "EAL device facing its server side (we answer as the backends)")
-        ("flows", po::value(&flows)->default_value(1000), "concurrent client flows")
-        ("size", po::value(&size)->default_value(64), "frame size in bytes (>= 64)")
-        ("rate", po::value(&rate)->default_value(0), "requests per second (0: as fast as the port takes them)")
-        ("window", po::value(&window)->default_value(0), "keep at most N requests unanswered (closed loop: the "
-                                                         "highest rate the path sustains without overload; 0: open loop)")
-        ("duration", po::value(&duration)->default_value(5), "seconds of sending")
-        ("hold", po::bool_switch(&hold), "after the summary, stop touching the ports and wait for SIGINT/SIGTERM "
-                                         "(stop the memif peer first: a peer must not vanish while the other polls)")
-        ("linger", po::value(&linger)->default_value(1), "seconds to keep answering and counting after sending stops")
-        ("vip", po::value(&vip)->default_value("10.0.0.10"), "VIP (UDP listener)")
+        ("client-port", po::value(&o.client_dev), "EAL device facing the load balancer's client side")
+        ("server-port", po::value(&o.server_dev), "EAL device facing its server side (we answer as the backends)")
+        ("mode", po::value(&mode)->default_value("rr"), "stream (one-way on open flows) | rr (request/response, "
+                                                        "round trips timed) | cps (connections opened and closed)")
+        ("proto", po::value(&proto)->default_value("udp"), "udp | tcp (cps: tcp)")
+        ("flows", po::value(&flows)->default_value(1000), "concurrent flows (cps: distinct client tuples used in turn)")
+        ("size", po::value(&size)->default_value(64), "data frame size in bytes without FCS")
+        ("rate", po::value(&o.rate)->default_value(0), "frames (cps: connections) per second; 0: as fast as the port takes them")
+        ("window", po::value(&o.window)->default_value(0), "closed loop: at most N frames (cps: connections) under way; 0: open loop")
+        ("duration", po::value(&o.duration)->default_value(5), "seconds of sending, after setup")
+        ("linger", po::value(&o.linger)->default_value(1), "seconds to keep answering and counting after sending stops")
+        ("setup-window", po::value(&o.setup_window)->default_value(4096), "flows opening at a time during setup")
+        ("setup-timeout", po::value(&o.setup_timeout)->default_value(120), "seconds allowed to open every flow")
+        ("hold", po::bool_switch(&o.hold), "after the summary, stop touching the ports and wait for SIGINT/SIGTERM "
+                                           "(stop the memif peer first: a peer must not vanish while the other polls)")
+        ("vip", po::value(&vip)->default_value("10.0.0.10"), "VIP")
         ("vport", po::value(&vport)->default_value(53), "listener port")
-        ("client-ip", po::value(&client_ip)->default_value("10.0.1.1"), "first client address (60,000 flows per address)");
+        ("client-ip", po::value(&client_ip)->default_value("10.0.1.1"), "first client address (60,000 flows per address)")
+        ("dut-mac", po::value(&dut_mac)->default_value("ff:ff:ff:ff:ff:ff"), "destination MAC of client frames (the DUT's port)")
+        ("pcap", po::value(&o.pcap), "write the scenario's client frames to this pcap file instead of sending them")
+        ("pcap-frames", po::value(&o.pcap_frames)->default_value(0), "data frames after setup in the pcap (cps: connections)");
     po::variables_map vm;
-    fulcrum::gen::settings s;
+    gen::settings s;
     try {
-        po::store(po::parse_command_line(argc, argv, desc), vm);
+        po::store(po::parse_command_line(argc - sep, argv + sep, desc), vm);
         if (vm.count("help")) {
             std::cout << desc;
             return 0;
         }
         po::notify(vm);
-        s.vip = ipv4(vip);
-        s.client_ip = ipv4(client_ip);
+        if (mode != "stream" && mode != "rr" && mode != "cps") throw po::error("--mode: stream, rr or cps");
+        if (proto != "tcp" && proto != "udp") throw po::error("--proto: tcp or udp");
+        if (mode == "cps" && proto != "tcp") throw po::error("--mode cps: TCP only (--proto tcp)");
+        if (size > 1514) throw po::error("--size: at most 1514");
+        s.mode = mode == "stream" ? gen::scenario::stream : mode == "rr" ? gen::scenario::rr : gen::scenario::cps;
+        s.frame.proto = proto == "tcp" ? gen::l4::tcp : gen::l4::udp;
+        s.frame.vip = ipv4(vip);
+        s.frame.vport = static_cast<uint16_t>(vport);
+        s.frame.clients.client_ip = ipv4(client_ip);
+        mac(dut_mac, s.frame.dst_mac);
+        s.flows = flows ? flows : 1;
+        s.frame_size = static_cast<uint16_t>(std::max<uint32_t>(size, gen::min_frame));
+        if (o.pcap.empty() && (o.client_dev.empty() || o.server_dev.empty()))
+            throw po::error("--client-port and --server-port are required (or --pcap)");
     } catch (const po::error &e) {
         std::fprintf(stderr, "fulcrum-gen: %s\n", e.what());
         return 2;
     }
-    s.flows = flows ? flows : 1;
-    s.frame_size = static_cast<uint16_t>(size < 64 ? 64 : size);
-    s.vport = static_cast<uint16_t>(vport);
+    if (!o.pcap.empty()) {
+        gen::pcap_file f(o.pcap.c_str());
+        if (!f.ok()) {
+            std::perror(o.pcap.c_str());
+            return 1;
+        }
+        gen::engine::write_pcap(s, f, o.pcap_frames);
+        std::printf("fulcrum-gen: wrote %" PRIu64 " frames (%s %s, %u flows) to %s\n", f.frames(), mode.c_str(),
+                    proto.c_str(), s.flows, o.pcap.c_str());
+        return 0;
+    }
+
+    if (rte_eal_init(sep ? sep + 1 : 1, argv) < 0) {
+        std::fprintf(stderr, "fulcrum-gen: EAL initialisation failed\n");
+        return 1;
+    }
     rte_mempool *pool = rte_pktmbuf_pool_create("gen_mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
     uint16_t client = 0, server = 0;
-    if (!pool || !start_port(client_dev, pool, client) || !start_port(server_dev, pool, server)) return 1;
-    rte_eth_macaddr_get(client, &s.client_mac);
-    rte_eth_macaddr_get(server, &s.server_mac);
-    std::memset(s.dut_client_mac.addr_bytes, 0xff, 6); // broadcast: the DUT takes it whatever its MAC
+    if (!pool || !start_port(o.client_dev, pool, client) || !start_port(o.server_dev, pool, server)) return 1;
+    rte_ether_addr a;
+    rte_eth_macaddr_get(client, &a);
+    std::memcpy(s.frame.src_mac, a.addr_bytes, 6);
+    rte_eth_macaddr_get(server, &a);
+    std::memcpy(s.server_mac, a.addr_bytes, 6);
     std::signal(SIGINT, on_signal);
     std::signal(SIGTERM, on_signal);
 
-    fulcrum::gen::engine e(s, pool, client, server);
-    uint64_t hz = rte_get_tsc_hz(), t0 = rte_rdtsc(), stop_send = t0 + uint64_t(duration * double(hz));
-    uint64_t stop_all = stop_send + uint64_t(linger * double(hz));
-    double per_pkt = rate > 0 ? double(hz) / rate : 0;
-    uint64_t due = t0;
-    for (uint64_t now = t0; !g_stop && now < stop_all; now = rte_rdtsc()) {
-        if (now < stop_send && (per_pkt == 0 || now >= due)) {
-            uint16_t want = 32;
-            if (per_pkt > 0) want = static_cast<uint16_t>(std::min<double>(32, 1 + double(now - due) / per_pkt));
-            if (window) {
-                uint64_t in_flight = e.stats().sent - e.stats().answered;
-                want = in_flight >= window ? 0 : static_cast<uint16_t>(std::min<uint64_t>(want, window - in_flight));
-            }
-            uint16_t sent = want ? e.send_burst(want, now) : 0;
-            due += static_cast<uint64_t>(per_pkt * sent);
-        }
-        e.poll(now);
+    // memif and real NICs bring links up asynchronously: start once both are up (10 s at most).
+    for (int i = 0; i < 200; i++) {
+        rte_eth_link la{}, lb{};
+        rte_eth_link_get_nowait(client, &la);
+        rte_eth_link_get_nowait(server, &lb);
+        if (la.link_status && lb.link_status) break;
+        rte_delay_ms(50);
     }
-    std::printf("fulcrum-gen: %u flows, %u B: %s", s.flows, s.frame_size,
-                e.summary(double(std::min(rte_rdtsc(), stop_send) - t0) / double(hz)).c_str());
+    gen::engine e(s, pool, client, server);
+    uint64_t hz = rte_get_tsc_hz(), t0 = rte_rdtsc(), give_up = t0 + uint64_t(o.setup_timeout * double(hz));
+    uint64_t now = t0;
+    bool ready = false;
+    while (!g_stop && !(ready = e.setup_step(o.setup_window, now)) && now < give_up) {
+        e.poll(now);
+        now = rte_rdtsc();
+    }
+    int status = 0;
+    if (!ready) {
+        std::printf("fulcrum-gen: setup did not finish: %" PRIu64 " of %u flows open after %.1f s\n",
+                    e.flows_open(), s.flows, double(now - t0) / double(hz));
+        status = 1;
+    } else {
+        if (s.mode != gen::scenario::cps)
+            std::printf("fulcrum-gen: %u flows open in %.3f s\n", s.flows, double(rte_rdtsc() - t0) / double(hz));
+        e.reset_counters();
+        double seconds = run(e, o);
+        std::printf("fulcrum-gen: %s\nfulcrum-gen-json: %s\n", e.summary(seconds).c_str(), e.json(seconds).c_str());
+    }
     std::fflush(stdout);
-    while (hold && !g_stop) rte_delay_ms(50);
+    while (o.hold && !g_stop) rte_delay_ms(50);
     for (uint16_t p : {client, server}) rte_eth_dev_stop(p);
-    return 0;
+    return status;
 }

@@ -1,6 +1,7 @@
 // fulcrum-gen's engine against a reflector on virtual ports: its client port and server
 // port joined by net_ring "wires" that stand in for the device under test. Every request
 // must come back answered; with frames dropped on purpose the counted loss is exact.
+#include "frames.h"
 #include "gen/gen.h"
 #include "harness.h"
 
@@ -9,6 +10,11 @@
 #include <rte_ethdev.h>
 
 #include <catch2/catch.hpp>
+
+#include <unistd.h>
+
+#include <cstdio>
+#include <vector>
 
 using namespace fulcrum;
 using namespace fulcrum::test;
@@ -49,6 +55,17 @@ struct wire {
         }
     }
     uint64_t requests = 0, dropped = 0;
+    // With `record`, every frame crossing is parsed and kept, and its checksums checked
+    // by the test's own frame code.
+    bool record = false;
+    std::vector<gen::frame_view> to_server, to_client;
+    unsigned checksum_errors = 0;
+    void keep(rte_mbuf *m, std::vector<gen::frame_view> &into) {
+        if (!record) return;
+        const uint8_t *d = rte_pktmbuf_mtod(m, const uint8_t *);
+        into.push_back(gen::parse(d, m->data_len));
+        if (!into.back().ok || !checksums_valid(bytes(d, d + m->data_len))) checksum_errors++;
+    }
     void pump(unsigned drop_every) {
         void *m;
         while (rte_ring_dequeue(c_tx, &m) == 0) {
@@ -56,20 +73,44 @@ struct wire {
                 dropped++;
                 rte_pktmbuf_free(static_cast<rte_mbuf *>(m));
             } else {
+                keep(static_cast<rte_mbuf *>(m), to_server);
                 rte_ring_enqueue(s_rx, m);
             }
         }
-        while (rte_ring_dequeue(s_tx, &m) == 0) rte_ring_enqueue(c_rx, m);
+        while (rte_ring_dequeue(s_tx, &m) == 0) {
+            keep(static_cast<rte_mbuf *>(m), to_client);
+            rte_ring_enqueue(c_rx, m);
+        }
     }
 };
 
-gen::settings flows_to_vip(uint32_t flows) {
+gen::settings scenario_of(gen::scenario mode, gen::l4 proto, uint32_t flows, uint16_t size = 64) {
     gen::settings s;
+    s.mode = mode;
+    s.frame.proto = proto;
     s.flows = flows;
-    s.client_ip = test::ip("10.0.1.1");
-    s.vip = test::ip("10.0.0.10");
-    s.vport = 53;
+    s.frame_size = size;
+    s.frame.clients.client_ip = test::ip("10.0.1.1");
+    s.frame.vip = test::ip("10.0.0.10");
+    s.frame.vport = 80;
     return s;
+}
+
+void settle(wire &w, gen::engine &e, unsigned drop_every) {
+    for (int i = 0; i < 100; i++) {
+        w.pump(drop_every);
+        e.poll(rte_rdtsc());
+    }
+}
+
+void open_all(wire &w, gen::engine &e) {
+    for (int i = 0; i < 100000 && !e.setup_step(256, rte_rdtsc()); i++) {
+        w.pump(0);
+        e.poll(rte_rdtsc());
+    }
+    REQUIRE(e.setup_step(256, rte_rdtsc()));
+    settle(w, e, 0);
+    e.reset_counters();
 }
 
 gen::counters run(wire &w, gen::engine &e, unsigned total, unsigned drop_every) {
@@ -79,33 +120,133 @@ gen::counters run(wire &w, gen::engine &e, unsigned total, unsigned drop_every) 
         w.pump(drop_every);
         e.poll(rte_rdtsc());
     }
-    for (int i = 0; i < 100; i++) { // drain
-        w.pump(drop_every);
-        e.poll(rte_rdtsc());
-    }
+    settle(w, e, drop_every);
     return e.stats();
 }
+
 } // namespace
 
-TEST_CASE("fulcrum-gen: every request over 1,000 flows comes back answered through a reflector", "[gen]") {
+TEST_CASE("fulcrum-gen: every UDP request over 1,000 flows comes back answered through a reflector", "[gen]") {
     wire w("gw1");
-    gen::engine e(flows_to_vip(1000), test_pool(), w.client, w.server);
+    gen::engine e(scenario_of(gen::scenario::rr, gen::l4::udp, 1000), test_pool(), w.client, w.server);
+    open_all(w, e); // one datagram per flow
     auto c = run(w, e, 10000, 0);
     CHECK(c.sent == 10000);
-    CHECK(c.reflected == 10000);
+    CHECK(c.delivered == 10000);
     CHECK(c.answered == 10000);
     CHECK(c.foreign == 0);
-    CHECK(c.latency_percentile_ns(99) > 0);
-    CHECK_THAT(e.summary(1.0), Catch::Contains("sent 10000 answered 10000 lost 0 (0.0000%)"));
+    CHECK(c.latency.count == 10000);
+    CHECK(c.latency.percentile_ns(99) > 0);
+    CHECK_THAT(e.summary(1.0), Catch::Contains("sent 10000 frames, answered 10000, lost 0 (0.0000%)"));
 }
 
 TEST_CASE("fulcrum-gen: loss is counted exactly when frames are dropped on purpose", "[gen]") {
     wire w("gw2");
-    gen::engine e(flows_to_vip(100), test_pool(), w.client, w.server);
+    gen::engine e(scenario_of(gen::scenario::rr, gen::l4::udp, 100), test_pool(), w.client, w.server);
+    open_all(w, e);
+    w.requests = 0;
     auto c = run(w, e, 10000, 10); // every 10th request frame vanishes
     CHECK(w.dropped == 1000);
     CHECK(c.sent == 10000);
     CHECK(c.answered == 9000);
     CHECK(c.sent - c.answered == w.dropped);
     CHECK_THAT(e.summary(1.0), Catch::Contains("lost 1000 (10.0000%)"));
+}
+
+TEST_CASE("fulcrum-gen: TCP flows are opened by a real handshake, then stream data one way", "[gen]") {
+    wire w("gw3");
+    gen::engine e(scenario_of(gen::scenario::stream, gen::l4::tcp, 1000, 512), test_pool(), w.client, w.server);
+    // Setup: 1,000 SYNs reach the backend side, 1,000 SYN-ACKs the clients, 1,000 ACKs back.
+    w.record = true;
+    open_all(w, e);
+    CHECK(e.flows_open() == 1000);
+    unsigned syns = 0, synacks = 0, acks = 0;
+    for (const auto &f : w.to_server)
+        if (f.flags == gen::syn) syns++;
+        else if (f.flags == gen::ack && f.payload == 0) acks++;
+    for (const auto &f : w.to_client)
+        if (f.flags == (gen::syn | gen::ack)) synacks++;
+    CHECK(syns == 1000);
+    CHECK(synacks == 1000);
+    CHECK(acks == 1000);
+    // The handshake's numbers: SYN-ACK acknowledges the client's ISN + 1.
+    CHECK(w.to_client[0].ack_no == w.to_server[0].seq + 1);
+    CHECK(w.checksum_errors == 0);
+    w.to_server.clear();
+    auto c = run(w, e, 5000, 0);
+    CHECK(c.sent == 5000);
+    CHECK(c.delivered == 5000);
+    CHECK(c.answered == 0); // stream: nothing comes back
+    CHECK(w.to_server.size() == 5000);
+    CHECK(w.to_server[0].payload == 512 - 54);
+    CHECK(w.to_server[0].flags == (gen::psh | gen::ack));
+    CHECK(w.checksum_errors == 0);
+}
+
+TEST_CASE("fulcrum-gen: cps opens and closes each connection with six frames", "[gen]") {
+    wire w("gw4");
+    gen::engine e(scenario_of(gen::scenario::cps, gen::l4::tcp, 100000), test_pool(), w.client, w.server);
+    w.record = true;
+    auto c = run(w, e, 2000, 0);
+    CHECK(c.sent == 2000);
+    CHECK(c.opened == 2000);
+    CHECK(c.answered == 2000); // FIN-ACK seen by every client
+    CHECK(e.in_flight() == 0);
+    CHECK(w.to_server.size() == 4 * 2000); // SYN, ACK, FIN, last ACK
+    CHECK(w.to_client.size() == 2 * 2000); // SYN-ACK, FIN-ACK
+    CHECK(w.checksum_errors == 0);
+}
+
+TEST_CASE("fulcrum-gen: a TCP request/response flow is timed end to end", "[gen]") {
+    wire w("gw5");
+    gen::engine e(scenario_of(gen::scenario::rr, gen::l4::tcp, 64), test_pool(), w.client, w.server);
+    open_all(w, e);
+    auto c = run(w, e, 1000, 0);
+    CHECK(c.answered == 1000);
+    CHECK(c.latency.count == 1000);
+    CHECK(c.latency.percentile_ns(50) <= c.latency.percentile_ns(99));
+}
+
+TEST_CASE("fulcrum-gen: the latency histogram's percentiles are within 6% of the truth", "[gen]") {
+    gen::latency_histogram h;
+    for (uint64_t ns = 1; ns <= 100000; ns++) h.add(ns);
+    for (double p : {50.0, 90.0, 99.0}) {
+        double truth = p / 100 * 100000, got = double(h.percentile_ns(p));
+        CHECK(got >= truth);
+        CHECK(got <= truth * 1.07);
+    }
+}
+
+TEST_CASE("fulcrum-gen: a scenario written as a pcap holds its handshakes and data with valid checksums", "[gen]") {
+    std::string path = "/tmp/fulcrum-gen-test-" + std::to_string(getpid()) + ".pcap";
+    auto s = scenario_of(gen::scenario::stream, gen::l4::tcp, 100, 128);
+    {
+        gen::pcap_file f(path.c_str());
+        REQUIRE(f.ok());
+        gen::engine::write_pcap(s, f, 300);
+        CHECK(f.frames() == 100 + 100 + 300); // SYNs, ACKs, data
+    }
+    FILE *in = std::fopen(path.c_str(), "rb");
+    REQUIRE(in);
+    uint32_t header[6];
+    REQUIRE(std::fread(header, sizeof header, 1, in) == 1);
+    CHECK(header[0] == 0xa1b2c3d4);
+    CHECK(header[5] == 1); // Ethernet
+    unsigned n = 0, bad = 0, data = 0;
+    uint32_t rec[4];
+    uint8_t frame[2048];
+    while (std::fread(rec, sizeof rec, 1, in) == 1 && std::fread(frame, rec[2], 1, in) == 1) {
+        n++;
+        gen::frame_view v = gen::parse(frame, rec[2]);
+        if (!v.ok || !checksums_valid(bytes(frame, frame + rec[2]))) bad++;
+        if (v.payload) {
+            data++;
+            CHECK(rec[2] == 128);
+        }
+    }
+    std::fclose(in);
+    std::remove(path.c_str());
+    CHECK(n == 500);
+    CHECK(bad == 0);
+    CHECK(data == 300);
 }

@@ -1,0 +1,177 @@
+#include "gen/frame.h"
+
+#include <rte_byteorder.h>
+#include <rte_ether.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstring>
+
+namespace fulcrum::gen {
+
+namespace {
+struct __attribute__((packed)) stamp {
+    uint16_t magic;
+    uint64_t tsc;
+};
+static_assert(sizeof(stamp) == stamp_len);
+
+// TCP checksum over the pseudo-header, `covered` bytes of segment (header and stamp);
+// the rest of the segment must be zeros, which add nothing to the sum.
+uint16_t tcp_checksum(const rte_ipv4_hdr *ip, const rte_tcp_hdr *tcp, uint32_t covered) {
+    uint32_t sum = rte_ipv4_phdr_cksum(ip, 0);
+    sum += rte_raw_cksum(tcp, covered);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(~sum);
+}
+} // namespace
+
+uint16_t write_client_frame(uint8_t *out, const frame_spec &s, uint32_t flow, uint8_t flags, uint32_t seq,
+                            uint32_t ack_no, uint16_t payload, uint64_t tsc) {
+    uint32_t hdrs = payload_offset(s.proto);
+    uint16_t len = static_cast<uint16_t>(std::max<uint32_t>(min_frame, hdrs + payload));
+    std::memset(out, 0, len);
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(out);
+    std::memcpy(eth->dst_addr.addr_bytes, s.dst_mac, 6);
+    std::memcpy(eth->src_addr.addr_bytes, s.src_mac, 6);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(hdrs - eth_len + payload));
+    ip->time_to_live = 64;
+    ip->next_proto_id = static_cast<uint8_t>(s.proto);
+    ip->src_addr = rte_cpu_to_be_32(s.clients.ip(flow));
+    ip->dst_addr = rte_cpu_to_be_32(s.vip);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    uint32_t stamped = 0;
+    if (payload >= stamp_len) {
+        stamp st{stamp_magic, tsc};
+        std::memcpy(out + hdrs, &st, sizeof st);
+        stamped = stamp_len;
+    }
+    uint16_t sport = rte_cpu_to_be_16(s.clients.port(flow)), dport = rte_cpu_to_be_16(s.vport);
+    if (s.proto == l4::udp) {
+        auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
+        udp->src_port = sport;
+        udp->dst_port = dport;
+        udp->dgram_len = rte_cpu_to_be_16(static_cast<uint16_t>(udp_len + payload));
+        return len;
+    }
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    tcp->src_port = sport;
+    tcp->dst_port = dport;
+    tcp->sent_seq = rte_cpu_to_be_32(seq);
+    tcp->recv_ack = rte_cpu_to_be_32(ack_no);
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = flags;
+    tcp->rx_win = rte_cpu_to_be_16(65535);
+    tcp->cksum = tcp_checksum(ip, tcp, tcp_len + stamped);
+    return len;
+}
+
+uint16_t turn_around(uint8_t *frame, const uint8_t *src_mac, uint8_t flags, uint32_t seq, uint32_t ack_no,
+                     uint16_t payload) {
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(frame);
+    eth->dst_addr = eth->src_addr;
+    std::memcpy(eth->src_addr.addr_bytes, src_mac, 6);
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    uint32_t addr = ip->src_addr; // packed fields: no std::swap
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = addr;
+    ip->time_to_live = 64;
+    if (ip->next_proto_id == IPPROTO_UDP) { // UDP keeps its payload
+        auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
+        uint16_t port = udp->src_port;
+        udp->src_port = udp->dst_port;
+        udp->dst_port = port;
+        udp->dgram_cksum = 0;
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        return static_cast<uint16_t>(std::max<uint32_t>(min_frame, eth_len + rte_be_to_cpu_16(ip->total_length)));
+    }
+    uint32_t hdrs = eth_len + ip_len + tcp_len;
+    ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(hdrs - eth_len + payload));
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    uint16_t port = tcp->src_port;
+    tcp->src_port = tcp->dst_port;
+    tcp->dst_port = port;
+    tcp->sent_seq = rte_cpu_to_be_32(seq);
+    tcp->recv_ack = rte_cpu_to_be_32(ack_no);
+    tcp->tcp_flags = flags;
+    tcp->cksum = 0;
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    uint16_t len = static_cast<uint16_t>(hdrs + payload);
+    if (len < min_frame) {
+        std::memset(frame + len, 0, min_frame - len);
+        len = min_frame;
+    }
+    return len;
+}
+
+frame_view parse(const uint8_t *frame, uint32_t len) {
+    frame_view v;
+    if (len < eth_len + ip_len + udp_len) return v;
+    auto *eth = reinterpret_cast<const rte_ether_hdr *>(frame);
+    auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
+    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || ip->version_ihl != 0x45) return v;
+    uint32_t ip_total = rte_be_to_cpu_16(ip->total_length);
+    if (ip_total + eth_len > len || ip_total < ip_len + udp_len) return v;
+    v.src_ip = rte_be_to_cpu_32(ip->src_addr);
+    v.dst_ip = rte_be_to_cpu_32(ip->dst_addr);
+    uint32_t off;
+    if (ip->next_proto_id == IPPROTO_TCP) {
+        if (ip_total < ip_len + tcp_len) return v;
+        auto *tcp = reinterpret_cast<const rte_tcp_hdr *>(ip + 1);
+        if ((tcp->data_off >> 4) != 5) return v;
+        v.proto = l4::tcp;
+        v.flags = tcp->tcp_flags;
+        v.seq = rte_be_to_cpu_32(tcp->sent_seq);
+        v.ack_no = rte_be_to_cpu_32(tcp->recv_ack);
+        v.src_port = rte_be_to_cpu_16(tcp->src_port);
+        v.dst_port = rte_be_to_cpu_16(tcp->dst_port);
+        off = ip_len + tcp_len;
+    } else if (ip->next_proto_id == IPPROTO_UDP) {
+        auto *udp = reinterpret_cast<const rte_udp_hdr *>(ip + 1);
+        v.proto = l4::udp;
+        v.src_port = rte_be_to_cpu_16(udp->src_port);
+        v.dst_port = rte_be_to_cpu_16(udp->dst_port);
+        off = ip_len + udp_len;
+    } else {
+        return v;
+    }
+    v.payload = static_cast<uint16_t>(ip_total - off);
+    if (v.payload >= stamp_len) {
+        stamp st;
+        std::memcpy(&st, frame + eth_len + off, sizeof st);
+        v.stamped = st.magic == stamp_magic;
+        v.tsc = st.tsc;
+    }
+    v.ok = true;
+    return v;
+}
+
+pcap_file::pcap_file(const char *path) : _f(std::fopen(path, "wb")) {
+    if (!_f) return;
+    const uint32_t header[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1}; // v2.4, Ethernet
+    std::fwrite(header, sizeof header, 1, static_cast<FILE *>(_f));
+}
+
+pcap_file::~pcap_file() {
+    if (_f) std::fclose(static_cast<FILE *>(_f));
+}
+
+void pcap_file::write(const uint8_t *frame, uint32_t len) {
+    // One frame per microsecond of capture time: replay tools keep the order.
+    const uint32_t rec[4] = {static_cast<uint32_t>(_n / 1000000), static_cast<uint32_t>(_n % 1000000), len, len};
+    std::fwrite(rec, sizeof rec, 1, static_cast<FILE *>(_f));
+    std::fwrite(frame, len, 1, static_cast<FILE *>(_f));
+    _n++;
+}
+
+} // namespace fulcrum::gen
