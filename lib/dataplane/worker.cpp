@@ -216,9 +216,14 @@ void worker::poll_once(uint64_t now_tsc) {
     // point. A new snapshot from the message ring is adopted right after it.
     if (_qsbr) rte_rcu_qsbr_quiescent(_qsbr, _id);
     drain_rings();
+    // A queue that gave less than a full burst is drained: holding frames back for a
+    // fuller tx burst would only add latency. Under load every burst is full and tx
+    // waits for the buffer to fill (or the 100 us timer).
+    bool drained = true;
     for (const rxq &q : _rxq) {
         staged_burst b;
         b.n = rte_eth_rx_burst(q.port_id, q.queue, b.pkts, burst);
+        if (b.n == burst) drained = false;
         if (b.n == 0) continue;
         b.in_port = _port_index[q.port_id];
         stage_burst(b);
@@ -237,7 +242,7 @@ void worker::poll_once(uint64_t now_tsc) {
         neigh_timers();
         _last_neigh_tsc = now_tsc;
     }
-    if (now_tsc - _last_drain_tsc >= _drain_tsc) {
+    if (drained || now_tsc - _last_drain_tsc >= _drain_tsc) {
         flush_tx();
         _last_drain_tsc = now_tsc;
     }

@@ -168,7 +168,7 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "fulcrum-gen: EAL initialisation failed\n");
         return 1;
     }
-    rte_mempool *pool = rte_pktmbuf_pool_create("gen_mbufs", 16383, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
+    rte_mempool *pool = rte_pktmbuf_pool_create("gen_mbufs", 65535, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE, rte_socket_id());
     uint16_t client = 0, server = 0;
     if (!pool || !start_port(o.client_dev, pool, client) || !start_port(o.server_dev, pool, server)) return 1;
     rte_ether_addr a;
