@@ -73,28 +73,60 @@ bool engine::send(rte_mbuf **pkts, uint16_t n) {
     return sent == n;
 }
 
+void engine::mark_open(uint32_t flow) {
+    if (flow >= _s.flows) return;
+    uint64_t bit = uint64_t(1) << (flow % 64);
+    if (_open[flow / 64] & bit) return; // a retried flow answered twice
+    _open[flow / 64] |= bit;
+    _setup_done++;
+}
+
+uint16_t engine::write_opening(rte_mbuf *m, uint32_t f, uint64_t now_tsc) {
+    uint16_t len = _s.frame.proto == l4::tcp
+                       ? write_client_frame(data(m), _s.frame, f, syn, tuple_space::isn(f), 0, 0, now_tsc)
+                       : write_client_frame(data(m), _s.frame, f, 0, 0, 0, data_payload(), now_tsc);
+    set_len(m, len);
+    return len;
+}
+
 bool engine::setup_step(uint32_t window, uint64_t now_tsc) {
     if (_ready) return true;
+    if (_open.empty()) {
+        _open.assign((_s.flows + 63) / 64, 0);
+        _setup_check_tsc = now_tsc;
+    }
     if (_setup_done >= _s.flows) {
         _ready = true;
+        _open = {};
         return true;
     }
-    uint64_t open = _setup_sent - _setup_done;
-    uint32_t n = static_cast<uint32_t>(
-        std::min<uint64_t>({uint64_t(max_burst), _s.flows - _setup_sent, window > open ? window - open : 0}));
-    if (n == 0) return false;
     rte_mbuf *pkts[max_burst];
-    if (rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return false;
-    bool tcp = _s.frame.proto == l4::tcp;
-    for (uint32_t i = 0; i < n; i++) {
-        uint32_t f = _setup_sent + i;
-        uint16_t len = tcp ? write_client_frame(data(pkts[i]), _s.frame, f, syn, tuple_space::isn(f), 0, 0, now_tsc)
-                           : write_client_frame(data(pkts[i]), _s.frame, f, 0, 0, 0, data_payload(), now_tsc);
-        set_len(pkts[i], len);
+    uint32_t n = 0;
+    if (_setup_sent < _s.flows) { // first pass, flow by flow
+        uint64_t open = _setup_sent - _setup_done;
+        n = static_cast<uint32_t>(
+            std::min<uint64_t>({uint64_t(max_burst), _s.flows - _setup_sent, window > open ? window - open : 0}));
+        if (n == 0 || rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return false;
+        for (uint32_t i = 0; i < n; i++) write_opening(pkts[i], _setup_sent + i, now_tsc);
+        uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, static_cast<uint16_t>(n));
+        for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+        _setup_sent += sent;
+        return false;
     }
-    uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, static_cast<uint16_t>(n));
-    for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
-    _setup_sent += sent;
+    // Every flow was tried: once nothing opened for 20 ms, try the rest again.
+    if (now_tsc - _setup_check_tsc < _tsc_hz / 50) return false;
+    bool stalled = _setup_done == _setup_last_done;
+    _setup_last_done = _setup_done;
+    _setup_check_tsc = now_tsc;
+    if (!stalled) return false;
+    for (uint32_t looked = 0; looked < _s.flows && n < max_burst; looked++) {
+        uint32_t f = _retry_cursor;
+        _retry_cursor = _retry_cursor + 1 == _s.flows ? 0 : _retry_cursor + 1;
+        if (_open[f / 64] & (uint64_t(1) << (f % 64))) continue;
+        if (!(pkts[n] = rte_pktmbuf_alloc(_pool))) break;
+        write_opening(pkts[n++], f, now_tsc);
+    }
+    if (n) send(pkts, static_cast<uint16_t>(n));
     return false;
 }
 
@@ -128,11 +160,12 @@ uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
 // The backends: every answer is computed from the frame it answers.
 void engine::answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out) {
     frame_view v = parse(data(m), m->data_len);
-    bool echo = _s.mode == scenario::rr;
+    // During setup UDP flows are echoed too: the client learns which ones are open.
+    bool echo = _s.mode == scenario::rr || (!_ready && v.proto == l4::udp);
     if (!v.ok) {
         _c.foreign++;
     } else if (v.proto == l4::udp) {
-        _c.delivered++;
+        if (_ready) _c.delivered++;
         if (echo) {
             set_len(m, turn_around(data(m), _s.server_mac, 0, 0, 0, 0));
             out[n_out++] = m;
@@ -173,7 +206,7 @@ void engine::account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, ui
     } else if (v.proto == l4::tcp && (v.flags & (syn | ack)) == (syn | ack)) {
         // Handshake done: the last ACK (cps: and the client's FIN right behind it).
         if (_ready) _c.opened++;
-        else _setup_done++;
+        else mark_open(f);
         set_len(m, write_client_frame(data(m), _s.frame, f, ack, v.ack_no, v.seq + 1, 0, now_tsc));
         out[n_out++] = m;
         if (_s.mode == scenario::cps && _ready) {
@@ -188,6 +221,8 @@ void engine::account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, ui
         set_len(m, write_client_frame(data(m), _s.frame, f, ack, v.ack_no, v.seq + 1, 0, now_tsc));
         out[n_out++] = m;
         return;
+    } else if (!_ready && v.proto == l4::udp) {
+        mark_open(f); // the echo of a UDP flow's first datagram
     } else if (v.stamped) {
         if (_s.mode == scenario::rr) {
             _c.answered++;
@@ -207,9 +242,6 @@ void engine::poll(uint64_t now_tsc) {
         uint16_t sent = rte_eth_tx_burst(_server, 0, out, n_out);
         for (uint16_t i = sent; i < n_out; i++) rte_pktmbuf_free(out[i]);
     }
-    // UDP flows are open once their first datagram got through.
-    if (!_ready && _s.frame.proto == l4::udp) _setup_done = _c.delivered;
-
     n = rte_eth_rx_burst(_client, 0, in, max_burst);
     n_out = 0;
     for (uint16_t i = 0; i < n; i++) account_at_client(in[i], now_tsc, out, n_out);

@@ -27,6 +27,7 @@
 #include <array>
 #include <cstdint>
 #include <string>
+#include <vector>
 
 namespace fulcrum::gen {
 
@@ -67,6 +68,7 @@ class engine {
 
     // Open every flow once with at most `window` opening at a time; true once all are
     // open (at once for cps, which opens its own). Call with poll() until it returns true.
+    // Flows whose opening frames were lost are tried again once progress stops for 20 ms.
     bool setup_step(uint32_t window, uint64_t now_tsc);
     uint64_t flows_open() const { return _setup_done; }
     // Start of the measured interval: counters back to zero.
@@ -92,6 +94,8 @@ class engine {
 
   private:
     uint32_t flow_of(uint32_t client_ip, uint16_t client_port) const;
+    void mark_open(uint32_t flow);
+    uint16_t write_opening(rte_mbuf *m, uint32_t flow, uint64_t now_tsc);
     uint16_t data_payload() const { return static_cast<uint16_t>(_s.frame_size - payload_offset(_s.frame.proto)); }
     bool send(rte_mbuf **pkts, uint16_t n);
     void answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out);
@@ -102,8 +106,11 @@ class engine {
     uint16_t _client, _server;
     uint32_t _next_flow = 0;
     uint64_t _next_conn = 0;
-    uint32_t _setup_sent = 0;
-    uint64_t _setup_done = 0; // flows open (TCP: SYN-ACK seen; UDP: first datagram delivered)
+    uint32_t _setup_sent = 0;   // flows whose opening frame went out (first pass)
+    uint64_t _setup_done = 0;   // flows open: SYN-ACK (TCP) or echo (UDP) seen by the client
+    uint64_t _setup_last_done = 0, _setup_check_tsc = 0;
+    uint32_t _retry_cursor = 0; // next flow the retry pass looks at
+    std::vector<uint64_t> _open; // a bit per flow, during setup
     bool _ready = false;
     uint64_t _tsc_hz;
     counters _c;

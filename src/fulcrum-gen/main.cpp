@@ -180,12 +180,19 @@ int main(int argc, char **argv) {
     std::signal(SIGTERM, on_signal);
 
     // memif and real NICs bring links up asynchronously: start once both are up (10 s at most).
-    for (int i = 0; i < 200; i++) {
+    bool up = false;
+    for (int i = 0; i < 200 && !up && !g_stop; i++) {
         rte_eth_link la{}, lb{};
         rte_eth_link_get_nowait(client, &la);
         rte_eth_link_get_nowait(server, &lb);
-        if (la.link_status && lb.link_status) break;
-        rte_delay_ms(50);
+        up = la.link_status && lb.link_status;
+        if (!up) rte_delay_ms(50);
+    }
+    if (!up) {
+        std::printf("fulcrum-gen: error: links of %s and %s not up after 10 s (is the peer there?)\n",
+                    o.client_dev.c_str(), o.server_dev.c_str());
+        for (uint16_t p : {client, server}) rte_eth_dev_stop(p);
+        return 1;
     }
     gen::engine e(s, pool, client, server);
     uint64_t hz = rte_get_tsc_hz(), t0 = rte_rdtsc(), give_up = t0 + uint64_t(o.setup_timeout * double(hz));
