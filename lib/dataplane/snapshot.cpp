@@ -98,7 +98,7 @@ config::result<snapshot> snapshot::build(const config::instance &cfg, const std:
         std::vector<uint8_t> weights;
         for (const config::backend &cb : *members) {
             uint16_t port = cb.port ? cb.port : cl.backend_port;
-            uint64_t key = slot_key(cb.ip, port);
+            uint64_t key = slot_key(l.proto, cb.ip, port);
             if (!s.slot_ids.count(key)) {
                 if (s.slot_ids.size() >= max_backend_slots) return too_many;
                 s.slot_ids.emplace(key, static_cast<uint16_t>(s.slot_ids.size()));

@@ -95,7 +95,11 @@ struct route {
     uint32_t next_hop; // network order
 };
 
-inline uint64_t slot_key(uint32_t ip_host, uint16_t port_host) { return uint64_t(ip_host) << 16 | port_host; }
+// A backend's counter slot is per (protocol, address, port): a server behind a TCP and a
+// UDP listener on the same port counts apart.
+inline uint64_t slot_key(uint8_t ip_proto, uint32_t ip_host, uint16_t port_host) {
+    return uint64_t(ip_proto) << 48 | uint64_t(ip_host) << 16 | port_host;
+}
 
 class snapshot {
   public:
@@ -115,7 +119,7 @@ class snapshot {
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
-    // Every (ServerIp, port in effect) ever given a slot (slot_key): slots are never
+    // Every (protocol, ServerIp, port in effect) ever given a slot (slot_key): never
     // reused, so a connection that outlives its backend's removal still decrements the
     // right counters.
     std::map<uint64_t, uint16_t> slot_ids;

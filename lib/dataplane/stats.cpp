@@ -94,7 +94,8 @@ stats_view collect_stats(const instance &dp) {
                 const backend_rt &b = snap.backends[l.backend_offset + i];
                 if (b.ip == ip_be && b.port == port_be && b.weight > 0) bs.eligible = true;
             }
-            auto slot = snap.slot_ids.find(slot_key(cb->ip, bs.port));
+            auto slot = snap.slot_ids.find(
+                slot_key(cl.proto == config::protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP, cb->ip, bs.port));
             bs.c = slot == snap.slot_ids.end() ? flow_counters{} : summed(false, slot->second);
             all_new += bs.c.new_conns;
             if (bs.eligible) all_weight += role.empty() ? bs.weight : 1;

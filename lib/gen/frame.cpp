@@ -73,6 +73,70 @@ uint16_t write_client_frame(uint8_t *out, const frame_spec &s, uint32_t flow, ui
     return len;
 }
 
+data_frame_writer::data_frame_writer(const frame_spec &s, uint16_t frame_len) : _s(s) {
+    uint32_t hdrs = payload_offset(s.proto);
+    _len = static_cast<uint16_t>(std::max<uint32_t>({frame_len, min_frame, hdrs + stamp_len}));
+    // The template: flow 0's frame with the varying fields (source address and port,
+    // sequence numbers, stamp time) zeroed, and the checksum fields zero.
+    frame_spec zero = s;
+    zero.clients.client_ip = 0;
+    zero.clients.first_port = 0;
+    uint8_t full[2048];
+    write_client_frame(full, zero, 0, s.proto == l4::tcp ? (psh | ack) : 0, 0, 0, static_cast<uint16_t>(_len - hdrs), 0);
+    std::memcpy(_tmpl, full, sizeof _tmpl);
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(_tmpl + eth_len);
+    ip->hdr_checksum = 0;
+    _ip_sum = rte_raw_cksum(ip, ip_len);
+    if (s.proto == l4::tcp) {
+        auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+        tcp->cksum = 0;
+        _l4_sum = rte_ipv4_phdr_cksum(ip, 0) + rte_raw_cksum(tcp, tcp_len + stamp_len);
+    }
+}
+
+namespace {
+uint16_t fold(uint64_t sum) {
+    sum = (sum & 0xffffffff) + (sum >> 32);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    sum = (sum & 0xffff) + (sum >> 16);
+    return static_cast<uint16_t>(sum);
+}
+// Sum of a value's 16-bit words as they sit in memory (the checksum's own order).
+uint64_t words(const void *p, size_t n) {
+    uint64_t sum = 0;
+    const auto *b = static_cast<const uint8_t *>(p);
+    for (size_t i = 0; i < n; i += 2) {
+        uint16_t w;
+        std::memcpy(&w, b + i, 2);
+        sum += w;
+    }
+    return sum;
+}
+} // namespace
+
+void data_frame_writer::write(uint8_t *out, uint32_t flow, uint32_t seq, uint32_t ack_no, uint64_t tsc) const {
+    std::memcpy(out, _tmpl, sizeof _tmpl);
+    if (_len > sizeof _tmpl) std::memset(out + sizeof _tmpl, 0, _len - sizeof _tmpl);
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(out + eth_len);
+    uint32_t src = rte_cpu_to_be_32(_s.clients.ip(flow));
+    uint16_t sport = rte_cpu_to_be_16(_s.clients.port(flow));
+    ip->src_addr = src;
+    uint64_t src_words = words(&src, 4);
+    ip->hdr_checksum = static_cast<uint16_t>(~fold(_ip_sum + src_words));
+    uint8_t *l4p = out + eth_len + ip_len;
+    std::memcpy(l4p, &sport, 2);
+    uint8_t *st = out + payload_offset(_s.proto) + 2; // after the stamp's magic
+    std::memcpy(st, &tsc, 8);
+    if (_s.proto == l4::udp) return;
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(l4p);
+    uint32_t seq_be = rte_cpu_to_be_32(seq), ack_be = rte_cpu_to_be_32(ack_no);
+    tcp->sent_seq = seq_be;
+    tcp->recv_ack = ack_be;
+    uint64_t sum = _l4_sum + src_words + sport + words(&seq_be, 4) + words(&ack_be, 4) + words(st, 8);
+    tcp->cksum = static_cast<uint16_t>(~fold(sum));
+}
+
 uint16_t turn_around(uint8_t *frame, const uint8_t *src_mac, uint8_t flags, uint32_t seq, uint32_t ack_no,
                      uint16_t payload) {
     auto *eth = reinterpret_cast<rte_ether_hdr *>(frame);

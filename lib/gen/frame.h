@@ -54,6 +54,22 @@ inline uint32_t payload_offset(l4 p) { return eth_len + ip_len + (p == l4::tcp ?
 uint16_t write_client_frame(uint8_t *out, const frame_spec &s, uint32_t flow, uint8_t flags, uint32_t seq,
                             uint32_t ack_no, uint16_t payload, uint64_t tsc);
 
+// Data frames of one scenario, fast: a template of the first 64 bytes built once, and
+// per frame only the flow's fields and the checksums (one's-complement sums of the
+// template plus what changed). Same bytes as write_client_frame's.
+class data_frame_writer {
+  public:
+    data_frame_writer(const frame_spec &s, uint16_t frame_len);
+    uint16_t len() const { return _len; }
+    void write(uint8_t *out, uint32_t flow, uint32_t seq, uint32_t ack_no, uint64_t tsc) const;
+
+  private:
+    frame_spec _s;
+    uint16_t _len;
+    alignas(64) uint8_t _tmpl[64];
+    uint32_t _ip_sum = 0, _l4_sum = 0; // sums of the template with the varying fields zero
+};
+
 // Turn a received frame around in place and return its new length: MACs (`src_mac` as
 // source), addresses and ports swapped, TTL reset, checksums recomputed. TCP takes
 // `flags`, `seq`, `ack_no`, and keeps `payload` bytes of its payload (0: a control frame).

@@ -49,11 +49,18 @@ uint64_t latency_histogram::percentile_ns(double p) const {
     return 0;
 }
 
+namespace {
+settings checked(settings s) {
+    uint16_t least = static_cast<uint16_t>(payload_offset(s.frame.proto) + stamp_len);
+    if (s.frame_size < least) s.frame_size = least;
+    if (s.flows == 0) s.flows = 1;
+    return s;
+}
+} // namespace
+
 engine::engine(const settings &s, rte_mempool *pool, uint16_t client_port, uint16_t server_port)
-    : _s(s), _pool(pool), _client(client_port), _server(server_port), _tsc_hz(rte_get_tsc_hz()) {
-    uint16_t least = static_cast<uint16_t>(payload_offset(_s.frame.proto) + stamp_len);
-    if (_s.frame_size < least) _s.frame_size = least;
-    if (_s.flows == 0) _s.flows = 1;
+    : _s(checked(s)), _data(_s.frame, _s.frame_size), _pool(pool), _client(client_port), _server(server_port),
+      _tsc_hz(rte_get_tsc_hz()) {
     _ready = _s.mode == scenario::cps;
 }
 
@@ -134,7 +141,6 @@ uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
     rte_mbuf *pkts[max_burst];
     n = std::min(n, max_burst);
     if (!_ready || n == 0 || rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return 0;
-    bool tcp = _s.frame.proto == l4::tcp;
     for (uint16_t i = 0; i < n; i++) {
         uint16_t len;
         if (_s.mode == scenario::cps) {
@@ -144,8 +150,8 @@ uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
             uint32_t f = _next_flow;
             _next_flow = _next_flow + 1 == _s.flows ? 0 : _next_flow + 1;
             uint32_t seq = tuple_space::isn(f) + 1;
-            len = write_client_frame(data(pkts[i]), _s.frame, f, tcp ? (psh | ack) : 0, seq,
-                                     server_isn(seq - 1) + 1, data_payload(), now_tsc);
+            _data.write(data(pkts[i]), f, seq, server_isn(seq - 1) + 1, now_tsc);
+            len = _data.len();
         }
         set_len(pkts[i], len);
     }
@@ -237,7 +243,13 @@ void engine::account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, ui
 void engine::poll(uint64_t now_tsc) {
     rte_mbuf *in[max_burst], *out[2 * max_burst];
     uint16_t n = rte_eth_rx_burst(_server, 0, in, max_burst), n_out = 0;
-    for (uint16_t i = 0; i < n; i++) answer_as_server(in[i], out, n_out);
+    if (_ready && _s.mode == scenario::stream) {
+        // Once every flow is open only data frames reach the backends: count them.
+        _c.delivered += n;
+        rte_pktmbuf_free_bulk(in, n);
+    } else {
+        for (uint16_t i = 0; i < n; i++) answer_as_server(in[i], out, n_out);
+    }
     if (n_out) {
         uint16_t sent = rte_eth_tx_burst(_server, 0, out, n_out);
         for (uint16_t i = sent; i < n_out; i++) rte_pktmbuf_free(out[i]);

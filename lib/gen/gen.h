@@ -102,6 +102,7 @@ class engine {
     void account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, uint16_t &n_out);
 
     settings _s;
+    data_frame_writer _data;
     rte_mempool *_pool;
     uint16_t _client, _server;
     uint32_t _next_flow = 0;

@@ -128,7 +128,7 @@ TEST_CASE("an applied config reaches workers through their ring and the old snap
     REQUIRE(out.size() == 1);
     CHECK(dst_of(out[0]) == ip("10.0.0.50"));
     // Counters follow the backend, not its position in the group.
-    CHECK(t.w().backend_counters(t.inst->current_snapshot().slot_ids.at(fulcrum::dataplane::slot_key(ip("10.0.0.23"), 8080))).active == 1);
+    CHECK(t.w().backend_counters(t.inst->current_snapshot().slot_ids.at(fulcrum::dataplane::slot_key(IPPROTO_TCP, ip("10.0.0.23"), 8080))).active == 1);
 }
 
 TEST_CASE("a config change that needs a restart is refused and changes nothing", "[sched][update]") {
