@@ -3,6 +3,8 @@
 #include "config/parse.h"
 #include "dataplane/instance.h"
 
+#include <netinet/in.h>
+
 #include <rte_byteorder.h>
 
 namespace fulcrum::dataplane {

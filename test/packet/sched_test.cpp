@@ -4,6 +4,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <netinet/in.h>
+
 #include <map>
 #include <set>
 
@@ -288,4 +290,29 @@ TEST_CASE("a master/slave listener sends every new flow to the master", "[sched]
         CHECK(dst_of(f) == ip("10.0.0.21"));
         CHECK((f[36] << 8 | f[37]) == 3306);
     }
+}
+
+TEST_CASE("a backend behind a TCP and a UDP listener on the same port counts each protocol apart", "[sched][counters]") {
+    auto cfg = base_config("", {1, 1, 1});
+    cfg["listeners"].push_back({{"VIP", "10.0.0.10"}, {"Protocol", "udp"}, {"ListenerPort", 80},
+                                {"BackendServerPort", 8080}});
+    lb t(cfg);
+    std::vector<bytes> tcp, udp;
+    for (int i = 0; i < 3; i++) tcp.push_back(syn_from(t, ip("10.0.0.50"), static_cast<uint16_t>(1000 + i)));
+    for (int i = 0; i < 5; i++) {
+        frame_spec s;
+        s.proto = 17, s.dst_mac = t.port->mac(), s.src_mac = client_mac, s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10");
+        s.sport = static_cast<uint16_t>(2000 + i), s.dport = 80, s.payload = "hello";
+        udp.push_back(build_frame(s));
+    }
+    CHECK(t.send(tcp).size() == 3);
+    CHECK(t.send(udp).size() == 5);
+    const auto &slots = t.inst->current_snapshot().slot_ids;
+    uint64_t tcp_new = 0, udp_new = 0;
+    for (const char *b : {"10.0.0.21", "10.0.0.22", "10.0.0.23"}) {
+        tcp_new += t.w().backend_counters(slots.at(fulcrum::dataplane::slot_key(IPPROTO_TCP, ip(b), 8080))).new_conns;
+        udp_new += t.w().backend_counters(slots.at(fulcrum::dataplane::slot_key(IPPROTO_UDP, ip(b), 8080))).new_conns;
+    }
+    CHECK(tcp_new == 3);
+    CHECK(udp_new == 5);
 }
