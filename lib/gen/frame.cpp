@@ -102,17 +102,10 @@ uint16_t fold(uint64_t sum) {
     sum = (sum & 0xffff) + (sum >> 16);
     return static_cast<uint16_t>(sum);
 }
-// Sum of a value's 16-bit words as they sit in memory (the checksum's own order).
-uint64_t words(const void *p, size_t n) {
-    uint64_t sum = 0;
-    const auto *b = static_cast<const uint8_t *>(p);
-    for (size_t i = 0; i < n; i += 2) {
-        uint16_t w;
-        std::memcpy(&w, b + i, 2);
-        sum += w;
-    }
-    return sum;
-}
+// Sum of a value's 16-bit words as they sit in memory (the checksum's own order): on a
+// little-endian machine, the low half of a loaded word is its first two bytes.
+inline uint64_t words(uint32_t v) { return (v & 0xffff) + (v >> 16); }
+inline uint64_t words(uint64_t v) { return words(static_cast<uint32_t>(v)) + words(static_cast<uint32_t>(v >> 32)); }
 } // namespace
 
 void data_frame_writer::write(uint8_t *out, uint32_t flow, uint32_t seq, uint32_t ack_no, uint64_t tsc) const {
@@ -122,19 +115,17 @@ void data_frame_writer::write(uint8_t *out, uint32_t flow, uint32_t seq, uint32_
     uint32_t src = rte_cpu_to_be_32(_s.clients.ip(flow));
     uint16_t sport = rte_cpu_to_be_16(_s.clients.port(flow));
     ip->src_addr = src;
-    uint64_t src_words = words(&src, 4);
-    ip->hdr_checksum = static_cast<uint16_t>(~fold(_ip_sum + src_words));
+    ip->hdr_checksum = static_cast<uint16_t>(~fold(_ip_sum + words(src)));
     uint8_t *l4p = out + eth_len + ip_len;
     std::memcpy(l4p, &sport, 2);
-    uint8_t *st = out + payload_offset(_s.proto) + 2; // after the stamp's magic
-    std::memcpy(st, &tsc, 8);
+    // The stamp's time sits at an even offset from the L4 header: whole checksum words.
+    std::memcpy(out + payload_offset(_s.proto) + 2, &tsc, 8);
     if (_s.proto == l4::udp) return;
     auto *tcp = reinterpret_cast<rte_tcp_hdr *>(l4p);
     uint32_t seq_be = rte_cpu_to_be_32(seq), ack_be = rte_cpu_to_be_32(ack_no);
     tcp->sent_seq = seq_be;
     tcp->recv_ack = ack_be;
-    uint64_t sum = _l4_sum + src_words + sport + words(&seq_be, 4) + words(&ack_be, 4) + words(st, 8);
-    tcp->cksum = static_cast<uint16_t>(~fold(sum));
+    tcp->cksum = static_cast<uint16_t>(~fold(_l4_sum + words(src) + sport + words(seq_be) + words(ack_be) + words(tsc)));
 }
 
 uint16_t turn_around(uint8_t *frame, const uint8_t *src_mac, uint8_t flags, uint32_t seq, uint32_t ack_no,
