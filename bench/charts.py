@@ -33,6 +33,14 @@ series = {}
 for r in rows:
     if r.get("scenario") == "forward" and "done_mps" in r:
         series.setdefault((r["box"], r["proto"], r["frame_size"]), {}).setdefault(r["flows"], []).append(r["done_mps"])
+# The baselines keep no per-flow state and run once per (protocol, size): drawn flat
+# across the flow counts Fulcrum was measured at.
+all_flows = sorted({f for (box, _, _), by in series.items() if box == "fulcrum" for f in by})
+for (box, proto, size), by_flows in series.items():
+    if box != "fulcrum" and len(by_flows) == 1:
+        only = next(iter(by_flows.values()))
+        for f in all_flows:
+            by_flows.setdefault(f, only)
 if series:
     plots = []
     for i, ((box, proto, size), by_flows) in enumerate(sorted(series.items())):
