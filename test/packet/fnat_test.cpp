@@ -211,3 +211,12 @@ TEST_CASE("MSS is clamped only when port MTUs differ", "[fnat][mss]") {
     CHECK(hex(out) == hex(build_frame(exp)));
     CHECK(checksums_valid(out));
 }
+
+TEST_CASE("a frame leaves at once when the rx queue runs dry, not after the 100 us tx timer", "[fnat][tx]") {
+    lb t(base_config(""));
+    t.w().poll_once(t.clock); // the loop's first turn starts its timers
+    t.port->inject(build_frame(from_client(t, SYN, 1000, 0)));
+    // Same clock as the turn before: the tx timer has not expired, no explicit flush.
+    t.w().poll_once(t.clock);
+    CHECK(t.port->collect().size() == 1);
+}
