@@ -74,10 +74,11 @@ uint64_t engine::in_flight() const {
     return _c.sent > done ? _c.sent - done : 0;
 }
 
-bool engine::send(rte_mbuf **pkts, uint16_t n) {
+// Client frames out; what the port does not take is freed. Returns how many it took.
+uint16_t engine::send(rte_mbuf **pkts, uint16_t n) {
     uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, n);
     for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
-    return sent == n;
+    return sent;
 }
 
 void engine::mark_open(uint32_t flow) {
@@ -115,9 +116,7 @@ bool engine::setup_step(uint32_t window, uint64_t now_tsc) {
             std::min<uint64_t>({uint64_t(max_burst), _s.flows - _setup_sent, window > open ? window - open : 0}));
         if (n == 0 || rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return false;
         for (uint32_t i = 0; i < n; i++) write_opening(pkts[i], _setup_sent + i, now_tsc);
-        uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, static_cast<uint16_t>(n));
-        for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
-        _setup_sent += sent;
+        _setup_sent += send(pkts, static_cast<uint16_t>(n));
         return false;
     }
     // Every flow was tried: once nothing opened for 20 ms, try the rest again.
@@ -155,8 +154,7 @@ uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
         }
         set_len(pkts[i], len);
     }
-    uint16_t sent = rte_eth_tx_burst(_client, 0, pkts, n);
-    for (uint16_t i = sent; i < n; i++) rte_pktmbuf_free(pkts[i]);
+    uint16_t sent = send(pkts, n);
     if (_s.mode == scenario::cps) _next_conn -= n - sent;
     else _next_flow = static_cast<uint32_t>((_next_flow + _s.flows - (n - sent)) % _s.flows);
     _c.sent += sent;

@@ -97,7 +97,7 @@ class engine {
     void mark_open(uint32_t flow);
     uint16_t write_opening(rte_mbuf *m, uint32_t flow, uint64_t now_tsc);
     uint16_t data_payload() const { return static_cast<uint16_t>(_s.frame_size - payload_offset(_s.frame.proto)); }
-    bool send(rte_mbuf **pkts, uint16_t n);
+    uint16_t send(rte_mbuf **pkts, uint16_t n);
     void answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out);
     void account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, uint16_t &n_out);
 

@@ -48,10 +48,9 @@ uint32_t ipv4(const std::string &s) {
     return ntohl(a.s_addr);
 }
 void mac(const std::string &s, uint8_t *out) {
-    unsigned b[6];
-    if (std::sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5]) != 6)
-        throw po::error("not a MAC address: " + s);
-    for (int i = 0; i < 6; i++) out[i] = static_cast<uint8_t>(b[i]);
+    rte_ether_addr a;
+    if (rte_ether_unformat_addr(s.c_str(), &a) != 0) throw po::error("not a MAC address: " + s);
+    std::memcpy(out, a.addr_bytes, 6);
 }
 
 struct run_options {
