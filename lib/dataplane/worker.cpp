@@ -797,9 +797,11 @@ void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {
     uint16_t sport = tcp->src_port;
     tcp->src_port = tcp->dst_port;
     tcp->dst_port = sport;
-    // RST+ACK acknowledging the SYN (its sequence number + 1), no options, no payload.
+    // RST+ACK acknowledging the whole segment (RFC 793: sequence number plus segment
+    // length, the SYN counting one), no options, no payload.
+    uint32_t seg_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - (tcp->data_off >> 4) * 4u + 1;
     uint32_t syn_seq = rte_be_to_cpu_32(tcp->sent_seq);
-    tcp->recv_ack = rte_cpu_to_be_32(syn_seq + 1);
+    tcp->recv_ack = rte_cpu_to_be_32(syn_seq + seg_len);
     tcp->sent_seq = 0;
     tcp->data_off = 5 << 4;
     tcp->tcp_flags = tcp_rst | tcp_ack;

@@ -242,8 +242,14 @@ void engine::poll(uint64_t now_tsc) {
     rte_mbuf *in[max_burst], *out[2 * max_burst];
     uint16_t n = rte_eth_rx_burst(_server, 0, in, max_burst), n_out = 0;
     if (_ready && _s.mode == scenario::stream) {
-        // Once every flow is open only data frames reach the backends: count them.
-        _c.delivered += n;
+        // Once every flow is open only data frames should reach the backends: count
+        // those that are (one of ours, with payload); anything else is foreign.
+        for (uint16_t i = 0; i < n; i++) {
+            frame_view v = parse(data(in[i]), in[i]->data_len);
+            bool ours = v.ok && v.payload && (v.proto == l4::udp || !(v.flags & (syn | fin | rst)));
+            if (ours) _c.delivered++;
+            else _c.foreign++;
+        }
         rte_pktmbuf_free_bulk(in, n);
     } else {
         for (uint16_t i = 0; i < n; i++) answer_as_server(in[i], out, n_out);
@@ -261,10 +267,12 @@ void engine::poll(uint64_t now_tsc) {
 std::string engine::summary(double seconds) const {
     char b[640];
     uint64_t done = _s.mode == scenario::stream ? _c.delivered : _c.answered;
-    uint64_t lost = _c.sent > done + _c.resets ? _c.sent - done - _c.resets : 0;
+    // Signed: more frames counted than sent (duplicates, or a counting fault) shows as a
+    // negative loss instead of being hidden at 0.
+    int64_t lost = int64_t(_c.sent) - int64_t(done) - int64_t(_c.resets);
     const char *what = _s.mode == scenario::cps ? "connections" : "frames";
     int k = std::snprintf(b, sizeof b,
-                          "%s %s, %u flows, %u B: sent %" PRIu64 " %s, %s %" PRIu64 ", lost %" PRIu64
+                          "%s %s, %u flows, %u B: sent %" PRIu64 " %s, %s %" PRIu64 ", lost %" PRId64
                           " (%.4f%%), resets %" PRIu64 ", foreign %" PRIu64 "; %.3f M/s sent, %.3f M/s %s",
                           name(_s.mode), name(_s.frame.proto), _s.flows, _s.frame_size, _c.sent, what,
                           _s.mode == scenario::stream ? "delivered" : _s.mode == scenario::rr ? "answered" : "completed",
@@ -282,11 +290,11 @@ std::string engine::summary(double seconds) const {
 std::string engine::json(double seconds) const {
     char b[768];
     uint64_t done = _s.mode == scenario::stream ? _c.delivered : _c.answered;
-    uint64_t lost = _c.sent > done + _c.resets ? _c.sent - done - _c.resets : 0;
+    int64_t lost = int64_t(_c.sent) - int64_t(done) - int64_t(_c.resets);
     std::snprintf(b, sizeof b,
                   "{\"mode\":\"%s\",\"proto\":\"%s\",\"flows\":%u,\"frame_size\":%u,\"seconds\":%.3f,"
                   "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"opened\":%" PRIu64
-                  ",\"resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"lost\":%" PRIu64 ",\"written_off\":%" PRIu64
+                  ",\"resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"lost\":%" PRId64 ",\"written_off\":%" PRIu64
                   ",\"sent_mps\":%.4f,\"done_mps\":%.4f,\"lat_mean_us\":%.3f,\"lat_p50_us\":%.3f,"
                   "\"lat_p99_us\":%.3f,\"lat_p999_us\":%.3f}",
                   name(_s.mode), name(_s.frame.proto), _s.flows, _s.frame_size, seconds, _c.sent, _c.delivered,

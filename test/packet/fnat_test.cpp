@@ -99,6 +99,12 @@ TEST_CASE("a reset closes the connection but stragglers still translate", "[fnat
     auto rst = from_backend(t, RST | ACK, 0, 2);
     CHECK(hex(t.send_one(build_frame(rst))) == hex(build_frame(to_client(t, rst))));
     CHECK(state_of(t) == tcp_state::close);
+    // A segment still in flight from the client after the reset crosses, translated.
+    auto straggler = from_client(t, ACK, 2, 1, "late");
+    CHECK(hex(t.send_one(build_frame(straggler))) == hex(build_frame(to_backend(t, straggler))));
+    auto late_reply = from_backend(t, ACK, 1, 6, "gone");
+    CHECK(hex(t.send_one(build_frame(late_reply))) == hex(build_frame(to_client(t, late_reply))));
+    CHECK(state_of(t) == tcp_state::close);
     t.advance_seconds(4); // CLOSE lasts 3 s
     CHECK(state_of(t) == tcp_state::count);
 }

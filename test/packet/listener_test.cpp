@@ -138,6 +138,7 @@ TEST_CASE("source-IP persistence keeps one client on one backend within the time
     for (uint16_t p = 2001; p < 2030; p++) CHECK(open_syn(t, a, p).backend == first);
     CHECK(t.w().counters().persist_hits == 29);
     uint32_t other = open_syn(t, b, 2000).backend; // the scheduler's next pick
+    REQUIRE(other != 0);
     CHECK(other != first);
 
     // Each new connection refreshes the entry: 50 s later it still holds...
@@ -145,7 +146,9 @@ TEST_CASE("source-IP persistence keeps one client on one backend within the time
     CHECK(open_syn(t, a, 2100).backend == first);
     // ...and 61 s after the last one it has lapsed: the scheduler decides again.
     t.advance_seconds(61);
-    CHECK(open_syn(t, a, 2200).backend != first);
+    uint32_t again = open_syn(t, a, 2200).backend;
+    REQUIRE(again != 0);
+    CHECK(again != first);
 
     // A persistent backend that stops being eligible is not used.
     t.advance_seconds(61);
@@ -155,7 +158,10 @@ TEST_CASE("source-IP persistence keeps one client on one backend within the time
         if (be["ServerIp"] == fulcrum::config::format_ipv4(now_first)) be["Weight"] = 0;
     REQUIRE(t.apply(drained));
     t.poll_all();
-    CHECK(open_syn(t, a, 2301).backend != now_first);
+    REQUIRE(now_first != 0);
+    uint32_t after_drain = open_syn(t, a, 2301).backend;
+    REQUIRE(after_drain != 0);
+    CHECK(after_drain != now_first);
 }
 
 TEST_CASE("connection drain on: established connections run until the drain timeout, then reset both ways",

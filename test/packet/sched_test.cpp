@@ -83,7 +83,8 @@ TEST_CASE("a listener whose backends all weigh zero answers a SYN with a reset, 
     frame_spec rst;
     rst.dst_mac = client_mac, rst.src_mac = t.port->mac();
     rst.src = ip("10.0.0.10"), rst.dst = ip("10.0.0.50"), rst.sport = 80, rst.dport = 4321;
-    rst.tcp_flags = RST | ACK, rst.seq = 0, rst.ack = 1001, rst.window = 0, rst.ip_id = 0;
+    // RFC 793: the reset acknowledges sequence number + segment length (SYN + 1 byte of data).
+    rst.tcp_flags = RST | ACK, rst.seq = 0, rst.ack = 1002, rst.window = 0, rst.ip_id = 0;
     CHECK(hex(out[0]) == hex(build_frame(rst)));
     CHECK(t.drops(fulcrum::dataplane::drop::no_backend) == 1);
     CHECK(t.w().counters().rst_sent == 1);
@@ -110,7 +111,9 @@ TEST_CASE("an applied config reaches workers through their ring and the old snap
 
     std::vector<bytes> syns;
     for (int i = 0; i < 300; i++) syns.push_back(syn_from(t, ip("10.0.0.51"), static_cast<uint16_t>(100 + i)));
-    for (auto &f : t.send(syns)) CHECK(dst_of(f) != ip("10.0.0.23"));
+    auto spread = t.send(syns);
+    REQUIRE(spread.size() == 300);
+    for (auto &f : spread) CHECK(dst_of(f) != ip("10.0.0.23"));
     CHECK(t.w().adopted_generation() == 2);
     t.inst->reclaim(); // every worker adopted: the grace period starts
     t.poll_all();      // ...and ends at the worker's next quiescent point
@@ -220,7 +223,9 @@ TEST_CASE("wlc sends new flows to the backend whose connections closed", "[sched
     t.advance_seconds(4); // CLOSE lasts 3 s: 1 connection left on .21, 5 on .22
     syns.clear();
     for (int i = 0; i < 4; i++) syns.push_back(syn_from(t, ip("10.0.0.51"), static_cast<uint16_t>(200 + i)));
-    for (auto &f : t.send(syns)) CHECK(dst_of(f) == ip("10.0.0.21"));
+    auto refill = t.send(syns);
+    REQUIRE(refill.size() == 4);
+    for (auto &f : refill) CHECK(dst_of(f) == ip("10.0.0.21"));
 }
 
 TEST_CASE("listeners on one VIP forward only within their own group", "[sched][vserver]") {
