@@ -5,6 +5,11 @@
 
 #include <catch2/catch.hpp>
 
+#include <rte_cycles.h>
+
+#include <arpa/inet.h>
+
+#include <map>
 #include <set>
 
 using namespace fulcrum::test;
@@ -74,4 +79,65 @@ TEST_CASE("a neighbour learned by one worker releases packets queued on another"
     out = t.port->collect();
     REQUIRE(out.size() == 1);
     CHECK(std::equal(out[0].begin(), out[0].begin() + 6, backend_mac(0).begin()));
+}
+
+namespace {
+uint32_t dst_of(const bytes &f) { return uint32_t(f[30]) << 24 | f[31] << 16 | f[32] << 8 | f[33]; }
+// One SYN on the given worker's queue; the backend it went to (0: nothing came out).
+uint32_t syn_on(lb &t, unsigned queue, uint32_t client, uint16_t sport) {
+    auto s = client_syn(t, sport);
+    s.src = client;
+    t.port->inject(build_frame(s), queue);
+    t.poll_all();
+    auto out = t.port->collect();
+    return out.size() == 1 ? dst_of(out[0]) : 0;
+}
+} // namespace
+
+TEST_CASE("source-IP persistence holds when a client's connections land on different workers", "[multicore][persistence]") {
+    auto cfg = base_config("");
+    cfg["listeners"][0]["PersistenceTimeout"] = 60;
+    lb t(cfg, 2);
+    const uint32_t a = ip("10.0.0.50");
+    uint32_t first = syn_on(t, 0, a, 3000);
+    REQUIRE(first != 0);
+    // Alternate queues: each worker has its own scheduler cursor, so without the shared
+    // table worker 1 would pick by its own sequence.
+    for (uint16_t p = 3001; p < 3021; p++) CHECK(syn_on(t, p % 2, a, p) == first);
+    CHECK(t.w(0).counters().persist_hits + t.w(1).counters().persist_hits == 20);
+    CHECK(t.w(1).counters().persist_hits == 10);
+    // Another client is scheduled afresh (and may land elsewhere).
+    CHECK(syn_on(t, 1, ip("10.0.0.51"), 3000) != 0);
+}
+
+TEST_CASE("wlc counts the active connections of every worker", "[multicore][wlc]") {
+    auto cfg = base_config("", {1, 1});
+    cfg["listeners"][0]["Scheduler"] = "wlc";
+    lb t(cfg, 2);
+    // Worker 0 opens 6 connections: 3 per backend.
+    std::map<uint32_t, int> on0;
+    for (uint16_t p = 0; p < 6; p++) on0[syn_on(t, 0, ip("10.0.0.50"), static_cast<uint16_t>(4000 + p))]++;
+    REQUIRE(on0[ip("10.0.0.21")] == 3);
+    REQUIRE(on0[ip("10.0.0.22")] == 3);
+    // Reset two of .21's from the backend side, through worker 0's queue.
+    int reset = 0;
+    for (uint16_t p = 0; p < 6 && reset < 2; p++) {
+        auto *c = t.w(0).find_conn(6, ip("10.0.0.50"), static_cast<uint16_t>(4000 + p), ip("10.0.0.10"), 80);
+        REQUIRE(c != nullptr);
+        if (c->bip != htonl(ip("10.0.0.21"))) continue;
+        frame_spec rst;
+        rst.dst_mac = t.port->mac(), rst.src_mac = backend_mac(0), rst.src = ip("10.0.0.21"), rst.dst = ip("10.0.0.100");
+        rst.sport = 8080, rst.dport = ntohs(c->lport), rst.tcp_flags = RST;
+        t.port->inject(build_frame(rst), 0);
+        t.poll_all();
+        REQUIRE(t.port->collect().size() == 1);
+        reset++;
+    }
+    REQUIRE(reset == 2);
+    t.clock += 4 * rte_get_tsc_hz(); // CLOSE lasts 3 s
+    t.poll_all();
+    // Worker 1 has no connection of its own: only the other worker's counts say that
+    // .21 now has 1 and .22 has 3. Its next two new connections go to .21.
+    CHECK(syn_on(t, 1, ip("10.0.0.60"), 5000) == ip("10.0.0.21"));
+    CHECK(syn_on(t, 1, ip("10.0.0.60"), 5001) == ip("10.0.0.21"));
 }
