@@ -9,7 +9,7 @@
 #pragma once
 
 #include "control/service.h"
-#include "dataplane/instance.h"
+#include "deploy/deployment.h"
 
 #include <cmdline_parse.h>
 
@@ -24,7 +24,7 @@ namespace fulcrum::cli {
 // What the commands act on; one per process (the callbacks reach it through current()).
 struct env {
     control::service &svc;
-    dataplane::instance &dp;
+    deploy::deployment &dp;
     bool quit = false;
     // `load`: runs a command file into the current output (set by the session).
     std::function<bool(const std::string &)> run_file;

@@ -3,7 +3,7 @@
 #include "cli/cli.h"
 
 #include "config/parse.h"
-#include "dataplane/stats.h"
+#include "deploy/stats.h"
 
 #include <cmdline.h>
 #include <cmdline_parse_ipaddr.h>
@@ -18,7 +18,7 @@ namespace {
 
 using nlohmann::json;
 
-void print_listener(struct cmdline *cl, const dataplane::listener_stat &l) {
+void print_listener(struct cmdline *cl, const deploy::listener_stat &l) {
     cmdline_printf(cl, "%-4s %15s:%-5u -> %-9s %-12s backends %u/%u up  conns %" PRIu64 " active %" PRId64
                        "  drops %" PRIu64 "\n",
                    l.proto.c_str(), l.vip.c_str(), l.port, l.group.c_str(), l.scheduler.c_str(), l.eligible, l.backends,
@@ -29,7 +29,7 @@ void print_backend_header(struct cmdline *cl) {
     cmdline_printf(cl, "%-22s %-9s %-12s %-21s %6s %-5s %10s %8s %7s %7s\n", "listener", "group", "server",
                    "address", "weight", "state", "new conns", "active", "share", "asks");
 }
-void print_backend(struct cmdline *cl, const dataplane::backend_stat &b) {
+void print_backend(struct cmdline *cl, const deploy::backend_stat &b) {
     std::string addr = b.ip + ":" + std::to_string(b.port);
     std::string server = b.role.empty() ? b.server_id : b.server_id + "(" + b.role[0] + ")";
     cmdline_printf(cl, "%-22s %-9s %-12s %-21s %6u %-5s %10" PRIu64 " %8" PRId64 " %6.1f%% %6.1f%%\n",
@@ -42,7 +42,7 @@ struct word2_res {
     cmdline_fixed_string_t show, what;
 };
 void listeners_cb(void *, struct cmdline *cl, void *) {
-    auto v = dataplane::collect_stats(current().dp);
+    auto v = deploy::collect_stats(current().dp);
     if (v.listeners.empty()) cmdline_printf(cl, "no listeners\n");
     for (const auto &l : v.listeners) print_listener(cl, l);
 }
@@ -64,7 +64,7 @@ void groups_cb(void *, struct cmdline *cl, void *) {
         cmdline_printf(cl, "%-9s %-13s %-16s %8d %9zd\n", g.id.c_str(), "master/slave", g.name.c_str(), 2, bound(g.id));
 }
 void backends_cb(void *, struct cmdline *cl, void *) {
-    auto v = dataplane::collect_stats(current().dp);
+    auto v = deploy::collect_stats(current().dp);
     print_backend_header(cl);
     for (const auto &b : v.backends) print_backend(cl, b);
 }
@@ -111,7 +111,7 @@ struct listener_res {
 void listener_cb(void *r, struct cmdline *cl, void *) {
     auto *res = static_cast<listener_res *>(r);
     std::string vip = ip_text(res->vip.addr.ipv4.s_addr);
-    auto v = dataplane::collect_stats(current().dp);
+    auto v = deploy::collect_stats(current().dp);
     for (const auto &l : v.listeners) {
         if (l.vip != vip || l.proto != res->proto || l.port != res->port) continue;
         print_listener(cl, l);

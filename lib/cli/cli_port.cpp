@@ -2,7 +2,7 @@
 #include "cli/cli.h"
 
 #include "config/parse.h"
-#include "dataplane/exception_path.h"
+#include "deploy/host_if.h"
 
 #include <cmdline.h>
 #include <cmdline_parse_num.h>
@@ -39,7 +39,7 @@ void print_port(struct cmdline *cl, size_t i, bool stats) {
     rte_eth_link_get_nowait(id, &link);
     char macs[RTE_ETHER_ADDR_FMT_SIZE];
     rte_ether_format_addr(macs, sizeof macs, &mac);
-    std::string exc = dp.exception_port_ids().empty() ? "off" : dataplane::exception_ifname(dp.config(), i);
+    std::string exc = !dp.config().exception_path ? "off" : deploy::host_ifname(dp.config(), i);
     cmdline_printf(cl,
                    "******** port %zu (%s) ********\n"
                    "  device: %s (DPDK port %u, driver %s)\n"

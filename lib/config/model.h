@@ -6,6 +6,8 @@
 // plane converts them when it builds its snapshot.
 #pragma once
 
+#include "net/addr.h"
+
 #include <array>
 #include <cstdint>
 #include <string>
@@ -46,7 +48,7 @@ struct backend {
 struct cidr {
     uint32_t net = 0;
     uint8_t len = 32;
-    bool contains(uint32_t ip) const { return len == 0 || ((ip ^ net) >> (32 - len)) == 0; }
+    bool contains(uint32_t ip) const { return net::in_prefix(ip, net, len); }
     bool operator==(const cidr &) const = default;
 };
 

@@ -92,23 +92,9 @@ const json &get_array(const json &v, const std::string &field) {
 }
 
 std::array<uint8_t, 6> get_mac(const json &v, const std::string &field) {
-    std::string s = get_string(v, field);
-    std::array<uint8_t, 6> mac{};
-    unsigned b[6];
-    char tail;
-    if (sscanf(s.c_str(), "%x:%x:%x:%x:%x:%x%c", &b[0], &b[1], &b[2], &b[3], &b[4], &b[5],
-               &tail) != 6)
-        fail(field, "must be a MAC address aa:bb:cc:dd:ee:ff");
-    for (int i = 0; i < 6; i++) {
-        if (b[i] > 255) fail(field, "must be a MAC address aa:bb:cc:dd:ee:ff");
-        mac[i] = static_cast<uint8_t>(b[i]);
-    }
-    return mac;
-}
-
-bool in_subnet(uint32_t ip, uint32_t net, uint8_t len) {
-    uint32_t mask = len == 0 ? 0 : ~uint32_t(0) << (32 - len);
-    return (ip & mask) == (net & mask);
+    auto mac = net::parse_mac(get_string(v, field));
+    if (!mac) fail(field, "must be a MAC address aa:bb:cc:dd:ee:ff");
+    return *mac;
 }
 
 port parse_port(const json &j, const std::string &f) {
@@ -125,7 +111,7 @@ port parse_port(const json &j, const std::string &f) {
     p.prefix_len = static_cast<uint8_t>(get_uint(json(addr.substr(slash + 1)), join(f, "address"), 1, 32));
     if (auto it = j.find("gateway"); it != j.end()) {
         p.gateway = get_ipv4(*it, join(f, "gateway"));
-        if (!in_subnet(p.gateway, p.address, p.prefix_len))
+        if (!net::in_prefix(p.gateway, p.address, p.prefix_len))
             fail(join(f, "gateway"), "must be inside the port's own subnet");
     }
     p.mtu = static_cast<uint16_t>(opt_uint(j, f, "mtu", 576, 9000, 1500));
@@ -166,7 +152,7 @@ cidr parse_cidr(const json &v, const std::string &field) {
             fail(field, "must be an IPv4 address or prefix a.b.c.d/len");
         c.len = static_cast<uint8_t>(len);
     }
-    c.net = c.len == 0 ? 0 : ip.value() & (~uint32_t(0) << (32 - c.len));
+    c.net = ip.value() & net::prefix_mask(c.len);
     return c;
 }
 
@@ -487,15 +473,9 @@ instance parse_root(const json &doc) {
 } // namespace
 
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field) {
-    in_addr a{};
-    if (inet_pton(AF_INET, text.c_str(), &a) != 1)
-        return error{field, "must be an IPv4 address a.b.c.d"};
-    return ntohl(a.s_addr);
-}
-
-std::string format_ipv4(uint32_t ip) {
-    return std::to_string(ip >> 24) + "." + std::to_string((ip >> 16) & 255) + "." +
-           std::to_string((ip >> 8) & 255) + "." + std::to_string(ip & 255);
+    auto ip = net::parse_ipv4(text);
+    if (!ip) return error{field, "must be an IPv4 address a.b.c.d"};
+    return *ip;
 }
 
 result<std::vector<backend>> parse_backend_servers(const json &v, const std::string &field) {
@@ -540,7 +520,7 @@ result<master_slave_group> parse_master_slave_object(const json &j) {
     }
 }
 
-std::string format_cidr(const cidr &c) { return format_ipv4(c.net) + "/" + std::to_string(c.len); }
+std::string format_cidr(const cidr &c) { return net::format_prefix(c.net, c.len); }
 
 json listener_to_json(const listener &l) {
     static const char *scheds[] = {"wrr", "rr", "wlc", "sch", "tch"};
@@ -615,15 +595,12 @@ json instance_to_json(const instance &c) {
     j["ports"] = json::array();
     for (const auto &p : c.ports) {
         json pj{{"name", p.name}, {"device", p.device},
-                {"address", format_ipv4(p.address) + "/" + std::to_string(p.prefix_len)}, {"mtu", p.mtu}};
+                {"address", net::format_prefix(p.address, p.prefix_len)}, {"mtu", p.mtu}};
         if (p.gateway) pj["gateway"] = format_ipv4(p.gateway);
         if (!p.static_neighbours.empty()) {
             pj["static_neighbours"] = json::array();
             for (const auto &n : p.static_neighbours) {
-                char mac[18];
-                std::snprintf(mac, sizeof mac, "%02x:%02x:%02x:%02x:%02x:%02x", n.mac[0], n.mac[1], n.mac[2],
-                              n.mac[3], n.mac[4], n.mac[5]);
-                pj["static_neighbours"].push_back({{"ip", format_ipv4(n.ip)}, {"mac", mac}});
+                pj["static_neighbours"].push_back({{"ip", format_ipv4(n.ip)}, {"mac", net::format_mac(n.mac.data())}});
             }
         }
         j["ports"].push_back(pj);

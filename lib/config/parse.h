@@ -3,6 +3,7 @@
 
 #include "config/model.h"
 #include "config/result.h"
+#include "net/addr.h"
 
 #include <nlohmann/json_fwd.hpp>
 #include <string>
@@ -32,6 +33,6 @@ result<master_slave_group> parse_master_slave_object(const nlohmann::json &j);
 
 // Value helpers shared with later request parsers. Numbers may arrive as strings.
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field);
-std::string format_ipv4(uint32_t host_order_ip);
+using net::format_ipv4;
 
 } // namespace fulcrum::config

@@ -20,8 +20,11 @@ T *alloc_lines(size_t n) {
     void *p = std::aligned_alloc(align, bytes);
     if (!p) throw std::bad_alloc();
     if (align == huge) madvise(p, bytes, MADV_HUGEPAGE);
-    std::memset(p, 0, bytes);
-    return static_cast<T *>(p);
+    return static_cast<T *>(p); // untouched: see conn_table::prepare
+}
+template <class T>
+void zero_lines(T *p, size_t n) {
+    std::memset(static_cast<void *>(p), 0, n * sizeof(T));
 }
 } // namespace
 
@@ -33,7 +36,7 @@ const char *tcp_state_name(tcp_state s) {
                : "?";
 }
 
-conn_table::conn_table(uint32_t capacity) : _capacity(capacity) {
+conn_table::conn_table(uint32_t capacity, first_touch when) : _capacity(capacity) {
     // Two entries per connection at a load factor of at most ~0.7.
     uint64_t want = (uint64_t(capacity) * 2 * 10 / 7 + slots_per_bucket - 1) / slots_per_bucket;
     uint64_t n = 1;
@@ -42,9 +45,18 @@ conn_table::conn_table(uint32_t capacity) : _capacity(capacity) {
     _conns = alloc_lines<connection>(capacity);
     _buckets = alloc_lines<bucket>(n);
     _free = alloc_lines<uint32_t>(capacity);
+    _free_top = capacity; // nothing in use (the pool itself is filled by prepare)
+    if (when == first_touch::now) prepare();
+}
+
+void conn_table::prepare() {
+    if (_prepared) return;
+    zero_lines(_conns, _capacity);
+    zero_lines(_buckets, bucket_count());
     // LIFO pool filled so the lowest indices are handed out first.
-    for (uint32_t i = 0; i < capacity; i++) _free[i] = capacity - 1 - i;
-    _free_top = capacity;
+    for (uint32_t i = 0; i < _capacity; i++) _free[i] = _capacity - 1 - i;
+    _free_top = _capacity;
+    _prepared = true;
 }
 
 conn_table::~conn_table() {

@@ -24,7 +24,12 @@ class conn_table {
     static constexpr unsigned max_probe = 16;
     static constexpr uint32_t no_conn = UINT32_MAX;
 
-    explicit conn_table(uint32_t capacity);
+    // `touch_later`: allocate only; prepare() zeroes and fills the pool, so the pages are
+    // first touched (and placed on a NUMA node) by the thread that calls it: the worker.
+    enum class first_touch { now, later };
+    explicit conn_table(uint32_t capacity, first_touch when = first_touch::now);
+    void prepare();
+    bool prepared() const { return _prepared; }
     ~conn_table();
     conn_table(const conn_table &) = delete;
     conn_table &operator=(const conn_table &) = delete;
@@ -117,6 +122,7 @@ class conn_table {
     bucket *_buckets;
     uint32_t *_free;
     uint32_t _free_top;
+    bool _prepared = false;
 };
 
 } // namespace fulcrum::conn

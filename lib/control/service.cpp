@@ -1,6 +1,7 @@
 #include "control/service.h"
 
 #include "config/state.h"
+#include "config/membership.h"
 #include "config/parse.h"
 #include "control/actions.h"
 #include "dataplane/log.h"
@@ -15,7 +16,7 @@ namespace fulcrum::control {
 
 using nlohmann::json;
 
-service::service(dataplane::instance &dp, std::string state_path, health::checker *health)
+service::service(deploy::deployment &dp, std::string state_path, health::checker *health)
     : _dp(dp), _state_path(std::move(state_path)), _health(health) {
     if (!_health) return;
     _dp.set_health([h = _health](const config::listener &l, const config::backend &b) {
@@ -28,7 +29,7 @@ service::service(dataplane::instance &dp, std::string state_path, health::checke
     _health->set_targets(health::targets_of(_dp.config()));
 }
 
-config::result<uint64_t> service::apply(const config::instance &next) {
+result<uint64_t> service::apply(const config::instance &next) {
     auto gen = _state_path.empty()
                    ? _dp.apply(next)
                    : _dp.apply(next, [&](const config::instance &cfg) { return config::write_state(_state_path, cfg); });
@@ -79,24 +80,15 @@ json service::health_status() const {
         return std::string(buf);
     };
     for (const auto &l : cfg.listeners) {
-        std::vector<std::pair<const config::backend *, const char *>> members; // backend, role
-        if (!l.master_slave_group_id.empty()) {
-            for (const auto &g : cfg.master_slave_groups)
-                if (g.id == l.master_slave_group_id) members = {{&g.master, "Master"}, {&g.slave, "Slave"}};
-        } else if (!l.vserver_group_id.empty()) {
-            for (const auto &g : cfg.vserver_groups)
-                if (g.id == l.vserver_group_id)
-                    for (const auto &b : g.backends) members.push_back({&b, nullptr});
-        } else {
-            for (const auto &b : cfg.default_server_group) members.push_back({&b, nullptr});
-        }
-        for (const auto &[b, role] : members) {
+        for (const auto &m : config::members_of(cfg, l)) {
+            const config::backend *b = m.b;
+            const char *role = m.role == config::member_role::plain ? nullptr : config::role_name(m.role);
             json j = config::backend_to_json(*b);
             j.erase("Description");
             j["VIP"] = config::format_ipv4(l.vip);
             j["Protocol"] = l.proto == config::protocol::tcp ? "tcp" : "udp";
             j["ListenerPort"] = l.port;
-            j["Port"] = b->port ? b->port : l.backend_port;
+            j["Port"] = m.port;
             if (role) j["ServerType"] = role;
             auto st = _health && l.health.enabled ? _health->state(health::key_for(l, *b)) : std::nullopt;
             if (!l.health.enabled) {

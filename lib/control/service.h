@@ -8,8 +8,8 @@
 // the state file.
 #pragma once
 
-#include "config/result.h"
-#include "dataplane/instance.h"
+#include "core/result.h"
+#include "deploy/deployment.h"
 #include "health/checker.h"
 
 #include <nlohmann/json.hpp>
@@ -22,7 +22,7 @@ class service {
     // `state_path` empty: changes are not persisted. `health` (may be null) is the
     // checker whose verdicts the snapshots follow; the service keeps its probe set in
     // step with the config.
-    service(dataplane::instance &dp, std::string state_path, health::checker *health = nullptr);
+    service(deploy::deployment &dp, std::string state_path, health::checker *health = nullptr);
 
     // One JSON request in, one JSON reply out: {"RequestId", "Code": "Success" | error
     // code, "Message" on error, "SnapshotGeneration" when something changed, ...}.
@@ -30,16 +30,16 @@ class service {
     std::string handle_text(const std::string &text);
 
     // Apply a whole configuration (SIGHUP reload): the same steps as a request.
-    config::result<uint64_t> apply(const config::instance &next);
+    result<uint64_t> apply(const config::instance &next);
     // Called from the control loop: a health change becomes a new snapshot.
     void poll();
     // DescribeHealthStatus: every backend of every listener, with its check state.
     nlohmann::json health_status() const;
 
-    dataplane::instance &dataplane() { return _dp; }
+    deploy::deployment &deployment() { return _dp; }
 
   private:
-    dataplane::instance &_dp;
+    deploy::deployment &_dp;
     std::string _state_path;
     uint64_t _request_id = 0;
     health::checker *_health;

@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <type_traits>
 
 namespace fulcrum::dataplane {
 
@@ -49,36 +50,82 @@ const char *drop_text(drop d);
 
 constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
 
-struct alignas(64) worker_counters {
-    uint64_t rx_pkts, rx_bytes, tx_pkts, tx_bytes;
-    uint64_t conn_created, conn_expired;
-    uint64_t conn_drained; // closed because their backend left the listener (drain ended)
-    uint64_t rst_sent;     // resets Fulcrum sent on its own (drained conns, no backend up)
-    uint64_t persist_hits; // new connections sent to a client's persistent backend
-    uint64_t arp_replies, arp_requests, icmp_replies;
-    uint64_t redirected_out, redirected_in;
-    uint64_t to_kernel, from_kernel; // exception path
-    uint64_t drops[drop_count];
-};
+// Every counter is declared once, here: the struct fields, their sums and every
+// rendering (report, prompt, telemetry, Prometheus) come from these lists.
+//   X(field, kind, label, metric, help)            workers
+//   X(field, kind, label, metric, direction, help) flows (direction: "in", "out" or "")
+// kind: counter (only grows) or gauge; label: the text report's; metric: the Prometheus
+// name's stem (fulcrum_worker_<metric>_total); telemetry uses the field names.
+#define FULCRUM_WORKER_COUNTERS(X)                                                                 \
+    X(rx_pkts, counter, "rx pkts", "rx_packets", "Packets received.")                                                       \
+    X(rx_bytes, counter, "rx bytes", "rx_bytes", "Bytes received.")                                                        \
+    X(tx_pkts, counter, "tx pkts", "tx_packets", "Packets sent.")                                                           \
+    X(tx_bytes, counter, "tx bytes", "tx_bytes", "Bytes sent.")                                                            \
+    X(conn_created, counter, "conns created", "connections_created", "Connections created.")                                               \
+    X(conn_expired, counter, "expired", "connections_expired", "Connections expired or closed.")                                     \
+    X(conn_drained, counter, "drained", "connections_drained", "Connections reset when their backend's drain ended.")                \
+    X(rst_sent, counter, "resets sent", "resets_sent", "TCP resets Fulcrum sent on its own (drained connections, no backend up).") \
+    X(persist_hits, counter, "persistence hits", "persistence_hits", "New connections sent to a client's persistent backend.")             \
+    X(arp_replies, counter, "arp replies", "arp_replies", "ARP replies sent.")                                                   \
+    X(arp_requests, counter, "arp requests", "arp_requests", "ARP requests sent.")                                                 \
+    X(icmp_replies, counter, "icmp replies", "icmp_replies", "ICMP echo replies sent.")                                            \
+    X(redirected_out, counter, "redirected out", "redirected_out", "Replies sent to the worker that owns their connection.")           \
+    X(redirected_in, counter, "redirected in", "redirected_in", "Replies received from another worker's queue.")                     \
+    X(to_kernel, counter, "kernel out", "kernel_out", "Frames handed to the kernel (exception path).")                         \
+    X(from_kernel, counter, "kernel in", "kernel_in", "Frames the kernel sent out (exception path).")
 
 // Per listener and per backend; `active` is created minus expired by this worker, so
 // the sum over workers is the live count.
-struct alignas(64) flow_counters {
-    uint64_t new_conns;
-    int64_t active;
-    uint64_t pkts_in, bytes_in;   // client -> backend
-    uint64_t pkts_out, bytes_out; // backend -> client
-    uint64_t drops;
+#define FULCRUM_FLOW_COUNTERS(X)                                                                   \
+    X(new_conns, counter, "new conns", "new_connections", "", "New connections.")                                                      \
+    X(active, gauge, "active", "active_connections", "", "Connections in the tables now.")                                             \
+    X(pkts_in, counter, "pkts in", "packets", "in", "Packets client to backend.")                                              \
+    X(pkts_out, counter, "pkts out", "packets", "out", "Packets backend to client.")                                             \
+    X(bytes_in, counter, "bytes in", "bytes", "in", "Bytes client to backend.")                                               \
+    X(bytes_out, counter, "bytes out", "bytes", "out", "Bytes backend to client.")                                              \
+    X(drops, counter, "drops", "refused", "", "New connections refused (ACL, no backend, no route, pools full).")
+
+enum class counter_kind : uint8_t { counter, gauge };
+
+struct alignas(64) worker_counters {
+#define X(name, kind, label, metric, help) uint64_t name;
+    FULCRUM_WORKER_COUNTERS(X)
+#undef X
+    uint64_t drops[drop_count];
 };
 
-// to += sign * from, for the counting fields (`active` is a gauge and left alone).
+struct alignas(64) flow_counters {
+#define X(name, kind, label, metric, dir, help) std::conditional_t<counter_kind::kind == counter_kind::gauge, int64_t, uint64_t> name;
+    FULCRUM_FLOW_COUNTERS(X)
+#undef X
+};
+
+// to += sign * from, field by field (drops included).
+inline void add_counts(worker_counters &to, const worker_counters &from, int sign = 1) {
+#define X(name, kind, label, metric, help) to.name += sign * from.name;
+    FULCRUM_WORKER_COUNTERS(X)
+#undef X
+    for (unsigned d = 0; d < drop_count; d++) to.drops[d] += sign * from.drops[d];
+}
+// The same for the counting fields of flows; gauges (`active`) are left alone: a
+// baseline never applies to them.
 inline void add_counts(flow_counters &to, const flow_counters &from, int sign = 1) {
-    to.new_conns += sign * from.new_conns;
-    to.pkts_in += sign * from.pkts_in;
-    to.bytes_in += sign * from.bytes_in;
-    to.pkts_out += sign * from.pkts_out;
-    to.bytes_out += sign * from.bytes_out;
-    to.drops += sign * from.drops;
+#define X(name, kind, label, metric, dir, help) \
+    if constexpr (counter_kind::kind == counter_kind::counter) to.name += sign * from.name;
+    FULCRUM_FLOW_COUNTERS(X)
+#undef X
+}
+// Gauges summed too (over workers: the live count).
+inline void add_gauges(flow_counters &to, const flow_counters &from) {
+#define X(name, kind, label, metric, dir, help) \
+    if constexpr (counter_kind::kind == counter_kind::gauge) to.name += from.name;
+    FULCRUM_FLOW_COUNTERS(X)
+#undef X
+}
+inline uint64_t total_drops(const worker_counters &c) {
+    uint64_t n = 0;
+    for (unsigned d = 0; d < drop_count; d++) n += c.drops[d];
+    return n;
 }
 
 constexpr unsigned max_backend_slots = 4096;

@@ -1,14 +1,13 @@
 // The immutable configuration a worker forwards with.
 //
-// Built on the control side from a validated config::instance; workers only read it.
+// Runtime types only: flat tables, no config structs, no maps. The control side builds
+// one from the model (deploy/snapshot_builder.h); workers only read it.
 // Every address and port is in network byte order, as it sits in packet headers, so
 // the hot path compares and copies without swapping. Scheduling is a precomputed pick
 // sequence per listener (see sched/wrr.h); the next scheduler kinds add their own
 // tables here rather than a virtual call per packet.
 #pragma once
 
-#include "config/model.h"
-#include "config/result.h"
 #include "dataplane/counters.h"
 
 #include <rte_ether.h>
@@ -16,9 +15,7 @@
 #include <array>
 #include <atomic>
 #include <cstdint>
-#include <functional>
 #include <memory>
-#include <map>
 #include <vector>
 
 namespace fulcrum::dataplane {
@@ -95,11 +92,10 @@ struct route {
     uint32_t next_hop; // network order
 };
 
-// A backend's counter slot is per (protocol, address, port): a server behind a TCP and a
-// UDP listener on the same port counts apart.
-inline uint64_t slot_key(uint8_t ip_proto, uint32_t ip_host, uint16_t port_host) {
-    return uint64_t(ip_proto) << 48 | uint64_t(ip_host) << 16 | port_host;
-}
+struct neighbour_rt {
+    uint32_t ip; // network order
+    rte_ether_addr mac;
+};
 
 class snapshot {
   public:
@@ -114,29 +110,15 @@ class snapshot {
     std::vector<uint16_t> sched_seq;   // listener l's picks start at l.seq_offset
     std::vector<acl_entry> acl;
     std::vector<uint16_t> eligible_slots;
-    std::vector<config::neighbour> static_neighbours;
+    std::vector<neighbour_rt> static_neighbours;
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
-    // Every (protocol, ServerIp, port in effect) ever given a slot (slot_key): never
-    // reused, so a connection that outlives its backend's removal still decrements the
-    // right counters.
-    std::map<uint64_t, uint16_t> slot_ids;
-    // The same for listeners, keyed by (VIP, protocol, port): listener_rt::index.
-    std::map<uint64_t, uint8_t> listener_slot_ids;
-
-    // Whether a backend of a listener with HealthCheck on is up (the health checker's
-    // answer); none given: every backend is up.
-    using health_fn = std::function<bool(const config::listener &, const config::backend &)>;
-
-    // Built from a validated config and the started ports (in config order). `previous`
-    // carries the backend counter slots forward across updates. A backend that is down
-    // stays in its listener's list with weight 0: no new connections, its existing ones
-    // follow the listener's drain setting. A master/slave listener uses its master while
-    // the master is up, its slave otherwise.
-    static config::result<snapshot> build(const config::instance &cfg, const std::vector<port_rt> &ports,
-                                          const snapshot *previous = nullptr, const health_fn &health = {});
+    // Set-up, by whoever fills the tables above: register a local address (the first
+    // kind given for an address wins), then index() once the listeners are in.
+    void add_local(const local_entry &e);
+    void index();
 
     const local_entry *find_local(uint32_t ip) const {
         uint32_t i = slot_of(ip, local_slots);
@@ -178,7 +160,6 @@ class snapshot {
 
   private:
     static uint32_t slot_of(uint32_t v, uint32_t n) { return (v * 2654435761u) >> 8 & (n - 1); }
-    void add_local(const local_entry &e);
 
     std::array<local_entry, local_slots> _locals{};
     std::array<int16_t, listener_slots> _listener_index{};

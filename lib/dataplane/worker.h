@@ -7,7 +7,9 @@
 //
 // Everything here is owned by this worker. Other cores reach it only through its two
 // rings: `redirect` (replies that arrived on another worker's queue, sent home by
-// lport owner) and `messages` (neighbours learned elsewhere).
+// lport owner) and `messages` (neighbours learned elsewhere, new snapshots). Its memory
+// is allocated on its lcore's NUMA socket; the connection table is first touched by
+// the worker itself (its first poll_once).
 #pragma once
 
 #include "conn/conn_table.h"
@@ -49,6 +51,7 @@ struct worker_params {
     uint16_t lport_min = 1024, lport_max = 65535;
     rte_mempool *pool = nullptr;
     rte_rcu_qsbr *qsbr = nullptr; // reports a quiescent state at the top of every loop
+    int socket = SOCKET_ID_ANY;   // NUMA socket of the worker's lcore: its memory goes there
 };
 
 class worker {
@@ -70,7 +73,7 @@ class worker {
     // the active connections of all workers).
     void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
                    std::vector<const flow_counters *> backend_counters);
-    const flow_counters *backend_counter_array() const { return _backend_counters.data(); }
+    const flow_counters *backend_counter_array() const { return _backend_counters.get(); }
     rte_ring *redirect_ring() const { return _redirect_in; }
     rte_ring *message_ring() const { return _msg_in; }
 
@@ -173,7 +176,10 @@ class worker {
     conn::conn_table _conns;
     conn::timer_wheel _wheel;
     laddr::laddr_pool _lports;
-    std::unique_ptr<neigh_table> _neigh;
+    struct rte_deleter {
+        void operator()(void *p) const;
+    };
+    std::unique_ptr<neigh_table, rte_deleter> _neigh;
 
     std::vector<rxq> _rxq;
     struct excq {
@@ -197,7 +203,7 @@ class worker {
     bool _started = false;
 
     worker_counters _counters{};
-    std::vector<flow_counters> _listener_counters, _backend_counters;
+    std::unique_ptr<flow_counters[], rte_deleter> _listener_counters, _backend_counters; // by slot
     std::vector<uint32_t> _sched_cursor;
     // Per listener slot, from the latest snapshot that had the listener.
     std::vector<uint16_t> _idle_timeout_s;

@@ -1,5 +1,7 @@
 #include "health/checker.h"
 
+#include "config/membership.h"
+
 #include "config/parse.h"
 
 #include <arpa/inet.h>
@@ -48,20 +50,10 @@ std::map<target_key, target_settings> targets_of(const config::instance &cfg) {
     std::map<target_key, target_settings> out;
     for (const auto &l : cfg.listeners) {
         if (!l.health.enabled) continue;
-        std::vector<const config::backend *> members;
-        if (!l.master_slave_group_id.empty()) {
-            for (const auto &g : cfg.master_slave_groups)
-                if (g.id == l.master_slave_group_id) members.push_back(&g.master);
-        } else if (!l.vserver_group_id.empty()) {
-            for (const auto &g : cfg.vserver_groups)
-                if (g.id == l.vserver_group_id)
-                    for (const auto &b : g.backends) members.push_back(&b);
-        } else {
-            for (const auto &b : cfg.default_server_group) members.push_back(&b);
-        }
         target_settings s{l.health.interval, l.health.timeout, l.health.healthy_threshold, l.health.unhealthy_threshold};
-        for (const auto *b : members) {
-            auto [it, fresh] = out.emplace(key_for(l, *b), s);
+        for (const auto &m : config::members_of(cfg, l)) {
+            if (m.role == config::member_role::slave) continue; // the slave is never probed
+            auto [it, fresh] = out.emplace(key_for(l, *m.b), s);
             if (!fresh) {
                 it->second.interval_s = std::min(it->second.interval_s, s.interval_s);
                 it->second.timeout_s = std::min(it->second.timeout_s, s.timeout_s);

@@ -1,6 +1,6 @@
 #include "observe/observe.h"
 
-#include "config/parse.h"
+#include "net/addr.h"
 
 #include <arpa/inet.h>
 #include <netinet/in.h>
@@ -49,65 +49,58 @@ struct writer {
 
 } // namespace
 
-std::string prometheus_text(const dataplane::stats_view &v) {
+std::string prometheus_text(const deploy::stats_view &v) {
     writer w;
     w.head("fulcrum_snapshot_generation", "gauge", "Generation of the configuration snapshot in use.");
     w.sample("fulcrum_snapshot_generation", "", v.generation);
 
-    struct wc {
-        const char *name, *type, *help;
-        uint64_t (*get)(const dataplane::worker_stat &);
+    auto worker_label = [](const deploy::worker_stat &s) { return "worker=\"" + std::to_string(s.id) + "\""; };
+#define X(name, kind, label, metric, help)                                                                \
+    {                                                                                                     \
+        std::string n = std::string("fulcrum_worker_") + metric + (#kind[0] == 'c' ? "_total" : "");     \
+        w.head(n, #kind, help);                                                                           \
+        for (const auto &ws : v.workers) w.sample(n, worker_label(ws), ws.c.name);                        \
+    }
+    FULCRUM_WORKER_COUNTERS(X)
+#undef X
+    struct gauge {
+        const char *name, *help;
+        uint64_t (*get)(const deploy::worker_stat &);
     };
-    static const wc worker_metrics[] = {
-        {"fulcrum_worker_rx_packets_total", "counter", "Packets received.", [](const dataplane::worker_stat &s) { return s.c.rx_pkts; }},
-        {"fulcrum_worker_tx_packets_total", "counter", "Packets sent.", [](const dataplane::worker_stat &s) { return s.c.tx_pkts; }},
-        {"fulcrum_worker_rx_bytes_total", "counter", "Bytes received.", [](const dataplane::worker_stat &s) { return s.c.rx_bytes; }},
-        {"fulcrum_worker_tx_bytes_total", "counter", "Bytes sent.", [](const dataplane::worker_stat &s) { return s.c.tx_bytes; }},
-        {"fulcrum_worker_connections_created_total", "counter", "Connections created.",
-         [](const dataplane::worker_stat &s) { return s.c.conn_created; }},
-        {"fulcrum_worker_connections_expired_total", "counter", "Connections expired or closed.",
-         [](const dataplane::worker_stat &s) { return s.c.conn_expired; }},
-        {"fulcrum_worker_connections_drained_total", "counter", "Connections reset when their drain ended.",
-         [](const dataplane::worker_stat &s) { return s.c.conn_drained; }},
-        {"fulcrum_worker_resets_sent_total", "counter", "TCP resets Fulcrum sent on its own.",
-         [](const dataplane::worker_stat &s) { return s.c.rst_sent; }},
-        {"fulcrum_worker_connections", "gauge", "Connections in the worker's table.",
-         [](const dataplane::worker_stat &s) { return uint64_t(s.conns_in_use); }},
-        {"fulcrum_worker_connection_capacity", "gauge", "Size of the worker's connection table.",
-         [](const dataplane::worker_stat &s) { return uint64_t(s.conns_capacity); }},
-        {"fulcrum_worker_lports_free", "gauge", "Free local address/port pairs.",
-         [](const dataplane::worker_stat &s) { return uint64_t(s.lports_free); }},
-        {"fulcrum_worker_snapshot_generation", "gauge", "Snapshot generation the worker runs on.",
-         [](const dataplane::worker_stat &s) { return s.generation; }},
+    static const gauge worker_gauges[] = {
+        {"fulcrum_worker_connections", "Connections in the worker's table.",
+         [](const deploy::worker_stat &s) { return uint64_t(s.conns_in_use); }},
+        {"fulcrum_worker_connection_capacity", "Size of the worker's connection table.",
+         [](const deploy::worker_stat &s) { return uint64_t(s.conns_capacity); }},
+        {"fulcrum_worker_lports_free", "Free local address/port pairs.",
+         [](const deploy::worker_stat &s) { return uint64_t(s.lports_free); }},
+        {"fulcrum_worker_snapshot_generation", "Snapshot generation the worker runs on.",
+         [](const deploy::worker_stat &s) { return s.generation; }},
     };
-    for (const auto &m : worker_metrics) {
-        w.head(m.name, m.type, m.help);
-        for (const auto &ws : v.workers) w.sample(m.name, "worker=\"" + std::to_string(ws.id) + "\"", m.get(ws));
+    for (const auto &g : worker_gauges) {
+        w.head(g.name, "gauge", g.help);
+        for (const auto &ws : v.workers) w.sample(g.name, worker_label(ws), g.get(ws));
     }
     w.head("fulcrum_worker_drops_total", "counter", "Packets dropped, by reason.");
     for (const auto &ws : v.workers)
         for (unsigned d = 0; d < dataplane::drop_count; d++)
             w.sample("fulcrum_worker_drops_total",
-                     "worker=\"" + std::to_string(ws.id) + "\",reason=\"" +
-                         dataplane::drop_name(static_cast<dataplane::drop>(d)) + "\"",
+                     worker_label(ws) + ",reason=\"" + dataplane::drop_name(static_cast<dataplane::drop>(d)) + "\"",
                      ws.c.drops[d]);
 
-    // Per listener and per backend: each metric's samples together, as Prometheus wants.
-    auto flows = [&](const std::string &prefix, const std::vector<std::pair<std::string, dataplane::flow_counters>> &items) {
-        w.head(prefix + "_new_connections_total", "counter", "New connections.");
-        for (const auto &[l, c] : items) w.sample(prefix + "_new_connections_total", l, c.new_conns);
-        w.head(prefix + "_active_connections", "gauge", "Connections in the tables now.");
-        for (const auto &[l, c] : items) w.sample(prefix + "_active_connections", l, c.active);
-        w.head(prefix + "_packets_total", "counter", "Packets forwarded (in: client to backend; out: back).");
-        for (const auto &[l, c] : items) {
-            w.sample(prefix + "_packets_total", l + ",direction=\"in\"", c.pkts_in);
-            w.sample(prefix + "_packets_total", l + ",direction=\"out\"", c.pkts_out);
-        }
-        w.head(prefix + "_bytes_total", "counter", "Bytes forwarded (in: client to backend; out: back).");
-        for (const auto &[l, c] : items) {
-            w.sample(prefix + "_bytes_total", l + ",direction=\"in\"", c.bytes_in);
-            w.sample(prefix + "_bytes_total", l + ",direction=\"out\"", c.bytes_out);
-        }
+    // Per listener and per backend, from the flow counter list: each metric's samples
+    // together, as Prometheus wants (in/out pairs share a name and differ by direction).
+    auto flows = [&](const std::string &prefix,
+                     const std::vector<std::pair<std::string, dataplane::flow_counters>> &items) {
+#define X(name, kind, label, metric, dir, help)                                                           \
+    {                                                                                                     \
+        std::string n = prefix + "_" + metric + (#kind[0] == 'c' ? "_total" : "");                        \
+        w.head(n, #kind, help);                                                                           \
+        for (const auto &[l, c] : items)                                                                  \
+            w.sample(n, *dir ? l + ",direction=\"" + dir + "\"" : l, c.name);                            \
+    }
+        FULCRUM_FLOW_COUNTERS(X)
+#undef X
     };
     std::vector<std::pair<std::string, dataplane::flow_counters>> items;
     for (const auto &l : v.listeners)
@@ -115,7 +108,7 @@ std::string prometheus_text(const dataplane::stats_view &v) {
                              esc(l.group) + "\"",
                          l.c});
     flows("fulcrum_listener", items);
-    auto backend_labels = [](const dataplane::backend_stat &b) {
+    auto backend_labels = [](const deploy::backend_stat &b) {
         return "listener=\"" + esc(b.listener) + "\",group=\"" + esc(b.group) + "\",server_id=\"" + esc(b.server_id) +
                "\",address=\"" + esc(b.ip + ":" + std::to_string(b.port)) + "\"";
     };
@@ -133,25 +126,25 @@ std::string prometheus_text(const dataplane::stats_view &v) {
     return w.o.str();
 }
 
-config::result<std::unique_ptr<metrics_server>> metrics_server::open(const std::string &addr_port) {
+result<std::unique_ptr<metrics_server>> metrics_server::open(const std::string &addr_port) {
     auto colon = addr_port.rfind(':');
     const char *rule = "must be ADDR:PORT, e.g. 127.0.0.1:9100";
-    if (colon == std::string::npos) return config::error{"--metrics", rule};
-    auto ip = config::parse_ipv4(addr_port.substr(0, colon), "--metrics");
+    if (colon == std::string::npos) return error{"--metrics", rule};
+    auto ip = net::parse_ipv4(addr_port.substr(0, colon));
     char *end;
     unsigned long port = std::strtoul(addr_port.c_str() + colon + 1, &end, 10);
-    if (!ip || *end || port > 65535) return config::error{"--metrics", rule};
+    if (!ip || *end || port > 65535) return error{"--metrics", rule};
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     sockaddr_in a{};
     a.sin_family = AF_INET;
-    a.sin_addr.s_addr = htonl(ip.value());
+    a.sin_addr.s_addr = htonl(*ip);
     a.sin_port = htons(static_cast<uint16_t>(port));
     if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
         std::string why = std::strerror(errno);
         ::close(fd);
-        return config::error{"--metrics", "cannot listen on " + addr_port + ": " + why};
+        return error{"--metrics", "cannot listen on " + addr_port + ": " + why};
     }
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);

@@ -11,7 +11,7 @@ namespace fulcrum::observe {
 namespace {
 
 std::mutex g_mu;
-dataplane::stats_view g_view;
+deploy::stats_view g_view;
 
 // DPDK 22.11 telemetry takes names of letters, digits, '_' and '/' only:
 // "tcp 10.0.0.10:80" becomes "tcp_10_0_0_10_80".
@@ -27,37 +27,30 @@ std::string pct(double v) {
 }
 
 void add_flow(rte_tel_data *d, const dataplane::flow_counters &c) {
-    rte_tel_data_add_dict_u64(d, "new_conns", c.new_conns);
-    rte_tel_data_add_dict_int(d, "active", static_cast<int>(c.active));
-    rte_tel_data_add_dict_u64(d, "pkts_in", c.pkts_in);
-    rte_tel_data_add_dict_u64(d, "pkts_out", c.pkts_out);
-    rte_tel_data_add_dict_u64(d, "bytes_in", c.bytes_in);
-    rte_tel_data_add_dict_u64(d, "bytes_out", c.bytes_out);
-    rte_tel_data_add_dict_u64(d, "drops", c.drops);
+#define X(name, kind, label, metric, dir, help) rte_tel_data_add_dict_u64(d, #name, uint64_t(c.name));
+    FULCRUM_FLOW_COUNTERS(X)
+#undef X
+}
+void add_worker(rte_tel_data *d, const dataplane::worker_counters &c) {
+#define X(name, kind, label, metric, help) rte_tel_data_add_dict_u64(d, #name, c.name);
+    FULCRUM_WORKER_COUNTERS(X)
+#undef X
+    rte_tel_data *drops = rte_tel_data_alloc();
+    rte_tel_data_start_dict(drops);
+    for (unsigned i = 0; i < dataplane::drop_count; i++)
+        rte_tel_data_add_dict_u64(drops, dataplane::drop_name(static_cast<dataplane::drop>(i)), c.drops[i]);
+    rte_tel_data_add_dict_container(d, "drops", drops, 0);
 }
 
 int stats_cb(const char *, const char *, rte_tel_data *d) {
     std::lock_guard<std::mutex> g(g_mu);
-    const auto &t = g_view.total;
     rte_tel_data_start_dict(d);
     rte_tel_data_add_dict_u64(d, "snapshot_generation", g_view.generation);
     rte_tel_data_add_dict_u64(d, "workers", g_view.workers.size());
-    rte_tel_data_add_dict_u64(d, "rx_pkts", t.rx_pkts);
-    rte_tel_data_add_dict_u64(d, "tx_pkts", t.tx_pkts);
-    rte_tel_data_add_dict_u64(d, "rx_bytes", t.rx_bytes);
-    rte_tel_data_add_dict_u64(d, "tx_bytes", t.tx_bytes);
-    rte_tel_data_add_dict_u64(d, "conns_created", t.conn_created);
-    rte_tel_data_add_dict_u64(d, "conns_expired", t.conn_expired);
-    rte_tel_data_add_dict_u64(d, "conns_drained", t.conn_drained);
-    rte_tel_data_add_dict_u64(d, "resets_sent", t.rst_sent);
     uint64_t active = 0;
     for (const auto &w : g_view.workers) active += w.conns_in_use;
     rte_tel_data_add_dict_u64(d, "conns_active", active);
-    rte_tel_data *drops = rte_tel_data_alloc();
-    rte_tel_data_start_dict(drops);
-    for (unsigned i = 0; i < dataplane::drop_count; i++)
-        rte_tel_data_add_dict_u64(drops, dataplane::drop_name(static_cast<dataplane::drop>(i)), t.drops[i]);
-    rte_tel_data_add_dict_container(d, "drops", drops, 0);
+    add_worker(d, g_view.total);
     return 0;
 }
 
@@ -67,16 +60,12 @@ int workers_cb(const char *, const char *, rte_tel_data *d) {
     for (const auto &w : g_view.workers) {
         rte_tel_data *x = rte_tel_data_alloc();
         rte_tel_data_start_dict(x);
-        rte_tel_data_add_dict_u64(x, "rx_pkts", w.c.rx_pkts);
-        rte_tel_data_add_dict_u64(x, "tx_pkts", w.c.tx_pkts);
         rte_tel_data_add_dict_u64(x, "conns", w.conns_in_use);
         rte_tel_data_add_dict_u64(x, "conn_capacity", w.conns_capacity);
         rte_tel_data_add_dict_u64(x, "lports_free", w.lports_free);
         rte_tel_data_add_dict_u64(x, "lports", w.lports_capacity);
         rte_tel_data_add_dict_u64(x, "snapshot_generation", w.generation);
-        uint64_t drops = 0;
-        for (unsigned i = 0; i < dataplane::drop_count; i++) drops += w.c.drops[i];
-        rte_tel_data_add_dict_u64(x, "drops", drops);
+        add_worker(x, w.c);
         rte_tel_data_add_dict_container(d, ("worker" + std::to_string(w.id)).c_str(), x, 0);
     }
     return 0;
@@ -127,7 +116,7 @@ void register_telemetry() {
                                "Fulcrum per-backend counters, share of new connections and the weight's share");
 }
 
-void publish(const dataplane::stats_view &v) {
+void publish(const deploy::stats_view &v) {
     std::lock_guard<std::mutex> g(g_mu);
     g_view = v;
 }

@@ -41,6 +41,7 @@ check "UDP request/response through the VIP from a second client address ($udp_r
 kill -USR1 "$FULCRUM_PID"; sleep 0.5
 check "SIGUSR1 prints the counters report" grep -q "== listeners ==" "$LAB_DIR/fulcrum.log"
 lab_stop_fulcrum
-check "clean stop prints per-backend shares" grep -qE "i-web3 .*conns total 14[01] .*weight asks 70.0%" "$LAB_DIR/fulcrum.log"
+# Backend rows: listener, server, address, weight, new conns, share, the share its weight asks.
+check "clean stop prints per-backend shares" grep -qE "i-web3 +[0-9.]+:[0-9]+ +[0-9]+ +14[01] +[0-9.]+% +70.0%" "$LAB_DIR/fulcrum.log"
 check "no packet dropped as malformed" bash -c "! grep -qE 'bad_|trunc_' '$LAB_DIR/fulcrum.log'"
 e2e_finish

@@ -107,7 +107,7 @@ lb::lb(nlohmann::json cfg, uint32_t workers) : port(std::make_unique<ring_port>(
     cfg["ports"][0]["device"] = port->name;
     auto parsed = config::parse_instance(cfg);
     if (!parsed) throw std::runtime_error("test config: " + parsed.err().message());
-    auto created = dataplane::instance::create(parsed.value(), test_pool(), workers);
+    auto created = deploy::deployment::create(parsed.value(), test_pool(), workers);
     if (!created) throw std::runtime_error("instance: " + created.err().message());
     inst = std::move(created.value());
     clock = rte_get_tsc_cycles();
@@ -143,7 +143,7 @@ void lb::advance_seconds(double s) {
     w().flush_tx();
 }
 
-config::result<uint64_t> lb::apply(nlohmann::json cfg) {
+result<uint64_t> lb::apply(nlohmann::json cfg) {
     cfg["ports"][0]["device"] = port->name;
     auto parsed = config::parse_instance(cfg);
     if (!parsed) return parsed.err();

@@ -3,7 +3,7 @@
 // whatever the worker transmitted is read back from the tx ring as bytes.
 #pragma once
 
-#include "dataplane/instance.h"
+#include "deploy/deployment.h"
 #include "frames.h"
 
 #include <nlohmann/json.hpp>
@@ -41,7 +41,7 @@ nlohmann::json base_config(const std::string &device, std::vector<int> weights =
 
 struct lb {
     std::unique_ptr<ring_port> port;
-    std::unique_ptr<dataplane::instance> inst;
+    std::unique_ptr<deploy::deployment> inst;
     uint64_t clock;
 
     explicit lb(nlohmann::json cfg, uint32_t workers = 1);
@@ -54,8 +54,8 @@ struct lb {
     bytes send_one(const bytes &frame); // expects exactly one frame out (else empty)
     void advance_seconds(double s);     // move the worker's clock and run timers
     uint64_t drops(dataplane::drop d) const;
-    // Apply a changed config (on this lb's port) the way the daemon does: instance::apply.
-    config::result<uint64_t> apply(nlohmann::json cfg);
+    // Apply a changed config (on this lb's port) the way the daemon does: deployment::apply.
+    result<uint64_t> apply(nlohmann::json cfg);
 };
 
 } // namespace fulcrum::test

@@ -133,7 +133,7 @@ TEST_CASE("an applied config reaches workers through their ring and the old snap
     REQUIRE(out.size() == 1);
     CHECK(dst_of(out[0]) == ip("10.0.0.50"));
     // Counters follow the backend, not its position in the group.
-    CHECK(t.w().backend_counters(t.inst->current_snapshot().slot_ids.at(fulcrum::dataplane::slot_key(IPPROTO_TCP, ip("10.0.0.23"), 8080))).active == 1);
+    CHECK(t.w().backend_counters(t.inst->slots().backend(fulcrum::config::protocol::tcp, ip("10.0.0.23"), 8080).value()).active == 1);
 }
 
 TEST_CASE("a config change that needs a restart is refused and changes nothing", "[sched][update]") {
@@ -312,11 +312,12 @@ TEST_CASE("a backend behind a TCP and a UDP listener on the same port counts eac
     }
     CHECK(t.send(tcp).size() == 3);
     CHECK(t.send(udp).size() == 5);
-    const auto &slots = t.inst->current_snapshot().slot_ids;
+    const auto &slots = t.inst->slots();
+    using fulcrum::config::protocol;
     uint64_t tcp_new = 0, udp_new = 0;
     for (const char *b : {"10.0.0.21", "10.0.0.22", "10.0.0.23"}) {
-        tcp_new += t.w().backend_counters(slots.at(fulcrum::dataplane::slot_key(IPPROTO_TCP, ip(b), 8080))).new_conns;
-        udp_new += t.w().backend_counters(slots.at(fulcrum::dataplane::slot_key(IPPROTO_UDP, ip(b), 8080))).new_conns;
+        tcp_new += t.w().backend_counters(slots.backend(protocol::tcp, ip(b), 8080).value()).new_conns;
+        udp_new += t.w().backend_counters(slots.backend(protocol::udp, ip(b), 8080).value()).new_conns;
     }
     CHECK(tcp_new == 3);
     CHECK(udp_new == 5);

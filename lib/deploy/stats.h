@@ -11,9 +11,11 @@
 #include <string>
 #include <vector>
 
-namespace fulcrum::dataplane {
+namespace fulcrum::deploy {
 
-class instance;
+class deployment;
+using dataplane::flow_counters;
+using dataplane::worker_counters;
 
 struct worker_stat {
     uint32_t id;
@@ -53,6 +55,6 @@ struct stats_view {
     std::vector<backend_stat> backends;
 };
 
-stats_view collect_stats(const instance &dp);
+stats_view collect_stats(const deployment &d);
 
-} // namespace fulcrum::dataplane
+} // namespace fulcrum::deploy

@@ -1,0 +1,104 @@
+#include "control/control_loop.h"
+
+#include "dataplane/log.h"
+
+#include <rte_ethdev.h>
+
+#include <cinttypes>
+
+#include <chrono>
+#include <thread>
+
+namespace fulcrum::control {
+
+control_loop::control_loop(loop_parts parts) : _p(std::move(parts)) {
+    if (!_p.clock)
+        _p.clock = [] {
+            return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+        };
+    _start = _last_stats = _last_publish = _window_start = now();
+    _warm = _p.warmup <= 0;
+}
+
+control_loop::rates control_loop::sample() const {
+    rates r;
+    for (size_t i = 0; i < _p.dp.worker_count(); i++) {
+        const auto &c = _p.dp.worker_at(i).counters();
+        r.rx += c.rx_pkts;
+        r.tx += c.tx_pkts;
+        r.conns += c.conn_created;
+    }
+    return r;
+}
+
+void control_loop::report() {
+    std::fputs("== ports ==\n", _p.out);
+    for (size_t i = 0; i < _p.dp.port_ids().size(); i++) {
+        rte_eth_stats st{};
+        rte_eth_stats_get(_p.dp.port_ids()[i], &st);
+        std::fprintf(_p.out,
+                     "port %-10s rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
+                     " bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
+                     _p.dp.config().ports[i].name.c_str(), st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed,
+                     st.ierrors, st.oerrors);
+    }
+    std::fputs(observe::render_text(deploy::collect_stats(_p.dp), observe::all & ~observe::summary).c_str(), _p.out);
+    std::fflush(_p.out);
+}
+
+bool control_loop::turn(int wait_ms) {
+    if (_p.ctl) _p.ctl->serve_once(wait_ms, [&](const std::string &text) { return _p.svc.handle_text(text); });
+    else if (wait_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    double t = now();
+    if (!_warm && t - _start >= _p.warmup) {
+        _warm = true;
+        _window = sample();
+        _window_start = t;
+    }
+    if (_report.exchange(false) || (_p.stats_interval > 0 && t - _last_stats >= _p.stats_interval)) {
+        _last_stats = t;
+        report();
+    }
+    if (_reload.exchange(false) && _p.reload) {
+        // Re-read the config; a rejected file changes nothing.
+        auto next = _p.reload();
+        auto gen = next ? _p.svc.apply(next.value()) : result<uint64_t>(next.err());
+        if (gen) {
+            _reloads++;
+            FULCRUM_LOG(INFO, control, "reloaded the config: snapshot generation %llu\n",
+                        static_cast<unsigned long long>(gen.value()));
+        } else {
+            FULCRUM_LOG(WARNING, control, "reload rejected, keeping the running config: %s\n",
+                        gen.err().message().c_str());
+        }
+        std::fflush(stdout);
+    }
+    if (_p.poll_prompt && !_p.poll_prompt()) return false;
+    if (_p.quit_typed && _p.quit_typed()) return false;
+    if (t - _last_publish >= 0.2) {
+        observe::publish(deploy::collect_stats(_p.dp));
+        _last_publish = t;
+    }
+    if (_p.metrics) _p.metrics->serve_pending([&] { return deploy::collect_stats(_p.dp); });
+    _p.svc.poll(); // health verdicts become snapshots
+    _p.dp.reclaim();
+    if (_p.duration > 0 && t - _start >= _p.duration) return false;
+    return !_quit;
+}
+
+void control_loop::run() {
+    while (turn()) {
+    }
+}
+
+void control_loop::final_report() {
+    double secs = now() - _window_start;
+    rates fin = sample();
+    report();
+    std::fprintf(_p.out, "fulcrum: rate over %.2f s: rx %.3f Mpps, tx %.3f Mpps, %.0f new conns/s\n", secs,
+                 double(fin.rx - _window.rx) / secs / 1e6, double(fin.tx - _window.tx) / secs / 1e6,
+                 double(fin.conns - _window.conns) / secs);
+    std::fflush(_p.out);
+}
+
+} // namespace fulcrum::control

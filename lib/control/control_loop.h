@@ -1,0 +1,71 @@
+// The control thread's loop: the one place where requests (control socket), Prometheus
+// scrapes, the prompt, health verdicts, signals, stats publishing, snapshot posting
+// (through the service) and reclamation meet. main() wires the parts and calls run();
+// tests call turn() with a clock of their own.
+#pragma once
+
+#include "config/model.h"
+#include "control/ctl_socket.h"
+#include "control/service.h"
+#include "core/result.h"
+#include "deploy/deployment.h"
+#include "observe/observe.h"
+
+#include <atomic>
+#include <cstdint>
+#include <cstdio>
+#include <functional>
+
+namespace fulcrum::control {
+
+struct loop_parts {
+    deploy::deployment &dp;
+    service &svc;
+    ctl_socket *ctl = nullptr;                 // may be null
+    observe::metrics_server *metrics = nullptr; // may be null
+    // The prompt: poll it (false once it closed: stop); and whether `quit` was typed.
+    std::function<bool()> poll_prompt;
+    std::function<bool()> quit_typed;
+    // SIGHUP: the config to apply (the --config file read again).
+    std::function<result<config::instance>()> reload;
+    // Seconds on a monotonic clock (steady_clock when not given).
+    std::function<double()> clock;
+    double duration = 0, warmup = 0, stats_interval = 0; // seconds; 0: off
+    std::FILE *out = stdout;                               // reports go here
+};
+
+class control_loop {
+  public:
+    explicit control_loop(loop_parts parts);
+
+    // From signal handlers (async-signal-safe: they only set flags).
+    void request_quit() { _quit = true; }
+    void request_report() { _report = true; }
+    void request_reload() { _reload = true; }
+
+    // One turn, waiting up to wait_ms for the control socket; false when Fulcrum should
+    // stop (quit, duration over, prompt closed).
+    bool turn(int wait_ms = 20);
+    // turn() until it says stop, then the exit report with the rate since warmup.
+    void run();
+    void final_report();
+
+    uint64_t reloads() const { return _reloads; }
+
+  private:
+    double now() const { return _p.clock(); }
+    void report();
+    struct rates {
+        uint64_t rx = 0, tx = 0, conns = 0;
+    };
+    rates sample() const;
+
+    loop_parts _p;
+    std::atomic<bool> _quit{false}, _report{false}, _reload{false};
+    double _start, _last_stats, _last_publish, _window_start;
+    rates _window{};
+    bool _warm;
+    uint64_t _reloads = 0;
+};
+
+} // namespace fulcrum::control

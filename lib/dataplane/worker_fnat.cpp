@@ -1,0 +1,398 @@
+// Full-NAT: new connections (listener, ACL, persistence, scheduler, laddr:lport, both
+// directions indexed), the rewrite of every packet with precomputed checksum deltas,
+// TCP state, expiry and the resets Fulcrum sends on its own.
+#include "dataplane/worker_internal.h"
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+#include <algorithm>
+
+namespace fulcrum::dataplane {
+
+using conn::connection;
+using conn::flow_key;
+using conn::tcp_state;
+using namespace detail;
+
+namespace {
+
+uint16_t ip_word_ttl_proto(const rte_ipv4_hdr *ip) {
+    uint16_t w;
+    std::memcpy(&w, &ip->time_to_live, 2);
+    return w;
+}
+
+// Rewrite MSS in a SYN's options to at most `clamp` (host order); returns checksum delta.
+uint32_t clamp_mss(rte_tcp_hdr *tcp, uint32_t hdr_len, uint16_t clamp) {
+    uint8_t *opt = reinterpret_cast<uint8_t *>(tcp) + sizeof(rte_tcp_hdr);
+    uint8_t *end = reinterpret_cast<uint8_t *>(tcp) + hdr_len;
+    while (opt < end) {
+        if (*opt == 0) break;
+        if (*opt == 1) {
+            opt++;
+            continue;
+        }
+        if (opt + 1 >= end || opt[1] < 2 || opt + opt[1] > end) break;
+        if (opt[0] == 2 && opt[1] == 4) {
+            uint16_t mss_be;
+            std::memcpy(&mss_be, opt + 2, 2);
+            if (rte_be_to_cpu_16(mss_be) <= clamp) return 0;
+            uint16_t new_be = rte_cpu_to_be_16(clamp);
+            std::memcpy(opt + 2, &new_be, 2);
+            return net::csum_replace16(0, mss_be, new_be);
+        }
+        opt += opt[1];
+    }
+    return 0;
+}
+
+} // namespace
+
+// ---------------------------------------------------------------------------------------
+// Full-NAT
+
+bool worker::acl_allows(const snapshot &s, const listener_rt &l, uint32_t src) {
+    bool listed = false;
+    for (uint32_t i = l.acl_offset; i < uint32_t(l.acl_offset) + l.acl_len && !listed; i++)
+        listed = (src & s.acl[i].mask) == s.acl[i].net;
+    return listed == l.acl_white;
+}
+
+// The scheduler was chosen when the snapshot was built: a table walk or a lookup.
+const backend_rt *worker::schedule(const listener_rt &l, const flow_key &key) {
+    uint32_t pick;
+    if (l.pick == listener_rt::by_sequence) {
+        uint32_t &cursor = _sched_cursor[l.index];
+        if (cursor >= l.seq_len) cursor = 0;
+        pick = cursor++;
+    } else if (l.pick == listener_rt::by_least_conn) {
+        pick = least_loaded(l);
+    } else {
+        uint32_t h = l.pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed) : conn::conn_table::hash(key);
+        pick = h % l.seq_len;
+    }
+    return &_snap->backends[l.backend_offset + _snap->sched_seq[l.seq_offset + pick]];
+}
+
+connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port) {
+    if (key.proto == IPPROTO_TCP) {
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        if ((tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn) {
+            drop_pkt(m, drop::no_conn);
+            return nullptr;
+        }
+    }
+    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport());
+    if (!l) {
+        drop_pkt(m, drop::no_listener);
+        return nullptr;
+    }
+    flow_counters &lc = _listener_counters[l->index];
+    if (l->acl_on && !acl_allows(*_snap, *l, key.src)) {
+        lc.drops++;
+        drop_pkt(m, drop::acl_denied);
+        return nullptr;
+    }
+    if (l->seq_len == 0) {
+        // Nothing can serve it: a TCP client learns so at once instead of retrying.
+        lc.drops++;
+        _counters.drops[static_cast<unsigned>(drop::no_backend)]++;
+        if (key.proto == IPPROTO_TCP) reply_reset(m, in_port, l4_off);
+        else rte_pktmbuf_free(m);
+        return nullptr;
+    }
+    const backend_rt *chosen = nullptr;
+    std::atomic<uint64_t> *persisted = nullptr;
+    uint16_t now_s = static_cast<uint16_t>(_now_tsc / _tsc_hz);
+    if (l->persist) {
+        persisted = &l->persist->slots[rte_hash_crc_4byte(key.src, l->index) & (persist_table::entries - 1)];
+        uint64_t e = persisted->load(std::memory_order_relaxed);
+        if (uint32_t(e >> 32) == key.src && static_cast<int16_t>(static_cast<uint16_t>(e) - now_s) > 0) {
+            // Still this listener's and still eligible (weight > 0, up)?
+            uint16_t slot = static_cast<uint16_t>(e >> 16);
+            for (uint32_t i = 0; i < l->n_backends; i++) {
+                const backend_rt &cand = _snap->backends[l->backend_offset + i];
+                if (cand.slot == slot && cand.weight > 0) {
+                    chosen = &cand;
+                    _counters.persist_hits++;
+                    break;
+                }
+            }
+        }
+    }
+    if (!chosen) chosen = schedule(*l, key);
+    if (persisted)
+        persisted->store(persist_table::pack(key.src, chosen->slot, static_cast<uint16_t>(now_s + l->persist_timeout_s)),
+                         std::memory_order_relaxed);
+    const backend_rt &b = *chosen;
+
+    route to_backend, to_client;
+    if (!_snap->lookup_route(b.ip, to_backend) || !_snap->lookup_route(key.src, to_client)) {
+        lc.drops++;
+        drop_pkt(m, drop::no_route);
+        return nullptr;
+    }
+    neigh_entry *nh_backend = _neigh->find_or_add(to_backend.next_hop);
+    neigh_entry *nh_client = _neigh->find_or_add(to_client.next_hop);
+    if (!nh_backend || !nh_client) {
+        lc.drops++;
+        drop_pkt(m, drop::neigh_table_full);
+        return nullptr;
+    }
+    uint32_t entry;
+    if (!_lports.take(entry)) {
+        lc.drops++;
+        drop_pkt(m, drop::lport_exhausted);
+        return nullptr;
+    }
+    connection *c = _conns.alloc();
+    if (!c) {
+        _lports.give(entry);
+        lc.drops++;
+        drop_pkt(m, drop::table_full);
+        return nullptr;
+    }
+    c->cip = key.src;
+    c->vip = key.dst;
+    c->cport = key.sport();
+    c->vport = key.dport();
+    c->laddr = _snap->laddrs[laddr::entry_laddr(entry)];
+    c->lport = rte_cpu_to_be_16(laddr::entry_port(entry));
+    c->bip = b.ip;
+    c->bport = b.port;
+    c->proto = key.proto;
+    c->laddr_entry = entry;
+    c->listener = l->index;
+    c->backend_slot = b.slot;
+    c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
+    c->out_port[0] = to_backend.port;
+    c->neigh[0] = _neigh->index_of(nh_backend);
+    c->out_port[1] = to_client.port;
+    c->neigh[1] = _neigh->index_of(nh_client);
+    uint32_t ip_sum = net::csum_replace32(net::csum_replace32(0, c->cip, c->laddr), c->vip, c->bip);
+    uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
+    c->ip_delta = net::csum_fold(ip_sum);
+    c->l4_delta = net::csum_fold(l4_sum);
+    if (!_conns.insert(c)) {
+        _conns.release(c);
+        _lports.give(entry);
+        lc.drops++;
+        drop_pkt(m, drop::table_full);
+        return nullptr;
+    }
+    uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
+                                                : l->idle_timeout_s;
+    c->expire_tick = _now_tick + ticks(timeout);
+    _wheel.add(c);
+    _counters.conn_created++;
+    lc.new_conns++;
+    lc.active++;
+    _backend_counters[b.slot].new_conns++;
+    _backend_counters[b.slot].active++;
+    return c;
+}
+
+// wlc: the candidate with the fewest active connections (summed over every worker's
+// counters, read without locks) per unit of weight. Costs O(backends x workers) per new
+// connection; ties go round robin so equal loads do not all pick the first backend.
+uint32_t worker::least_loaded(const listener_rt &l) {
+    uint32_t &cursor = _sched_cursor[l.index];
+    uint32_t best = 0;
+    int64_t best_active = -1;
+    uint32_t best_weight = 1;
+    for (uint32_t k = 0; k < l.seq_len; k++) {
+        uint32_t i = (cursor + k) % l.seq_len;
+        const backend_rt &b = _snap->backends[l.backend_offset + _snap->sched_seq[l.seq_offset + i]];
+        int64_t active = 0;
+        for (const flow_counters *wc : _all_backend_counters) active += __atomic_load_n(&wc[b.slot].active, __ATOMIC_RELAXED);
+        // active/weight < best_active/best_weight, without division
+        if (best_active < 0 || active * best_weight < best_active * b.weight) {
+            best = i;
+            best_active = active;
+            best_weight = b.weight;
+        }
+    }
+    cursor = (cursor + 1) % l.seq_len;
+    return best;
+}
+
+void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
+    tcp_state s = c.state;
+    if (f & tcp_rst) {
+        s = tcp_state::close;
+    } else {
+        if (s == tcp_state::syn_sent && dir == 1 && (f & (tcp_syn | tcp_ack)) == (tcp_syn | tcp_ack))
+            s = tcp_state::syn_recv;
+        else if (s == tcp_state::syn_recv && dir == 0 && (f & (tcp_ack | tcp_syn)) == tcp_ack)
+            s = tcp_state::established;
+        if (f & tcp_fin) {
+            c.flags = static_cast<uint8_t>(c.flags | (dir == 0 ? conn::fin_in : conn::fin_out));
+            if ((c.flags & (conn::fin_in | conn::fin_out)) == (conn::fin_in | conn::fin_out))
+                s = tcp_state::time_wait;
+            else if (s != tcp_state::time_wait && s != tcp_state::close)
+                s = tcp_state::fin_wait;
+        }
+    }
+    if (s != c.state) c.state = s;
+    refresh_expiry(c, s == tcp_state::established ? _idle_timeout_s[c.listener] : _snap->tcp_timeout_s[static_cast<int>(s)]);
+}
+
+void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
+    uint32_t t = ticks(timeout_s);
+    uint32_t want = _now_tick + t;
+    int32_t ahead = static_cast<int32_t>(want - c.expire_tick);
+    // Moving the deadline by less than 1/32 of the timeout is not worth a store: it
+    // would dirty the connection's cache line on every packet (a write-back per packet
+    // once the table outgrows the cache). Shorter deadlines always apply.
+    if (ahead < 0 || uint32_t(ahead) >= std::max<uint32_t>(1, t / 32)) _wheel.set_expiry(&c, want);
+}
+
+void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    uint16_t ip_delta = dir == 0 ? c.ip_delta : net::csum_negate(c.ip_delta);
+    uint16_t l4_delta = dir == 0 ? c.l4_delta : net::csum_negate(c.l4_delta);
+    uint8_t out = c.out_port[dir];
+    const port_rt &op = _snap->ports[out];
+
+    if (dir == 0) {
+        ip->src_addr = c.laddr;
+        ip->dst_addr = c.bip;
+    } else {
+        ip->src_addr = c.vip;
+        ip->dst_addr = c.cip;
+    }
+    // TTL is the low byte of the (TTL, protocol) word as read from memory; computing the
+    // new word instead of re-reading it avoids a store-forwarding stall.
+    uint16_t old_w = ip_word_ttl_proto(ip);
+    uint16_t new_w = static_cast<uint16_t>(old_w - 1);
+    ip->time_to_live = static_cast<uint8_t>(ip->time_to_live - 1);
+    if (op.tx_ip_cksum) {
+        ip->hdr_checksum = 0;
+        m->l2_len = sizeof(rte_ether_hdr);
+        m->l3_len = sizeof(rte_ipv4_hdr);
+        m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
+    } else {
+        ip->hdr_checksum = net::csum_apply(ip->hdr_checksum,
+                                           net::csum_fold(net::csum_replace16(ip_delta, old_w, new_w)));
+    }
+
+    uint32_t bytes = m->pkt_len;
+    if (c.proto == IPPROTO_TCP) {
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        if (dir == 0) {
+            tcp->src_port = c.lport;
+            tcp->dst_port = c.bport;
+        } else {
+            tcp->src_port = c.vport;
+            tcp->dst_port = c.cport;
+        }
+        uint32_t delta = l4_delta;
+        if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
+            delta += clamp_mss(tcp, (tcp->data_off >> 4) * 4u, _snap->mss_clamp);
+        tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
+        if (tcp->tcp_flags & tcp_ack) {
+            c.ack[dir] = tcp->recv_ack;
+            c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
+        }
+        track_tcp(c, dir, tcp->tcp_flags);
+    } else {
+        auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
+        if (dir == 0) {
+            udp->src_port = c.lport;
+            udp->dst_port = c.bport;
+        } else {
+            udp->src_port = c.vport;
+            udp->dst_port = c.cport;
+        }
+        if (udp->dgram_cksum != 0) {
+            uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
+            udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+        }
+        refresh_expiry(c, _idle_timeout_s[c.listener]);
+    }
+
+    flow_counters &lc = _listener_counters[c.listener];
+    flow_counters &bc = _backend_counters[c.backend_slot];
+    if (dir == 0) {
+        lc.pkts_in++, lc.bytes_in += bytes, bc.pkts_in++, bc.bytes_in += bytes;
+    } else {
+        lc.pkts_out++, lc.bytes_out += bytes, bc.pkts_out++, bc.bytes_out += bytes;
+    }
+    send_ipv4(m, out, _neigh->at(c.neigh[dir]));
+}
+
+void worker::expire(connection *c) {
+    _counters.conn_expired++;
+    _listener_counters[c->listener].active--;
+    _backend_counters[c->backend_slot].active--;
+    _lports.give(c->laddr_entry);
+    _conns.remove(c);
+}
+
+void worker::send_reset(const connection &c, unsigned dir) {
+    rte_mbuf *m = rte_pktmbuf_alloc(_pool);
+    if (!m) return;
+    constexpr uint16_t len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, len));
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    std::memset(eth, 0, len);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_TCP;
+    if (dir == 0) { // to the backend, as the connection's laddr:lport
+        ip->src_addr = c.laddr, ip->dst_addr = c.bip;
+        tcp->src_port = c.lport, tcp->dst_port = c.bport;
+        tcp->sent_seq = c.ack[1];
+    } else { // to the client, as the VIP
+        ip->src_addr = c.vip, ip->dst_addr = c.cip;
+        tcp->src_port = c.vport, tcp->dst_port = c.cport;
+        tcp->sent_seq = c.ack[0];
+    }
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = tcp_rst;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    _counters.rst_sent++;
+    send_ipv4(m, c.out_port[dir], _neigh->at(c.neigh[dir]));
+}
+
+void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {
+    turn_around(m, in_port);
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+    uint16_t sport = tcp->src_port;
+    tcp->src_port = tcp->dst_port;
+    tcp->dst_port = sport;
+    // RST+ACK acknowledging the whole segment (RFC 793: sequence number plus segment
+    // length, the SYN counting one), no options, no payload.
+    uint32_t seg_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - (tcp->data_off >> 4) * 4u + 1;
+    uint32_t syn_seq = rte_be_to_cpu_32(tcp->sent_seq);
+    tcp->recv_ack = rte_cpu_to_be_32(syn_seq + seg_len);
+    tcp->sent_seq = 0;
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = tcp_rst | tcp_ack;
+    tcp->rx_win = 0;
+    tcp->tcp_urp = 0;
+    ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    ip->time_to_live = 64;
+    ip->packet_id = 0;
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(m->pkt_len - (l4_off + sizeof(rte_tcp_hdr))));
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->cksum = 0;
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    m->ol_flags = 0;
+    _counters.rst_sent++;
+    enqueue_tx(in_port, m);
+}
+
+} // namespace fulcrum::dataplane

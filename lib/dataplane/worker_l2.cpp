@@ -1,0 +1,171 @@
+// L2 and local answers: ARP (answering for local addresses, learning neighbours and
+// sharing them with the other workers), ICMP echo, resolving next hops with packets
+// queued meanwhile, and turning a frame around to its sender.
+#include "dataplane/worker_internal.h"
+
+#include <rte_arp.h>
+#include <rte_cycles.h>
+#include <rte_ethdev.h>
+#include <rte_icmp.h>
+#include <rte_ip.h>
+#include <rte_tcp.h>
+#include <rte_udp.h>
+
+namespace fulcrum::dataplane {
+
+using conn::connection;
+using conn::flow_key;
+using conn::tcp_state;
+using namespace detail;
+
+void worker::turn_around(rte_mbuf *m, uint8_t in_port) {
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    rte_ether_addr peer = eth->src_addr;
+    eth->dst_addr = peer;
+    eth->src_addr = _snap->ports[in_port].mac;
+    uint32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+}
+
+// ---------------------------------------------------------------------------------------
+// ICMP, ARP and neighbours
+
+void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    uint32_t l4_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr);
+    if (l4_len < sizeof(rte_icmp_hdr)) return drop_pkt(m, drop::trunc_l4);
+    auto *icmp = rte_pktmbuf_mtod_offset(m, rte_icmp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
+    bool answer = icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0 &&
+                  (local.kind != local_kind::vip || local.has_listener);
+    // Other ICMP to the host or a laddr (echo replies, port unreachable for a UDP probe)
+    // is the kernel's; to a VIP it is dropped.
+    if (!answer) return local.kind == local_kind::vip ? drop_pkt(m, drop::icmp_ignored)
+                                                      : to_kernel(m, in_port, drop::icmp_ignored);
+
+    turn_around(m, in_port);
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = static_cast<uint16_t>(~net::csum_buffer(ip, sizeof(*ip)));
+    uint16_t old_w, new_w;
+    std::memcpy(&old_w, &icmp->icmp_type, 2);
+    icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    std::memcpy(&new_w, &icmp->icmp_type, 2);
+    icmp->icmp_cksum = net::csum_apply(icmp->icmp_cksum, net::csum_fold(net::csum_replace16(0, old_w, new_w)));
+    m->ol_flags = 0;
+    _counters.icmp_replies++;
+    enqueue_tx(in_port, m);
+}
+
+void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
+    if (m->data_len < sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)) return drop_pkt(m, drop::arp_ignored);
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *arp = rte_pktmbuf_mtod_offset(m, rte_arp_hdr *, sizeof(rte_ether_hdr));
+    if (arp->arp_hardware != rte_cpu_to_be_16(RTE_ARP_HRD_ETHER) ||
+        arp->arp_protocol != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4) || arp->arp_hlen != 6 || arp->arp_plen != 4)
+        return drop_pkt(m, drop::arp_ignored);
+
+    const port_rt &port = _snap->ports[in_port];
+    uint32_t sip = arp->arp_data.arp_sip, tip = arp->arp_data.arp_tip;
+    const local_entry *target = _snap->find_local(tip);
+    bool from_subnet = sip != 0 && (sip & port.mask) == (port.ip & port.mask);
+    uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
+
+    if (from_subnet && (op == RTE_ARP_OP_REPLY || target)) learn_neighbour(sip, arp->arp_data.arp_sha, true);
+    // Replies also resolve the kernel's own neighbours (probe next hops).
+    if (op == RTE_ARP_OP_REPLY && from_subnet) return to_kernel(m, in_port, drop::arp_ignored);
+    if (op != RTE_ARP_OP_REQUEST || !target) return drop_pkt(m, drop::arp_ignored);
+
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REPLY);
+    arp->arp_data.arp_tha = arp->arp_data.arp_sha;
+    arp->arp_data.arp_tip = sip;
+    arp->arp_data.arp_sha = port.mac;
+    arp->arp_data.arp_sip = tip;
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = port.mac;
+    m->ol_flags = 0;
+    _counters.arp_replies++;
+    enqueue_tx(in_port, m);
+}
+
+void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers) {
+    neigh_entry *e = _neigh->find_or_add(ip);
+    if (!e) {
+        _counters.drops[static_cast<unsigned>(drop::neigh_table_full)]++;
+        return;
+    }
+    bool changed = !e->resolved || !rte_is_same_ether_addr(&e->mac, &mac);
+    e->mac = mac;
+    e->resolved = true;
+    e->retries = 0;
+    for (unsigned i = 0; i < e->n_pending; i++) {
+        rte_mbuf *p = e->pending[i];
+        auto *eth = rte_pktmbuf_mtod(p, rte_ether_hdr *);
+        eth->dst_addr = mac;
+        enqueue_tx(e->port, p);
+    }
+    e->n_pending = 0;
+    if (!tell_peers || !changed) return;
+    worker_msg msg{};
+    msg.type = worker_msg::neigh_learned;
+    msg.ip = ip;
+    msg.neigh.mac = mac;
+    for (uint32_t w = 0; w < _msg_to.size(); w++)
+        if (w != _id) rte_ring_mp_enqueue_elem(_msg_to[w], &msg, sizeof(msg));
+}
+
+void worker::send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop) {
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    eth->src_addr = _snap->ports[out_port].mac;
+    neigh_entry *e = &next_hop;
+    if (e->resolved) {
+        eth->dst_addr = e->mac;
+        return enqueue_tx(out_port, m);
+    }
+    if (e->n_pending == neigh_entry::max_pending) return drop_pkt(m, drop::neigh_queue_full);
+    e->port = out_port;
+    e->pending[e->n_pending++] = m;
+    if (e->n_pending == 1) {
+        e->retries = 0;
+        e->next_try_tsc = _now_tsc + _tsc_hz;
+        send_arp_request(out_port, e->ip);
+    }
+}
+
+void worker::neigh_timers() {
+    _neigh->for_each([this](neigh_entry &e) {
+        if (e.resolved || e.n_pending == 0 || _now_tsc < e.next_try_tsc) return;
+        if (++e.retries >= 3) {
+            for (unsigned i = 0; i < e.n_pending; i++) drop_pkt(e.pending[i], drop::neigh_unresolved);
+            e.n_pending = 0;
+            return;
+        }
+        e.next_try_tsc = _now_tsc + _tsc_hz;
+        send_arp_request(e.port, e.ip);
+    });
+}
+
+void worker::send_arp_request(uint8_t out_port, uint32_t target_ip) {
+    rte_mbuf *m = rte_pktmbuf_alloc(_pool);
+    if (!m) return;
+    const port_rt &port = _snap->ports[out_port];
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)));
+    auto *arp = reinterpret_cast<rte_arp_hdr *>(eth + 1);
+    memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+    eth->src_addr = port.mac;
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
+    arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);
+    arp->arp_protocol = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    arp->arp_hlen = 6;
+    arp->arp_plen = 4;
+    arp->arp_opcode = rte_cpu_to_be_16(RTE_ARP_OP_REQUEST);
+    arp->arp_data.arp_sha = port.mac;
+    arp->arp_data.arp_sip = port.ip;
+    memset(&arp->arp_data.arp_tha, 0, RTE_ETHER_ADDR_LEN);
+    arp->arp_data.arp_tip = target_ip;
+    _counters.arp_requests++;
+    enqueue_tx(out_port, m);
+}
+
+} // namespace fulcrum::dataplane

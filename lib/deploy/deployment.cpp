@@ -1,0 +1,112 @@
+#include "deploy/deployment.h"
+
+#include "dataplane/ports.h"
+#include "deploy/host_if.h"
+#include "net/addr.h"
+
+#include <rte_byteorder.h>
+#include <rte_ethdev.h>
+
+namespace fulcrum::deploy {
+
+std::optional<error> restart_needed(const config::instance &run, const config::instance &next) {
+    auto restart = [](std::string field) {
+        return error{std::move(field), "cannot change while running (restart Fulcrum to change it)"};
+    };
+    if (next.ports.size() != run.ports.size()) return restart("ports");
+    for (size_t i = 0; i < next.ports.size(); i++)
+        if (next.ports[i] != run.ports[i]) return restart("ports[" + std::to_string(i) + "]");
+    if (next.workers != run.workers) return restart("workers");
+    if (next.local_addresses != run.local_addresses) return restart("local_addresses");
+    if (next.lport_min != run.lport_min || next.lport_max != run.lport_max) return restart("lport_range");
+    if (next.conn_capacity != run.conn_capacity) return restart("conn_capacity");
+    if (next.mbufs != run.mbufs) return restart("mbufs");
+    if (next.exception_path != run.exception_path) return restart("exception_path");
+    if (next.probe_port_min != run.probe_port_min || next.probe_port_max != run.probe_port_max)
+        return restart("probe_port_range");
+    return std::nullopt;
+}
+
+result<std::unique_ptr<deployment>> deployment::create(const config::instance &cfg, rte_mempool *pool,
+                                                       uint32_t n_workers, const std::vector<unsigned> &lcores) {
+    std::unique_ptr<deployment> d(new deployment());
+    d->_cfg = cfg;
+    std::vector<dataplane::port_rt> ports;
+    for (size_t i = 0; i < cfg.ports.size(); i++) {
+        const config::port &cp = cfg.ports[i];
+        dataplane::port_params pp{"ports[" + std::to_string(i) + "]", cp.device, rte_cpu_to_be_32(cp.address),
+                                  rte_cpu_to_be_32(net::prefix_mask(cp.prefix_len)), rte_cpu_to_be_32(cp.gateway),
+                                  cp.mtu};
+        auto p = dataplane::start_port(pp, pool, n_workers);
+        if (!p) return p.err();
+        ports.push_back(p.value());
+        d->_port_ids.push_back(p.value().port_id);
+    }
+    if (cfg.exception_path)
+        for (size_t i = 0; i < ports.size(); i++) {
+            std::string field = "ports[" + std::to_string(i) + "]";
+            auto tap = dataplane::start_tap(i, field, host_ifname(cfg, i), ports[i].mac, pool, n_workers);
+            if (!tap) return tap.err();
+            d->_tap_ids.push_back(tap.value());
+            ports[i].exc_port_id = tap.value();
+            if (auto up = configure_host_if(cfg, i); !up) return up.err();
+        }
+    auto snap = build_snapshot(cfg, ports, d->_slots);
+    if (!snap) return snap.err();
+    d->attach_persistence(*snap.value());
+    dataplane::instance_params ip;
+    ip.n_workers = n_workers;
+    ip.conn_capacity = cfg.conn_capacity;
+    ip.lport_min = cfg.lport_min;
+    ip.lport_max = cfg.lport_max;
+    ip.pool = pool;
+    ip.lcores = lcores;
+    auto dp = dataplane::instance::create(ip, std::move(snap.value()));
+    if (!dp) return dp.err();
+    d->_dp = std::move(dp.value());
+    return d;
+}
+
+deployment::~deployment() {
+    _dp.reset(); // workers stop and flush while the ports still run
+    for (uint16_t id : _port_ids) rte_eth_dev_stop(id);
+    for (size_t i = 0; i < _tap_ids.size(); i++) dataplane::remove_tap(i, _tap_ids[i]);
+}
+
+result<uint64_t> deployment::apply(const config::instance &cfg, const persist_fn &persist) {
+    if (auto e = restart_needed(_cfg, cfg)) return *e;
+    slot_registry slots = _slots; // kept only if the snapshot is posted
+    auto built = build_snapshot(cfg, current_snapshot().ports, slots, _health);
+    if (!built) return built.err();
+    if (persist)
+        if (auto saved = persist(cfg); !saved) return saved.err();
+    attach_persistence(*built.value());
+    uint64_t gen = _dp->post(std::move(built.value()));
+    _slots = std::move(slots);
+    _cfg = cfg;
+    return gen;
+}
+
+void deployment::attach_persistence(dataplane::snapshot &s) {
+    for (auto &l : s.listeners) {
+        if (!l.persist_timeout_s) continue;
+        auto &table = _persist[l.index];
+        if (!table) table = std::make_unique<dataplane::persist_table>();
+        l.persist = table.get();
+    }
+}
+
+void deployment::clear_stats() {
+    stats_baseline b;
+    b.listeners.assign(dataplane::max_listener_slots, dataplane::flow_counters{});
+    b.backends.assign(dataplane::max_backend_slots, dataplane::flow_counters{});
+    for (size_t i = 0; i < worker_count(); i++) {
+        const dataplane::worker &w = worker_at(i);
+        b.workers.push_back(w.counters());
+        for (unsigned s = 0; s < dataplane::max_listener_slots; s++) add_counts(b.listeners[s], w.listener_counters(s));
+        for (unsigned s = 0; s < dataplane::max_backend_slots; s++) add_counts(b.backends[s], w.backend_counters(s));
+    }
+    _baseline = std::move(b);
+}
+
+} // namespace fulcrum::deploy

@@ -1,0 +1,64 @@
+#include "deploy/host_if.h"
+
+#include "net/addr.h"
+
+#include <spawn.h>
+#include <sys/wait.h>
+
+#include <fstream>
+#include <vector>
+
+extern char **environ;
+
+namespace fulcrum::deploy {
+
+namespace {
+// Run a command (no shell); returns its exit status, -1 if it could not run.
+int run(const std::vector<std::string> &argv) {
+    std::vector<char *> args;
+    for (const auto &a : argv) args.push_back(const_cast<char *>(a.c_str()));
+    args.push_back(nullptr);
+    pid_t pid;
+    if (posix_spawnp(&pid, args[0], nullptr, nullptr, args.data(), environ) != 0) return -1;
+    int status = 0;
+    if (waitpid(pid, &status, 0) < 0) return -1;
+    return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+} // namespace
+
+std::string host_ifname(const config::instance &cfg, size_t i) {
+    std::string n = "fx" + std::to_string(i) + "-" + cfg.ports[i].name;
+    if (n.size() > 15) n.resize(15);
+    for (char &c : n)
+        if (!isalnum(static_cast<unsigned char>(c)) && c != '-' && c != '_') c = '_';
+    return n;
+}
+
+result<bool> configure_host_if(const config::instance &cfg, size_t i) {
+    const config::port &p = cfg.ports[i];
+    std::string ifname = host_ifname(cfg, i);
+    std::vector<std::vector<std::string>> cmds = {
+        {"ip", "link", "set", "dev", ifname, "mtu", std::to_string(p.mtu), "up"},
+        {"ip", "addr", "add", net::format_prefix(p.address, p.prefix_len), "dev", ifname}};
+    // Each laddr lives on the interface of the port whose subnet holds it (port 0 else).
+    for (uint32_t l : cfg.local_addresses) {
+        size_t home = 0;
+        for (size_t k = 0; k < cfg.ports.size(); k++)
+            if (net::in_prefix(l, cfg.ports[k].address, cfg.ports[k].prefix_len)) {
+                home = k;
+                break;
+            }
+        if (home == i) cmds.push_back({"ip", "addr", "add", net::format_ipv4(l) + "/32", "dev", ifname});
+    }
+    for (const auto &c : cmds)
+        if (run(c) != 0) {
+            std::string line;
+            for (const auto &w : c) line += (line.empty() ? "" : " ") + w;
+            return error{"ports[" + std::to_string(i) + "]", "exception path: '" + line + "' failed"};
+        }
+    // Replies to laddr-sourced probes may arrive on another port's interface.
+    std::ofstream("/proc/sys/net/ipv4/conf/" + ifname + "/rp_filter") << "0\n";
+    return true;
+}
+
+} // namespace fulcrum::deploy

@@ -1,0 +1,149 @@
+#include "deploy/snapshot_builder.h"
+
+#include "config/membership.h"
+#include "conn/conn.h"
+#include "net/addr.h"
+#include "sched/maglev.h"
+#include "sched/wrr.h"
+
+#include <rte_byteorder.h>
+#include <netinet/in.h>
+
+#include <algorithm>
+#include <cstring>
+
+namespace fulcrum::deploy {
+
+namespace {
+
+using dataplane::listener_rt;
+using dataplane::local_kind;
+using dataplane::snapshot;
+
+// One listener's tables: its backends (effective weights), eligible slots and picks.
+result<bool> add_listener(snapshot &s, const config::instance &cfg, const config::listener &cl, slot_registry &slots,
+                          const health_fn &health) {
+    listener_rt l{};
+    l.vip = rte_cpu_to_be_32(cl.vip);
+    l.port = rte_cpu_to_be_16(cl.port);
+    l.proto = cl.proto == config::protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
+    auto lslot = slots.take_listener(cl);
+    if (!lslot) return lslot.err();
+    l.index = lslot.value();
+    l.persist_timeout_s = static_cast<uint16_t>(cl.persistence_timeout);
+    l.drain_timeout_s = static_cast<uint16_t>(cl.connection_drain ? cl.connection_drain_timeout : 0);
+    l.acl_on = cl.acl_enabled;
+    l.acl_white = cl.acl_whitelist;
+    l.acl_offset = static_cast<uint16_t>(s.acl.size());
+    l.acl_len = static_cast<uint16_t>(cl.acl_entries.size());
+    for (const config::cidr &c : cl.acl_entries)
+        s.acl.push_back({rte_cpu_to_be_32(c.net), rte_cpu_to_be_32(net::prefix_mask(c.len))});
+    l.idle_timeout_s =
+        static_cast<uint16_t>(cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
+    l.backend_offset = static_cast<uint32_t>(s.backends.size());
+
+    auto up = [&](const config::backend &cb) { return !cl.health.enabled || !health || health(cl, cb); };
+    std::vector<config::member> members = config::members_of(cfg, cl);
+    bool master_slave = !members.empty() && members[0].role == config::member_role::master;
+    if (master_slave) {
+        // One of the two is schedulable, the master while it is up (the slave is never
+        // probed); weights do not apply.
+        config::member active = up(*members[0].b) ? members[0] : members[1];
+        members = {active};
+    }
+    std::vector<uint8_t> weights;
+    std::vector<sched::maglev_backend> by_name; // sch/tch: Maglev names backends by address
+    for (const config::member &m : members) {
+        auto slot = slots.take_backend(cl.proto, m.b->ip, m.port);
+        if (!slot) return slot.err();
+        uint8_t w = master_slave ? 100 : up(*m.b) ? m.b->weight : 0;
+        s.backends.push_back({rte_cpu_to_be_32(m.b->ip), rte_cpu_to_be_16(m.port), w, slot.value()});
+        weights.push_back(w);
+        by_name.push_back({net::format_ipv4(m.b->ip) + ":" + std::to_string(m.port), w});
+    }
+    l.n_backends = static_cast<uint32_t>(weights.size());
+    std::vector<uint16_t> eligible;
+    for (uint32_t bi = 0; bi < l.n_backends; bi++)
+        if (weights[bi] > 0) eligible.push_back(s.backends[l.backend_offset + bi].slot);
+    std::sort(eligible.begin(), eligible.end());
+    eligible.erase(std::unique(eligible.begin(), eligible.end()), eligible.end());
+    l.eligible_offset = static_cast<uint32_t>(s.eligible_slots.size());
+    l.eligible_len = static_cast<uint32_t>(eligible.size());
+    s.eligible_slots.insert(s.eligible_slots.end(), eligible.begin(), eligible.end());
+
+    std::vector<uint16_t> seq;
+    l.pick = listener_rt::by_sequence;
+    switch (cl.scheduler) {
+    case config::scheduler_kind::wrr: seq = sched::build_smooth_wrr(weights); break;
+    case config::scheduler_kind::rr: seq = sched::build_rr(weights); break;
+    case config::scheduler_kind::wlc:
+        seq = sched::build_rr(weights); // the candidates; the worker compares their loads
+        l.pick = listener_rt::by_least_conn;
+        break;
+    case config::scheduler_kind::sch:
+    case config::scheduler_kind::tch:
+        seq = sched::build_maglev(by_name, cfg.maglev_size);
+        l.pick = cl.scheduler == config::scheduler_kind::sch ? listener_rt::by_source_ip : listener_rt::by_flow;
+        break;
+    }
+    l.seq_offset = static_cast<uint32_t>(s.sched_seq.size());
+    l.seq_len = static_cast<uint32_t>(seq.size());
+    s.sched_seq.insert(s.sched_seq.end(), seq.begin(), seq.end());
+    s.listeners.push_back(l);
+    return true;
+}
+
+} // namespace
+
+result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
+                                                 const std::vector<dataplane::port_rt> &ports, slot_registry &slots,
+                                                 const health_fn &health) {
+    auto s = std::make_unique<snapshot>();
+    s->ports = ports;
+    s->probe_port_min = cfg.probe_port_min;
+    s->probe_port_max = cfg.probe_port_max;
+
+    for (uint32_t vip : cfg.vips) {
+        bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
+                                        [&](const config::listener &l) { return l.vip == vip; });
+        s->add_local({rte_cpu_to_be_32(vip), local_kind::vip, has_listener, 0});
+    }
+    for (size_t i = 0; i < cfg.local_addresses.size(); i++) {
+        s->laddrs.push_back(rte_cpu_to_be_32(cfg.local_addresses[i]));
+        s->add_local({s->laddrs.back(), local_kind::laddr, false, static_cast<uint16_t>(i)});
+    }
+    for (size_t p = 0; p < ports.size(); p++)
+        s->add_local({ports[p].ip, local_kind::port, false, static_cast<uint16_t>(p)});
+
+    for (const config::listener &cl : cfg.listeners)
+        if (auto added = add_listener(*s, cfg, cl, slots, health); !added) return added.err();
+    s->index();
+
+    for (const auto &p : cfg.ports)
+        for (const auto &n : p.static_neighbours) {
+            dataplane::neighbour_rt rt{rte_cpu_to_be_32(n.ip), {}};
+            std::memcpy(rt.mac.addr_bytes, n.mac.data(), 6);
+            s->static_neighbours.push_back(rt);
+        }
+
+    using conn::tcp_state;
+    auto &t = s->tcp_timeout_s;
+    t[static_cast<int>(tcp_state::none)] = 0; // UDP: the listener's idle timeout
+    t[static_cast<int>(tcp_state::syn_sent)] = cfg.timeouts.syn_sent;
+    t[static_cast<int>(tcp_state::syn_recv)] = cfg.timeouts.syn_recv;
+    t[static_cast<int>(tcp_state::established)] = 0; // the listener's EstablishedTimeout
+    t[static_cast<int>(tcp_state::fin_wait)] = cfg.timeouts.fin_wait;
+    t[static_cast<int>(tcp_state::time_wait)] = cfg.timeouts.time_wait;
+    t[static_cast<int>(tcp_state::close)] = cfg.timeouts.close;
+
+    // Full-NAT adds no header, so MSS needs clamping only when the ports' MTUs differ.
+    uint16_t lo = UINT16_MAX, hi = 0;
+    for (const auto &p : ports) {
+        lo = std::min(lo, p.mtu);
+        hi = std::max(hi, p.mtu);
+    }
+    if (!ports.empty() && lo != hi) s->mss_clamp = static_cast<uint16_t>(lo - 40);
+    return s;
+}
+
+} // namespace fulcrum::deploy

@@ -1,0 +1,97 @@
+#include "observe/observe.h"
+
+#include <cinttypes>
+#include <cstdarg>
+#include <cstdio>
+
+namespace fulcrum::observe {
+
+namespace {
+
+struct out {
+    std::string s;
+    void printf(const char *fmt, ...) __attribute__((format(printf, 2, 3))) {
+        char line[512];
+        va_list ap;
+        va_start(ap, fmt);
+        int n = std::vsnprintf(line, sizeof line, fmt, ap);
+        va_end(ap);
+        if (n > 0) s.append(line, std::min<size_t>(size_t(n), sizeof line - 1));
+    }
+};
+
+void drop_lines(out &o, const dataplane::worker_counters &c, const char *indent) {
+    for (unsigned d = 0; d < dataplane::drop_count; d++)
+        if (c.drops[d])
+            o.printf("%s%-18s %12" PRIu64 "  (%s)\n", indent, dataplane::drop_name(static_cast<dataplane::drop>(d)),
+                     c.drops[d], dataplane::drop_text(static_cast<dataplane::drop>(d)));
+}
+
+} // namespace
+
+std::string render_text(const deploy::stats_view &v, unsigned sections) {
+    out o;
+    if (sections & summary)
+        o.printf("snapshot generation %" PRIu64 ", %zu worker(s): rx %" PRIu64 " tx %" PRIu64 " drops %" PRIu64
+                 " conns created %" PRIu64 "\n",
+                 v.generation, v.workers.size(), v.total.rx_pkts, v.total.tx_pkts, dataplane::total_drops(v.total),
+                 v.total.conn_created);
+    if (sections & workers) {
+        if (sections != workers) o.printf("== workers ==\n");
+        for (const auto &w : v.workers) {
+            o.printf("worker %u (snapshot %" PRIu64 "): table %u/%u (%.1f%%), lports free %zu/%zu (%.1f%% used), drops %" PRIu64
+                     "\n ",
+                     w.id, w.generation, w.conns_in_use, w.conns_capacity,
+                     100.0 * w.conns_in_use / std::max<uint32_t>(1, w.conns_capacity), w.lports_free, w.lports_capacity,
+                     100.0 * double(w.lports_capacity - w.lports_free) / double(std::max<size_t>(1, w.lports_capacity)),
+                     dataplane::total_drops(w.c));
+#define X(name, kind, label, metric, help) o.printf(" " label " %" PRIu64 ",", uint64_t(w.c.name));
+            FULCRUM_WORKER_COUNTERS(X)
+#undef X
+            o.s.back() = '\n';
+            drop_lines(o, w.c, "    drop ");
+        }
+    }
+    if (sections & drops) {
+        o.printf("== drops by reason ==\n");
+        drop_lines(o, v.total, "  ");
+        if (!dataplane::total_drops(v.total)) o.printf("  none\n");
+    }
+    if (sections & listeners) {
+        if (sections != listeners) o.printf("== listeners ==\n");
+        o.printf("%-22s", "listener");
+#define X(name, kind, label, metric, dir, help) o.printf(" %12s", label);
+        FULCRUM_FLOW_COUNTERS(X)
+#undef X
+        o.printf("  group\n");
+        for (const auto &l : v.listeners) {
+            o.printf("%-22s", (l.proto + " " + l.vip + ":" + std::to_string(l.port)).c_str());
+#define X(name, kind, label, metric, dir, help) o.printf(" %12" PRId64, int64_t(l.c.name));
+            FULCRUM_FLOW_COUNTERS(X)
+#undef X
+            o.printf("  %s (%s, %u/%u backends up)\n", l.group.c_str(), l.scheduler.c_str(), l.eligible, l.backends);
+        }
+    }
+    if (sections & backends) {
+        if (sections != backends) o.printf("== backends (per listener; counters per backend address) ==\n");
+        o.printf("%-22s %-12s %-21s %6s %10s %7s %7s", "listener", "server", "address", "weight", "new conns", "share",
+                 "asks");
+#define X(name, kind, label, metric, dir, help) \
+    if (#name != std::string("new_conns")) o.printf(" %12s", label);
+        FULCRUM_FLOW_COUNTERS(X)
+#undef X
+        o.printf("\n");
+        for (const auto &b : v.backends) {
+            o.printf("%-22s %-12s %-21s %6u %10" PRIu64 " %6.1f%% %6.1f%%", b.listener.c_str(), b.server_id.c_str(),
+                     (b.ip + ":" + std::to_string(b.port)).c_str(), b.weight, b.c.new_conns, b.share_pct, b.weight_pct);
+#define X(name, kind, label, metric, dir, help) \
+    if (#name != std::string("new_conns")) o.printf(" %12" PRId64, int64_t(b.c.name));
+            FULCRUM_FLOW_COUNTERS(X)
+#undef X
+            o.printf("%s%s\n", b.role.empty() ? "" : "  ", b.role.c_str());
+        }
+    }
+    return o.s;
+}
+
+} // namespace fulcrum::observe
