@@ -17,14 +17,18 @@ struct action_outcome {
     bool changes = false;
 };
 
-// Actions so far: AddBackendServers, SetBackendServers, RemoveBackendServers,
-// DescribeBackendServers (the default server group); CreateVServerGroup,
-// AddVServerGroupBackendServers, RemoveVServerGroupBackendServers,
-// SetVServerGroupAttribute, ModifyVServerGroupBackendServers, DeleteVServerGroup,
-// DescribeVServerGroups, DescribeVServerGroupAttribute; Create/Set TCP and UDP
-// listeners, DeleteLoadBalancerListener, DescribeLoadBalancerListeners;
-// CreateMasterSlaveServerGroup, DeleteMasterSlaveServerGroup,
-// DescribeMasterSlaveServerGroups, DescribeMasterSlaveServerGroupAttribute.
+// One action of the API: its name, what it does, and whether the running service
+// answers it (DescribeHealthStatus: health is not in the model) instead of run_action.
+struct action_info {
+    const char *name;
+    const char *help;
+    bool service;
+};
+// Every action, in the order fulcrumctl lists them (the one table).
+std::vector<action_info> actions();
+const action_info *action_named(const std::string &name);
+
+// Dispatches through the table; an unknown name gets the list of known ones.
 config::result<action_outcome> run_action(const config::instance &current, const nlohmann::json &request);
 
 nlohmann::json backends_json(const std::vector<config::backend> &group);

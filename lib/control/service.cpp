@@ -124,7 +124,9 @@ json service::handle(const json &request) {
         std::fflush(stdout);
         return reply;
     };
-    if (request.is_object() && request.value("Action", std::string()) == "DescribeHealthStatus") {
+    auto name = request.is_object() ? request.find("Action") : request.end();
+    const action_info *known = name != request.end() && name->is_string() ? action_named(name->get<std::string>()) : nullptr;
+    if (known && known->service) { // the one the service answers: DescribeHealthStatus
         reply["BackendServers"] = health_status();
         reply["Code"] = "Success";
         return reply;

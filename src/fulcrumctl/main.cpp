@@ -4,6 +4,8 @@
 // JSON holds the action's parameters, e.g. '{"BackendServers":[{"ServerId":"i-1",...}]}'.
 #include "control/ctl_socket.h"
 
+#include "control/actions.h"
+
 #include <nlohmann/json.hpp>
 
 #include <cstdio>
@@ -16,16 +18,9 @@ using nlohmann::json;
 
 namespace {
 int usage() {
+    std::fprintf(stderr, "usage: fulcrumctl [--socket PATH] ACTION [JSON | @FILE]\n  ACTION, one of:\n");
+    for (const auto &a : fulcrum::control::actions()) std::fprintf(stderr, "    %-40s %s\n", a.name, a.help);
     std::fprintf(stderr,
-                 "usage: fulcrumctl [--socket PATH] ACTION [JSON | @FILE]\n"
-                 "  ACTION   AddBackendServers, SetBackendServers, RemoveBackendServers, DescribeBackendServers,\n"
-                 "           CreateVServerGroup, AddVServerGroupBackendServers, RemoveVServerGroupBackendServers,\n"
-                 "           SetVServerGroupAttribute, ModifyVServerGroupBackendServers, DeleteVServerGroup,\n"
-                 "           DescribeVServerGroups, DescribeVServerGroupAttribute, CreateLoadBalancerTCPListener,\n"
-                 "           CreateLoadBalancerUDPListener, SetLoadBalancerTCPListenerAttribute,\n"
-                 "           SetLoadBalancerUDPListenerAttribute, DeleteLoadBalancerListener, DescribeLoadBalancerListeners,\n"
-                 "           CreateMasterSlaveServerGroup, DeleteMasterSlaveServerGroup, DescribeMasterSlaveServerGroups,\n"
-                 "           DescribeMasterSlaveServerGroupAttribute\n"
                  "  JSON     the action's parameters as a JSON object (or @FILE to read them from a file)\n"
                  "  --socket the daemon's --ctl-socket (default /run/fulcrum.sock)\n"
                  "exit: 0 Success, 1 the daemon refused the request, 2 usage or connection error\n");
