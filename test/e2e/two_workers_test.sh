@@ -16,7 +16,7 @@ for _ in $(seq 1 100); do lab_ns cl curl -s --max-time 3 http://10.10.1.10/ >/de
 check "100 of 100 requests answered ($fails failed)" test "$fails" -eq 0
 lab_stop_fulcrum
 created() { sed -n "s/^worker $1 .*conns created \([0-9]*\).*/\1/p" "$LAB_DIR/fulcrum.log"; }
-redir() { sed -n "s/^worker $1 .*redirected out \([0-9]*\) in \([0-9]*\).*/\1 \2/p" "$LAB_DIR/fulcrum.log"; }
+redir() { sed -n "s/^worker $1 .*redirected out \([0-9]*\), redirected in \([0-9]*\).*/\1 \2/p" "$LAB_DIR/fulcrum.log"; }
 c0=$(created 0); c1=$(created 1)
 check "both workers own connections ($c0 + $c1 = 100)" bash -c "[ $c0 -gt 0 ] && [ $c1 -gt 0 ] && [ $((c0 + c1)) -eq 100 ]"
 read -r o0 i0 <<<"$(redir 0)"; read -r o1 i1 <<<"$(redir 1)"

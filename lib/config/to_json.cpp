@@ -1,0 +1,120 @@
+// The model back to config JSON: what the state file holds, what `show config` and the
+// Describe* actions print. parse_instance(instance_to_json(c)) gives back c.
+#include "config/parse.h"
+
+#include <nlohmann/json.hpp>
+
+namespace fulcrum::config {
+
+using nlohmann::json;
+
+std::string format_cidr(const cidr &c) { return net::format_prefix(c.net, c.len); }
+
+json listener_to_json(const listener &l) {
+    static const char *scheds[] = {"wrr", "rr", "wlc", "sch", "tch"};
+    static const char *checks[] = {"tcp", "http", "udp"};
+    auto on_off = [](bool b) { return b ? "on" : "off"; };
+    json j{{"VIP", format_ipv4(l.vip)},
+           {"Protocol", l.proto == protocol::tcp ? "tcp" : "udp"},
+           {"ListenerPort", l.port},
+           {"BackendServerPort", l.backend_port},
+           {"Scheduler", scheds[static_cast<int>(l.scheduler)]},
+           {"EstablishedTimeout", l.established_timeout},
+           {"IdleTimeout", l.idle_timeout},
+           {"PersistenceTimeout", l.persistence_timeout},
+           {"ConnectionDrain", on_off(l.connection_drain)},
+           {"ConnectionDrainTimeout", l.connection_drain_timeout},
+           {"AclStatus", on_off(l.acl_enabled)},
+           {"AclType", l.acl_whitelist ? "white" : "black"},
+           {"AclEntries", json::array()}};
+    for (const auto &c : l.acl_entries) j["AclEntries"].push_back(format_cidr(c));
+    if (!l.vserver_group_id.empty()) j["VServerGroupId"] = l.vserver_group_id;
+    if (!l.master_slave_group_id.empty()) j["MasterSlaveServerGroupId"] = l.master_slave_group_id;
+    if (!l.description.empty()) j["Description"] = l.description;
+    const health_check &h = l.health;
+    j["HealthCheck"] = on_off(h.enabled);
+    j["HealthCheckType"] = checks[static_cast<int>(h.kind)];
+    if (h.connect_port) j["HealthCheckConnectPort"] = h.connect_port;
+    j["HealthCheckInterval"] = h.interval;
+    j["HealthCheckConnectTimeout"] = h.timeout;
+    j["HealthyThreshold"] = h.healthy_threshold;
+    j["UnhealthyThreshold"] = h.unhealthy_threshold;
+    if (h.kind == health_kind::http) {
+        j["HealthCheckURI"] = h.uri;
+        if (!h.domain.empty()) j["HealthCheckDomain"] = h.domain;
+        std::string codes;
+        for (int i = 0; i < 4; i++)
+            if (h.http_codes & (1 << i)) codes += (codes.empty() ? "http_" : ",http_") + std::to_string(i + 2) + "xx";
+        j["HealthCheckHttpCode"] = codes;
+    }
+    if (!h.udp_request.empty()) j["HealthCheckReq"] = h.udp_request;
+    if (!h.udp_expect.empty()) j["HealthCheckExp"] = h.udp_expect;
+    return j;
+}
+
+json backend_to_json(const backend &b) {
+    json j{{"ServerId", b.server_id}, {"Type", b.type}, {"ServerIp", format_ipv4(b.ip)},
+           {"Weight", b.weight}, {"Description", b.description}};
+    if (b.port) j["Port"] = b.port;
+    return j;
+}
+
+json master_slave_to_json(const master_slave_group &g) {
+    json pair{backend_to_json(g.master), backend_to_json(g.slave)};
+    pair[0]["ServerType"] = "Master";
+    pair[1]["ServerType"] = "Slave";
+    return {{"MasterSlaveServerGroupId", g.id}, {"MasterSlaveServerGroupName", g.name},
+            {"MasterSlaveBackendServers", pair}};
+}
+
+json instance_to_json(const instance &c) {
+    auto ips = [](const std::vector<uint32_t> &v) {
+        json a = json::array();
+        for (uint32_t ip : v) a.push_back(format_ipv4(ip));
+        return a;
+    };
+    auto backends = [](const std::vector<backend> &v) {
+        json a = json::array();
+        for (const auto &b : v) a.push_back(backend_to_json(b));
+        return a;
+    };
+    json j;
+    j["workers"] = c.workers;
+    j["ports"] = json::array();
+    for (const auto &p : c.ports) {
+        json pj{{"name", p.name}, {"device", p.device},
+                {"address", net::format_prefix(p.address, p.prefix_len)}, {"mtu", p.mtu}};
+        if (p.gateway) pj["gateway"] = format_ipv4(p.gateway);
+        if (!p.static_neighbours.empty()) {
+            pj["static_neighbours"] = json::array();
+            for (const auto &n : p.static_neighbours) {
+                pj["static_neighbours"].push_back({{"ip", format_ipv4(n.ip)}, {"mac", net::format_mac(n.mac.data())}});
+            }
+        }
+        j["ports"].push_back(pj);
+    }
+    j["vips"] = ips(c.vips);
+    j["local_addresses"] = ips(c.local_addresses);
+    j["lport_range"] = std::to_string(c.lport_min) + "-" + std::to_string(c.lport_max);
+    j["probe_port_range"] = std::to_string(c.probe_port_min) + "-" + std::to_string(c.probe_port_max);
+    j["exception_path"] = c.exception_path ? "on" : "off";
+    j["health_check_source"] = format_ipv4(c.probe_source);
+    j["conn_capacity"] = c.conn_capacity;
+    j["mbufs"] = c.mbufs;
+    j["maglev_size"] = c.maglev_size;
+    j["tcp_timeouts"] = {{"syn_sent", c.timeouts.syn_sent}, {"syn_recv", c.timeouts.syn_recv},
+                         {"fin_wait", c.timeouts.fin_wait}, {"time_wait", c.timeouts.time_wait},
+                         {"close", c.timeouts.close}};
+    j["listeners"] = json::array();
+    for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));
+    j["default_server_group"] = backends(c.default_server_group);
+    j["vserver_groups"] = json::array();
+    for (const auto &g : c.vserver_groups)
+        j["vserver_groups"].push_back(
+            {{"VServerGroupId", g.id}, {"VServerGroupName", g.name}, {"BackendServers", backends(g.backends)}});
+    j["master_slave_groups"] = json::array();
+    for (const auto &g : c.master_slave_groups) j["master_slave_groups"].push_back(master_slave_to_json(g));
+    return j;
+}
+
+} // namespace fulcrum::config
