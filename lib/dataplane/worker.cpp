@@ -4,14 +4,6 @@
 // connection drain: worker_drain.cpp.
 #include "dataplane/worker_internal.h"
 
-#include <rte_arp.h>
-#include <rte_cycles.h>
-#include <rte_ethdev.h>
-#include <rte_icmp.h>
-#include <rte_ip.h>
-#include <rte_tcp.h>
-#include <rte_udp.h>
-
 #include <rte_malloc.h>
 
 #include <algorithm>
@@ -21,11 +13,6 @@
 #include <string>
 
 namespace fulcrum::dataplane {
-
-using conn::connection;
-using conn::flow_key;
-using conn::tcp_state;
-using namespace detail;
 
 namespace {
 

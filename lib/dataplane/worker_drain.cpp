@@ -6,11 +6,6 @@
 
 namespace fulcrum::dataplane {
 
-using conn::connection;
-using conn::flow_key;
-using conn::tcp_state;
-using namespace detail;
-
 namespace {
 constexpr unsigned sweep_budget = 256; // pool entries a drain sweep visits per loop
 } // namespace

@@ -3,22 +3,9 @@
 // TCP state, expiry and the resets Fulcrum sends on its own.
 #include "dataplane/worker_internal.h"
 
-#include <rte_arp.h>
-#include <rte_cycles.h>
-#include <rte_ethdev.h>
-#include <rte_icmp.h>
-#include <rte_ip.h>
-#include <rte_tcp.h>
-#include <rte_udp.h>
-
 #include <algorithm>
 
 namespace fulcrum::dataplane {
-
-using conn::connection;
-using conn::flow_key;
-using conn::tcp_state;
-using namespace detail;
 
 namespace {
 

@@ -3,20 +3,7 @@
 // queued meanwhile, and turning a frame around to its sender.
 #include "dataplane/worker_internal.h"
 
-#include <rte_arp.h>
-#include <rte_cycles.h>
-#include <rte_ethdev.h>
-#include <rte_icmp.h>
-#include <rte_ip.h>
-#include <rte_tcp.h>
-#include <rte_udp.h>
-
 namespace fulcrum::dataplane {
-
-using conn::connection;
-using conn::flow_key;
-using conn::tcp_state;
-using namespace detail;
 
 void worker::turn_around(rte_mbuf *m, uint8_t in_port) {
     auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);

@@ -42,7 +42,6 @@ class metrics_server {
         }
     }
     uint16_t port() const { return _port; }
-    int fd() const { return _fd; }
 
   private:
     metrics_server(int fd, uint16_t port) : _fd(fd), _port(port) {}

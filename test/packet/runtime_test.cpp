@@ -34,7 +34,6 @@ using namespace fulcrum::test;
 namespace {
 uint32_t ipa(const char *a) { return fulcrum::test::ip(a); }
 uint32_t be(const char *a) { return htonl(ipa(a)); }
-uint32_t dst_of(const bytes &f) { return uint32_t(f[30]) << 24 | f[31] << 16 | f[32] << 8 | f[33]; }
 } // namespace
 
 TEST_CASE("a runtime snapshot built by hand (no JSON, no config model) forwards a SYN to its one backend", "[runtime]") {
@@ -122,7 +121,7 @@ TEST_CASE("the snapshot builder compiles a model made in code: groups, weights, 
 
 namespace {
 // A request over the control socket, answered by one loop turn.
-std::string request(const std::string &path, const std::string &body) {
+int request(const std::string &path, const std::string &body) {
     int fd = ::socket(AF_UNIX, SOCK_STREAM, 0);
     sockaddr_un a{};
     a.sun_family = AF_UNIX;
@@ -131,10 +130,9 @@ std::string request(const std::string &path, const std::string &body) {
     std::string line = body + "\n";
     REQUIRE(::write(fd, line.data(), line.size()) == ssize_t(line.size()));
     ::shutdown(fd, SHUT_WR);
-    return std::to_string(fd); // read after the loop turned
+    return fd; // read after the loop turned
 }
-std::string reply(const std::string &fd_text) {
-    int fd = std::stoi(fd_text);
+std::string reply(int fd) {
     std::string out;
     char buf[4096];
     ssize_t n;
