@@ -5,7 +5,6 @@
 source "$(dirname "$0")/lab_prelude.sh"
 CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
-ctl() { "$CTL" --socket "$SOCK" "$@"; }
 
 # The demo config plus a second listener (port 81) bound to a vserver group of web1/web3.
 python3 - "$ROOT/conf/demo.json" "$LAB_DIR/cfg.json" <<'PY'

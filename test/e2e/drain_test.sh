@@ -4,9 +4,7 @@
 # Fulcrum resets it towards both sides: the client's and the server's recv() fail with
 # ECONNRESET. With ConnectionDrain off the reset comes at once.
 source "$(dirname "$0")/lab_prelude.sh"
-CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
-ctl() { "$CTL" --socket "$SOCK" "$@"; }
 
 python3 - "$ROOT/conf/demo.json" "$LAB_DIR/cfg.json" <<'PY'
 import json, sys

@@ -31,3 +31,7 @@ s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.settimeout(3)
 s.bind((sys.argv[1], 0)); s.sendto(sys.argv[4].encode(), (sys.argv[2], int(sys.argv[3])))
 print(s.recvfrom(200)[0].decode())' "$@" 2>/dev/null || true
 }
+
+# ctl ACTION [JSON]: fulcrumctl against the lab daemon's control socket ($SOCK, by
+# default $LAB_DIR/ctl.sock; start Fulcrum with --ctl-socket "$SOCK").
+ctl() { "$BUILD/src/fulcrumctl/fulcrumctl" --socket "${SOCK:-$LAB_DIR/ctl.sock}" "$@"; }

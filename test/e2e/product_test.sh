@@ -7,9 +7,7 @@
 # (Master/slave failover: health_test.sh; ping only with a listener: tap_ping_test.sh;
 # full-NAT sources and replies: fnat_http_test.sh.)
 source "$(dirname "$0")/lab_prelude.sh"
-CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
-ctl() { "$CTL" --socket "$SOCK" "$@"; }
 load() { lab_ns cl python3 "$ROOT/test/e2e/http_load.py" "$@"; }
 hits() { grep -c " $2 " "$LAB_DIR/$1.log" 2>/dev/null || true; } # hits LOGNAME PATH-SUBSTRING
 

@@ -6,7 +6,6 @@ source "$(dirname "$0")/lab_prelude.sh"
 CTL="$BUILD/src/fulcrumctl/fulcrumctl"
 SOCK="$LAB_DIR/ctl.sock"
 STATE="$LAB_DIR/state.json"
-ctl() { "$CTL" --socket "$SOCK" "$@"; }
 
 lab_up
 lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13
