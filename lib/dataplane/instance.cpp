@@ -2,6 +2,7 @@
 
 #include "dataplane/ports.h"
 
+#include <rte_cycles.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
 #include <rte_malloc.h>
@@ -81,6 +82,9 @@ void instance::launch() {
     for (size_t i = 0; i < _workers.size() && i < _lcores.size(); i++)
         rte_eal_remote_launch(worker_main, new launch_arg{_workers[i].get(), &_quit}, _lcores[i]);
     _launched = true;
+    // Back only when every worker has touched its tables and forwards.
+    for (size_t i = 0; i < _workers.size() && i < _lcores.size(); i++)
+        while (!_workers[i]->ready()) rte_delay_us_sleep(1000);
 }
 
 void instance::stop() {

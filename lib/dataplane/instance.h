@@ -37,7 +37,8 @@ class instance {
     instance(const instance &) = delete;
     instance &operator=(const instance &) = delete;
 
-    // Run worker i on lcores[i]; returns at once. stop() asks them to stop and waits.
+    // Run worker i on lcores[i]; returns once every worker has made its first loop (its
+    // tables are touched and it forwards). stop() asks them to stop and waits.
     void launch();
     void stop();
 

@@ -146,6 +146,10 @@ void worker::poll_once(uint64_t now_tsc) {
 }
 
 void worker::run(const std::atomic<bool> &quit) {
+    // The first loop touches the connection table (possibly gigabytes): only then is the
+    // worker ready, and launch() waits for that before Fulcrum says it is up.
+    poll_once(rte_rdtsc());
+    _ready.store(true, std::memory_order_release);
     while (!quit.load(std::memory_order_relaxed)) poll_once(rte_rdtsc());
     flush_tx();
 }

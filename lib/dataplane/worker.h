@@ -81,6 +81,8 @@ class worker {
     // The lcore loop passes rte_rdtsc(); tests pass a controlled clock.
     void poll_once(uint64_t now_tsc);
     void run(const std::atomic<bool> &quit);
+    // Set by run() once the first loop (which first-touches the tables) is done.
+    bool ready() const { return _ready.load(std::memory_order_acquire); }
     void flush_tx();
     const snapshot *current_snapshot() const { return _snap; }
     // Generation of the snapshot in use, published for the control thread.
@@ -171,6 +173,7 @@ class worker {
     const snapshot *_snap;
     rte_rcu_qsbr *_qsbr;
     std::atomic<uint64_t> _adopted{0};
+    std::atomic<bool> _ready{false};
     rte_mempool *_pool;
 
     conn::conn_table _conns;

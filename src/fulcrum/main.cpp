@@ -116,12 +116,6 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     auto made = deploy::deployment::create(cfg, pool, static_cast<uint32_t>(lcores.size()), lcores);
     if (!made) return fail(made.err());
     deploy::deployment &dp = *made.value();
-    std::printf("fulcrum: %zu worker(s), %zu port(s), %zu listener(s), %zu backend(s)\n", lcores.size(), cfg.ports.size(),
-                cfg.listeners.size(), cfg.default_server_group.size());
-    std::printf("fulcrum: connection table %u per worker, %zu bytes per connection "
-                "(64 B entry + both directions indexed + pool), %.1f MiB per worker\n",
-                dp.worker_at(0).conns().capacity(), dp.bytes_per_conn(), double(dp.worker_at(0).conns().bytes()) / (1 << 20));
-    std::fflush(stdout);
     std::unique_ptr<control::ctl_socket> ctl;
     if (!o.ctl_path.empty()) {
         auto opened = control::ctl_socket::open(o.ctl_path);
@@ -169,7 +163,13 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     control::control_loop loop(std::move(parts));
     g_loop = &loop;
     for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) std::signal(sig, on_signal);
-    dp.launch();
+    dp.launch(); // back once every worker forwards: only then say so
+    std::printf("fulcrum: %zu worker(s), %zu port(s), %zu listener(s), %zu backend(s)\n", lcores.size(), cfg.ports.size(),
+                cfg.listeners.size(), cfg.default_server_group.size());
+    std::printf("fulcrum: connection table %u per worker, %zu bytes per connection "
+                "(64 B entry + both directions indexed + pool), %.1f MiB per worker\n",
+                dp.worker_at(0).conns().capacity(), dp.bytes_per_conn(), double(dp.worker_at(0).conns().bytes()) / (1 << 20));
+    std::fflush(stdout);
     if (!o.cmd_file.empty()) prompt.run_file(o.cmd_file, STDOUT_FILENO), std::fflush(stdout);
     if (o.interactive) prompt.start_interactive();
     loop.run();
