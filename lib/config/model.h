@@ -54,6 +54,10 @@ struct cidr {
 
 enum class health_kind : uint8_t { tcp, http, udp };
 
+// SYN proxy of a TCP listener: `automatic` engages it while the listener's half-open
+// connections exceed a threshold (as Linux turns on SYN cookies), `on` always, `off` never.
+enum class syn_proxy_mode : uint8_t { automatic, on, off };
+
 // Per-listener health-check settings (the public cloud's field names in JSON). Probes
 // run on the control side; a backend's state is shared by every listener that checks
 // the same (ip, port, check).
@@ -87,6 +91,11 @@ struct listener {
     bool acl_whitelist = true; // white: only listed sources; black: all but listed
     std::vector<cidr> acl_entries;
     health_check health;
+    // Admission caps; 0: none. Each refusal is counted by reason.
+    uint32_t max_connections = 0;          // live connections of the listener (all workers)
+    uint32_t max_new_connection_rate = 0;  // new connections per second (shared out over workers)
+    uint32_t max_connections_per_source = 0; // per client address (shared out over workers)
+    syn_proxy_mode syn_proxy = syn_proxy_mode::automatic; // TCP only
     std::string description;
 };
 
@@ -131,6 +140,9 @@ struct instance {
     uint32_t mbufs = 32768;
     uint32_t maglev_size = 65537; // prime; entries of each sch/tch listener's lookup table
     tcp_timeouts timeouts;
+    uint32_t udp_unreplied_timeout = 30; // s: a UDP flow no reply came back on (conntrack's udp_timeout)
+    uint32_t neighbour_timeout = 60;     // s: learned neighbours are re-confirmed (in use) or forgotten
+    uint32_t exception_path_rate = 20000; // frames/s per port handed to the host; 0: unlimited
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;
     std::vector<vserver_group> vserver_groups;

@@ -234,7 +234,8 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
                       "ConnectionDrainTimeout", "AclStatus", "AclType", "AclEntries", "HealthCheck",
                       "HealthCheckType", "HealthCheckConnectPort", "HealthCheckInterval",
                       "HealthCheckConnectTimeout", "HealthyThreshold", "UnhealthyThreshold", "HealthCheckURI",
-                      "HealthCheckDomain", "HealthCheckHttpCode", "HealthCheckReq", "HealthCheckExp"});
+                      "HealthCheckDomain", "HealthCheckHttpCode", "HealthCheckReq", "HealthCheckExp",
+                      "MaxConnections", "MaxNewConnectionRate", "MaxConnectionsPerSource", "SynProxy"});
     listener l;
     l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
     if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
@@ -283,6 +284,18 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
     if (auto it = j.find("AclEntries"); it != j.end()) l.acl_entries = parse_acl_entries(*it, join(f, "AclEntries"));
     if (l.acl_enabled && !j.contains("AclType")) fail(join(f, "AclType"), "is required when AclStatus is on");
     l.health = parse_health_check(j, f, l.proto);
+    l.max_connections = static_cast<uint32_t>(opt_uint(j, f, "MaxConnections", 0, 100000000, 0));
+    l.max_new_connection_rate = static_cast<uint32_t>(opt_uint(j, f, "MaxNewConnectionRate", 0, 100000000, 0));
+    l.max_connections_per_source = static_cast<uint32_t>(opt_uint(j, f, "MaxConnectionsPerSource", 0, 65535, 0));
+    if (auto it = j.find("SynProxy"); it != j.end()) {
+        std::string m = get_string(*it, join(f, "SynProxy"));
+        if (m == "auto") l.syn_proxy = syn_proxy_mode::automatic;
+        else if (m == "on") l.syn_proxy = syn_proxy_mode::on;
+        else if (m == "off") l.syn_proxy = syn_proxy_mode::off;
+        else fail(join(f, "SynProxy"), "must be one of auto, on, off");
+        if (l.proto != protocol::tcp && l.syn_proxy == syn_proxy_mode::on)
+            fail(join(f, "SynProxy"), "applies to TCP listeners only");
+    }
     return l;
 }
 
@@ -394,7 +407,8 @@ instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
-                         "exception_path", "health_check_source", "probe_port_range"});
+                         "exception_path", "health_check_source", "probe_port_range", "udp_timeouts",
+                         "neighbour_timeout", "exception_path_rate"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -442,6 +456,13 @@ instance parse_root(const json &doc) {
         to.time_wait = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "time_wait", 1, 3600, to.time_wait));
         to.close = static_cast<uint32_t>(opt_uint(t, "tcp_timeouts", "close", 1, 3600, to.close));
     }
+    if (auto it = doc.find("udp_timeouts"); it != doc.end()) {
+        check_keys(*it, "udp_timeouts", {"unreplied"});
+        inst.udp_unreplied_timeout =
+            static_cast<uint32_t>(opt_uint(*it, "udp_timeouts", "unreplied", 1, 3600, inst.udp_unreplied_timeout));
+    }
+    inst.neighbour_timeout = static_cast<uint32_t>(opt_uint(doc, "", "neighbour_timeout", 5, 3600, 60));
+    inst.exception_path_rate = static_cast<uint32_t>(opt_uint(doc, "", "exception_path_rate", 0, 100000000, 20000));
     parse_groups(doc, "vserver_groups", "VServerGroupId", "vserver", parse_vserver_group, inst.vserver_groups);
     parse_groups(doc, "master_slave_groups", "MasterSlaveServerGroupId", "master/slave", parse_master_slave_group,
                  inst.master_slave_groups);

@@ -31,6 +31,13 @@ json listener_to_json(const listener &l) {
     if (!l.vserver_group_id.empty()) j["VServerGroupId"] = l.vserver_group_id;
     if (!l.master_slave_group_id.empty()) j["MasterSlaveServerGroupId"] = l.master_slave_group_id;
     if (!l.description.empty()) j["Description"] = l.description;
+    j["MaxConnections"] = l.max_connections;
+    j["MaxNewConnectionRate"] = l.max_new_connection_rate;
+    j["MaxConnectionsPerSource"] = l.max_connections_per_source;
+    if (l.proto == protocol::tcp) {
+        static const char *modes[] = {"auto", "on", "off"};
+        j["SynProxy"] = modes[static_cast<int>(l.syn_proxy)];
+    }
     const health_check &h = l.health;
     j["HealthCheck"] = on_off(h.enabled);
     j["HealthCheckType"] = checks[static_cast<int>(h.kind)];
@@ -105,6 +112,9 @@ json instance_to_json(const instance &c) {
     j["tcp_timeouts"] = {{"syn_sent", c.timeouts.syn_sent}, {"syn_recv", c.timeouts.syn_recv},
                          {"fin_wait", c.timeouts.fin_wait}, {"time_wait", c.timeouts.time_wait},
                          {"close", c.timeouts.close}};
+    j["udp_timeouts"] = {{"unreplied", c.udp_unreplied_timeout}};
+    j["neighbour_timeout"] = c.neighbour_timeout;
+    j["exception_path_rate"] = c.exception_path_rate;
     j["listeners"] = json::array();
     for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));
     j["default_server_group"] = backends(c.default_server_group);

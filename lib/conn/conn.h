@@ -29,6 +29,8 @@ enum conn_flags : uint8_t {
     fin_out = 1 << 1, // FIN seen from the backend
     ack_in = 1 << 2,  // ack[0] holds the client's acknowledgment number
     ack_out = 1 << 3, // ack[1] holds the backend's
+    assured = 1 << 4, // UDP: a reply came back; TCP: reached ESTABLISHED. Never evicted.
+    src_counted = 1 << 5, // counted in its listener's per-source table
 };
 
 struct alignas(64) connection {

@@ -1,6 +1,7 @@
 #include "conn/conn_table.h"
 
 #include <sys/mman.h>
+#include <sys/random.h>
 
 #include <cstdlib>
 #include <cstring>
@@ -43,7 +44,9 @@ const char *tcp_state_name(tcp_state s) {
                : "?";
 }
 
-conn_table::conn_table(uint32_t capacity, first_touch when) : _capacity(capacity) {
+conn_table::conn_table(uint32_t capacity, first_touch when, uint32_t seed) : _capacity(capacity), _seed(seed) {
+    while (_seed == 0 && getrandom(&_seed, sizeof(_seed), 0) != sizeof(_seed)) {
+    }
     // Two entries per connection at a load factor of at most ~0.7.
     uint64_t want = (uint64_t(capacity) * 2 * 10 / 7 + slots_per_bucket - 1) / slots_per_bucket;
     uint64_t n = 1;

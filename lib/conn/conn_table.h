@@ -27,19 +27,23 @@ class conn_table {
     // `touch_later`: allocate only; prepare() zeroes and fills the pool, so the pages are
     // first touched (and placed on a NUMA node) by the thread that calls it: the worker.
     enum class first_touch { now, later };
-    explicit conn_table(uint32_t capacity, first_touch when = first_touch::now);
+    // `seed` keys the index hash; 0 picks a random one (each start differs, so an attacker
+    // cannot precompute tuples that pile into one bucket chain).
+    explicit conn_table(uint32_t capacity, first_touch when = first_touch::now, uint32_t seed = 0);
     void prepare();
     bool prepared() const { return _prepared; }
     ~conn_table();
     conn_table(const conn_table &) = delete;
     conn_table &operator=(const conn_table &) = delete;
 
-    static uint32_t hash(const flow_key &k) {
+    static uint32_t hash_with(const flow_key &k, uint32_t seed) {
         uint64_t a = uint64_t(k.src) | uint64_t(k.dst) << 32;
         uint32_t b = k.ports;
-        uint32_t h = rte_hash_crc_8byte(a, 0x9e3779b9u ^ k.proto);
+        uint32_t h = rte_hash_crc_8byte(a, seed ^ k.proto);
         return rte_hash_crc_4byte(b, h);
     }
+    uint32_t hash(const flow_key &k) const { return hash_with(k, _seed); }
+    uint32_t seed() const { return _seed; }
 
     // Returns the connection and sets `dir` (0 client->VIP, 1 backend->laddr), or nullptr.
     connection *lookup(const flow_key &k, uint32_t h, unsigned &dir) const {
@@ -117,6 +121,7 @@ class conn_table {
     void remove_one(uint32_t h, uint32_t val);
 
     uint32_t _capacity;
+    uint32_t _seed;
     uint32_t _mask;
     connection *_conns;
     bucket *_buckets;

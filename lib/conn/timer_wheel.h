@@ -65,6 +65,24 @@ class timer_wheel {
         return expired;
     }
 
+    // The first connection, in expiry order from now on, that `pred` accepts: slots
+    // from the next tick onward (at most `max_slots` of them, `max_entries` entries
+    // examined). The wheel's order is the expiry order of entries that were never
+    // extended, so among short-lived (unreplied) entries this is the one due soonest:
+    // the least recently active. nullptr when none was found within the budget.
+    template <class P>
+    connection *find_due_first(P &&pred, uint32_t max_slots, uint32_t max_entries) {
+        for (uint32_t k = 1; k <= max_slots && k <= _mask + 1; k++) {
+            uint32_t head = sentinel(_cur + k);
+            for (uint32_t i = next(head); i != head; i = next(i)) {
+                if (max_entries-- == 0) return nullptr;
+                connection &c = _table.at(i);
+                if (pred(c)) return &c;
+            }
+        }
+        return nullptr;
+    }
+
   private:
     uint32_t sentinel(uint32_t tick) const { return _base + (tick & _mask); }
     uint32_t &next(uint32_t i) { return i >= _base ? _links[i - _base].next : _table.at(i).timer_next; }

@@ -36,7 +36,11 @@ namespace fulcrum::dataplane {
     X(neigh_queue_full, "too many packets waiting for ARP")                                        \
     X(neigh_table_full, "neighbour table full")                                                    \
     X(tx_full, "port tx queue full")                                                               \
-    X(redirect_full, "redirect ring to the owning worker full")
+    X(redirect_full, "redirect ring to the owning worker full")                                    \
+    X(exception_limited, "over the exception path's rate limit (frames for the host)")              \
+    X(listener_conn_cap, "listener at MaxConnections")                                             \
+    X(listener_rate_cap, "listener over MaxNewConnectionRate")                                     \
+    X(source_cap, "client at the listener's MaxConnectionsPerSource")
 
 enum class drop : uint8_t {
 #define X(name, text) name,
@@ -63,11 +67,14 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
     X(tx_bytes, counter, "tx bytes", "tx_bytes", "Bytes sent.")                                                            \
     X(conn_created, counter, "conns created", "connections_created", "Connections created.")                                               \
     X(conn_expired, counter, "expired", "connections_expired", "Connections expired or closed.")                                     \
+    X(conn_evicted, counter, "evicted", "connections_evicted", "Unreplied or half-open connections evicted to make room (table or lport pool full).") \
     X(conn_drained, counter, "drained", "connections_drained", "Connections reset when their backend's drain ended.")                \
     X(rst_sent, counter, "resets sent", "resets_sent", "TCP resets Fulcrum sent on its own (drained connections, no backend up).") \
     X(persist_hits, counter, "persistence hits", "persistence_hits", "New connections sent to a client's persistent backend.")             \
     X(arp_replies, counter, "arp replies", "arp_replies", "ARP replies sent.")                                                   \
     X(arp_requests, counter, "arp requests", "arp_requests", "ARP requests sent.")                                                 \
+    X(neigh_aged, counter, "neighbours aged", "neighbours_aged", "Learned neighbours forgotten: unused and unconfirmed for neighbour_timeout.") \
+    X(neigh_static_kept, counter, "static kept", "neighbour_static_kept", "ARP packets that disagreed with a static neighbour (ignored).") \
     X(icmp_replies, counter, "icmp replies", "icmp_replies", "ICMP echo replies sent.")                                            \
     X(redirected_out, counter, "redirected out", "redirected_out", "Replies sent to the worker that owns their connection.")           \
     X(redirected_in, counter, "redirected in", "redirected_in", "Replies received from another worker's queue.")                     \

@@ -37,12 +37,14 @@ result<std::unique_ptr<instance>> instance::create(const instance_params &p, std
     }
     std::vector<rte_ring *> redirect, msgs;
     std::vector<const flow_counters *> counters;
+    std::vector<const flow_counters *> lcounters;
     for (auto &w : inst->_workers) {
         redirect.push_back(w->redirect_ring());
         msgs.push_back(w->message_ring());
         counters.push_back(w->backend_counter_array());
+        lcounters.push_back(w->listener_counter_array());
     }
-    for (auto &w : inst->_workers) w->set_peers(redirect, msgs, counters);
+    for (auto &w : inst->_workers) w->set_peers(redirect, msgs, counters, lcounters);
     // Deal the (port, rx queue) pairs to workers round robin; each worker owns one
     // queue of every tap.
     const snapshot &s = *inst->_snap;

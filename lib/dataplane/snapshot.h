@@ -76,6 +76,9 @@ struct listener_rt {
     // The backend slots eligible for new connections (weight > 0, up), sorted.
     uint32_t eligible_offset, eligible_len; // into snapshot::eligible_slots
     persist_table *persist; // owned by the instance, kept across snapshots
+    // Admission caps (0: none); the worker shares rate and per-source caps out evenly.
+    uint32_t max_conns, max_cps, max_per_source;
+    enum : uint8_t { proxy_auto, proxy_on, proxy_off } syn_proxy;
 };
 
 enum class local_kind : uint8_t { none, vip, laddr, port };
@@ -112,7 +115,10 @@ class snapshot {
     std::vector<uint16_t> eligible_slots;
     std::vector<neighbour_rt> static_neighbours;
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
+    uint16_t udp_unreplied_s = 30;           // UDP flows no reply has come back on
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
+    uint16_t neigh_timeout_s = 60;           // learned neighbours: re-confirmed or forgotten after
+    uint32_t exception_rate_pps = 0;         // per port, all workers together; 0: unlimited
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
     // Set-up, by whoever fills the tables above: register a local address (the first

@@ -48,6 +48,9 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _listener_counters(socket_array<flow_counters>(max_listener_slots, p.socket)),
       _backend_counters(socket_array<flow_counters>(max_backend_slots, p.socket)),
       _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots) {
+    _exc_bucket.resize(snap->ports.size());
+    _cps_bucket.resize(max_listener_slots);
+    _source_counts.resize(max_listener_slots);
     std::memset(_port_index, 0xff, sizeof(_port_index));
     for (size_t i = 0; i < snap->ports.size(); i++) _port_index[snap->ports[i].port_id] = static_cast<uint8_t>(i);
     _tsc_hz = rte_get_tsc_hz();
@@ -59,10 +62,11 @@ worker::worker(const worker_params &p, const snapshot *snap)
     _msg_in = make_ring("fr_msg_" + sfx, sizeof(worker_msg), 1024, p.socket);
     adopt_snapshot(snap);
     for (const neighbour_rt &n : snap->static_neighbours) {
-        neigh_entry *e = _neigh->find_or_add(n.ip);
+        neigh_entry *e = _neigh->find_or_add(n.ip, 0);
         if (!e) break;
         e->mac = n.mac;
         e->resolved = true;
+        e->is_static = true;
     }
 }
 
@@ -79,8 +83,10 @@ worker::~worker() {
 }
 
 void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
-                       std::vector<const flow_counters *> backend_counters) {
+                       std::vector<const flow_counters *> backend_counters,
+                       std::vector<const flow_counters *> listener_counters) {
     _all_backend_counters = std::move(backend_counters);
+    _all_listener_counters = std::move(listener_counters);
     _redirect_to = std::move(redirect_rings);
     _msg_to = std::move(msg_rings);
 }
@@ -90,7 +96,7 @@ const conn::connection *worker::find_conn(uint8_t proto, uint32_t src, uint16_t 
     flow_key k{rte_cpu_to_be_32(src), rte_cpu_to_be_32(dst),
                conn::pack_ports(rte_cpu_to_be_16(sport), rte_cpu_to_be_16(dport)), proto};
     unsigned dir;
-    return _conns.lookup(k, conn::conn_table::hash(k), dir);
+    return _conns.lookup(k, _conns.hash(k), dir);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -187,6 +193,19 @@ void worker::poll_exception_queues() {
 
 void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise) {
     if (_snap->ports[in_port].exc_port_id == port_rt::no_exception_port) return drop_pkt(m, otherwise);
+    if (uint32_t rate = _snap->exception_rate_pps) {
+        // A token bucket per port, the rate shared out over the workers, 100 ms of burst:
+        // a flood aimed at the host costs the worker a counter, not a syscall per frame.
+        // Tokens are kept in frames x tsc_hz, so the refill needs no division.
+        token_bucket &tb = _exc_bucket[in_port];
+        uint64_t per_worker = std::max<uint64_t>(1, rate / _n_workers);
+        uint64_t cap = std::max<uint64_t>(32, per_worker / 10) * _tsc_hz;
+        uint64_t elapsed = std::min(_now_tsc - tb.last_tsc, _tsc_hz);
+        tb.last_tsc = _now_tsc;
+        tb.tokens = std::min(cap, tb.tokens + elapsed * per_worker);
+        if (tb.tokens < _tsc_hz) return drop_pkt(m, drop::exception_limited);
+        tb.tokens -= _tsc_hz;
+    }
     _counters.to_kernel++;
     enqueue_tx(static_cast<uint8_t>(_snap->ports.size() + in_port), m);
 }
@@ -224,7 +243,7 @@ void worker::flush_tx() {
 namespace {
 // The flow hash of a plain IPv4 TCP/UDP frame, read before full validation so the
 // burst's table lines can be prefetched; anything unusual takes the slow path.
-inline bool peek_flow_hash(const rte_mbuf *m, uint32_t &h) {
+inline bool peek_flow_hash(const conn::conn_table &t, const rte_mbuf *m, uint32_t &h) {
     constexpr uint32_t need = l3_off + sizeof(rte_ipv4_hdr) + 4;
     if (m->data_len < need) return false;
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
@@ -232,7 +251,7 @@ inline bool peek_flow_hash(const rte_mbuf *m, uint32_t &h) {
     const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
     if (ip->version_ihl != 0x45 || (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP))
         return false;
-    h = conn::conn_table::hash({ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
+    h = t.hash({ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
     return true;
 }
 } // namespace
@@ -241,7 +260,7 @@ void worker::stage_burst(staged_burst &b) {
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < b.n; i++) {
         bytes += b.pkts[i]->pkt_len;
-        b.have[i] = peek_flow_hash(b.pkts[i], b.hash[i]);
+        b.have[i] = peek_flow_hash(_conns, b.pkts[i], b.hash[i]);
     }
     _counters.rx_pkts += b.n;
     _counters.rx_bytes += bytes;
@@ -331,13 +350,12 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     } else {
         return drop_pkt(m, drop::unsupported_proto);
     }
-    if (ip->time_to_live <= 1) return drop_pkt(m, drop::ttl_exceeded);
 
     // The common case first: a known connection. A hit also says what the destination
     // is (direction 0: a VIP, 1: a local address), so the local-address table is only
     // consulted for packets that start a connection or belong to another worker.
     unsigned dir = 0;
-    connection *c = _conns.lookup(key, hash ? *hash : conn::conn_table::hash(key), dir);
+    connection *c = _conns.lookup(key, hash ? *hash : _conns.hash(key), dir);
     if (c && dir == 0 && key.proto == IPPROTO_TCP &&
         (c->state == tcp_state::time_wait || c->state == tcp_state::close)) {
         // A new SYN on a finished connection's tuple starts a new connection.
@@ -362,9 +380,14 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
             _counters.redirected_out++;
             return;
         }
+        // Only now is the packet one to forward: the host's own traffic above may come
+        // with TTL 1 (single-hop BGP).
+        if (ip->time_to_live <= 1) return drop_pkt(m, drop::ttl_exceeded);
         c = new_conn(m, key, l4_off, in_port);
         if (!c) return; // counted and freed by new_conn
         dir = 0;
+    } else if (ip->time_to_live <= 1) {
+        return drop_pkt(m, drop::ttl_exceeded);
     }
     forward(m, *c, dir, l4_off);
 }

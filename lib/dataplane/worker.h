@@ -72,8 +72,10 @@ class worker {
     // `backend_counters` holds every worker's counter array (read-only here: wlc sums
     // the active connections of all workers).
     void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
-                   std::vector<const flow_counters *> backend_counters);
+                   std::vector<const flow_counters *> backend_counters,
+                   std::vector<const flow_counters *> listener_counters);
     const flow_counters *backend_counter_array() const { return _backend_counters.get(); }
+    const flow_counters *listener_counter_array() const { return _listener_counters.get(); }
     rte_ring *redirect_ring() const { return _redirect_in; }
     rte_ring *message_ring() const { return _msg_in; }
 
@@ -96,6 +98,9 @@ class worker {
     const flow_counters &backend_counters(unsigned slot) const { return _backend_counters[slot]; }
     const conn::conn_table &conns() const { return _conns; }
     const laddr::laddr_pool &lports() const { return _lports; }
+    // The neighbour entry of `ip` (network order), or nullptr (diagnostics and tests).
+    const neigh_entry *neighbour(uint32_t ip) const { return _neigh->find(ip); }
+    unsigned neighbour_count() const { return _neigh->used(); }
     uint32_t now_tick() const { return _now_tick; }
     // Diagnostic lookup by the tuple a packet would carry (host byte order arguments).
     const conn::connection *find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
@@ -139,6 +144,13 @@ class worker {
     void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off, uint8_t in_port);
     const backend_rt *schedule(const listener_rt &l, const conn::flow_key &key);
+    // The listener's caps (connections, new connections/s, per source); false when one
+    // refuses (counted by reason, nothing consumed).
+    bool admit(const listener_rt &l, uint32_t src);
+    uint16_t &source_count(uint8_t listener, uint32_t src);
+    // Free the least recently active connection that never saw a reply (UDP) or never
+    // reached ESTABLISHED (TCP), to make room when the table or lport pool is full.
+    bool evict_unassured();
     static bool acl_allows(const snapshot &s, const listener_rt &l, uint32_t src);
     // Connection drain: backends that stopped being eligible for a listener in the
     // newly adopted snapshot get a deadline; the sweep resets their connections then.
@@ -156,7 +168,7 @@ class worker {
     void refresh_expiry(conn::connection &c, uint32_t timeout_s);
     void expire(conn::connection *c);
     void send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop);
-    void send_arp_request(uint8_t out_port, uint32_t target_ip);
+    void send_arp_request(uint8_t out_port, uint32_t target_ip, const rte_ether_addr *unicast);
     void learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers);
     void neigh_timers();
     void drain_rings();
@@ -196,12 +208,21 @@ class worker {
     rte_ring *_redirect_in = nullptr;
     rte_ring *_msg_in = nullptr;
     std::vector<rte_ring *> _redirect_to, _msg_to;
-    std::vector<const flow_counters *> _all_backend_counters;
+    std::vector<const flow_counters *> _all_backend_counters, _all_listener_counters;
     uint32_t least_loaded(const listener_rt &l);
 
     uint64_t _tsc_hz, _tsc_per_tick, _tsc0 = 0;
     uint64_t _now_tsc = 0, _last_drain_tsc = 0, _last_neigh_tsc = 0, _drain_tsc;
     uint64_t _last_exc_tsc = 0, _exc_poll_tsc = 0;
+    struct token_bucket {
+        uint64_t tokens = UINT64_MAX / 2, last_tsc = 0; // starts full (clamped to the cap)
+    };
+    std::vector<token_bucket> _exc_bucket; // per port: frames handed to the kernel
+    std::vector<token_bucket> _cps_bucket; // per listener slot: MaxNewConnectionRate
+    // Per listener slot with MaxConnectionsPerSource: live connections by hashed source.
+    std::vector<std::unique_ptr<uint16_t[]>> _source_counts;
+    static constexpr uint32_t source_count_slots = 1u << 16;
+    uint32_t _evict_miss_tick = UINT32_MAX; // a scan found nothing at this tick: no rescan
     uint32_t _now_tick = 0;
     bool _started = false;
 

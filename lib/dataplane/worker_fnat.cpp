@@ -61,7 +61,8 @@ const backend_rt *worker::schedule(const listener_rt &l, const flow_key &key) {
     } else if (l.pick == listener_rt::by_least_conn) {
         pick = least_loaded(l);
     } else {
-        uint32_t h = l.pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed) : conn::conn_table::hash(key);
+        uint32_t h = l.pick == listener_rt::by_source_ip ? rte_hash_crc_4byte(key.src, 0x5eed)
+                                                                 : conn::conn_table::hash_with(key, 0x9e3779b9u);
         pick = h % l.seq_len;
     }
     return &_snap->backends[l.backend_offset + _snap->sched_seq[l.seq_offset + pick]];
@@ -92,6 +93,11 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
         _counters.drops[static_cast<unsigned>(drop::no_backend)]++;
         if (key.proto == IPPROTO_TCP) reply_reset(m, in_port, l4_off);
         else rte_pktmbuf_free(m);
+        return nullptr;
+    }
+    if (!admit(*l, key.src)) {
+        lc.drops++;
+        rte_pktmbuf_free(m);
         return nullptr;
     }
     const backend_rt *chosen = nullptr;
@@ -125,20 +131,23 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
         drop_pkt(m, drop::no_route);
         return nullptr;
     }
-    neigh_entry *nh_backend = _neigh->find_or_add(to_backend.next_hop);
-    neigh_entry *nh_client = _neigh->find_or_add(to_client.next_hop);
+    neigh_entry *nh_backend = _neigh->find_or_add(to_backend.next_hop, _now_tsc);
+    neigh_entry *nh_client = _neigh->find_or_add(to_client.next_hop, _now_tsc);
     if (!nh_backend || !nh_client) {
         lc.drops++;
         drop_pkt(m, drop::neigh_table_full);
         return nullptr;
     }
+    // A full pool or table makes room from flows that never got an answer, never from
+    // established ones: a flood of one-packet flows cannot lock out real clients.
     uint32_t entry;
-    if (!_lports.take(entry)) {
+    if (!_lports.take(entry) && !(evict_unassured() && _lports.take(entry))) {
         lc.drops++;
         drop_pkt(m, drop::lport_exhausted);
         return nullptr;
     }
     connection *c = _conns.alloc();
+    if (!c && evict_unassured()) c = _conns.alloc();
     if (!c) {
         _lports.give(entry);
         lc.drops++;
@@ -162,6 +171,8 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     c->neigh[0] = _neigh->index_of(nh_backend);
     c->out_port[1] = to_client.port;
     c->neigh[1] = _neigh->index_of(nh_client);
+    nh_backend->port = to_backend.port;
+    nh_client->port = to_client.port;
     uint32_t ip_sum = net::csum_replace32(net::csum_replace32(0, c->cip, c->laddr), c->vip, c->bip);
     uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
     c->ip_delta = net::csum_fold(ip_sum);
@@ -174,15 +185,80 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
         return nullptr;
     }
     uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
-                                                : l->idle_timeout_s;
+                                                : std::min<uint32_t>(l->idle_timeout_s, _snap->udp_unreplied_s);
     c->expire_tick = _now_tick + ticks(timeout);
     _wheel.add(c);
+    nh_backend->refs++;
+    nh_client->refs++;
+    if (_source_counts[l->index]) {
+        source_count(l->index, key.src)++;
+        c->flags |= conn::src_counted;
+    }
     _counters.conn_created++;
     lc.new_conns++;
     lc.active++;
     _backend_counters[b.slot].new_conns++;
     _backend_counters[b.slot].active++;
     return c;
+}
+
+uint16_t &worker::source_count(uint8_t listener, uint32_t src) {
+    return _source_counts[listener][rte_hash_crc_4byte(src, _conns.seed()) & (source_count_slots - 1)];
+}
+
+// Caps are per listener. MaxConnections compares with the live count of every worker
+// (read without locks, as wlc does: exact enough, a few may overshoot in a race);
+// the rate and per-source caps are shared out evenly, each worker enforcing its share:
+// RSS spreads a listener's clients over the workers. Sources are counted in a
+// 65,536-slot table by a hash of the address (seeded per start): two sources that
+// share a slot share a count, which can only make the cap stricter.
+bool worker::admit(const listener_rt &l, uint32_t src) {
+    if (l.max_conns) {
+        int64_t live = 0;
+        for (const flow_counters *wc : _all_listener_counters) live += __atomic_load_n(&wc[l.index].active, __ATOMIC_RELAXED);
+        if (live >= int64_t(l.max_conns)) {
+            _counters.drops[static_cast<unsigned>(drop::listener_conn_cap)]++;
+            return false;
+        }
+    }
+    if (l.max_cps) {
+        // One second's share of burst: at most rate x (seconds + 1) in any interval.
+        token_bucket &tb = _cps_bucket[l.index];
+        uint64_t per_worker = std::max<uint64_t>(1, l.max_cps / _n_workers);
+        uint64_t elapsed = std::min(_now_tsc - tb.last_tsc, _tsc_hz);
+        tb.last_tsc = _now_tsc;
+        tb.tokens = std::min(per_worker * _tsc_hz, tb.tokens + elapsed * per_worker);
+        if (tb.tokens < _tsc_hz) {
+            _counters.drops[static_cast<unsigned>(drop::listener_rate_cap)]++;
+            return false;
+        }
+        tb.tokens -= _tsc_hz;
+    }
+    if (l.max_per_source) {
+        if (!_source_counts[l.index]) _source_counts[l.index].reset(new uint16_t[source_count_slots]());
+        uint32_t share = (l.max_per_source + _n_workers - 1) / _n_workers;
+        if (source_count(l.index, src) >= share) {
+            _counters.drops[static_cast<unsigned>(drop::source_cap)]++;
+            return false;
+        }
+    }
+    return true;
+}
+
+bool worker::evict_unassured() {
+    // A scan that found nothing is not repeated within the same tick (10 ms): a full
+    // table of established connections must not make every new packet a long walk.
+    if (_evict_miss_tick == _now_tick) return false;
+    connection *victim = _wheel.find_due_first([](const connection &c) { return !(c.flags & conn::assured); },
+                                               conn::timer_wheel::ticks_per_second * 600, 4096);
+    if (!victim) {
+        _evict_miss_tick = _now_tick;
+        return false;
+    }
+    _wheel.remove(victim);
+    _counters.conn_evicted++;
+    expire(victim);
+    return true;
 }
 
 // wlc: the candidate with the fewest active connections (summed over every worker's
@@ -226,7 +302,10 @@ void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
                 s = tcp_state::fin_wait;
         }
     }
-    if (s != c.state) c.state = s;
+    if (s != c.state) {
+        c.state = s;
+        if (s == tcp_state::established) c.flags |= conn::assured;
+    }
     refresh_expiry(c, s == tcp_state::established ? _idle_timeout_s[c.listener] : _snap->tcp_timeout_s[static_cast<int>(s)]);
 }
 
@@ -301,7 +380,9 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
         }
-        refresh_expiry(c, _idle_timeout_s[c.listener]);
+        if (dir == 1) c.flags |= conn::assured;
+        refresh_expiry(c, c.flags & conn::assured ? _idle_timeout_s[c.listener]
+                                                  : std::min<uint32_t>(_idle_timeout_s[c.listener], _snap->udp_unreplied_s));
     }
 
     flow_counters &lc = _listener_counters[c.listener];
@@ -319,6 +400,9 @@ void worker::expire(connection *c) {
     _listener_counters[c->listener].active--;
     _backend_counters[c->backend_slot].active--;
     _lports.give(c->laddr_entry);
+    _neigh->at(c->neigh[0]).refs--;
+    _neigh->at(c->neigh[1]).refs--;
+    if (c->flags & conn::src_counted) source_count(c->listener, c->cip)--;
     _conns.remove(c);
 }
 

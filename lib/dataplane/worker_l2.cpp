@@ -59,6 +59,9 @@ void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
     bool from_subnet = sip != 0 && (sip & port.mask) == (port.ip & port.mask);
     uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
 
+    // Only entries this worker (or a peer) created are updated: an unsolicited reply
+    // or request creates nothing. Peers hear of it too: a reply to a request another
+    // worker sent may arrive on this worker's queue.
     if (from_subnet && (op == RTE_ARP_OP_REPLY || target)) learn_neighbour(sip, arp->arp_data.arp_sha, true);
     // Replies also resolve the kernel's own neighbours (probe next hops).
     if (op == RTE_ARP_OP_REPLY && from_subnet) return to_kernel(m, in_port, drop::arp_ignored);
@@ -77,22 +80,28 @@ void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
 }
 
 void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers) {
-    neigh_entry *e = _neigh->find_or_add(ip);
-    if (!e) {
-        _counters.drops[static_cast<unsigned>(drop::neigh_table_full)]++;
+    neigh_entry *e = _neigh->find(ip);
+    bool changed = true;
+    if (e && e->is_static) {
+        // Configured entries are the operator's word: ARP never overrides them.
+        if (!rte_is_same_ether_addr(&e->mac, &mac)) _counters.neigh_static_kept++;
         return;
     }
-    bool changed = !e->resolved || !rte_is_same_ether_addr(&e->mac, &mac);
-    e->mac = mac;
-    e->resolved = true;
-    e->retries = 0;
-    for (unsigned i = 0; i < e->n_pending; i++) {
-        rte_mbuf *p = e->pending[i];
-        auto *eth = rte_pktmbuf_mtod(p, rte_ether_hdr *);
-        eth->dst_addr = mac;
-        enqueue_tx(e->port, p);
+    if (e) {
+        changed = !e->resolved || !rte_is_same_ether_addr(&e->mac, &mac);
+        e->mac = mac;
+        e->resolved = true;
+        e->retries = 0;
+        e->probing = false;
+        e->confirmed_tsc = _now_tsc;
+        for (unsigned i = 0; i < e->n_pending; i++) {
+            rte_mbuf *p = e->pending[i];
+            auto *eth = rte_pktmbuf_mtod(p, rte_ether_hdr *);
+            eth->dst_addr = mac;
+            enqueue_tx(e->port, p);
+        }
+        e->n_pending = 0;
     }
-    e->n_pending = 0;
     if (!tell_peers || !changed) return;
     worker_msg msg{};
     msg.type = worker_msg::neigh_learned;
@@ -116,30 +125,66 @@ void worker::send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop) {
     if (e->n_pending == 1) {
         e->retries = 0;
         e->next_try_tsc = _now_tsc + _tsc_hz;
-        send_arp_request(out_port, e->ip);
+        send_arp_request(out_port, e->ip, nullptr);
     }
 }
 
+// Every 100 ms: retries for unresolved entries; learned entries older than the
+// neighbour timeout are re-confirmed with unicast requests while connections use them
+// (forwarding goes on meanwhile; three unanswered: resolve again by broadcast), and
+// forgotten when nothing uses them.
 void worker::neigh_timers() {
-    _neigh->for_each([this](neigh_entry &e) {
-        if (e.resolved || e.n_pending == 0 || _now_tsc < e.next_try_tsc) return;
-        if (++e.retries >= 3) {
-            for (unsigned i = 0; i < e.n_pending; i++) drop_pkt(e.pending[i], drop::neigh_unresolved);
-            e.n_pending = 0;
+    const uint64_t age_tsc = uint64_t(_snap->neigh_timeout_s) * _tsc_hz;
+    _neigh->for_each([this, age_tsc](neigh_entry &e) {
+        if (e.is_static) return;
+        if (!e.resolved) {
+            if (e.n_pending == 0) {
+                if (e.refs == 0 && _now_tsc - e.confirmed_tsc > age_tsc) {
+                    _counters.neigh_aged++;
+                    _neigh->forget(e);
+                }
+                return;
+            }
+            if (_now_tsc < e.next_try_tsc) return;
+            if (++e.retries >= 3) {
+                for (unsigned i = 0; i < e.n_pending; i++) drop_pkt(e.pending[i], drop::neigh_unresolved);
+                e.n_pending = 0;
+                return;
+            }
+            e.next_try_tsc = _now_tsc + _tsc_hz;
+            send_arp_request(e.port, e.ip, nullptr);
+            return;
+        }
+        if (_now_tsc - e.confirmed_tsc <= age_tsc) return;
+        if (e.refs == 0) {
+            _counters.neigh_aged++;
+            _neigh->forget(e);
+            return;
+        }
+        if (!e.probing) {
+            e.probing = true;
+            e.retries = 0;
+        } else if (_now_tsc < e.next_try_tsc) {
+            return;
+        } else if (++e.retries >= 3) {
+            e.probing = false; // gone quiet: the next frame for it asks the whole segment
+            e.resolved = false;
+            e.confirmed_tsc = _now_tsc;
             return;
         }
         e.next_try_tsc = _now_tsc + _tsc_hz;
-        send_arp_request(e.port, e.ip);
+        send_arp_request(e.port, e.ip, &e.mac);
     });
 }
 
-void worker::send_arp_request(uint8_t out_port, uint32_t target_ip) {
+void worker::send_arp_request(uint8_t out_port, uint32_t target_ip, const rte_ether_addr *unicast) {
     rte_mbuf *m = rte_pktmbuf_alloc(_pool);
     if (!m) return;
     const port_rt &port = _snap->ports[out_port];
     auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, sizeof(rte_ether_hdr) + sizeof(rte_arp_hdr)));
     auto *arp = reinterpret_cast<rte_arp_hdr *>(eth + 1);
-    memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
+    if (unicast) eth->dst_addr = *unicast;
+    else memset(&eth->dst_addr, 0xff, RTE_ETHER_ADDR_LEN);
     eth->src_addr = port.mac;
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP);
     arp->arp_hardware = rte_cpu_to_be_16(RTE_ARP_HRD_ETHER);

@@ -41,6 +41,13 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
     l.idle_timeout_s =
         static_cast<uint16_t>(cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
     l.backend_offset = static_cast<uint32_t>(s.backends.size());
+    l.max_conns = cl.max_connections;
+    l.max_cps = cl.max_new_connection_rate;
+    l.max_per_source = cl.max_connections_per_source;
+    l.syn_proxy = cl.proto != config::protocol::tcp               ? listener_rt::proxy_off
+                  : cl.syn_proxy == config::syn_proxy_mode::on  ? listener_rt::proxy_on
+                  : cl.syn_proxy == config::syn_proxy_mode::off ? listener_rt::proxy_off
+                                                                : listener_rt::proxy_auto;
 
     auto up = [&](const config::backend &cb) { return !cl.health.enabled || !health || health(cl, cb); };
     std::vector<config::member> members = config::members_of(cfg, cl);
@@ -102,6 +109,9 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     s->ports = ports;
     s->probe_port_min = cfg.probe_port_min;
     s->probe_port_max = cfg.probe_port_max;
+    s->udp_unreplied_s = static_cast<uint16_t>(cfg.udp_unreplied_timeout);
+    s->neigh_timeout_s = static_cast<uint16_t>(cfg.neighbour_timeout);
+    s->exception_rate_pps = cfg.exception_path_rate;
 
     for (uint32_t vip : cfg.vips) {
         bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),

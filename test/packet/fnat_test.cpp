@@ -153,18 +153,31 @@ TEST_CASE("udp request and response cross full-NAT with exact bytes", "[fnat][ud
     CHECK(hex(t.send_one(build_frame(resp))) == hex(build_frame(exp_resp)));
 }
 
-TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]") {
-    auto cfg = base_config("");
-    cfg["lport_range"] = "1024-1024"; // exactly one local port
-    lb t(cfg);
+namespace {
+frame_spec udp_from_client(lb &t, uint16_t sport) {
     frame_spec a;
     a.proto = 17, a.dst_mac = t.port->mac(), a.src_mac = client_mac;
-    a.src = client, a.dst = vip, a.sport = 5000, a.dport = 53, a.payload = "a";
-    frame_spec b = a;
-    b.sport = 5001;
+    a.src = client, a.dst = vip, a.sport = sport, a.dport = 53, a.payload = "q";
+    return a;
+}
+frame_spec udp_from_backend(lb &t, uint16_t lport) {
+    frame_spec r;
+    r.proto = 17, r.dst_mac = t.port->mac(), r.src_mac = backend_mac(0);
+    r.src = be0, r.dst = laddr, r.sport = 5353, r.dport = lport, r.payload = "a";
+    return r;
+}
+} // namespace
+
+TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]") {
+    auto cfg = base_config("", {1});
+    cfg["lport_range"] = "1024-1024"; // exactly one local port
+    lb t(cfg);
+    auto a = udp_from_client(t, 5000), b = udp_from_client(t, 5001);
     REQUIRE(t.send({build_frame(a)}).size() == 1);
+    REQUIRE(t.send({build_frame(udp_from_backend(t, 1024))}).size() == 1); // answered: kept
     CHECK(t.send({build_frame(b)}).empty());
     CHECK(t.drops(drop::lport_exhausted) == 1);
+    CHECK(t.w().counters().conn_evicted == 0);
 
     t.advance_seconds(4); // IdleTimeout is 5 s
     CHECK(t.w().find_conn(17, client, 5000, vip, 53) != nullptr);
@@ -179,23 +192,22 @@ TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]"
     CHECK(out[35] == 0x00);
 }
 
-TEST_CASE("a full table drops new flows and keeps existing ones", "[fnat][table]") {
-    auto cfg = base_config("");
+TEST_CASE("a full table drops new flows and keeps existing (answered) ones", "[fnat][table]") {
+    auto cfg = base_config("", {1});
     cfg["conn_capacity"] = 64;
     lb t(cfg);
-    std::vector<bytes> syns;
-    for (int i = 0; i < 70; i++) {
-        auto s = from_client(t, SYN, 1, 0);
-        s.sport = static_cast<uint16_t>(30000 + i);
-        syns.push_back(build_frame(s));
+    for (uint16_t i = 0; i < 64; i++) {
+        REQUIRE(t.send({build_frame(udp_from_client(t, uint16_t(30000 + i)))}).size() == 1);
+        REQUIRE(t.send({build_frame(udp_from_backend(t, uint16_t(1024 + i)))}).size() == 1);
     }
-    CHECK(t.send(syns).size() == 64);
+    std::vector<bytes> more;
+    for (uint16_t i = 64; i < 70; i++) more.push_back(build_frame(udp_from_client(t, uint16_t(30000 + i))));
+    CHECK(t.send(more).empty());
     CHECK(t.drops(drop::table_full) == 6);
+    CHECK(t.w().counters().conn_evicted == 0);
     CHECK(t.w().conns().in_use() == 64);
     CHECK(t.w().lports().free_count() == t.w().lports().capacity() - 64); // no lport leaked
-    auto again = from_client(t, ACK, 2, 1);
-    again.sport = 30000;
-    CHECK(t.send({build_frame(again)}).size() == 1);
+    CHECK(t.send({build_frame(udp_from_client(t, 30000))}).size() == 1);
 }
 
 TEST_CASE("MSS is clamped only when port MTUs differ", "[fnat][mss]") {

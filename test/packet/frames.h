@@ -13,6 +13,7 @@ using mac_t = std::array<uint8_t, 6>;
 using bytes = std::vector<uint8_t>;
 
 uint32_t ip(const char *dotted); // host order
+inline uint32_t be(uint32_t host) { return __builtin_bswap32(host); } // to network order
 
 struct frame_spec {
     mac_t dst_mac{}, src_mac{};

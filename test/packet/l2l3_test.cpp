@@ -82,3 +82,66 @@ TEST_CASE("ICMP echo to a VIP is answered only while the VIP has a listener", "[
     CHECK(quiet.send({build_frame(echo)}).empty());
     CHECK(quiet.drops(drop::icmp_ignored) == 1);
 }
+
+TEST_CASE("unsolicited ARP creates no neighbour and never overrides a static one", "[arp][neigh]") {
+    lb t;
+    unsigned before = t.w().neighbour_count();
+    // A reply nobody asked for, from an address on the segment.
+    auto out = t.send({build_arp(2, t.port->mac(), {2, 0, 0, 0, 0, 0x77}, ip("10.0.0.77"), t.port->mac(), ip("10.0.0.1"))});
+    CHECK(out.empty());
+    CHECK(t.w().neighbour(fulcrum::test::be(ip("10.0.0.77"))) == nullptr);
+    CHECK(t.w().neighbour_count() == before);
+    // A request for a VIP from an unknown host is answered but not learned either.
+    CHECK(t.send({build_arp(1, broadcast, {2, 0, 0, 0, 0, 0x78}, ip("10.0.0.78"), zero, ip("10.0.0.10"))}).size() == 1);
+    CHECK(t.w().neighbour(fulcrum::test::be(ip("10.0.0.78"))) == nullptr);
+
+    // 10.0.0.21 is static (02:..:20): a spoofed reply does not move traffic.
+    const mac_t spoof{2, 0, 0, 0, 0, 0x66};
+    t.send({build_arp(2, t.port->mac(), spoof, ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
+    CHECK(t.w().counters().neigh_static_kept == 1);
+    frame_spec syn;
+    syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
+    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    auto fwd = t.send({build_frame(syn)});
+    REQUIRE(fwd.size() == 1);
+    CHECK(mac_t{fwd[0][0], fwd[0][1], fwd[0][2], fwd[0][3], fwd[0][4], fwd[0][5]} == backend_mac(0));
+}
+
+TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not", "[arp][neigh]") {
+    auto cfg = base_config("", {1});
+    cfg["ports"][0]["static_neighbours"].erase(1); // 10.0.0.21 must be learned
+    cfg["neighbour_timeout"] = 10;
+    lb t(cfg);
+    const uint32_t be0 = fulcrum::test::be(ip("10.0.0.21"));
+    frame_spec syn;
+    syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
+    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    t.send({build_frame(syn)});
+    REQUIRE(t.send({build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))}).size() == 1);
+    REQUIRE(t.w().neighbour(be0));
+    CHECK(t.w().neighbour(be0)->resolved);
+
+    // In use past the timeout: a unicast request to the MAC it has, forwarding goes on.
+    t.advance_seconds(10.5);
+    std::vector<bytes> asked = t.port->collect();
+    REQUIRE(asked.size() == 1);
+    CHECK(hex(asked[0]) == hex(build_arp(1, backend_mac(0), t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+    CHECK(t.w().neighbour(be0)->resolved);
+    // Its answer confirms it; no more requests for another timeout.
+    t.send({build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
+    t.advance_seconds(5);
+    CHECK(t.port->collect().empty());
+
+    // Once the connection is gone (syn_sent: 30 s) and the timeout passes, it is forgotten.
+    t.advance_seconds(30);
+    t.advance_seconds(11);
+    t.advance_seconds(0.2);
+    t.port->collect();
+    CHECK(t.w().neighbour(be0) == nullptr);
+    CHECK(t.w().counters().neigh_aged == 1);
+    // And the slot is usable again: a new connection resolves it afresh.
+    syn.sport = 40001;
+    auto out = t.send({build_frame(syn)});
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+}

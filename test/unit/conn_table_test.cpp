@@ -3,6 +3,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <vector>
 
 using namespace fulcrum::conn;
@@ -22,7 +23,7 @@ connection *add(conn_table &t, uint32_t i) {
 }
 unsigned find(conn_table &t, const flow_key &k, connection *&out) {
     unsigned dir = 9;
-    out = t.lookup(k, conn_table::hash(k), dir);
+    out = t.lookup(k, t.hash(k), dir);
     return dir;
 }
 } // namespace
@@ -124,4 +125,25 @@ TEST_CASE("the timer wheel honours its per-call budget", "[conn][timer]") {
     CHECK(w.advance(5, count, 4) == 4);
     CHECK(w.advance(5, count, 4) == 2);
     CHECK(n == 10);
+}
+
+TEST_CASE("each table draws its own hash seed unless one is given", "[conn]") {
+    // Eight tables: with 32 random bits each, two equal seeds would mean no randomness.
+    std::vector<uint32_t> seeds;
+    for (int i = 0; i < 8; i++) seeds.push_back(conn_table(64).seed());
+    std::sort(seeds.begin(), seeds.end());
+    CHECK(std::adjacent_find(seeds.begin(), seeds.end()) == seeds.end());
+    for (uint32_t s : seeds) CHECK(s != 0);
+
+    conn_table a(64, conn_table::first_touch::now, 7), b(64, conn_table::first_touch::now, 8);
+    flow_key k{0x0a000001, 0x0a0000ff, pack_ports(1234, 80), 6};
+    CHECK(a.seed() == 7);
+    CHECK(a.hash(k) == conn_table::hash_with(k, 7));
+    CHECK(a.hash(k) != b.hash(k)); // the seed changes where a tuple lands
+    // And a table still finds what it holds under its own seed.
+    connection *c = add(a, 5);
+    REQUIRE(c);
+    connection *got;
+    CHECK(find(a, key_of(*c, 0), got) == 0);
+    CHECK(got == c);
 }

@@ -131,12 +131,16 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
     c.probe_source = 0x0a000064;
     c.lport_min = 2000, c.lport_max = 3000;
     c.timeouts.time_wait = 7;
+    c.udp_unreplied_timeout = 20;
+    c.exception_path_rate = 5000;
     listener l;
     l.vip = 0x0a00000a, l.port = 80, l.backend_port = 8080, l.scheduler = scheduler_kind::sch;
     l.persistence_timeout = 60, l.connection_drain = true, l.connection_drain_timeout = 30;
     l.acl_enabled = true, l.acl_whitelist = false, l.acl_entries = {{0x0a010000, 16}};
     l.vserver_group_id = "rsp-1";
     l.health.enabled = true, l.health.kind = health_kind::http, l.health.uri = "/health", l.health.http_codes = 3;
+    l.max_connections = 5000, l.max_new_connection_rate = 200, l.max_connections_per_source = 16;
+    l.syn_proxy = syn_proxy_mode::on;
     c.listeners = {l};
     backend b;
     b.server_id = "i-1", b.ip = 0x0a000105, b.weight = 40;
@@ -163,6 +167,9 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
       "mbufs": 32768,
       "maglev_size": 65537,
       "tcp_timeouts": {"syn_sent": 30, "syn_recv": 30, "fin_wait": 30, "time_wait": 7, "close": 3},
+      "udp_timeouts": {"unreplied": 20},
+      "neighbour_timeout": 60,
+      "exception_path_rate": 5000,
       "listeners": [{"VIP": "10.0.0.10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080,
                      "Scheduler": "sch", "EstablishedTimeout": 900, "IdleTimeout": 300,
                      "PersistenceTimeout": 60, "ConnectionDrain": "on", "ConnectionDrainTimeout": 30,
@@ -170,7 +177,9 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
                      "VServerGroupId": "rsp-1",
                      "HealthCheck": "on", "HealthCheckType": "http", "HealthCheckInterval": 2,
                      "HealthCheckConnectTimeout": 5, "HealthyThreshold": 3, "UnhealthyThreshold": 3,
-                     "HealthCheckURI": "/health", "HealthCheckHttpCode": "http_2xx,http_3xx"}],
+                     "HealthCheckURI": "/health", "HealthCheckHttpCode": "http_2xx,http_3xx",
+                     "MaxConnections": 5000, "MaxNewConnectionRate": 200, "MaxConnectionsPerSource": 16,
+                     "SynProxy": "on"}],
       "default_server_group": [{"ServerId": "i-1", "Type": "ecs", "ServerIp": "10.0.1.5", "Weight": 40,
                                 "Description": ""}],
       "vserver_groups": [{"VServerGroupId": "rsp-1", "VServerGroupName": "api",

@@ -1,0 +1,163 @@
+// Exhaustion policy: unreplied flows make room for new ones (oldest first, answered and
+// established never), short timeouts for flows nothing answered, per-listener caps.
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+
+using namespace fulcrum::test;
+using fulcrum::dataplane::drop;
+
+namespace {
+const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+
+bytes udp_in(lb &t, uint16_t sport, uint32_t src = client) {
+    frame_spec a;
+    a.proto = 17, a.dst_mac = t.port->mac(), a.src_mac = client_mac;
+    a.src = src, a.dst = vip, a.sport = sport, a.dport = 53, a.payload = "q";
+    return build_frame(a);
+}
+bytes udp_reply(lb &t, uint16_t lport) {
+    frame_spec r;
+    r.proto = 17, r.dst_mac = t.port->mac(), r.src_mac = backend_mac(0);
+    r.src = be0, r.dst = laddr, r.sport = 5353, r.dport = lport, r.payload = "a";
+    return build_frame(r);
+}
+bytes syn_in(lb &t, uint16_t sport, uint32_t src = client) {
+    frame_spec s;
+    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
+    s.src = src, s.dst = vip, s.sport = sport, s.dport = 80, s.tcp_flags = SYN, s.seq = 100;
+    return build_frame(s);
+}
+bool udp_live(lb &t, uint16_t sport) { return t.w().find_conn(17, client, sport, vip, 53) != nullptr; }
+bool tcp_live(lb &t, uint16_t sport, uint32_t src = client) {
+    return t.w().find_conn(6, src, sport, vip, 80) != nullptr;
+}
+} // namespace
+
+TEST_CASE("a flood of unanswered UDP flows cannot lock another listener out of the lport pool",
+          "[exhaustion]") {
+    auto cfg = base_config("", {1});
+    cfg["lport_range"] = "1024-1031"; // eight local ports
+    cfg["listeners"][1]["IdleTimeout"] = 300;
+    lb t(cfg);
+    // One answered flow, then seven nothing answers, 0.1 s apart (oldest first).
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
+    REQUIRE(t.send({udp_reply(t, 1024)}).size() == 1);
+    for (uint16_t p = 5001; p <= 5007; p++) {
+        t.advance_seconds(0.1);
+        REQUIRE(t.send({udp_in(t, p)}).size() == 1);
+    }
+    CHECK(t.w().lports().free_count() == 0);
+
+    // Three clients of the TCP listener get in, each in place of the oldest unanswered flow.
+    for (uint16_t p = 40000; p < 40003; p++) CHECK(t.send({syn_in(t, p)}).size() == 1);
+    CHECK(t.w().counters().conn_evicted == 3);
+    CHECK(udp_live(t, 5000)); // answered: never evicted
+    CHECK_FALSE(udp_live(t, 5001));
+    CHECK_FALSE(udp_live(t, 5002));
+    CHECK_FALSE(udp_live(t, 5003));
+    for (uint16_t p = 5004; p <= 5007; p++) CHECK(udp_live(t, p));
+    for (uint16_t p = 40000; p < 40003; p++) CHECK(tcp_live(t, p));
+    CHECK(t.drops(drop::lport_exhausted) == 0);
+    // A reply for an evicted flow finds nothing and is counted, not misdelivered.
+    CHECK(t.send({udp_reply(t, 1025)}).empty());
+    CHECK(t.drops(drop::no_conn) == 1);
+}
+
+TEST_CASE("a full table evicts half-open connections oldest first, never established ones", "[exhaustion]") {
+    auto cfg = base_config("", {1});
+    cfg["conn_capacity"] = 64;
+    lb t(cfg);
+    // 60 answered UDP flows (kept) and 4 half-open TCP connections.
+    for (uint16_t i = 0; i < 60; i++) {
+        REQUIRE(t.send({udp_in(t, uint16_t(30000 + i))}).size() == 1);
+        REQUIRE(t.send({udp_reply(t, uint16_t(1024 + i))}).size() == 1);
+    }
+    for (uint16_t i = 0; i < 4; i++) {
+        t.advance_seconds(0.05);
+        REQUIRE(t.send({syn_in(t, uint16_t(41000 + i))}).size() == 1);
+    }
+    REQUIRE(t.w().conns().in_use() == 64);
+    // Six more SYNs: the first four replace the half-open ones in age order, then the
+    // table holds only answered flows and newer half-open ones: 5 and 6 replace 1 and 2.
+    for (uint16_t i = 0; i < 6; i++) {
+        t.advance_seconds(0.05);
+        CHECK(t.send({syn_in(t, uint16_t(42000 + i))}).size() == 1);
+        if (i < 4) CHECK_FALSE(tcp_live(t, uint16_t(41000 + i)));
+    }
+    CHECK_FALSE(tcp_live(t, 42000));
+    CHECK_FALSE(tcp_live(t, 42001));
+    for (uint16_t i = 2; i < 6; i++) CHECK(tcp_live(t, uint16_t(42000 + i)));
+    CHECK(t.w().counters().conn_evicted == 6);
+    CHECK(t.drops(drop::table_full) == 0);
+    for (uint16_t i = 0; i < 60; i++) CHECK(udp_live(t, uint16_t(30000 + i)));
+    CHECK(t.w().conns().in_use() == 64);
+    CHECK(t.w().lports().free_count() == t.w().lports().capacity() - 64);
+}
+
+TEST_CASE("a UDP flow nothing answered expires after udp_timeouts.unreplied, an answered one after IdleTimeout",
+          "[exhaustion][expiry]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][1]["IdleTimeout"] = 300;
+    cfg["udp_timeouts"] = {{"unreplied", 20}};
+    lb t(cfg);
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
+    REQUIRE(t.send({udp_in(t, 5001)}).size() == 1);
+    REQUIRE(t.send({udp_reply(t, 1025)}).size() == 1); // 5001's
+    t.advance_seconds(19);
+    CHECK(udp_live(t, 5000));
+    t.advance_seconds(2);
+    CHECK_FALSE(udp_live(t, 5000));
+    CHECK(udp_live(t, 5001));
+    t.advance_seconds(270); // 291 s after its reply
+    CHECK(udp_live(t, 5001));
+    t.advance_seconds(10);
+    CHECK_FALSE(udp_live(t, 5001));
+}
+
+TEST_CASE("MaxConnections refuses past the cap and admits again once a connection ends", "[exhaustion][caps]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][0]["MaxConnections"] = 3;
+    lb t(cfg);
+    for (uint16_t p = 40000; p < 40003; p++) REQUIRE(t.send({syn_in(t, p)}).size() == 1);
+    CHECK(t.send({syn_in(t, 40003)}).empty());
+    CHECK(t.drops(drop::listener_conn_cap) == 1);
+    CHECK_FALSE(tcp_live(t, 40003));
+    // The UDP listener has no cap.
+    CHECK(t.send({udp_in(t, 5000)}).size() == 1);
+    t.advance_seconds(31); // the half-open connections time out (syn_sent 30 s)
+    CHECK(t.send({syn_in(t, 40003)}).size() == 1);
+    CHECK(t.drops(drop::listener_conn_cap) == 1);
+}
+
+TEST_CASE("MaxNewConnectionRate admits a second's worth, then the rate", "[exhaustion][caps]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][0]["MaxNewConnectionRate"] = 10;
+    lb t(cfg);
+    std::vector<bytes> burst;
+    for (uint16_t p = 0; p < 25; p++) burst.push_back(syn_in(t, uint16_t(40000 + p)));
+    CHECK(t.send(burst).size() == 10);
+    CHECK(t.drops(drop::listener_rate_cap) == 15);
+    t.advance_seconds(0.5); // half a second: five more
+    burst.clear();
+    for (uint16_t p = 0; p < 8; p++) burst.push_back(syn_in(t, uint16_t(41000 + p)));
+    CHECK(t.send(burst).size() == 5);
+    CHECK(t.drops(drop::listener_rate_cap) == 18);
+}
+
+TEST_CASE("MaxConnectionsPerSource refuses one client, not the next", "[exhaustion][caps]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][0]["MaxConnectionsPerSource"] = 2;
+    cfg["ports"][0]["static_neighbours"].push_back({{"ip", "10.0.0.51"}, {"mac", "02:00:00:00:00:51"}});
+    lb t(cfg);
+    const uint32_t other = ip("10.0.0.51");
+    CHECK(t.send({syn_in(t, 40000)}).size() == 1);
+    CHECK(t.send({syn_in(t, 40001)}).size() == 1);
+    CHECK(t.send({syn_in(t, 40002)}).empty());
+    CHECK(t.drops(drop::source_cap) == 1);
+    CHECK(t.send({syn_in(t, 40000, other)}).size() == 1);
+    CHECK(tcp_live(t, 40000, other));
+    t.advance_seconds(31); // both of the first client's expire: it may connect again
+    CHECK(t.send({syn_in(t, 40003)}).size() == 1);
+    CHECK(t.drops(drop::source_cap) == 1);
+}
