@@ -3,6 +3,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <sched.h>
+
 using namespace fulcrum::test;
 using fulcrum::dataplane::drop;
 
@@ -144,4 +146,42 @@ TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not
     auto out = t.send({build_frame(syn)});
     REQUIRE(out.size() == 1);
     CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+}
+
+TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exception path's rate",
+          "[exception]") {
+    // The exception path is a real net_tap interface: made in a network namespace of
+    // this thread's own, so the test leaves nothing in the host's.
+    static const bool isolated = unshare(CLONE_NEWNET) == 0;
+    REQUIRE(isolated);
+    auto cfg = base_config("");
+    cfg["exception_path"] = "on";
+    cfg["exception_path_rate"] = 100; // one worker: a burst of 32, then 100/s
+    lb t(cfg);
+    frame_spec bgp;
+    bgp.dst_mac = t.port->mac(), bgp.src_mac = client_mac;
+    bgp.src = client, bgp.dst = ip("10.0.0.1"), bgp.sport = 40000, bgp.dport = 179, bgp.tcp_flags = SYN;
+    bgp.ttl = 1; // single-hop BGP
+    CHECK(t.send({build_frame(bgp)}).empty());
+    CHECK(t.w().counters().to_kernel == 1);
+    CHECK(t.drops(drop::ttl_exceeded) == 0);
+
+    // A flood at the host: the bucket's 31 remaining frames pass, the rest are counted.
+    std::vector<bytes> flood;
+    for (uint16_t i = 0; i < 60; i++) {
+        bgp.sport = uint16_t(41000 + i);
+        flood.push_back(build_frame(bgp));
+    }
+    t.send(flood);
+    CHECK(t.w().counters().to_kernel == 32);
+    CHECK(t.drops(drop::exception_limited) == 29);
+    t.advance_seconds(0.1); // 10 more tokens
+    t.send(flood);
+    CHECK(t.w().counters().to_kernel == 42);
+
+    // TTL 1 on a packet to forward (to a VIP) is still dropped.
+    frame_spec fwd = bgp;
+    fwd.dst = ip("10.0.0.10"), fwd.dport = 80;
+    CHECK(t.send({build_frame(fwd)}).empty());
+    CHECK(t.drops(drop::ttl_exceeded) == 1);
 }
