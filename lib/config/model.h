@@ -143,6 +143,7 @@ struct instance {
     uint32_t udp_unreplied_timeout = 30; // s: a UDP flow no reply came back on (conntrack's udp_timeout)
     uint32_t neighbour_timeout = 60;     // s: learned neighbours are re-confirmed (in use) or forgotten
     uint32_t exception_path_rate = 20000; // frames/s per port handed to the host; 0: unlimited
+    uint32_t syn_proxy_threshold = 512;   // SynProxy auto: half-open connections per listener and worker
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;
     std::vector<vserver_group> vserver_groups;

@@ -408,7 +408,7 @@ instance parse_root(const json &doc) {
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
                          "exception_path", "health_check_source", "probe_port_range", "udp_timeouts",
-                         "neighbour_timeout", "exception_path_rate"});
+                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -463,6 +463,7 @@ instance parse_root(const json &doc) {
     }
     inst.neighbour_timeout = static_cast<uint32_t>(opt_uint(doc, "", "neighbour_timeout", 5, 3600, 60));
     inst.exception_path_rate = static_cast<uint32_t>(opt_uint(doc, "", "exception_path_rate", 0, 100000000, 20000));
+    inst.syn_proxy_threshold = static_cast<uint32_t>(opt_uint(doc, "", "syn_proxy_threshold", 1, 1u << 26, 512));
     parse_groups(doc, "vserver_groups", "VServerGroupId", "vserver", parse_vserver_group, inst.vserver_groups);
     parse_groups(doc, "master_slave_groups", "MasterSlaveServerGroupId", "master/slave", parse_master_slave_group,
                  inst.master_slave_groups);

@@ -115,6 +115,7 @@ json instance_to_json(const instance &c) {
     j["udp_timeouts"] = {{"unreplied", c.udp_unreplied_timeout}};
     j["neighbour_timeout"] = c.neighbour_timeout;
     j["exception_path_rate"] = c.exception_path_rate;
+    j["syn_proxy_threshold"] = c.syn_proxy_threshold;
     j["listeners"] = json::array();
     for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));
     j["default_server_group"] = backends(c.default_server_group);

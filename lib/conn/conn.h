@@ -31,6 +31,8 @@ enum conn_flags : uint8_t {
     ack_out = 1 << 3, // ack[1] holds the backend's
     assured = 1 << 4, // UDP: a reply came back; TCP: reached ESTABLISHED. Never evicted.
     src_counted = 1 << 5, // counted in its listener's per-source table
+    proxied = 1 << 6,     // opened by the SYN proxy: sequence numbers translated
+    half_open = 1 << 7,   // counted in its listener's half-open number (SynProxy auto)
 };
 
 struct alignas(64) connection {

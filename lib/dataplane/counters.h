@@ -40,7 +40,8 @@ namespace fulcrum::dataplane {
     X(exception_limited, "over the exception path's rate limit (frames for the host)")              \
     X(listener_conn_cap, "listener at MaxConnections")                                             \
     X(listener_rate_cap, "listener over MaxNewConnectionRate")                                     \
-    X(source_cap, "client at the listener's MaxConnectionsPerSource")
+    X(source_cap, "client at the listener's MaxConnectionsPerSource")                             \
+    X(syn_proxy_backlog, "client segment while the proxy waits for the backend, four already held")
 
 enum class drop : uint8_t {
 #define X(name, text) name,
@@ -70,6 +71,11 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
     X(conn_evicted, counter, "evicted", "connections_evicted", "Unreplied or half-open connections evicted to make room (table or lport pool full).") \
     X(conn_drained, counter, "drained", "connections_drained", "Connections reset when their backend's drain ended.")                \
     X(rst_sent, counter, "resets sent", "resets_sent", "TCP resets Fulcrum sent on its own (drained connections, no backend up).") \
+    X(syn_cookies_sent, counter, "syn cookies", "syn_cookies_sent", "SYN-ACKs with a cookie sent by the SYN proxy.") \
+    X(syn_proxy_conns, counter, "proxied conns", "syn_proxy_connections", "Connections opened by a valid cookie ACK.") \
+    X(syn_proxy_established, counter, "proxied up", "syn_proxy_established", "Proxied connections the backend accepted.") \
+    X(syn_proxy_backend_syns, counter, "proxy syns", "syn_proxy_backend_syns", "SYNs the proxy sent to backends (retries included).") \
+    X(syn_proxy_engaged, counter, "proxy engaged", "syn_proxy_engaged", "Times SynProxy auto engaged on a listener (half-open over syn_proxy_threshold).") \
     X(persist_hits, counter, "persistence hits", "persistence_hits", "New connections sent to a client's persistent backend.")             \
     X(arp_replies, counter, "arp replies", "arp_replies", "ARP replies sent.")                                                   \
     X(arp_requests, counter, "arp requests", "arp_requests", "ARP requests sent.")                                                 \

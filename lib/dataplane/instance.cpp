@@ -2,6 +2,8 @@
 
 #include "dataplane/ports.h"
 
+#include <sys/random.h>
+
 #include <rte_cycles.h>
 #include <rte_launch.h>
 #include <rte_lcore.h>
@@ -21,6 +23,11 @@ result<std::unique_ptr<instance>> instance::create(const instance_params &p, std
     inst->_qsbr = static_cast<rte_rcu_qsbr *>(rte_zmalloc("fulcrum_qsbr", qsz, RTE_CACHE_LINE_SIZE));
     if (!inst->_qsbr || rte_rcu_qsbr_init(inst->_qsbr, n_workers) != 0)
         return error{"workers", "cannot set up RCU state for " + std::to_string(n_workers) + " workers"};
+    std::array<uint8_t, 16> cookie_key;
+    for (size_t got = 0; got < cookie_key.size();) {
+        ssize_t n = getrandom(cookie_key.data() + got, cookie_key.size() - got, 0);
+        if (n > 0) got += size_t(n);
+    }
     for (uint32_t w = 0; w < n_workers; w++) {
         rte_rcu_qsbr_thread_register(inst->_qsbr, w);
         rte_rcu_qsbr_thread_online(inst->_qsbr, w);
@@ -32,6 +39,7 @@ result<std::unique_ptr<instance>> instance::create(const instance_params &p, std
         wp.lport_min = p.lport_min;
         wp.lport_max = p.lport_max;
         wp.pool = p.pool;
+        wp.cookie_key = cookie_key;
         wp.socket = w < p.lcores.size() ? static_cast<int>(rte_lcore_to_socket_id(p.lcores[w])) : SOCKET_ID_ANY;
         inst->_workers.push_back(std::make_unique<worker>(wp, inst->_snap.get()));
     }

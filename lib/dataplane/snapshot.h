@@ -118,6 +118,7 @@ class snapshot {
     uint16_t udp_unreplied_s = 30;           // UDP flows no reply has come back on
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
     uint16_t neigh_timeout_s = 60;           // learned neighbours: re-confirmed or forgotten after
+    uint32_t syn_proxy_threshold = 512;      // half-open connections per listener and worker
     uint32_t exception_rate_pps = 0;         // per port, all workers together; 0: unlimited
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 

@@ -47,9 +47,12 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _neigh(socket_array<neigh_table>(1, p.socket)), _tx(2 * snap->ports.size()),
       _listener_counters(socket_array<flow_counters>(max_listener_slots, p.socket)),
       _backend_counters(socket_array<flow_counters>(max_backend_slots, p.socket)),
-      _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots) {
+      _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots), _cookies(p.cookie_key) {
     _exc_bucket.resize(snap->ports.size());
     _cps_bucket.resize(max_listener_slots);
+    _half_open.resize(max_listener_slots);
+    _proxy_engaged.resize(max_listener_slots);
+    proxy_state_alloc(p.conn_capacity);
     _source_counts.resize(max_listener_slots);
     std::memset(_port_index, 0xff, sizeof(_port_index));
     for (size_t i = 0; i < snap->ports.size(); i++) _port_index[snap->ports[i].port_id] = static_cast<uint8_t>(i);
@@ -72,6 +75,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
 
 worker::~worker() {
     flush_tx();
+    proxy_state_free();
     _neigh->for_each([](neigh_entry &e) {
         for (unsigned i = 0; i < e.n_pending; i++) rte_pktmbuf_free(e.pending[i]);
         e.n_pending = 0;
@@ -388,6 +392,8 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         dir = 0;
     } else if (ip->time_to_live <= 1) {
         return drop_pkt(m, drop::ttl_exceeded);
+    } else if ((c->flags & conn::proxied) && c->state == tcp_state::syn_sent) {
+        return proxy_handshake(m, *c, dir, l4_off);
     }
     forward(m, *c, dir, l4_off);
 }

@@ -18,8 +18,10 @@
 #include "dataplane/neigh_table.h"
 #include "dataplane/snapshot.h"
 #include "laddr/laddr_pool.h"
+#include "net/syn_cookie.h"
 
 #include <rte_mbuf.h>
+#include <rte_tcp.h>
 #include <rte_rcu_qsbr.h>
 #include <rte_ring.h>
 
@@ -52,6 +54,7 @@ struct worker_params {
     rte_mempool *pool = nullptr;
     rte_rcu_qsbr *qsbr = nullptr; // reports a quiescent state at the top of every loop
     int socket = SOCKET_ID_ANY;   // NUMA socket of the worker's lcore: its memory goes there
+    std::array<uint8_t, 16> cookie_key{}; // SYN cookie secret, the same for every worker
 };
 
 class worker {
@@ -178,6 +181,34 @@ class worker {
         _counters.drops[static_cast<unsigned>(reason)]++;
         rte_pktmbuf_free(m);
     }
+    // SYN proxy (worker_synproxy.cpp).
+    struct proxy_seq { // per connection index; touched only for proxied connections
+        uint32_t delta;         // client-facing sequence = backend's + delta
+        uint8_t ws_backend;     // window scale the backend uses
+        uint8_t ws_client_view; // window scale the client was promised
+        uint16_t pad;
+    };
+    struct proxy_pending { // a proxied connection waiting for the backend's SYN-ACK
+        static constexpr unsigned max_held = 4;
+        uint32_t client_isn, cookie;
+        net::cookie_options opts;
+        uint64_t syn_tsc;
+        uint8_t n_held;
+        rte_mbuf *held[max_held];
+    };
+    void proxy_state_alloc(uint32_t capacity);
+    void proxy_state_free();
+    bool proxy_engaged(const listener_rt &l);
+    void half_open_done(conn::connection &c);
+    void answer_with_cookie(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const conn::flow_key &key);
+    bool check_cookie(rte_mbuf *m, uint32_t l4_off, const conn::flow_key &key, net::cookie_options &out);
+    void proxy_open(conn::connection &c, rte_mbuf *ack, const net::cookie_options &o);
+    void send_backend_syn(conn::connection &c, const proxy_pending &p);
+    void proxy_handshake(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
+    void proxy_forget(uint32_t conn_index);
+    uint32_t proxy_translate(conn::connection &c, unsigned dir, rte_tcp_hdr *tcp); // checksum delta
+    uint32_t now_seconds() const { return static_cast<uint32_t>(_now_tsc / _tsc_hz); }
+
     uint32_t ticks(uint32_t seconds) const { return seconds * conn::timer_wheel::ticks_per_second; }
 
     uint32_t _id;
@@ -237,6 +268,12 @@ class worker {
     uint32_t _drain_due = 0; // earliest deadline in _drains
     bool _sweeping = false;
     uint32_t _sweep_pos = 0, _sweep_pass_start = 0;
+
+    net::syn_cookies _cookies;
+    proxy_seq *_proxy_seq = nullptr;
+    std::unordered_map<uint32_t, proxy_pending> _proxy_pending; // by connection index
+    std::vector<uint32_t> _half_open;     // per listener slot: non-proxied half-open connections
+    std::vector<uint8_t> _proxy_engaged;  // per listener slot: SynProxy auto is engaged
 };
 
 } // namespace fulcrum::dataplane

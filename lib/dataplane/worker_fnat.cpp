@@ -69,14 +69,21 @@ const backend_rt *worker::schedule(const listener_rt &l, const flow_key &key) {
 }
 
 connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port) {
+    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport());
+    bool by_cookie = false;
+    net::cookie_options cookie{};
     if (key.proto == IPPROTO_TCP) {
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
-        if ((tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn) {
-            drop_pkt(m, drop::no_conn);
-            return nullptr;
+        uint8_t f = tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin);
+        if (f != tcp_syn) {
+            // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy.
+            by_cookie = f == tcp_ack && l && l->syn_proxy != listener_rt::proxy_off && check_cookie(m, l4_off, key, cookie);
+            if (!by_cookie) {
+                drop_pkt(m, drop::no_conn);
+                return nullptr;
+            }
         }
     }
-    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport());
     if (!l) {
         drop_pkt(m, drop::no_listener);
         return nullptr;
@@ -93,6 +100,10 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
         _counters.drops[static_cast<unsigned>(drop::no_backend)]++;
         if (key.proto == IPPROTO_TCP) reply_reset(m, in_port, l4_off);
         else rte_pktmbuf_free(m);
+        return nullptr;
+    }
+    if (key.proto == IPPROTO_TCP && !by_cookie && proxy_engaged(*l)) {
+        answer_with_cookie(m, in_port, l4_off, key);
         return nullptr;
     }
     if (!admit(*l, key.src)) {
@@ -199,6 +210,14 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     lc.active++;
     _backend_counters[b.slot].new_conns++;
     _backend_counters[b.slot].active++;
+    if (by_cookie) {
+        proxy_open(*c, m, cookie); // takes the ACK: it goes on once the backend answers
+        return nullptr;
+    }
+    if (key.proto == IPPROTO_TCP) {
+        c->flags |= conn::half_open;
+        _half_open[l->index]++;
+    }
     return c;
 }
 
@@ -305,6 +324,7 @@ void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
     if (s != c.state) {
         c.state = s;
         if (s == tcp_state::established) c.flags |= conn::assured;
+        if (s != tcp_state::syn_sent && s != tcp_state::syn_recv) half_open_done(c);
     }
     refresh_expiry(c, s == tcp_state::established ? _idle_timeout_s[c.listener] : _snap->tcp_timeout_s[static_cast<int>(s)]);
 }
@@ -361,11 +381,13 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         uint32_t delta = l4_delta;
         if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
             delta += clamp_mss(tcp, (tcp->data_off >> 4) * 4u, _snap->mss_clamp);
-        tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
+        // Each side's acknowledgment as that side numbers it: what a reset to it needs.
         if (tcp->tcp_flags & tcp_ack) {
             c.ack[dir] = tcp->recv_ack;
             c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
         }
+        if (c.flags & conn::proxied) delta += proxy_translate(c, dir, tcp);
+        tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
         track_tcp(c, dir, tcp->tcp_flags);
     } else {
         auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
@@ -403,6 +425,8 @@ void worker::expire(connection *c) {
     _neigh->at(c->neigh[0]).refs--;
     _neigh->at(c->neigh[1]).refs--;
     if (c->flags & conn::src_counted) source_count(c->listener, c->cip)--;
+    half_open_done(*c);
+    if ((c->flags & conn::proxied) && c->state == tcp_state::syn_sent) proxy_forget(_conns.index_of(c));
     _conns.remove(c);
 }
 
@@ -417,6 +441,7 @@ void worker::send_reset(const connection &c, unsigned dir) {
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
     ip->version_ihl = 0x45;
     ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
     ip->time_to_live = 64;
     ip->next_proto_id = IPPROTO_TCP;
     if (dir == 0) { // to the backend, as the connection's laddr:lport
@@ -443,14 +468,21 @@ void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {
     uint16_t sport = tcp->src_port;
     tcp->src_port = tcp->dst_port;
     tcp->dst_port = sport;
-    // RST+ACK acknowledging the whole segment (RFC 793: sequence number plus segment
-    // length, the SYN counting one), no options, no payload.
-    uint32_t seg_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - (tcp->data_off >> 4) * 4u + 1;
-    uint32_t syn_seq = rte_be_to_cpu_32(tcp->sent_seq);
-    tcp->recv_ack = rte_cpu_to_be_32(syn_seq + seg_len);
-    tcp->sent_seq = 0;
+    if ((tcp->tcp_flags & (tcp_syn | tcp_ack)) == tcp_ack) {
+        // An ACK (a proxied client's, by cookie): RST with the sequence it acknowledged.
+        tcp->sent_seq = tcp->recv_ack;
+        tcp->recv_ack = 0;
+        tcp->tcp_flags = tcp_rst;
+    } else {
+        // RST+ACK acknowledging the whole segment (RFC 793: sequence number plus segment
+        // length, the SYN counting one).
+        uint32_t seg_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - (tcp->data_off >> 4) * 4u + 1;
+        uint32_t syn_seq = rte_be_to_cpu_32(tcp->sent_seq);
+        tcp->recv_ack = rte_cpu_to_be_32(syn_seq + seg_len);
+        tcp->sent_seq = 0;
+        tcp->tcp_flags = tcp_rst | tcp_ack;
+    }
     tcp->data_off = 5 << 4;
-    tcp->tcp_flags = tcp_rst | tcp_ack;
     tcp->rx_win = 0;
     tcp->tcp_urp = 0;
     ip->total_length = rte_cpu_to_be_16(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));

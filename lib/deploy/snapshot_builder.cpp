@@ -112,6 +112,7 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     s->udp_unreplied_s = static_cast<uint16_t>(cfg.udp_unreplied_timeout);
     s->neigh_timeout_s = static_cast<uint16_t>(cfg.neighbour_timeout);
     s->exception_rate_pps = cfg.exception_path_rate;
+    s->syn_proxy_threshold = cfg.syn_proxy_threshold;
 
     for (uint32_t vip : cfg.vips) {
         bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),

@@ -57,7 +57,7 @@ std::pair<double, double> shares(const std::string &out, const std::string &addr
 
 TEST_CASE("after 10,000 flows over weights 1/3, show stats backends prints shares 25/75 beside the weights' shares",
           "[cli]") {
-    auto cfg = base_config("", {1, 3});
+    auto cfg = without_syn_proxy(base_config("", {1, 3}));
     cfg["conn_capacity"] = 16384;
     lb t(cfg);
     prompt p(t);

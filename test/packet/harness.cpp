@@ -103,6 +103,12 @@ nlohmann::json base_config(const std::string &device, std::vector<int> weights) 
         {"default_server_group", group}};
 }
 
+nlohmann::json without_syn_proxy(nlohmann::json cfg) {
+    for (auto &l : cfg["listeners"])
+        if (l["Protocol"] == "tcp") l["SynProxy"] = "off";
+    return cfg;
+}
+
 lb::lb(nlohmann::json cfg, uint32_t workers) : port(std::make_unique<ring_port>(workers)) {
     cfg["ports"][0]["device"] = port->name;
     auto parsed = config::parse_instance(cfg);

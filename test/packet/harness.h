@@ -39,6 +39,11 @@ inline mac_t backend_mac(int i) { return {2, 0, 0, 0, 0, uint8_t(0x20 + i)}; }
 //   laddr 10.0.0.100, client 10.0.0.50, backends 10.0.0.21.. with static neighbours.
 nlohmann::json base_config(const std::string &device, std::vector<int> weights = {1, 1, 1});
 
+// For tests that stand for many clients with SYNs nobody completes: past
+// syn_proxy_threshold half-open connections that is a flood, and SynProxy auto would
+// answer with cookies (its behaviour is synproxy_test's). Turns it off on every TCP listener.
+nlohmann::json without_syn_proxy(nlohmann::json cfg);
+
 struct lb {
     std::unique_ptr<ring_port> port;
     std::unique_ptr<deploy::deployment> inst;

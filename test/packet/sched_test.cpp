@@ -36,7 +36,7 @@ bool near_percent(int n, double want) { return std::abs(n / 100.0 - want) <= 2.0
 } // namespace
 
 TEST_CASE("weights 1/2/7 share 10,000 new flows within 2 points", "[sched][wrr]") {
-    auto cfg = base_config("", {1, 2, 7});
+    auto cfg = without_syn_proxy(base_config("", {1, 2, 7}));
     cfg["conn_capacity"] = 16384;
     lb t(cfg);
     std::map<uint32_t, int> hits;
@@ -154,7 +154,7 @@ TEST_CASE("a config change that needs a restart is refused and changes nothing",
 }
 
 TEST_CASE("sch sends one client IP to one backend across 1,000 source ports", "[sched][maglev]") {
-    auto cfg = base_config("", {1, 1, 1});
+    auto cfg = without_syn_proxy(base_config("", {1, 1, 1}));
     cfg["listeners"][0]["Scheduler"] = "sch";
     cfg["maglev_size"] = 65537;
     lb t(cfg);
@@ -174,7 +174,7 @@ TEST_CASE("sch sends one client IP to one backend across 1,000 source ports", "[
 }
 
 TEST_CASE("tch spreads one client's flows by 4-tuple, following weights", "[sched][maglev]") {
-    auto cfg = base_config("", {1, 2, 7});
+    auto cfg = without_syn_proxy(base_config("", {1, 2, 7}));
     cfg["listeners"][0]["Scheduler"] = "tch";
     auto hits = spread_10000(cfg); // hashing 10,000 flows onto weighted shares
     CHECK(near_percent(hits[ip("10.0.0.21")], 10));
@@ -183,7 +183,7 @@ TEST_CASE("tch spreads one client's flows by 4-tuple, following weights", "[sche
 }
 
 TEST_CASE("wlc shares 10,000 long-lived flows by weight 1/2/7 within 2 points", "[sched][wlc]") {
-    auto cfg = base_config("", {1, 2, 7});
+    auto cfg = without_syn_proxy(base_config("", {1, 2, 7}));
     cfg["listeners"][0]["Scheduler"] = "wlc";
     auto hits = spread_10000(cfg);
     CHECK(near_percent(hits[ip("10.0.0.21")], 10));
@@ -192,7 +192,7 @@ TEST_CASE("wlc shares 10,000 long-lived flows by weight 1/2/7 within 2 points", 
 }
 
 TEST_CASE("rr shares 10,000 new flows equally among backends with weight > 0, within 2 points", "[sched][rr]") {
-    auto cfg = base_config("", {1, 2, 7, 0});
+    auto cfg = without_syn_proxy(base_config("", {1, 2, 7, 0}));
     cfg["listeners"][0]["Scheduler"] = "rr";
     auto hits = spread_10000(cfg);
     CHECK(std::abs(hits[ip("10.0.0.21")] / 100.0 - 100.0 / 3) <= 2.0);

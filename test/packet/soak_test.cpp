@@ -36,7 +36,7 @@ uint32_t ip_at(const bytes &f, size_t off) { return uint32_t(f[off]) << 24 | f[o
 uint16_t port_at(const bytes &f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
 
 json soak_config() {
-    auto cfg = base_config("", {1, 2, 3, 1, 1, 1}); // static neighbours for 10.0.0.21-26
+    auto cfg = without_syn_proxy(base_config("", {1, 2, 3, 1, 1, 1})); // static neighbours for 10.0.0.21-26
     for (int i = 0; i < 3; i++) cfg["default_server_group"].erase(3); // default group: .21 .22 .23
     cfg["local_addresses"] = {"10.0.0.100", "10.0.0.101", "10.0.0.102", "10.0.0.103"};
     cfg["conn_capacity"] = 131072;
