@@ -186,10 +186,11 @@ class worker {
         uint32_t delta;         // client-facing sequence = backend's + delta
         uint8_t ws_backend;     // window scale the backend uses
         uint8_t ws_client_view; // window scale the client was promised
-        uint16_t pad;
+        uint16_t pending;       // 1 + its slot in _pending while the backend has not answered
     };
     struct proxy_pending { // a proxied connection waiting for the backend's SYN-ACK
         static constexpr unsigned max_held = 4;
+        static constexpr unsigned pool_size = 4096; // per worker: more wait their client's retry
         uint32_t client_isn, cookie;
         net::cookie_options opts;
         uint64_t syn_tsc;
@@ -206,6 +207,7 @@ class worker {
     void send_backend_syn(conn::connection &c, const proxy_pending &p);
     void proxy_handshake(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     void proxy_forget(uint32_t conn_index);
+    proxy_pending *pending_of(uint32_t conn_index);
     uint32_t proxy_translate(conn::connection &c, unsigned dir, rte_tcp_hdr *tcp); // checksum delta
     uint32_t now_seconds() const { return static_cast<uint32_t>(_now_tsc / _tsc_hz); }
 
@@ -271,7 +273,8 @@ class worker {
 
     net::syn_cookies _cookies;
     proxy_seq *_proxy_seq = nullptr;
-    std::unordered_map<uint32_t, proxy_pending> _proxy_pending; // by connection index
+    std::vector<proxy_pending> _pending;  // fixed pool (no allocation per connection)
+    std::vector<uint16_t> _pending_free;
     std::vector<uint32_t> _half_open;     // per listener slot: non-proxied half-open connections
     std::vector<uint8_t> _proxy_engaged;  // per listener slot: SynProxy auto is engaged
 };

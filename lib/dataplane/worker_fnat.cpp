@@ -82,6 +82,10 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
                 drop_pkt(m, drop::no_conn);
                 return nullptr;
             }
+            if (_pending_free.empty()) { // every waiting slot taken: the client's retry comes back
+                drop_pkt(m, drop::syn_proxy_backlog);
+                return nullptr;
+            }
         }
     }
     if (!l) {

@@ -67,13 +67,15 @@ void worker::proxy_state_alloc(uint32_t capacity) {
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
     _proxy_seq = static_cast<proxy_seq *>(p);
+    _pending.resize(proxy_pending::pool_size);
+    for (uint32_t i = proxy_pending::pool_size; i-- > 0;) _pending_free.push_back(static_cast<uint16_t>(i));
 }
 
 void worker::proxy_state_free() {
     if (_proxy_seq) munmap(_proxy_seq, size_t(_conns.capacity()) * sizeof(proxy_seq));
-    for (auto &[idx, p] : _proxy_pending)
+    for (proxy_pending &p : _pending)
         for (unsigned i = 0; i < p.n_held; i++) rte_pktmbuf_free(p.held[i]);
-    _proxy_pending.clear();
+    _pending.clear();
 }
 
 bool worker::proxy_engaged(const listener_rt &l) {
@@ -176,7 +178,9 @@ void worker::send_backend_syn(connection &c, const proxy_pending &p) {
 
 void worker::proxy_open(connection &c, rte_mbuf *ack, const net::cookie_options &o) {
     const auto *tcp = rte_pktmbuf_mtod_offset(ack, const rte_tcp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
-    proxy_pending &p = _proxy_pending[_conns.index_of(&c)];
+    uint16_t slot = _pending_free.back(); // new_conn checked that one is free
+    _pending_free.pop_back();
+    proxy_pending &p = _pending[slot];
     p = proxy_pending{};
     p.client_isn = rte_be_to_cpu_32(tcp->sent_seq) - 1;
     p.cookie = rte_be_to_cpu_32(tcp->recv_ack) - 1;
@@ -185,6 +189,7 @@ void worker::proxy_open(connection &c, rte_mbuf *ack, const net::cookie_options 
     p.held[p.n_held++] = ack;
     proxy_seq &ps = _proxy_seq[_conns.index_of(&c)];
     ps = proxy_seq{};
+    ps.pending = static_cast<uint16_t>(slot + 1);
     ps.ws_client_view = o.wscale >= 0 ? proxy_wscale : 0;
     c.flags |= conn::proxied | conn::assured | conn::ack_in; // the client finished its handshake
     c.ack[0] = tcp->recv_ack;
@@ -195,9 +200,9 @@ void worker::proxy_open(connection &c, rte_mbuf *ack, const net::cookie_options 
 void worker::proxy_handshake(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
     auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
     uint32_t idx = _conns.index_of(&c);
-    auto it = _proxy_pending.find(idx);
-    if (it == _proxy_pending.end()) return drop_pkt(m, drop::no_conn); // cannot happen: kept until done
-    proxy_pending &p = it->second;
+    proxy_pending *pp = pending_of(idx);
+    if (!pp) return drop_pkt(m, drop::no_conn); // cannot happen: kept until the backend answers
+    proxy_pending &p = *pp;
     uint8_t f = tcp->tcp_flags;
     if (dir == 0) {
         if (f & tcp_rst) {
@@ -237,15 +242,24 @@ void worker::proxy_handshake(rte_mbuf *m, connection &c, unsigned dir, uint32_t 
     rte_pktmbuf_free(m);
     _counters.syn_proxy_established++;
     proxy_pending held = p;
-    _proxy_pending.erase(it);
+    p.n_held = 0;
+    _pending_free.push_back(static_cast<uint16_t>(ps.pending - 1));
+    ps.pending = 0;
     for (unsigned i = 0; i < held.n_held; i++) forward(held.held[i], c, 0, l3_off + sizeof(rte_ipv4_hdr));
 }
 
+worker::proxy_pending *worker::pending_of(uint32_t idx) {
+    uint16_t slot = _proxy_seq[idx].pending;
+    return slot ? &_pending[slot - 1] : nullptr;
+}
+
 void worker::proxy_forget(uint32_t idx) {
-    auto it = _proxy_pending.find(idx);
-    if (it == _proxy_pending.end()) return;
-    for (unsigned i = 0; i < it->second.n_held; i++) rte_pktmbuf_free(it->second.held[i]);
-    _proxy_pending.erase(it);
+    proxy_pending *p = pending_of(idx);
+    if (!p) return;
+    for (unsigned i = 0; i < p->n_held; i++) rte_pktmbuf_free(p->held[i]);
+    p->n_held = 0;
+    _pending_free.push_back(static_cast<uint16_t>(_proxy_seq[idx].pending - 1));
+    _proxy_seq[idx].pending = 0;
 }
 
 uint32_t worker::proxy_translate(connection &c, unsigned dir, rte_tcp_hdr *tcp) {
