@@ -37,6 +37,7 @@ namespace fulcrum::dataplane {
     X(neigh_table_full, "neighbour table full")                                                    \
     X(tx_full, "port tx queue full")                                                               \
     X(redirect_full, "redirect ring to the owning worker full")                                    \
+    X(too_big, "larger than the egress port's MTU (DF: answered with fragmentation needed)")      \
     X(exception_limited, "over the exception path's rate limit (frames for the host)")              \
     X(listener_conn_cap, "listener at MaxConnections")                                             \
     X(listener_rate_cap, "listener over MaxNewConnectionRate")                                     \
@@ -82,6 +83,8 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
     X(neigh_aged, counter, "neighbours aged", "neighbours_aged", "Learned neighbours forgotten: unused and unconfirmed for neighbour_timeout.") \
     X(neigh_static_kept, counter, "static kept", "neighbour_static_kept", "ARP packets that disagreed with a static neighbour (ignored).") \
     X(icmp_replies, counter, "icmp replies", "icmp_replies", "ICMP echo replies sent.")                                            \
+    X(icmp_errors_forwarded, counter, "icmp errors fwd", "icmp_errors_forwarded", "ICMP errors about a connection translated to its other side.") \
+    X(icmp_frag_needed, counter, "frag needed sent", "icmp_frag_needed", "Fragmentation-needed errors sent for DF packets over the egress MTU.") \
     X(redirected_out, counter, "redirected out", "redirected_out", "Replies sent to the worker that owns their connection.")           \
     X(redirected_in, counter, "redirected in", "redirected_in", "Replies received from another worker's queue.")                     \
     X(to_kernel, counter, "kernel out", "kernel_out", "Frames handed to the kernel (exception path).")                         \

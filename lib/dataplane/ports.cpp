@@ -44,8 +44,22 @@ result<port_rt> start_port(const port_params &pp, rte_mempool *pool, uint32_t n_
         conf.rx_adv_conf.rss_conf.rss_hf =
             info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
     }
+    // Every frame must fit one mbuf (multi-segment frames are dropped): the pool is sized
+    // for the largest port MTU by whoever made it.
+    std::string mtu_field = pp.field + ".mtu";
+    uint32_t room = rte_pktmbuf_data_room_size(pool) - RTE_PKTMBUF_HEADROOM;
+    if (uint32_t(pp.mtu) + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN > room)
+        return error{mtu_field, "frames of this MTU do not fit the mbufs (" + std::to_string(room) + " bytes of data)"};
+    if (pp.mtu > info.max_mtu || pp.mtu < info.min_mtu)
+        return error{mtu_field, "device '" + pp.device + "' takes an MTU of " + std::to_string(info.min_mtu) + "-" +
+                                    std::to_string(info.max_mtu)};
+    conf.rxmode.mtu = pp.mtu;
     if (int rc = rte_eth_dev_configure(id, n_rx, static_cast<uint16_t>(n_workers), &conf); rc != 0)
         return error{dev_field, std::string("rte_eth_dev_configure failed: ") + rte_strerror(-rc)};
+    // Virtual devices with a kernel side (af_packet, net_tap) set it on their interface;
+    // those without one (net_ring, net_null) have no MTU to set.
+    if (int rc = rte_eth_dev_set_mtu(id, pp.mtu); rc != 0 && rc != -ENOTSUP)
+        return error{mtu_field, "cannot set MTU " + std::to_string(pp.mtu) + " on '" + pp.device + "': " + rte_strerror(-rc)};
     uint16_t nb_rxd = ring_size, nb_txd = ring_size;
     rte_eth_dev_adjust_nb_rx_tx_desc(id, &nb_rxd, &nb_txd);
     int socket = rte_eth_dev_socket_id(id);

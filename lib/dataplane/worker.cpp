@@ -49,6 +49,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _backend_counters(socket_array<flow_counters>(max_backend_slots, p.socket)),
       _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots), _cookies(p.cookie_key) {
     _exc_bucket.resize(snap->ports.size());
+    for (const port_rt &pr : snap->ports) _max_frame.push_back(l3_off + pr.mtu);
     _cps_bucket.resize(max_listener_slots);
     _half_open.resize(max_listener_slots);
     _proxy_engaged.resize(max_listener_slots);
@@ -330,7 +331,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     if (ip->next_proto_id == IPPROTO_ICMP) {
         const local_entry *local = _snap->find_local(ip->dst_addr);
         if (!local) return drop_pkt(m, drop::not_local);
-        return handle_icmp(m, in_port, *local);
+        return handle_icmp(m, in_port, *local, redirected);
     }
 
     const uint32_t l4_off = l3_off + sizeof(rte_ipv4_hdr);

@@ -143,7 +143,12 @@ class worker {
     void adopt_snapshot(const snapshot *snap);
     void stage_burst(staged_burst &b);
     void process_staged(staged_burst &b);
-    void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local);
+    void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected);
+    // ICMP errors about a connection's packets, translated to the other side
+    // (worker_icmp.cpp); false when it is not one (the caller goes on with it).
+    bool icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
+    // A packet larger than the egress MTU: consumed (DF: "fragmentation needed" back).
+    bool too_big(rte_mbuf *m, const conn::connection &c, unsigned dir);
     void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off, uint8_t in_port);
     const backend_rt *schedule(const listener_rt &l, const conn::flow_key &key);
@@ -251,6 +256,7 @@ class worker {
         uint64_t tokens = UINT64_MAX / 2, last_tsc = 0; // starts full (clamped to the cap)
     };
     std::vector<token_bucket> _exc_bucket; // per port: frames handed to the kernel
+    std::vector<uint32_t> _max_frame;      // per port: Ethernet header + MTU (ports are restart-only)
     std::vector<token_bucket> _cps_bucket; // per listener slot: MaxNewConnectionRate
     // Per listener slot with MaxConnectionsPerSource: live connections by hashed source.
     std::vector<std::unique_ptr<uint16_t[]>> _source_counts;

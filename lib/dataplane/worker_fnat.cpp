@@ -344,6 +344,7 @@ void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
 }
 
 void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
+    if (m->pkt_len > _max_frame[c.out_port[dir]] && too_big(m, c, dir)) return;
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     uint16_t ip_delta = dir == 0 ? c.ip_delta : net::csum_negate(c.ip_delta);
     uint16_t l4_delta = dir == 0 ? c.l4_delta : net::csum_negate(c.l4_delta);

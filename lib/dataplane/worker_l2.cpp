@@ -19,11 +19,12 @@ void worker::turn_around(rte_mbuf *m, uint8_t in_port) {
 // ---------------------------------------------------------------------------------------
 // ICMP, ARP and neighbours
 
-void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local) {
+void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     uint32_t l4_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr);
     if (l4_len < sizeof(rte_icmp_hdr)) return drop_pkt(m, drop::trunc_l4);
     auto *icmp = rte_pktmbuf_mtod_offset(m, rte_icmp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
+    if (icmp_error_for_conn(m, local, redirected)) return;
     bool answer = icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0 &&
                   (local.kind != local_kind::vip || local.has_listener);
     // Other ICMP to the host or a laddr (echo replies, port unreachable for a UDP probe)

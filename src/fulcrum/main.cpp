@@ -198,7 +198,12 @@ int main(int argc, char **argv) {
         std::fprintf(stderr, "fulcrum: config error: %s\n", lcores.err().message().c_str());
         return rte_eal_cleanup(), exit_config;
     }
-    rte_mempool *pool = rte_pktmbuf_pool_create("fulcrum_mbufs", cfg.value().mbufs, 256, 0, RTE_MBUF_DEFAULT_BUF_SIZE,
+    // One mbuf holds a whole frame of the largest port MTU (jumbo frames included).
+    uint32_t max_mtu = 0;
+    for (const auto &p : cfg.value().ports) max_mtu = std::max<uint32_t>(max_mtu, p.mtu);
+    uint16_t data_room = static_cast<uint16_t>(
+        std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + max_mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN));
+    rte_mempool *pool = rte_pktmbuf_pool_create("fulcrum_mbufs", cfg.value().mbufs, 256, 0, data_room,
                                                 static_cast<int>(rte_socket_id()));
     if (!pool) {
         std::fprintf(stderr, "fulcrum: cannot create mbuf pool of %u: %s\n", cfg.value().mbufs, rte_strerror(rte_errno));

@@ -1,6 +1,8 @@
 #include "frames.h"
 
 #include <arpa/inet.h>
+
+#include <algorithm>
 #include <cstdio>
 
 namespace fulcrum::test {
@@ -22,6 +24,27 @@ uint32_t pseudo(const bytes &f, uint8_t proto, size_t l4_len) {
     return sum16(&f[26], 8) + proto + uint32_t(l4_len);
 }
 } // namespace
+
+bytes build_icmp_error(const mac_t &dst_mac, const mac_t &src_mac, uint32_t src, uint32_t dst, uint8_t ttl,
+                       uint8_t type, uint8_t code, uint16_t mtu, const bytes &quoted, size_t quote_len) {
+    quote_len = std::min(quote_len, quoted.size());
+    bytes f(14 + 20 + 8 + quote_len, 0);
+    std::copy(dst_mac.begin(), dst_mac.end(), f.begin());
+    std::copy(src_mac.begin(), src_mac.end(), f.begin() + 6);
+    put16(f, 12, 0x0800);
+    f[14] = 0x45;
+    put16(f, 16, uint16_t(20 + 8 + quote_len));
+    f[22] = ttl;
+    f[23] = 1;
+    put32(f, 26, src);
+    put32(f, 30, dst);
+    put16(f, 24, finish(sum16(&f[14], 20)));
+    f[34] = type, f[35] = code;
+    put16(f, 40, mtu);
+    std::copy(quoted.begin(), quoted.begin() + long(quote_len), f.begin() + 42);
+    put16(f, 36, finish(sum16(&f[34], 8 + quote_len)));
+    return f;
+}
 
 uint32_t ip(const char *dotted) {
     in_addr a{};

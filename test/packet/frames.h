@@ -33,6 +33,10 @@ struct frame_spec {
 };
 
 bytes build_frame(const frame_spec &s);
+// An ICMP error (type, code; `mtu` for fragmentation needed) quoting `quoted`, an IP
+// packet (a built frame without its Ethernet header), cut to `quote_len` bytes.
+bytes build_icmp_error(const mac_t &dst_mac, const mac_t &src_mac, uint32_t src, uint32_t dst, uint8_t ttl,
+                       uint8_t type, uint8_t code, uint16_t mtu, const bytes &quoted, size_t quote_len);
 bytes build_arp(uint16_t op, const mac_t &eth_dst, const mac_t &sha, uint32_t sip, const mac_t &tha, uint32_t tip);
 
 // Recompute every checksum of an IPv4 frame from scratch; true when all are right.

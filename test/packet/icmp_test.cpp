@@ -1,0 +1,103 @@
+// ICMP errors for connections, translated both ways, and "fragmentation needed" for DF
+// packets over the egress MTU: exact bytes against the independent frame builder.
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+
+using namespace fulcrum::test;
+using fulcrum::dataplane::drop;
+
+namespace {
+const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+const mac_t router_mac{2, 0, 0, 0, 0, 0x99};
+
+bytes ip_part(const bytes &frame) { return bytes(frame.begin() + 14, frame.end()); }
+
+frame_spec udp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint8_t ttl = 64) {
+    frame_spec s;
+    s.proto = 17, s.src = src, s.sport = sport, s.dst = dst, s.dport = dport, s.ttl = ttl, s.payload = "query";
+    return s;
+}
+frame_spec tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint32_t seq, uint32_t ack,
+               uint8_t ttl = 64) {
+    frame_spec s;
+    s.src = src, s.sport = sport, s.dst = dst, s.dport = dport, s.ttl = ttl;
+    s.seq = seq, s.ack = ack, s.tcp_flags = ACK, s.payload = std::string(100, 'd');
+    return s;
+}
+bytes on_wire(lb &t, frame_spec s, const mac_t &from) {
+    s.dst_mac = t.port->mac(), s.src_mac = from;
+    return build_frame(s);
+}
+} // namespace
+
+TEST_CASE("port unreachable from a UDP backend reaches the client about its own datagram", "[icmp]") {
+    lb t(base_config("", {1}));
+    REQUIRE(t.send({on_wire(t, udp(client, 5000, vip, 53), client_mac)}).size() == 1);
+    // The backend's kernel quotes what Fulcrum sent it (TTL 63 after forwarding).
+    bytes sent = build_frame(udp(laddr, 1024, be0, 5353, 63));
+    bytes err = build_icmp_error(t.port->mac(), backend_mac(0), be0, laddr, 64, 3, 3, 0, ip_part(sent), 28 + 5);
+    bytes out = t.send_one(err);
+    bytes as_client_sent = build_frame(udp(client, 5000, vip, 53, 63));
+    bytes exp = build_icmp_error(client_mac, t.port->mac(), vip, client, 63, 3, 3, 0, ip_part(as_client_sent), 28 + 5);
+    CHECK(hex(out) == hex(exp));
+    CHECK(checksums_valid(out));
+    CHECK(t.w().counters().icmp_errors_forwarded == 1);
+}
+
+TEST_CASE("fragmentation needed crosses full-NAT both ways, for path-MTU discovery", "[icmp]") {
+    lb t(base_config("", {1}));
+    frame_spec syn = tcp(client, 40000, vip, 80, 1000, 0);
+    syn.tcp_flags = SYN, syn.payload.clear();
+    REQUIRE(t.send({on_wire(t, syn, client_mac)}).size() == 1);
+
+    SECTION("from a hop on the backend side (quoting laddr -> backend) to the client") {
+        bytes sent = build_frame(tcp(laddr, 1024, be0, 8080, 1001, 5001, 63));
+        bytes err = build_icmp_error(t.port->mac(), router_mac, ip("10.0.0.254"), laddr, 64, 3, 4, 1400, ip_part(sent), 576);
+        t.port->inject(err);
+        // The router is not a neighbour yet: Fulcrum answers no one but forwards by the connection.
+        t.poll_all();
+        auto outs = t.port->collect();
+        REQUIRE(outs.size() == 1);
+        bytes as_client_sent = build_frame(tcp(client, 40000, vip, 80, 1001, 5001, 63));
+        bytes exp = build_icmp_error(client_mac, t.port->mac(), vip, client, 63, 3, 4, 1400, ip_part(as_client_sent), 576);
+        CHECK(hex(outs[0]) == hex(exp));
+        CHECK(checksums_valid(outs[0]));
+    }
+    SECTION("from the client side (quoting vip -> client) to the backend") {
+        bytes sent = build_frame(tcp(vip, 80, client, 40000, 5001, 1001, 63));
+        bytes err = build_icmp_error(t.port->mac(), client_mac, client, vip, 64, 3, 4, 1280, ip_part(sent), 28);
+        bytes out = t.send_one(err);
+        bytes as_backend_sent = build_frame(tcp(be0, 8080, laddr, 1024, 5001, 1001, 63));
+        bytes exp = build_icmp_error(backend_mac(0), t.port->mac(), laddr, be0, 63, 3, 4, 1280, ip_part(as_backend_sent), 28);
+        CHECK(hex(out) == hex(exp));
+    }
+    SECTION("an error about no connection of ours is not forwarded") {
+        bytes sent = build_frame(tcp(vip, 80, client, 40001, 5001, 1001, 63));
+        CHECK(t.send({build_icmp_error(t.port->mac(), client_mac, client, vip, 64, 3, 4, 1280, ip_part(sent), 28)}).empty());
+        CHECK(t.drops(drop::icmp_ignored) == 1);
+        CHECK(t.w().counters().icmp_errors_forwarded == 0);
+    }
+}
+
+TEST_CASE("a DF packet over the egress MTU gets fragmentation needed from the VIP", "[icmp][mtu]") {
+    auto cfg = base_config("", {1});
+    cfg["ports"][0]["mtu"] = 1200;
+    lb t(cfg);
+    frame_spec syn = tcp(client, 40000, vip, 80, 1000, 0);
+    syn.tcp_flags = SYN, syn.payload.clear();
+    REQUIRE(t.send({on_wire(t, syn, client_mac)}).size() == 1);
+    frame_spec big = tcp(client, 40000, vip, 80, 1001, 5001);
+    big.payload = std::string(1300, 'x'); // 1,340 bytes of IP
+    bytes in = on_wire(t, big, client_mac);
+    bytes out = t.send_one(in);
+    bytes exp = build_icmp_error(client_mac, t.port->mac(), vip, client, 64, 3, 4, 1200, ip_part(in), 576 - 28);
+    CHECK(hex(out) == hex(exp));
+    CHECK(checksums_valid(out));
+    CHECK(t.drops(drop::too_big) == 1);
+    CHECK(t.w().counters().icmp_frag_needed == 1);
+    // At the MTU it passes.
+    big.payload = std::string(1200 - 40 - 100, 'y');
+    big.payload += std::string(100, 'z');
+    CHECK(t.send({on_wire(t, big, client_mac)}).size() == 1);
+}
