@@ -3,6 +3,7 @@
 
 #include "config/parse.h"
 #include "deploy/host_if.h"
+#include "deploy/port_stats.h"
 
 #include <cmdline.h>
 #include <cmdline_parse_num.h>
@@ -20,15 +21,15 @@ void print_port(struct cmdline *cl, size_t i, bool stats) {
     const config::port &cp = dp.config().ports[i];
     uint16_t id = dp.port_ids()[i];
     if (stats) {
-        rte_eth_stats st{};
-        rte_eth_stats_get(id, &st);
+        deploy::port_counters pc = deploy::read_port_counters(id);
+        const rte_eth_stats &st = pc.eth;
         cmdline_printf(cl,
                        "######## port %zu (%s, %s) ########\n"
                        "  RX-packets: %-12" PRIu64 " RX-missed: %-12" PRIu64 " RX-bytes: %" PRIu64 "\n"
-                       "  RX-errors:  %-12" PRIu64 " RX-nombuf: %-12" PRIu64 "\n"
+                       "  RX-errors:  %-12" PRIu64 " RX-nombuf: %-12" PRIu64 " kernel ring drops: %" PRIu64 "\n"
                        "  TX-packets: %-12" PRIu64 " TX-errors: %-12" PRIu64 " TX-bytes: %" PRIu64 "\n",
-                       i, cp.name.c_str(), cp.device.c_str(), st.ipackets, st.imissed, st.ibytes, st.ierrors,
-                       st.rx_nombuf, st.opackets, st.oerrors, st.obytes);
+                       i, cp.name.c_str(), cp.device.c_str(), st.ipackets, pc.missed(), st.ibytes, st.ierrors,
+                       st.rx_nombuf, pc.kernel_drops, st.opackets, st.oerrors, st.obytes);
         return;
     }
     rte_eth_dev_info info{};

@@ -1,5 +1,7 @@
 #include "control/control_loop.h"
 
+#include "deploy/port_stats.h"
+
 #include "dataplane/log.h"
 
 #include <rte_ethdev.h>
@@ -34,13 +36,13 @@ control_loop::rates control_loop::sample() const {
 void control_loop::report() {
     std::fputs("== ports ==\n", _p.out);
     for (size_t i = 0; i < _p.dp.port_ids().size(); i++) {
-        rte_eth_stats st{};
-        rte_eth_stats_get(_p.dp.port_ids()[i], &st);
+        deploy::port_counters pc = deploy::read_port_counters(_p.dp.port_ids()[i]);
+        const rte_eth_stats &st = pc.eth;
         std::fprintf(_p.out,
                      "port %-10s rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
-                     " bytes, missed %" PRIu64 ", rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
-                     _p.dp.config().ports[i].name.c_str(), st.ipackets, st.ibytes, st.opackets, st.obytes, st.imissed,
-                     st.ierrors, st.oerrors);
+                     " bytes, missed %" PRIu64 " (kernel ring %" PRIu64 "), rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
+                     _p.dp.config().ports[i].name.c_str(), st.ipackets, st.ibytes, st.opackets, st.obytes, pc.missed(),
+                     pc.kernel_drops, st.ierrors, st.oerrors);
     }
     std::fputs(observe::render_text(deploy::collect_stats(_p.dp), observe::all & ~observe::summary).c_str(), _p.out);
     std::fflush(_p.out);

@@ -20,6 +20,8 @@ stats_view collect_stats(const deployment &d) {
     const config::instance &cfg = d.config();
     const stats_baseline &base = d.baseline();
     stats_view v{};
+    for (size_t i = 0; i < d.port_ids().size(); i++)
+        v.ports.push_back({cfg.ports[i].name, read_port_counters(d.port_ids()[i])});
     v.generation = snap.generation;
     for (size_t i = 0; i < d.worker_count(); i++) {
         const dataplane::worker &w = d.worker_at(i);

@@ -6,6 +6,7 @@
 #pragma once
 
 #include "dataplane/counters.h"
+#include "deploy/port_stats.h"
 
 #include <cstdint>
 #include <string>
@@ -47,8 +48,14 @@ struct backend_stat {
     double weight_pct;      // the share its weight asks for
 };
 
+struct port_stat {
+    std::string name;
+    port_counters c;
+};
+
 struct stats_view {
     uint64_t generation;
+    std::vector<port_stat> ports;
     std::vector<worker_stat> workers;
     worker_counters total;
     std::vector<listener_stat> listeners;

@@ -54,6 +54,23 @@ std::string prometheus_text(const deploy::stats_view &v) {
     w.head("fulcrum_snapshot_generation", "gauge", "Generation of the configuration snapshot in use.");
     w.sample("fulcrum_snapshot_generation", "", v.generation);
 
+    struct port_metric {
+        const char *name, *help;
+        uint64_t (*get)(const deploy::port_counters &);
+    };
+    static const port_metric port_metrics[] = {
+        {"fulcrum_port_rx_packets_total", "Frames the port received.", [](const deploy::port_counters &c) { return c.eth.ipackets; }},
+        {"fulcrum_port_tx_packets_total", "Frames the port sent.", [](const deploy::port_counters &c) { return c.eth.opackets; }},
+        {"fulcrum_port_rx_missed_total", "Frames lost before Fulcrum saw them (NIC or kernel ring full).",
+         [](const deploy::port_counters &c) { return c.missed(); }},
+        {"fulcrum_port_kernel_ring_drops_total", "Of those, dropped by the kernel ring of an af_packet/AF_XDP port.",
+         [](const deploy::port_counters &c) { return c.kernel_drops; }},
+    };
+    for (const auto &m : port_metrics) {
+        w.head(m.name, "counter", m.help);
+        for (const auto &p : v.ports) w.sample(m.name, "port=\"" + p.name + "\"", m.get(p.c));
+    }
+
     auto worker_label = [](const deploy::worker_stat &s) { return "worker=\"" + std::to_string(s.id) + "\""; };
 #define X(name, kind, label, metric, help)                                                                \
     {                                                                                                     \
