@@ -65,19 +65,25 @@ class timer_wheel {
         return expired;
     }
 
-    // The first connection, in expiry order from now on, that `pred` accepts: slots
-    // from the next tick onward (at most `max_slots` of them, `max_entries` entries
-    // examined). The wheel's order is the expiry order of entries that were never
-    // extended, so among short-lived (unreplied) entries this is the one due soonest:
-    // the least recently active. nullptr when none was found within the budget.
+    // The first connection, in expiry order, that `pred` accepts: slots from tick
+    // `from` (at least the next tick) onward, at most `max_slots` of them and
+    // `max_entries` entries examined. The wheel's order is the expiry order of entries
+    // that were never extended, so among short-lived (unreplied) entries this is the
+    // one due soonest: the least recently active. `from` is set to the tick of the slot
+    // it was found in, so a caller can resume there (the slots before held nothing it
+    // wanted). nullptr when none was found within the budget.
     template <class P>
-    connection *find_due_first(P &&pred, uint32_t max_slots, uint32_t max_entries) {
-        for (uint32_t k = 1; k <= max_slots && k <= _mask + 1; k++) {
-            uint32_t head = sentinel(_cur + k);
+    connection *find_due_first(P &&pred, uint32_t &from, uint32_t max_slots, uint32_t max_entries) {
+        uint32_t tick = static_cast<int32_t>(from - (_cur + 1)) > 0 ? from : _cur + 1;
+        for (uint32_t k = 0; k < max_slots && k <= _mask; k++, tick++) {
+            uint32_t head = sentinel(tick);
             for (uint32_t i = next(head); i != head; i = next(i)) {
                 if (max_entries-- == 0) return nullptr;
                 connection &c = _table.at(i);
-                if (pred(c)) return &c;
+                if (pred(c)) {
+                    from = tick;
+                    return &c;
+                }
             }
         }
         return nullptr;

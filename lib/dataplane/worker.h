@@ -262,6 +262,7 @@ class worker {
     std::vector<std::unique_ptr<uint16_t[]>> _source_counts;
     static constexpr uint32_t source_count_slots = 1u << 16;
     uint32_t _evict_miss_tick = UINT32_MAX; // a scan found nothing at this tick: no rescan
+    uint32_t _evict_from = 0;               // the wheel tick the last victim was found at
     uint32_t _now_tick = 0;
     bool _started = false;
 

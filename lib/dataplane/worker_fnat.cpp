@@ -272,8 +272,11 @@ bool worker::evict_unassured() {
     // A scan that found nothing is not repeated within the same tick (10 ms): a full
     // table of established connections must not make every new packet a long walk.
     if (_evict_miss_tick == _now_tick) return false;
+    // The scan resumes where the last one found its victim: under a flood every slot
+    // before it is empty or assured, and walking them again (thousands of empty slots
+    // between now and the flood's 30-second deadlines) would cap evictions at ~150k/s.
     connection *victim = _wheel.find_due_first([](const connection &c) { return !(c.flags & conn::assured); },
-                                               conn::timer_wheel::ticks_per_second * 600, 4096);
+                                               _evict_from, conn::timer_wheel::ticks_per_second * 600, 4096);
     if (!victim) {
         _evict_miss_tick = _now_tick;
         return false;

@@ -161,6 +161,27 @@ uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
     return sent;
 }
 
+uint16_t engine::send_flood(uint16_t n, uint64_t now_tsc) {
+    rte_mbuf *pkts[max_burst];
+    n = std::min(n, max_burst);
+    if (_s.flood == flood_kind::none || n == 0 || rte_pktmbuf_alloc_bulk(_pool, pkts, n) != 0) return 0;
+    frame_spec f = _s.frame;
+    f.vport = _s.flood_port;
+    f.proto = _s.flood == flood_kind::syn ? l4::tcp : l4::udp;
+    f.clients.ports_per_ip = 1;
+    for (uint16_t i = 0; i < n; i++) {
+        _flood_rng ^= _flood_rng << 13, _flood_rng ^= _flood_rng >> 7, _flood_rng ^= _flood_rng << 17;
+        f.clients.client_ip = flood_net | static_cast<uint32_t>(_flood_rng & ~flood_mask);
+        f.clients.first_port = static_cast<uint16_t>(1024 + (_flood_rng >> 32) % 64000);
+        uint16_t len = f.proto == l4::tcp ? write_client_frame(data(pkts[i]), f, 0, syn, uint32_t(_flood_rng >> 20), 0, 0, now_tsc)
+                                          : write_client_frame(data(pkts[i]), f, 0, 0, 0, 0, 18, now_tsc);
+        set_len(pkts[i], len);
+    }
+    uint16_t sent = send(pkts, n);
+    _c.flood_sent += sent;
+    return sent;
+}
+
 // The backends: every answer is computed from the frame it answers.
 void engine::answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out) {
     frame_view v = parse(data(m), m->data_len);
@@ -201,6 +222,11 @@ void engine::account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, ui
     frame_view v = parse(data(m), m->data_len);
     if (!v.ok) {
         _c.foreign++;
+        rte_pktmbuf_free(m);
+        return;
+    }
+    if ((v.dst_ip & flood_mask) == flood_net) { // an answer to a spoofed source
+        _c.flood_answers++;
         rte_pktmbuf_free(m);
         return;
     }
@@ -246,8 +272,14 @@ void engine::poll(uint64_t now_tsc) {
         // those that are (one of ours, with payload); anything else is foreign.
         for (uint16_t i = 0; i < n; i++) {
             frame_view v = parse(data(in[i]), in[i]->data_len);
-            bool ours = v.ok && v.payload && (v.proto == l4::udp || !(v.flags & (syn | fin | rst)));
-            if (ours) _c.delivered++;
+            // A flood frame at a backend: a SYN (no flow opens now), or a datagram (the
+            // flows are TCP under a UDP flood).
+            bool flood = v.ok && _s.flood != flood_kind::none &&
+                         (_s.flood == flood_kind::syn ? v.proto == l4::tcp && (v.flags & (syn | ack)) == syn
+                                                      : v.proto == l4::udp);
+            bool ours = !flood && v.ok && v.payload && (v.proto == l4::udp || !(v.flags & (syn | fin | rst)));
+            if (flood) _c.flood_at_backends++;
+            else if (ours) _c.delivered++;
             else _c.foreign++;
         }
         rte_pktmbuf_free_bulk(in, n);
@@ -265,7 +297,7 @@ void engine::poll(uint64_t now_tsc) {
 }
 
 std::string engine::summary(double seconds) const {
-    char b[640];
+    char b[900];
     uint64_t done = _s.mode == scenario::stream ? _c.delivered : _c.answered;
     // Signed: more frames counted than sent (duplicates, or a counting fault) shows as a
     // negative loss instead of being hidden at 0.
@@ -279,6 +311,11 @@ std::string engine::summary(double seconds) const {
                           done, lost, _c.sent ? 100.0 * double(lost) / double(_c.sent) : 0.0, _c.resets, _c.foreign,
                           double(_c.sent) / seconds / 1e6, double(done) / seconds / 1e6,
                           _s.mode == scenario::stream ? "delivered" : _s.mode == scenario::rr ? "answered" : "completed");
+    if (_s.flood != flood_kind::none && k > 0 && size_t(k) < sizeof b)
+        k += std::snprintf(b + k, sizeof b - size_t(k),
+                           "; flood %s: sent %" PRIu64 " (%.3f M/s), at backends %" PRIu64 ", answered %" PRIu64,
+                           _s.flood == flood_kind::syn ? "syn" : "udp", _c.flood_sent, double(_c.flood_sent) / seconds / 1e6,
+                           _c.flood_at_backends, _c.flood_answers);
     if (_c.latency.count && k > 0 && size_t(k) < sizeof b)
         std::snprintf(b + k, sizeof b - size_t(k), "; round trip mean %.2f us, p50 %.2f us, p99 %.2f us, p99.9 %.2f us",
                       double(_c.latency.sum_ns) / double(_c.latency.count) / 1000,
@@ -288,7 +325,7 @@ std::string engine::summary(double seconds) const {
 }
 
 std::string engine::json(double seconds) const {
-    char b[768];
+    char b[1024];
     uint64_t done = _s.mode == scenario::stream ? _c.delivered : _c.answered;
     int64_t lost = int64_t(_c.sent) - int64_t(done) - int64_t(_c.resets);
     std::snprintf(b, sizeof b,
@@ -296,13 +333,16 @@ std::string engine::json(double seconds) const {
                   "\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64 ",\"answered\":%" PRIu64 ",\"opened\":%" PRIu64
                   ",\"resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"lost\":%" PRId64 ",\"written_off\":%" PRIu64
                   ",\"sent_mps\":%.4f,\"done_mps\":%.4f,\"lat_mean_us\":%.3f,\"lat_p50_us\":%.3f,"
-                  "\"lat_p99_us\":%.3f,\"lat_p999_us\":%.3f}",
+                  "\"lat_p99_us\":%.3f,\"lat_p999_us\":%.3f,\"flood\":\"%s\",\"flood_sent\":%" PRIu64
+                  ",\"flood_mps\":%.4f,\"flood_at_backends\":%" PRIu64 ",\"flood_answers\":%" PRIu64 "}",
                   name(_s.mode), name(_s.frame.proto), _s.flows, _s.frame_size, seconds, _c.sent, _c.delivered,
                   _c.answered, _c.opened, _c.resets, _c.server_resets, _c.foreign, lost, _c.written_off, double(_c.sent) / seconds / 1e6,
                   double(done) / seconds / 1e6,
                   _c.latency.count ? double(_c.latency.sum_ns) / double(_c.latency.count) / 1000 : 0.0,
                   double(_c.latency.percentile_ns(50)) / 1000, double(_c.latency.percentile_ns(99)) / 1000,
-                  double(_c.latency.percentile_ns(99.9)) / 1000);
+                  double(_c.latency.percentile_ns(99.9)) / 1000,
+                  _s.flood == flood_kind::none ? "none" : _s.flood == flood_kind::syn ? "syn" : "udp", _c.flood_sent,
+                  double(_c.flood_sent) / seconds / 1e6, _c.flood_at_backends, _c.flood_answers);
     return b;
 }
 

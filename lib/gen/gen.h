@@ -16,6 +16,11 @@
 //           (six frames through the device); a connection counts when the client sees
 //           the server's FIN-ACK. Tuples cycle over `flows` client ports.
 //
+// Flood (with stream): beside the established flows' data (at --rate), spoofed frames go
+// out as fast as the port takes them: SYNs (syn) or one-datagram UDP flows (udp) from
+// random sources in 172.16.0.0/12. The backends count the flood frames that reach them;
+// the clients count the answers addressed to spoofed sources (SYN cookies, resets).
+//
 // Loss is counted, not guessed: frames the client port accepted minus what arrived.
 #pragma once
 
@@ -32,6 +37,10 @@
 namespace fulcrum::gen {
 
 enum class scenario { stream, rr, cps };
+enum class flood_kind { none, syn, udp };
+
+// The spoofed sources of a flood: 172.16.0.0/12, any port from 1024.
+constexpr uint32_t flood_net = 0xac100000u, flood_mask = 0xfff00000u;
 
 struct settings {
     scenario mode = scenario::rr;
@@ -39,6 +48,8 @@ struct settings {
     uint32_t flows = 1000;  // concurrent flows (stream, rr); distinct tuples in turn (cps)
     uint16_t frame_size = 64;
     uint8_t server_mac[6]{}; // our backend side's MAC
+    flood_kind flood = flood_kind::none;
+    uint16_t flood_port = 53; // the flood's destination port (the VIP's)
 };
 
 // Round-trip times in log-linear buckets: 16 per power of two (6% resolution).
@@ -59,6 +70,9 @@ struct counters {
     uint64_t server_resets = 0; // RSTs received by the backends
     uint64_t foreign = 0;   // frames that are not ours
     uint64_t written_off = 0; // given up waiting for (see write_off)
+    uint64_t flood_sent = 0;        // spoofed frames the client port took
+    uint64_t flood_at_backends = 0; // of them (or their SYNs) that reached a backend
+    uint64_t flood_answers = 0;     // frames back to spoofed sources (SYN-ACKs, resets)
     latency_histogram latency;
 };
 
@@ -76,6 +90,8 @@ class engine {
     // Send up to n frames of the scenario (data, or new connections); returns how many
     // the client port took.
     uint16_t send_burst(uint16_t n, uint64_t now_tsc);
+    // Up to n spoofed flood frames; returns how many the client port took.
+    uint16_t send_flood(uint16_t n, uint64_t now_tsc);
     // Answer what reached the server port, account for what came back to the client.
     void poll(uint64_t now_tsc);
     // Frames (rr, stream) or connections (cps) under way and not yet accounted for.
@@ -114,6 +130,7 @@ class engine {
     std::vector<uint64_t> _open; // a bit per flow, during setup
     bool _ready = false;
     uint64_t _tsc_hz;
+    uint64_t _flood_rng = 0x9e3779b97f4a7c15ull;
     counters _c;
 };
 

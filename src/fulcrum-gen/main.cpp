@@ -79,6 +79,7 @@ double run(gen::engine &e, const run_options &o) {
             uint16_t sent = want ? e.send_burst(want, now) : 0;
             if (per_unit > 0) due += per_unit * sent;
         }
+        if (now < stop_send) e.send_flood(32, now); // as fast as the port takes them
         e.poll(now);
         // A closed loop that lost frames would wait for them for ever: after 50 ms with
         // nothing answered and the window full, what is under way counts as lost.
@@ -98,6 +99,8 @@ int main(int argc, char **argv) {
     int sep = 0;
     for (int i = 1; i < argc; i++)
         if (std::strcmp(argv[i], "--") == 0) sep = i;
+    std::string flood = "none";
+    uint32_t flood_port = 0;
     std::string mode = "rr", proto = "udp", vip = "10.0.0.10", client_ip = "10.0.1.1", dut_mac = "ff:ff:ff:ff:ff:ff";
     uint32_t flows = 1000, size = 64, vport = 53;
     run_options o;
@@ -122,6 +125,9 @@ int main(int argc, char **argv) {
         ("vport", po::value(&vport)->default_value(53), "listener port")
         ("client-ip", po::value(&client_ip)->default_value("10.0.1.1"), "first client address (60,000 flows per address)")
         ("dut-mac", po::value(&dut_mac)->default_value("ff:ff:ff:ff:ff:ff"), "destination MAC of client frames (the DUT's port)")
+        ("flood", po::value(&flood)->default_value("none"), "with stream: also spoofed syn | udp frames as fast as the "
+                                                            "port takes them (sources in 172.16.0.0/12)")
+        ("flood-port", po::value(&flood_port)->default_value(0), "the flood's destination port (0: --vport)")
         ("pcap", po::value(&o.pcap), "write the scenario's client frames to this pcap file instead of sending them")
         ("pcap-frames", po::value(&o.pcap_frames)->default_value(0), "data frames after setup in the pcap (cps: connections)");
     po::variables_map vm;
@@ -139,6 +145,11 @@ int main(int argc, char **argv) {
         if (size > 1514) throw po::error("--size: at most 1514");
         s.mode = mode == "stream" ? gen::scenario::stream : mode == "rr" ? gen::scenario::rr : gen::scenario::cps;
         s.frame.proto = proto == "tcp" ? gen::l4::tcp : gen::l4::udp;
+        if (flood != "none" && flood != "syn" && flood != "udp") throw po::error("--flood: none, syn or udp");
+        if (flood != "none" && mode != "stream") throw po::error("--flood: with --mode stream only");
+        if (flood == "udp" && proto != "tcp") throw po::error("--flood udp: the flows must be TCP (--proto tcp)");
+        s.flood = flood == "syn" ? gen::flood_kind::syn : flood == "udp" ? gen::flood_kind::udp : gen::flood_kind::none;
+        s.flood_port = static_cast<uint16_t>(flood_port ? flood_port : vport);
         s.frame.vip = ipv4(vip);
         s.frame.vport = static_cast<uint16_t>(vport);
         s.frame.clients.client_ip = ipv4(client_ip);
