@@ -29,7 +29,8 @@ enum conn_flags : uint8_t {
     fin_out = 1 << 1, // FIN seen from the backend
     ack_in = 1 << 2,  // ack[0] holds the client's acknowledgment number
     ack_out = 1 << 3, // ack[1] holds the backend's
-    assured = 1 << 4, // UDP: a reply came back; TCP: reached ESTABLISHED. Never evicted.
+    udp_replied = ack_out, // UDP (no acknowledgments): a reply came back
+    assured = 1 << 4, // TCP: reached ESTABLISHED; UDP: answered and still active 2 s on. Never evicted.
     src_counted = 1 << 5, // counted in its listener's per-source table
     proxied = 1 << 6,     // opened by the SYN proxy: sequence numbers translated
     half_open = 1 << 7,   // counted in its listener's half-open number (SynProxy auto)
@@ -44,6 +45,7 @@ struct alignas(64) connection {
     uint16_t neigh[2]; // per direction: the worker's neighbour-table slot of the next hop
     // TCP: the last acknowledgment number each side sent (network order) = the sequence
     // number that side accepts next, so a reset Fulcrum sends on its own is exact.
+    // UDP: ack[0] is the tick the flow started at (see worker::forward).
     uint32_t ack[2];
 
     uint32_t expire_tick; // lazily extended; the wheel re-files the entry when it fires

@@ -182,6 +182,7 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     c->listener = l->index;
     c->backend_slot = b.slot;
     c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
+    if (key.proto == IPPROTO_UDP) c->ack[0] = _now_tick; // when it began: see forward
     c->out_port[0] = to_backend.port;
     c->neigh[0] = _neigh->index_of(nh_backend);
     c->out_port[1] = to_client.port;
@@ -410,7 +411,14 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
         }
-        if (dir == 1) c.flags |= conn::assured;
+        // conntrack's rule: a flow is a stream, kept for its IdleTimeout and never
+        // evicted, once a reply came back and it is still active two seconds after it
+        // began. Until then (a flood, or one-query-one-answer traffic) the short
+        // udp_timeouts.unreplied applies and it may be evicted for room.
+        if (!(c.flags & conn::assured)) {
+            if (dir == 1) c.flags |= conn::udp_replied;
+            if ((c.flags & conn::udp_replied) && _now_tick - c.ack[0] >= ticks(2)) c.flags |= conn::assured;
+        }
         refresh_expiry(c, c.flags & conn::assured ? _idle_timeout_s[c.listener]
                                                   : std::min<uint32_t>(_idle_timeout_s[c.listener], _snap->udp_unreplied_s));
     }

@@ -40,9 +40,12 @@ TEST_CASE("a flood of unanswered UDP flows cannot lock another listener out of t
     cfg["lport_range"] = "1024-1031"; // eight local ports
     cfg["listeners"][1]["IdleTimeout"] = 300;
     lb t(cfg);
-    // One answered flow, then seven nothing answers, 0.1 s apart (oldest first).
+    // One stream (answered, still talking two seconds on), then seven flows nothing
+    // answers, 0.1 s apart (oldest first).
     REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
     REQUIRE(t.send({udp_reply(t, 1024)}).size() == 1);
+    t.advance_seconds(2.1);
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
     for (uint16_t p = 5001; p <= 5007; p++) {
         t.advance_seconds(0.1);
         REQUIRE(t.send({udp_in(t, p)}).size() == 1);
@@ -52,7 +55,7 @@ TEST_CASE("a flood of unanswered UDP flows cannot lock another listener out of t
     // Three clients of the TCP listener get in, each in place of the oldest unanswered flow.
     for (uint16_t p = 40000; p < 40003; p++) CHECK(t.send({syn_in(t, p)}).size() == 1);
     CHECK(t.w().counters().conn_evicted == 3);
-    CHECK(udp_live(t, 5000)); // answered: never evicted
+    CHECK(udp_live(t, 5000)); // a stream: never evicted
     CHECK_FALSE(udp_live(t, 5001));
     CHECK_FALSE(udp_live(t, 5002));
     CHECK_FALSE(udp_live(t, 5003));
@@ -68,11 +71,13 @@ TEST_CASE("a full table evicts half-open connections oldest first, never establi
     auto cfg = base_config("", {1});
     cfg["conn_capacity"] = 64;
     lb t(cfg);
-    // 60 answered UDP flows (kept) and 4 half-open TCP connections.
+    // 60 UDP streams (kept) and 4 half-open TCP connections.
     for (uint16_t i = 0; i < 60; i++) {
         REQUIRE(t.send({udp_in(t, uint16_t(30000 + i))}).size() == 1);
         REQUIRE(t.send({udp_reply(t, uint16_t(1024 + i))}).size() == 1);
     }
+    t.advance_seconds(2.1);
+    for (uint16_t i = 0; i < 60; i++) REQUIRE(t.send({udp_in(t, uint16_t(30000 + i))}).size() == 1);
     for (uint16_t i = 0; i < 4; i++) {
         t.advance_seconds(0.05);
         REQUIRE(t.send({syn_in(t, uint16_t(41000 + i))}).size() == 1);
@@ -95,24 +100,30 @@ TEST_CASE("a full table evicts half-open connections oldest first, never establi
     CHECK(t.w().lports().free_count() == t.w().lports().capacity() - 64);
 }
 
-TEST_CASE("a UDP flow nothing answered expires after udp_timeouts.unreplied, an answered one after IdleTimeout",
+TEST_CASE("UDP flows live udp_timeouts.unreplied until they are a stream, then their IdleTimeout",
           "[exhaustion][expiry]") {
     auto cfg = base_config("", {1});
     cfg["listeners"][1]["IdleTimeout"] = 300;
     cfg["udp_timeouts"] = {{"unreplied", 20}};
     lb t(cfg);
-    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
-    REQUIRE(t.send({udp_in(t, 5001)}).size() == 1);
-    REQUIRE(t.send({udp_reply(t, 1025)}).size() == 1); // 5001's
-    t.advance_seconds(19);
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);    // never answered
+    REQUIRE(t.send({udp_in(t, 5001)}).size() == 1);    // one query, one answer
+    REQUIRE(t.send({udp_in(t, 5002)}).size() == 1);    // a stream: answered, talking on
+    REQUIRE(t.send({udp_reply(t, 1025)}).size() == 1); // 5001's answer
+    REQUIRE(t.send({udp_reply(t, 1026)}).size() == 1); // 5002's
+    t.advance_seconds(3);
+    REQUIRE(t.send({udp_in(t, 5002)}).size() == 1); // 3 s on and answered: a stream (conntrack's rule)
+    t.advance_seconds(16);
     CHECK(udp_live(t, 5000));
-    t.advance_seconds(2);
+    CHECK(udp_live(t, 5001));
+    t.advance_seconds(2); // 21 s after their last packet
     CHECK_FALSE(udp_live(t, 5000));
-    CHECK(udp_live(t, 5001));
-    t.advance_seconds(270); // 291 s after its reply
-    CHECK(udp_live(t, 5001));
-    t.advance_seconds(10);
     CHECK_FALSE(udp_live(t, 5001));
+    CHECK(udp_live(t, 5002));
+    t.advance_seconds(270); // 288 s after its last packet
+    CHECK(udp_live(t, 5002));
+    t.advance_seconds(15);
+    CHECK_FALSE(udp_live(t, 5002));
 }
 
 TEST_CASE("MaxConnections refuses past the cap and admits again once a connection ends", "[exhaustion][caps]") {

@@ -174,7 +174,9 @@ TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]"
     lb t(cfg);
     auto a = udp_from_client(t, 5000), b = udp_from_client(t, 5001);
     REQUIRE(t.send({build_frame(a)}).size() == 1);
-    REQUIRE(t.send({build_frame(udp_from_backend(t, 1024))}).size() == 1); // answered: kept
+    REQUIRE(t.send({build_frame(udp_from_backend(t, 1024))}).size() == 1);
+    t.advance_seconds(2.1);
+    REQUIRE(t.send({build_frame(a)}).size() == 1); // answered and talking on: a stream, kept
     CHECK(t.send({build_frame(b)}).empty());
     CHECK(t.drops(drop::lport_exhausted) == 1);
     CHECK(t.w().counters().conn_evicted == 0);
@@ -200,6 +202,8 @@ TEST_CASE("a full table drops new flows and keeps existing (answered) ones", "[f
         REQUIRE(t.send({build_frame(udp_from_client(t, uint16_t(30000 + i)))}).size() == 1);
         REQUIRE(t.send({build_frame(udp_from_backend(t, uint16_t(1024 + i)))}).size() == 1);
     }
+    t.advance_seconds(2.1); // and still talking: streams, never evicted
+    for (uint16_t i = 0; i < 64; i++) REQUIRE(t.send({build_frame(udp_from_client(t, uint16_t(30000 + i)))}).size() == 1);
     std::vector<bytes> more;
     for (uint16_t i = 64; i < 70; i++) more.push_back(build_frame(udp_from_client(t, uint16_t(30000 + i))));
     CHECK(t.send(more).empty());
