@@ -21,6 +21,8 @@ struct port_params {
 };
 
 result<port_rt> start_port(const port_params &p, rte_mempool *pool, uint32_t n_workers);
+// The mbuf data room (headroom included) a pool needs for ports of MTU up to `max_mtu`.
+uint16_t mbuf_data_room(uint16_t max_mtu);
 // Number of rx queues start_port gave the port (they are dealt to workers).
 uint16_t rx_queue_count(uint16_t port_id, uint32_t n_workers);
 

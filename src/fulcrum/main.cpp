@@ -8,6 +8,7 @@
 #include "control/control_loop.h"
 #include "control/ctl_socket.h"
 #include "control/service.h"
+#include "dataplane/ports.h"
 #include "deploy/deployment.h"
 #include "deploy/stats.h"
 #include "dataplane/log.h"
@@ -201,8 +202,7 @@ int main(int argc, char **argv) {
     // One mbuf holds a whole frame of the largest port MTU (jumbo frames included).
     uint32_t max_mtu = 0;
     for (const auto &p : cfg.value().ports) max_mtu = std::max<uint32_t>(max_mtu, p.mtu);
-    uint16_t data_room = static_cast<uint16_t>(
-        std::max<uint32_t>(RTE_MBUF_DEFAULT_BUF_SIZE, RTE_PKTMBUF_HEADROOM + max_mtu + RTE_ETHER_HDR_LEN + RTE_ETHER_CRC_LEN));
+    uint16_t data_room = dataplane::mbuf_data_room(static_cast<uint16_t>(max_mtu));
     rte_mempool *pool = rte_pktmbuf_pool_create("fulcrum_mbufs", cfg.value().mbufs, 256, 0, data_room,
                                                 static_cast<int>(rte_socket_id()));
     if (!pool) {
