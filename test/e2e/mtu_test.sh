@@ -92,8 +92,9 @@ lab_ns cl ip route flush cache # the VIP's path MTU of 1400 learnt in part 3
 lab_ns sv ip link set sv0 mtu 9000
 write_cfg 9000 > "$LAB_DIR/cfg9000.json"
 LAB_AFP_RING="framecnt=1024,framesz=10240,blocksz=20480" lab_start_fulcrum "$LAB_DIR/cfg9000.json"
-check "Fulcrum set MTU 9000 on its af_packet interfaces" bash -c "lab_ns() { ip netns exec \"$LAB-\$1\" \"\${@:2}\"; }; lab_ns lb ip link show lbc | grep -q 'mtu 9000'"
-check "a 9,000-byte ping to the VIP is answered (DF, no fragments)" lab_ns cl ping -c 2 -W 2 -M do -s 8972 10.10.1.10
+check "Fulcrum set MTU 9000 on its af_packet interfaces" bash -c "ip netns exec '$LAB-lb' ip link show lbc | grep -q 'mtu 9000'"
+check "a 9,000-byte ping to the VIP is answered (DF, no fragments)" \
+  bash -c "ip netns exec '$LAB-cl' ping -q -c 2 -W 2 -M do -s 8972 10.10.1.10 >/dev/null"
 rx0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
 read -r bytes retr <<< "$(iperf -p 5201 -n 20M)"
 rx1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
