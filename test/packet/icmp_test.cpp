@@ -45,6 +45,19 @@ TEST_CASE("port unreachable from a UDP backend reaches the client about its own 
     CHECK(t.w().counters().icmp_errors_forwarded == 1);
 }
 
+TEST_CASE("port unreachable from the client about a reply reaches the backend about its own datagram", "[icmp]") {
+    lb t(base_config("", {1}));
+    REQUIRE(t.send({on_wire(t, udp(client, 5000, vip, 53), client_mac)}).size() == 1);
+    // The client's socket is gone: its kernel quotes the reply Fulcrum delivered (vip -> client).
+    bytes delivered = build_frame(udp(vip, 53, client, 5000, 63));
+    bytes err = build_icmp_error(t.port->mac(), client_mac, client, vip, 64, 3, 3, 0, ip_part(delivered), 28 + 5);
+    bytes out = t.send_one(err);
+    bytes as_backend_sent = build_frame(udp(be0, 5353, laddr, 1024, 63));
+    bytes exp = build_icmp_error(backend_mac(0), t.port->mac(), laddr, be0, 63, 3, 3, 0, ip_part(as_backend_sent), 28 + 5);
+    CHECK(hex(out) == hex(exp));
+    CHECK(checksums_valid(out));
+}
+
 TEST_CASE("fragmentation needed crosses full-NAT both ways, for path-MTU discovery", "[icmp]") {
     lb t(base_config("", {1}));
     frame_spec syn = tcp(client, 40000, vip, 80, 1000, 0);
