@@ -60,9 +60,9 @@ void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
     bool from_subnet = sip != 0 && (sip & port.mask) == (port.ip & port.mask);
     uint16_t op = rte_be_to_cpu_16(arp->arp_opcode);
 
-    // Only entries this worker (or a peer) created are updated: an unsolicited reply
-    // or request creates nothing. Peers hear of it too: a reply to a request another
-    // worker sent may arrive on this worker's queue.
+    // Only entries a worker created are updated: an unsolicited reply or request creates
+    // nothing. Peers hear of it too: a reply to a request another worker sent may arrive
+    // on this worker's queue.
     if (from_subnet && (op == RTE_ARP_OP_REPLY || target)) learn_neighbour(sip, arp->arp_data.arp_sha, true);
     // Replies also resolve the kernel's own neighbours (probe next hops).
     if (op == RTE_ARP_OP_REPLY && from_subnet) return to_kernel(m, in_port, drop::arp_ignored);
@@ -82,14 +82,12 @@ void worker::handle_arp(rte_mbuf *m, uint8_t in_port) {
 
 void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers) {
     neigh_entry *e = _neigh->find(ip);
-    bool changed = true;
     if (e && e->is_static) {
         // Configured entries are the operator's word: ARP never overrides them.
         if (!rte_is_same_ether_addr(&e->mac, &mac)) _counters.neigh_static_kept++;
         return;
     }
     if (e) {
-        changed = !e->resolved || !rte_is_same_ether_addr(&e->mac, &mac);
         e->mac = mac;
         e->resolved = true;
         e->retries = 0;
@@ -103,7 +101,10 @@ void worker::learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_p
         }
         e->n_pending = 0;
     }
-    if (!tell_peers || !changed) return;
+    // Every ARP packet is passed on, even one this worker had no use for: it may answer
+    // another worker's request (queues are spread by the NIC, not by who asked). Peers
+    // too only update entries they have.
+    if (!tell_peers) return;
     worker_msg msg{};
     msg.type = worker_msg::neigh_learned;
     msg.ip = ip;

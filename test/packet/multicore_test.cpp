@@ -141,3 +141,30 @@ TEST_CASE("wlc counts the active connections of every worker", "[multicore][wlc]
     CHECK(syn_on(t, 1, ip("10.0.0.60"), 5000) == ip("10.0.0.21"));
     CHECK(syn_on(t, 1, ip("10.0.0.60"), 5001) == ip("10.0.0.21"));
 }
+
+TEST_CASE("a worker's ARP answer landing on a worker that already knows the neighbour still releases it",
+          "[multicore][neigh]") {
+    auto cfg = base_config("", {1});
+    cfg["ports"][0]["static_neighbours"].erase(1); // 10.0.0.21 must be resolved
+    lb t(cfg, 2);
+    const bytes reply = build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"));
+    // Worker 0 resolves it for itself.
+    t.port->inject(build_frame(client_syn(t, 40000)), 0);
+    t.poll_all();
+    REQUIRE(t.port->collect().size() == 1); // its ARP request
+    t.port->inject(reply, 0);
+    t.poll_all();
+    t.poll_all();
+    REQUIRE(t.port->collect().size() == 1); // its SYN
+    // Worker 1 needs it next; the answer to its request reaches worker 0's queue again,
+    // where nothing changes, and must still reach worker 1.
+    t.port->inject(build_frame(client_syn(t, 40001)), 1);
+    t.poll_all();
+    REQUIRE(t.port->collect().size() == 1); // worker 1's ARP request
+    t.port->inject(reply, 0);
+    t.poll_all();
+    t.poll_all();
+    auto out = t.port->collect();
+    REQUIRE(out.size() == 1);
+    CHECK(sport_of(out[0]) == 1025); // worker 1's connection, released
+}
