@@ -149,10 +149,14 @@ uint16_t turn_around(uint8_t *frame, const uint8_t *src_mac, uint8_t flags, uint
         return static_cast<uint16_t>(std::max<uint32_t>(min_frame, eth_len + rte_be_to_cpu_16(ip->total_length)));
     }
     uint32_t hdrs = eth_len + ip_len + tcp_len;
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    // The answer carries no options: a kept payload moves up behind a plain header.
+    uint32_t doff = (tcp->data_off >> 4) * 4u;
+    if (doff > tcp_len && payload) std::memmove(frame + hdrs, frame + eth_len + ip_len + doff, payload);
+    tcp->data_off = tcp_len / 4 << 4;
     ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(hdrs - eth_len + payload));
     ip->hdr_checksum = 0;
     ip->hdr_checksum = rte_ipv4_cksum(ip);
-    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
     uint16_t port = tcp->src_port;
     tcp->src_port = tcp->dst_port;
     tcp->dst_port = port;
@@ -183,14 +187,15 @@ frame_view parse(const uint8_t *frame, uint32_t len) {
     if (ip->next_proto_id == IPPROTO_TCP) {
         if (ip_total < ip_len + tcp_len) return v;
         auto *tcp = reinterpret_cast<const rte_tcp_hdr *>(ip + 1);
-        if ((tcp->data_off >> 4) != 5) return v;
+        uint32_t doff = (tcp->data_off >> 4) * 4u; // options (a SYN proxy's, a SYN's MSS) are skipped
+        if (doff < tcp_len || ip_len + doff > ip_total) return v;
         v.proto = l4::tcp;
         v.flags = tcp->tcp_flags;
         v.seq = rte_be_to_cpu_32(tcp->sent_seq);
         v.ack_no = rte_be_to_cpu_32(tcp->recv_ack);
         v.src_port = rte_be_to_cpu_16(tcp->src_port);
         v.dst_port = rte_be_to_cpu_16(tcp->dst_port);
-        off = ip_len + tcp_len;
+        off = ip_len + doff;
     } else if (ip->next_proto_id == IPPROTO_UDP) {
         auto *udp = reinterpret_cast<const rte_udp_hdr *>(ip + 1);
         v.proto = l4::udp;
