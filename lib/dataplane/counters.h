@@ -42,7 +42,7 @@ namespace fulcrum::dataplane {
     X(listener_conn_cap, "listener at MaxConnections")                                             \
     X(listener_rate_cap, "listener over MaxNewConnectionRate")                                     \
     X(source_cap, "client at the listener's MaxConnectionsPerSource")                             \
-    X(syn_proxy_backlog, "proxy waiting for the backend: four segments already held, or 4,096 connections waiting")
+    X(syn_proxy_backlog, "proxy waiting for the backend: four segments already held, or 16,384 connections waiting")
 
 enum class drop : uint8_t {
 #define X(name, text) name,

@@ -195,7 +195,7 @@ class worker {
     };
     struct proxy_pending { // a proxied connection waiting for the backend's SYN-ACK
         static constexpr unsigned max_held = 4;
-        static constexpr unsigned pool_size = 4096; // per worker: more wait their client's retry
+        static constexpr unsigned pool_size = 16384; // per worker: more wait their client's retry
         uint32_t client_isn, cookie;
         net::cookie_options opts;
         uint64_t syn_tsc;
