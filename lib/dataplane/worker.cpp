@@ -49,7 +49,10 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _backend_counters(socket_array<flow_counters>(max_backend_slots, p.socket)),
       _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots), _cookies(p.cookie_key) {
     _exc_bucket.resize(snap->ports.size());
-    for (const port_rt &pr : snap->ports) _max_frame.push_back(l3_off + pr.mtu);
+    for (const port_rt &pr : snap->ports) {
+        _max_frame.push_back(l3_off + pr.mtu);
+        _min_max_frame = std::min(_min_max_frame, _max_frame.back());
+    }
     _cps_bucket.resize(max_listener_slots);
     _half_open.resize(max_listener_slots);
     _proxy_engaged.resize(max_listener_slots);
@@ -393,7 +396,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         dir = 0;
     } else if (ip->time_to_live <= 1) {
         return drop_pkt(m, drop::ttl_exceeded);
-    } else if ((c->flags & conn::proxied) && c->state == tcp_state::syn_sent) {
+    } else if (__builtin_expect(c->flags & conn::proxied, 0) && c->state == tcp_state::syn_sent) {
         return proxy_handshake(m, *c, dir, l4_off);
     }
     forward(m, *c, dir, l4_off);

@@ -257,6 +257,7 @@ class worker {
     };
     std::vector<token_bucket> _exc_bucket; // per port: frames handed to the kernel
     std::vector<uint32_t> _max_frame;      // per port: Ethernet header + MTU (ports are restart-only)
+    uint32_t _min_max_frame = UINT32_MAX;  // the smallest of them
     std::vector<token_bucket> _cps_bucket; // per listener slot: MaxNewConnectionRate
     // Per listener slot with MaxConnectionsPerSource: live connections by hashed source.
     std::vector<std::unique_ptr<uint16_t[]>> _source_counts;

@@ -348,7 +348,10 @@ void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
 }
 
 void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
-    if (m->pkt_len > _max_frame[c.out_port[dir]] && too_big(m, c, dir)) return;
+    // One compare on the common path: only a frame over the smallest port's limit looks further.
+    if (__builtin_expect(m->pkt_len > _min_max_frame, 0) && m->pkt_len > _max_frame[c.out_port[dir]] &&
+        too_big(m, c, dir))
+        return;
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     uint16_t ip_delta = dir == 0 ? c.ip_delta : net::csum_negate(c.ip_delta);
     uint16_t l4_delta = dir == 0 ? c.l4_delta : net::csum_negate(c.l4_delta);
@@ -395,7 +398,7 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             c.ack[dir] = tcp->recv_ack;
             c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
         }
-        if (c.flags & conn::proxied) delta += proxy_translate(c, dir, tcp);
+        if (__builtin_expect(c.flags & conn::proxied, 0)) delta += proxy_translate(c, dir, tcp);
         tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
         track_tcp(c, dir, tcp->tcp_flags);
     } else {
