@@ -1,5 +1,6 @@
 #include "config/state.h"
 
+#include "config/json_text.h"
 #include "config/parse.h"
 
 #include <fcntl.h>
@@ -24,6 +25,10 @@ result<json> load_json_file(const std::string &path, const std::string &what) {
     if (!in) return error{what, "cannot open file '" + path + "': " + std::strerror(errno)};
     std::stringstream text;
     text << in.rdbuf();
+    // Files come from the operator, but a state file or `apply FILE` may be anything:
+    // depth is bounded as for requests (size is not: a config may be large).
+    if (json_depth(text.str()) > max_json_depth)
+        return error{what, "file '" + path + "' nests objects and arrays deeper than " + std::to_string(max_json_depth)};
     try {
         return json::parse(text.str(), nullptr, true, true);
     } catch (const json::parse_error &e) {

@@ -366,6 +366,11 @@ config::result<action_outcome> run_action(const config::instance &current, const
     }
     action_outcome out{current, json::object(), false};
     if (auto err = e->run(out, request, action)) return *err;
+    // One set of rules for the API and the config file: a model the API accepts must
+    // load as a config (else the state file would stop the next start).
+    if (out.changes)
+        if (auto startable = config::parse_instance(config::instance_to_json(out.next)); !startable)
+            return startable.err();
     return out;
 }
 

@@ -1,5 +1,6 @@
 #include "control/service.h"
 
+#include "config/json_text.h"
 #include "config/state.h"
 #include "config/membership.h"
 #include "config/parse.h"
@@ -114,8 +115,21 @@ json service::health_status() const {
 }
 
 json service::handle(const json &request) {
-    json reply;
     uint64_t id = ++_request_id;
+    try {
+        return handle_checked(request, id);
+    } catch (const std::exception &e) {
+        // A fault of ours, not of the request: answered, logged, nothing applied (the
+        // model is only replaced once every step passed).
+        FULCRUM_LOG(ERR, control, "request %llu failed inside Fulcrum: %s\n", static_cast<unsigned long long>(id), e.what());
+        std::fflush(stdout);
+        return json{{"RequestId", std::to_string(id)}, {"Code", "InternalError"},
+                    {"Message", std::string("the request could not be handled: ") + e.what()}};
+    }
+}
+
+json service::handle_checked(const json &request, uint64_t id) {
+    json reply;
     reply["RequestId"] = std::to_string(id);
     auto fail = [&](const config::error &e) {
         reply["Code"] = "InvalidParameter";
@@ -138,7 +152,7 @@ json service::handle(const json &request) {
         if (!gen) return fail(gen.err());
         reply["SnapshotGeneration"] = gen.value();
         FULCRUM_LOG(INFO, control, "request %llu %s applied: snapshot generation %llu\n", static_cast<unsigned long long>(id),
-                    request["Action"].get<std::string>().c_str(), static_cast<unsigned long long>(gen.value()));
+                    name->get<std::string>().c_str(), static_cast<unsigned long long>(gen.value()));
         std::fflush(stdout);
     }
     reply.update(outcome.value().response);
@@ -147,16 +161,18 @@ json service::handle(const json &request) {
 }
 
 std::string service::handle_text(const std::string &text) {
-    auto request = json::parse(text, nullptr, false);
-    if (request.is_discarded()) {
-        json reply{{"RequestId", std::to_string(++_request_id)},
-                   {"Code", "InvalidParameter"},
-                   {"Message", "field '<request>': must be valid JSON"}};
-        FULCRUM_LOG(INFO, control, "request %llu rejected: not valid JSON\n", static_cast<unsigned long long>(_request_id));
+    auto request = config::parse_json_text(text, "<request>");
+    json reply;
+    if (!request) {
+        reply = {{"RequestId", std::to_string(++_request_id)}, {"Code", "InvalidParameter"}, {"Message", request.err().message()}};
+        FULCRUM_LOG(INFO, control, "request %llu rejected: %s\n", static_cast<unsigned long long>(_request_id),
+                    request.err().message().c_str());
         std::fflush(stdout);
-        return reply.dump();
+    } else {
+        reply = handle(request.value());
     }
-    return handle(request).dump();
+    // Strings echoed back may hold what the client sent: never let dump() throw on them.
+    return reply.dump(-1, ' ', false, json::error_handler_t::replace);
 }
 
 } // namespace fulcrum::control

@@ -26,6 +26,8 @@ class service {
 
     // One JSON request in, one JSON reply out: {"RequestId", "Code": "Success" | error
     // code, "Message" on error, "SnapshotGeneration" when something changed, ...}.
+    // Nothing thrown escapes: a failure inside is an InternalError reply, logged, with
+    // nothing applied. Text is bounded (1 MiB, 64 levels of nesting) before parsing.
     nlohmann::json handle(const nlohmann::json &request);
     std::string handle_text(const std::string &text);
 
@@ -46,6 +48,7 @@ class service {
     uint64_t _health_seen = 0;
     std::vector<std::string> _no_backend; // listeners logged as having no backend up
     void after_change();
+    nlohmann::json handle_checked(const nlohmann::json &request, uint64_t id);
 };
 
 } // namespace fulcrum::control

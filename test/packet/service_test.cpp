@@ -32,10 +32,10 @@ TEST_CASE("a rejected request changes nothing: model byte-identical, state file 
     auto ok = svc.handle({{"Action", "AddBackendServers"},
                           {"BackendServers", {{{"ServerId", "i-9"}, {"ServerIp", "10.0.0.29"}, {"Weight", 5}}}}});
     REQUIRE(ok["Code"] == "Success");
-    const std::string model = config::instance_to_json(t.inst->config()).dump();
+    std::string model = config::instance_to_json(t.inst->config()).dump();
     const std::string saved = read_text(state);
     REQUIRE(saved == config::instance_to_json(t.inst->config()).dump(2) + "\n");
-    const uint64_t gen = t.inst->current_snapshot().generation;
+    uint64_t gen = t.inst->current_snapshot().generation;
 
     auto be = [](const char *ip, json more = json::object()) {
         json b{{"ServerId", "i-x"}, {"ServerIp", ip}};
@@ -85,12 +85,48 @@ TEST_CASE("a rejected request changes nothing: model byte-identical, state file 
         CHECK(read_text(state) == saved);
         CHECK(t.inst->current_snapshot().generation == gen);
     }
-    json reply = json::parse(svc.handle_text("{ not json"));
-    CHECK(reply["Message"] == "field '<request>': must be valid JSON");
-    CHECK(config::instance_to_json(t.inst->config()).dump() == model);
+    // Text that is not a request: each gets its answer, and nothing changes.
+    const std::vector<std::pair<std::string, std::string>> texts = {
+        {"{ not json", "field '<request>': must be valid JSON (UTF-8)"},
+        {"{\"Action\": \"AddBackendServers\", \"Description\": \"\xff\xfe\"}", "field '<request>': must be valid JSON (UTF-8)"},
+        {std::string(100000, '[') + std::string(100000, ']'), "field '<request>': nests objects and arrays deeper than 64"},
+        {"{\"Action\": \"" + std::string(2 << 20, 'x') + "\"}", "field '<request>': is 2097166 bytes; at most 1048576"},
+        {"{\"Action\": 1}", "field 'Action': is required (a string)"},
+        {"{\"Action\": null}", "field 'Action': is required (a string)"},
+        {"{\"Action\": [\"AddBackendServers\"]}", "field 'Action': is required (a string)"},
+        {"{}", "field 'Action': is required (a string)"},
+        {"\"AddBackendServers\"", "field '<request>': must be a JSON object"},
+    };
+    for (const auto &[text, msg] : texts) {
+        INFO(text.substr(0, 80));
+        json reply = json::parse(svc.handle_text(text));
+        CHECK(reply["Code"] == "InvalidParameter");
+        CHECK(reply["Message"] == msg);
+        CHECK(config::instance_to_json(t.inst->config()).dump() == model);
+        CHECK(read_text(state) == saved);
+    }
+    // Wrong types in every kind of field are answered, never thrown.
+    for (json v : {json(1), json(-1), json(1.5), json(true), json(nullptr), json::array(), json::object(), json("x"),
+                   json(std::string(1000, 'a'))}) {
+        for (const char *action : {"AddBackendServers", "CreateLoadBalancerTCPListener", "CreateVServerGroup",
+                                   "SetLoadBalancerUDPListenerAttribute", "CreateMasterSlaveServerGroup",
+                                   "DeleteLoadBalancerListener", "ModifyVServerGroupBackendServers"}) {
+            for (const char *field : {"BackendServers", "VIP", "ListenerPort", "BackendServerPort", "Scheduler",
+                                      "VServerGroupId", "VServerGroupName", "MasterSlaveBackendServers", "HealthCheck",
+                                      "AclEntries", "SynProxy", "ListenerProtocol", "OldBackendServers"}) {
+                json req{{"Action", action}, {field, v}};
+                json reply = svc.handle(req);
+                INFO(req.dump().substr(0, 200));
+                CHECK(reply["Code"] != "InternalError");
+            }
+        }
+    }
+    // (Some of those are valid requests, e.g. a CreateVServerGroup with a stray field.)
+    model = config::instance_to_json(t.inst->config()).dump();
+    gen = t.inst->current_snapshot().generation;
     // A state file that cannot be written refuses the change too, and nothing is applied.
     control::service unwritable(*t.inst, "/nonexistent-dir/state.json");
-    reply = unwritable.handle({{"Action", "RemoveBackendServers"}, {"BackendServers", be("10.0.0.29", {{"ServerId", "i-9"}})}});
+    json reply = unwritable.handle({{"Action", "RemoveBackendServers"}, {"BackendServers", be("10.0.0.29", {{"ServerId", "i-9"}})}});
     CHECK(reply["Code"] == "InvalidParameter");
     CHECK_THAT(reply["Message"].get<std::string>(), Catch::Contains("--state-file"));
     CHECK(config::instance_to_json(t.inst->config()).dump() == model);
