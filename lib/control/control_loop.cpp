@@ -2,6 +2,11 @@
 
 #include "deploy/port_stats.h"
 
+#include <sys/epoll.h>
+#include <unistd.h>
+
+#include <cerrno>
+
 #include "dataplane/log.h"
 
 #include <rte_ethdev.h>
@@ -20,7 +25,19 @@ control_loop::control_loop(loop_parts parts) : _p(std::move(parts)) {
         };
     _start = _last_stats = _last_publish = _window_start = now();
     _warm = _p.warmup <= 0;
+    _handle = [this](const std::string &text) { return _p.svc.handle_text(text); };
+    _view = [this] { return deploy::collect_stats(_p.dp); };
+    _ep = ::epoll_create1(EPOLL_CLOEXEC);
+    for (int fd : {_p.ctl ? _p.ctl->epoll_fd() : -1, _p.metrics ? _p.metrics->epoll_fd() : -1}) {
+        if (fd < 0) continue;
+        epoll_event ev{};
+        ev.events = EPOLLIN;
+        ev.data.fd = fd;
+        ::epoll_ctl(_ep, EPOLL_CTL_ADD, fd, &ev);
+    }
 }
+
+control_loop::~control_loop() { ::close(_ep); }
 
 control_loop::rates control_loop::sample() const {
     rates r;
@@ -49,9 +66,15 @@ void control_loop::report() {
 }
 
 bool control_loop::turn(int wait_ms) {
-    if (_p.ctl) _p.ctl->serve_once(wait_ms, [&](const std::string &text) { return _p.svc.handle_text(text); });
-    else if (wait_ms > 0) std::this_thread::sleep_for(std::chrono::milliseconds(wait_ms));
+    // One wait for everything with descriptors (control clients, scrapers); a signal
+    // interrupts it, and the health checker's verdicts and the timers below are looked
+    // at every turn (at most wait_ms apart). Nothing here blocks on a client.
+    epoll_event ready[4];
+    if (::epoll_wait(_ep, ready, 4, wait_ms) < 0 && errno != EINTR) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     double t = now();
+    double mono = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+    if (_p.ctl) _p.ctl->turn(mono, _handle);
+    if (_p.metrics) _p.metrics->turn(mono, _view);
     if (!_warm && t - _start >= _p.warmup) {
         _warm = true;
         _window = sample();
@@ -81,7 +104,6 @@ bool control_loop::turn(int wait_ms) {
         observe::publish(deploy::collect_stats(_p.dp));
         _last_publish = t;
     }
-    if (_p.metrics) _p.metrics->serve_pending([&] { return deploy::collect_stats(_p.dp); });
     _p.svc.poll(); // health verdicts become snapshots
     _p.dp.reclaim();
     if (_p.duration > 0 && t - _start >= _p.duration) return false;

@@ -37,14 +37,18 @@ struct loop_parts {
 class control_loop {
   public:
     explicit control_loop(loop_parts parts);
+    ~control_loop();
+    control_loop(const control_loop &) = delete;
+    control_loop &operator=(const control_loop &) = delete;
 
     // From signal handlers (async-signal-safe: they only set flags).
     void request_quit() { _quit = true; }
     void request_report() { _report = true; }
     void request_reload() { _reload = true; }
 
-    // One turn, waiting up to wait_ms for the control socket; false when Fulcrum should
-    // stop (quit, duration over, prompt closed).
+    // One turn, waiting up to wait_ms for a client of the control socket or the metrics
+    // server (or a signal); false when Fulcrum should stop (quit, duration over, prompt
+    // closed).
     bool turn(int wait_ms = 20);
     // turn() until it says stop, then the exit report with the rate since warmup.
     void run();
@@ -66,6 +70,9 @@ class control_loop {
     rates _window{};
     bool _warm;
     uint64_t _reloads = 0;
+    int _ep = -1; // waits on the control socket's and the metrics server's clients
+    ctl_socket::handler _handle;
+    observe::metrics_server::view_fn _view;
 };
 
 } // namespace fulcrum::control

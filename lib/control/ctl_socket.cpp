@@ -6,8 +6,15 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <grp.h>
+
+#include <nlohmann/json.hpp>
+
 #include <cerrno>
+#include <chrono>
 #include <cstring>
+#include <fstream>
+#include <sstream>
 
 namespace fulcrum::control {
 
@@ -40,7 +47,7 @@ bool read_all(int fd, std::string &out, int timeout_ms, size_t limit) {
 void write_all(int fd, const std::string &s) {
     size_t off = 0;
     while (off < s.size()) {
-        ssize_t n = ::write(fd, s.data() + off, s.size() - off);
+        ssize_t n = ::send(fd, s.data() + off, s.size() - off, MSG_NOSIGNAL);
         if (n < 0 && errno == EINTR) continue;
         if (n <= 0) return;
         off += static_cast<size_t>(n);
@@ -48,40 +55,105 @@ void write_all(int fd, const std::string &s) {
 }
 } // namespace
 
-config::result<std::unique_ptr<ctl_socket>> ctl_socket::open(const std::string &path) {
+config::result<std::unique_ptr<ctl_socket>> ctl_socket::open(const std::string &path, const std::string &group_name) {
     sockaddr_un addr;
     if (!make_addr(path, addr)) return config::error{"--ctl-socket", "path is too long for a Unix socket"};
+    unsigned gid = ~0u;
+    if (!group_name.empty()) {
+        struct group *g = ::getgrnam(group_name.c_str());
+        if (!g) return config::error{"--ctl-group", "no group named '" + group_name + "'"};
+        gid = g->gr_gid;
+    }
     int fd = ::socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
     if (fd < 0) return config::error{"--ctl-socket", std::string("socket: ") + std::strerror(errno)};
     ::unlink(path.c_str()); // a stale socket from a previous run
-    mode_t old = ::umask(0177); // the socket is created 0600: the API can change everything
+    mode_t old = ::umask(0177); // created 0600: the API can change everything
     int rc = ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
     ::umask(old);
-    if (rc != 0 || ::listen(fd, 16) != 0) {
+    if (rc != 0 || ::listen(fd, 64) != 0) {
         std::string why = std::strerror(errno);
         ::close(fd);
         return config::error{"--ctl-socket", "cannot listen on '" + path + "': " + why};
     }
-    ::chmod(path.c_str(), 0600);
-    return std::unique_ptr<ctl_socket>(new ctl_socket(fd, path));
+    if (gid != ~0u && (::chown(path.c_str(), 0, gid) != 0 || ::chmod(path.c_str(), 0660) != 0)) {
+        std::string why = std::strerror(errno);
+        ::close(fd);
+        return config::error{"--ctl-group", "cannot give '" + path + "' to group '" + group_name + "': " + why};
+    }
+    if (gid == ~0u) ::chmod(path.c_str(), 0600);
+    return std::unique_ptr<ctl_socket>(new ctl_socket(fd, path, gid));
+}
+
+namespace {
+std::string refusal(const std::string &message) {
+    return R"({"Code":"Forbidden","Message":)" + nlohmann::json(message).dump() + "}\n";
+}
+
+// Whether `uid`/`gid` of process `pid` may act: root, or in group `allowed`.
+bool peer_allowed(int fd, unsigned allowed, std::string &who) {
+    ucred cred{};
+    socklen_t len = sizeof cred;
+    if (::getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cred, &len) != 0) {
+        who = "a peer whose credentials cannot be read";
+        return false;
+    }
+    who = "uid " + std::to_string(cred.uid);
+    if (cred.uid == 0) return true;
+    if (allowed == ~0u) return false;
+    if (cred.gid == allowed) return true;
+    // Supplementary groups, from the peer's status (read at accept).
+    std::ifstream st("/proc/" + std::to_string(cred.pid) + "/status");
+    std::string line;
+    while (std::getline(st, line))
+        if (line.rfind("Groups:", 0) == 0) {
+            std::istringstream groups(line.substr(7));
+            unsigned g;
+            while (groups >> g)
+                if (g == allowed) return true;
+        }
+    return false;
+}
+} // namespace
+
+ctl_socket::ctl_socket(int fd, std::string path, unsigned allowed_gid) : _path(std::move(path)), _gid(allowed_gid) {
+    client_set::policy p;
+    p.max_request = max_request;
+    p.deadline_s = 2;
+    p.max_clients = 128;
+    p.complete = nullptr; // a request ends when the client closes its write side
+    p.answer = [this](const std::string &request, const char *cut) -> std::string {
+        if (*cut && std::string(cut) != "closed early") {
+            const char *why = std::string(cut) == "too large" ? "is more than 1 MiB"
+                                                               : "was not received whole within 2 s";
+            return R"({"Code":"InvalidParameter","Message":"field '<request>': )" + std::string(why) +
+                   R"x( (send one JSON object, then close the write side)"})x" "\n";
+        }
+        return (_handle ? (*_handle)(request) : std::string(R"({"Code":"InternalError"})")) + "\n";
+    };
+    p.admit = [this](int c) -> std::optional<std::string> {
+        std::string who;
+        if (peer_allowed(c, _gid, who)) return std::nullopt;
+        return refusal(who + " may not use the control socket (root" +
+                       std::string(_gid == ~0u ? " only)" : " or members of its group)"));
+    };
+    _clients = std::make_unique<client_set>(fd, std::move(p));
 }
 
 ctl_socket::~ctl_socket() {
-    ::close(_fd);
+    _clients.reset();
     ::unlink(_path.c_str());
 }
 
-void ctl_socket::serve_once(int timeout_ms, const std::function<std::string(const std::string &)> &handle) {
-    pollfd p{_fd, POLLIN, 0};
-    if (::poll(&p, 1, timeout_ms) <= 0) return;
-    int c = ::accept4(_fd, nullptr, nullptr, SOCK_CLOEXEC);
-    if (c < 0) return;
-    std::string req;
-    std::string reply = read_all(c, req, 2000, max_request)
-                            ? handle(req)
-                            : std::string(R"x({"Code":"InvalidParameter","Message":"request not received whole (send one JSON object, then close the write side; at most 1 MiB)"})x");
-    write_all(c, reply + "\n");
-    ::close(c);
+void ctl_socket::turn(double now, const handler &handle) {
+    _handle = &handle;
+    _clients->turn(now);
+    _handle = nullptr;
+}
+
+void ctl_socket::serve_once(int timeout_ms, const handler &handle) {
+    pollfd p{_clients->epoll_fd(), POLLIN, 0};
+    ::poll(&p, 1, timeout_ms);
+    turn(std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count(), handle);
 }
 
 config::result<std::string> ctl_request(const std::string &path, const std::string &request) {

@@ -144,13 +144,16 @@ std::string prometheus_text(const deploy::stats_view &v) {
 }
 
 result<std::unique_ptr<metrics_server>> metrics_server::open(const std::string &addr_port) {
+    // "PORT" or ":PORT" listen on loopback: the counters name every backend, so they are
+    // published beyond the host only when an address says so.
     auto colon = addr_port.rfind(':');
-    const char *rule = "must be ADDR:PORT, e.g. 127.0.0.1:9100";
-    if (colon == std::string::npos) return error{"--metrics", rule};
-    auto ip = net::parse_ipv4(addr_port.substr(0, colon));
+    const char *rule = "must be [ADDR:]PORT, e.g. 9100 (loopback) or 0.0.0.0:9100";
+    std::string addr = colon == std::string::npos || colon == 0 ? "127.0.0.1" : addr_port.substr(0, colon);
+    std::string port_text = colon == std::string::npos ? addr_port : addr_port.substr(colon + 1);
+    auto ip = net::parse_ipv4(addr);
     char *end;
-    unsigned long port = std::strtoul(addr_port.c_str() + colon + 1, &end, 10);
-    if (!ip || *end || port > 65535) return error{"--metrics", rule};
+    unsigned long port = std::strtoul(port_text.c_str(), &end, 10);
+    if (!ip || port_text.empty() || *end || port > 65535) return error{"--metrics", rule};
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
@@ -158,51 +161,48 @@ result<std::unique_ptr<metrics_server>> metrics_server::open(const std::string &
     a.sin_family = AF_INET;
     a.sin_addr.s_addr = htonl(*ip);
     a.sin_port = htons(static_cast<uint16_t>(port));
-    if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(fd, 16) != 0) {
+    if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) != 0 || ::listen(fd, 64) != 0) {
         std::string why = std::strerror(errno);
         ::close(fd);
-        return error{"--metrics", "cannot listen on " + addr_port + ": " + why};
+        return error{"--metrics", "cannot listen on " + addr + ":" + port_text + ": " + why};
     }
     socklen_t len = sizeof a;
     ::getsockname(fd, reinterpret_cast<sockaddr *>(&a), &len);
     return std::unique_ptr<metrics_server>(new metrics_server(fd, ntohs(a.sin_port)));
 }
 
-metrics_server::~metrics_server() { ::close(_fd); }
-
-int metrics_server::accept_one() { return ::accept4(_fd, nullptr, nullptr, SOCK_CLOEXEC); }
-
-bool metrics_server::read_request(int c, std::string &path) {
-    std::string req;
-    char buf[2048];
-    while (req.find("\r\n\r\n") == std::string::npos && req.size() < 8192) {
-        pollfd p{c, POLLIN, 0};
-        if (::poll(&p, 1, 200) <= 0) return false;
-        ssize_t n = ::read(c, buf, sizeof buf);
-        if (n <= 0) return false;
-        req.append(buf, size_t(n));
-    }
-    char method[16], target[1024];
-    if (std::sscanf(req.c_str(), "%15s %1023s", method, target) != 2 || std::string(method) != "GET") return false;
-    path = target;
-    return true;
+metrics_server::metrics_server(int fd, uint16_t port) : _port(port) {
+    client_set::policy p;
+    p.max_request = 8192;
+    p.deadline_s = 5; // a scraper that never reads its answer is dropped after this
+    p.max_clients = 64;
+    p.complete = [](const std::string &in) -> size_t {
+        auto end = in.find("\r\n\r\n");
+        return end == std::string::npos ? 0 : end + 4;
+    };
+    p.answer = [this](const std::string &request, const char *cut) {
+        char method[16], target[1024];
+        if (*cut || std::sscanf(request.c_str(), "%15s %1023s", method, target) != 2 || std::string(method) != "GET")
+            return response(400, "bad request\n");
+        if (std::string(target) != "/metrics") return response(404, "try /metrics\n");
+        return response(200, _view ? prometheus_text((*_view)()) : std::string());
+    };
+    _clients = std::make_unique<client_set>(fd, std::move(p));
 }
 
-void metrics_server::respond(int c, int code, const std::string &body) {
+metrics_server::~metrics_server() = default;
+
+std::string metrics_server::response(int code, const std::string &body) {
     const char *reason = code == 200 ? "OK" : code == 404 ? "Not Found" : "Bad Request";
-    std::string head = "HTTP/1.0 " + std::to_string(code) + " " + reason +
-                       "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: " +
-                       std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n";
-    std::string all = head + body;
-    size_t off = 0;
-    while (off < all.size()) {
-        pollfd p{c, POLLOUT, 0};
-        if (::poll(&p, 1, 200) <= 0) break;
-        ssize_t n = ::send(c, all.data() + off, all.size() - off, MSG_NOSIGNAL);
-        if (n <= 0) break;
-        off += size_t(n);
-    }
-    ::close(c);
+    return "HTTP/1.0 " + std::to_string(code) + " " + reason +
+           "\r\nContent-Type: text/plain; version=0.0.4; charset=utf-8\r\nContent-Length: " +
+           std::to_string(body.size()) + "\r\nConnection: close\r\n\r\n" + body;
+}
+
+void metrics_server::turn(double now, const view_fn &view) {
+    _view = &view;
+    _clients->turn(now);
+    _view = nullptr;
 }
 
 } // namespace fulcrum::observe

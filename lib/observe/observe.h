@@ -5,12 +5,14 @@
 //  - DPDK telemetry: /fulcrum/stats, /fulcrum/workers, /fulcrum/listeners,
 //    /fulcrum/backends (dpdk-telemetry.py). The telemetry thread answers from the view
 //    the control loop last published, under a mutex.
-//  - Prometheus text exposition on `--metrics ADDR:PORT` (GET /metrics).
+//  - Prometheus text exposition on `--metrics [ADDR:]PORT` (GET /metrics; loopback by default).
 #pragma once
 
+#include "core/client_set.h"
 #include "core/result.h"
 #include "deploy/stats.h"
 
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -26,37 +28,28 @@ void publish(const deploy::stats_view &v);
 // The Prometheus exposition of a view.
 std::string prometheus_text(const deploy::stats_view &v);
 
+// Prometheus over HTTP/1.0 (GET /metrics), served from the control loop without
+// blocking it (core/client_set): 8 KiB and 5 s per client, 64 at once.
 class metrics_server {
   public:
-    // "ADDR:PORT", e.g. "127.0.0.1:9100"; errors name --metrics.
+    using view_fn = std::function<deploy::stats_view()>;
+    // "[ADDR:]PORT" (no address: 127.0.0.1); errors name --metrics.
     static result<std::unique_ptr<metrics_server>> open(const std::string &addr_port);
     ~metrics_server();
     metrics_server(const metrics_server &) = delete;
     metrics_server &operator=(const metrics_server &) = delete;
-    // Answer the clients waiting now (GET /metrics; anything else 404), with `view()`'s text.
-    template <class View>
-    void serve_pending(View &&view) {
-        while (int c = accept_one()) {
-            if (c < 0) break;
-            answer(c, view);
-        }
-    }
+    // For the control loop: wait on epoll_fd(), then turn() (views are made on demand).
+    int epoll_fd() const { return _clients->epoll_fd(); }
+    void turn(double now, const view_fn &view);
     uint16_t port() const { return _port; }
+    const client_set &clients() const { return *_clients; }
 
   private:
-    metrics_server(int fd, uint16_t port) : _fd(fd), _port(port) {}
-    int accept_one(); // 0/−1: nobody waiting
-    bool read_request(int c, std::string &path);
-    void respond(int c, int code, const std::string &body);
-    template <class View>
-    void answer(int c, View &view) {
-        std::string path;
-        if (!read_request(c, path)) return respond(c, 400, "bad request\n");
-        if (path != "/metrics") return respond(c, 404, "try /metrics\n");
-        respond(c, 200, prometheus_text(view()));
-    }
-    int _fd;
+    metrics_server(int fd, uint16_t port);
+    static std::string response(int code, const std::string &body);
+    std::unique_ptr<client_set> _clients;
     uint16_t _port;
+    const view_fn *_view = nullptr;
 };
 
 } // namespace fulcrum::observe

@@ -49,7 +49,7 @@ void on_signal(int sig) {
 constexpr int exit_config = 2;
 
 struct options {
-    std::string config_path, ctl_path, state_path, cmd_file, metrics_addr;
+    std::string config_path, ctl_path, ctl_group, state_path, cmd_file, metrics_addr;
     bool interactive = false;
     double duration = 0, warmup = 0, stats_interval = 0;
 };
@@ -62,13 +62,15 @@ int parse_options(int argc, char **argv, options &o) {
         ("help,h", "print this help and exit")
         ("config,c", po::value(&o.config_path), "JSON instance configuration (required): ports, vips, "
                                                 "local_addresses, listeners, default_server_group")
-        ("ctl-socket", po::value(&o.ctl_path), "serve the JSON actions API on this Unix socket (mode 0600); "
+        ("ctl-socket", po::value(&o.ctl_path), "serve the JSON actions API on this Unix socket (mode 0600: root); "
                                                "fulcrumctl --socket PATH ACTION talks to it")
+        ("ctl-group", po::value(&o.ctl_group), "also let this group use the control socket (mode 0660; every peer is "
+                                               "checked with SO_PEERCRED: root or a member)")
         ("state-file", po::value(&o.state_path), "keep the applied configuration here: written atomically after every "
                                                  "accepted change, loaded at start over --config's listeners, groups, "
                                                  "vips and timeouts (a corrupt file stops the start, it is never replaced)")
-        ("metrics", po::value(&o.metrics_addr), "serve Prometheus metrics on ADDR:PORT (GET /metrics), from the "
-                                                "control thread")
+        ("metrics", po::value(&o.metrics_addr), "serve Prometheus metrics on [ADDR:]PORT (GET /metrics; no ADDR: "
+                                                "127.0.0.1 only), from the control thread")
         ("interactive,i", po::bool_switch(&o.interactive), "testpmd-style prompt 'fulcrum> ' on the terminal "
                                                            "(help lists the commands; TAB completes; quit stops Fulcrum)")
         ("cmdline-file,f", po::value(&o.cmd_file), "run the prompt commands in this file once the ports are up")
@@ -119,7 +121,7 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     deploy::deployment &dp = *made.value();
     std::unique_ptr<control::ctl_socket> ctl;
     if (!o.ctl_path.empty()) {
-        auto opened = control::ctl_socket::open(o.ctl_path);
+        auto opened = control::ctl_socket::open(o.ctl_path, o.ctl_group);
         if (!opened) return fail(opened.err());
         ctl = std::move(opened.value());
     }
@@ -164,6 +166,7 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     control::control_loop loop(std::move(parts));
     g_loop = &loop;
     for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) std::signal(sig, on_signal);
+    std::signal(SIGPIPE, SIG_IGN); // a peer that hangs up is an error on its socket, not the end of Fulcrum
     dp.launch(); // back once every worker forwards: only then say so
     std::printf("fulcrum: %zu worker(s), %zu port(s), %zu listener(s), %zu backend(s)\n", lcores.size(), cfg.ports.size(),
                 cfg.listeners.size(), cfg.default_server_group.size());
