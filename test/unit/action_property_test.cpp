@@ -21,6 +21,7 @@ namespace fs = std::filesystem;
 namespace {
 struct random_requests {
     std::mt19937 rng{20261129};
+    const config::instance *model = nullptr; // ids are drawn from what exists (and some that do not)
     template <class T>
     const T &pick(const std::vector<T> &v) { return v[rng() % v.size()]; }
     bool coin(unsigned in = 2) { return rng() % in == 0; }
@@ -41,7 +42,12 @@ struct random_requests {
         for (unsigned i = 0, n = 1 + rng() % 2; i < n; i++) a.push_back(backend(with_port));
         return coin(8) ? json(a.dump()) : a; // sometimes as a JSON string, as the public API allows
     }
-    json group_id() { return coin(10) ? junk() : pick<json>({"rsp-1", "rsp-2", "rsp-3", "rsp-4"}); }
+    json group_id() {
+        std::vector<json> ids{"rsp-1", "rsp-2"};
+        for (const auto &g : model->vserver_groups) ids.push_back(g.id);
+        for (const auto &g : model->master_slave_groups) ids.push_back(g.id);
+        return coin(10) ? junk() : pick(ids);
+    }
     json listener_fields(json r) {
         r["VIP"] = pick<json>({"10.0.0.10", "10.0.0.10", "10.0.0.11", "1.2.3.4"});
         r["ListenerPort"] = pick<json>({80, 81, 53, 0});
@@ -64,6 +70,9 @@ struct random_requests {
         case 1: return {{"Action", "SetBackendServers"}, {"BackendServers", backends(false)}};
         case 2: return {{"Action", "RemoveBackendServers"}, {"BackendServers", backends(false)}};
         case 3: {
+            // A model with many groups is no deeper, only slower: past six, delete instead.
+            if (model->vserver_groups.size() + model->master_slave_groups.size() >= 6)
+                return {{"Action", "DeleteVServerGroup"}, {"VServerGroupId", group_id()}};
             json r{{"Action", "CreateVServerGroup"}, {"VServerGroupName", "g"}};
             if (coin()) r["BackendServers"] = backends(true);
             return r;
@@ -79,6 +88,8 @@ struct random_requests {
         case 11: return {{"Action", "DeleteLoadBalancerListener"}, {"VIP", "10.0.0.10"}, {"ListenerPort", pick<json>({80, 81, 53})},
                          {"ListenerProtocol", pick<json>({"tcp", "udp"})}};
         case 12: {
+            if (model->vserver_groups.size() + model->master_slave_groups.size() >= 6)
+                return {{"Action", "DeleteMasterSlaveServerGroup"}, {"MasterSlaveServerGroupId", group_id()}};
             json ms = json::array({backend(true), backend(true)});
             ms[0]["ServerType"] = "Master";
             ms[1]["ServerType"] = pick<json>({"Slave", "Master"});
@@ -107,6 +118,7 @@ TEST_CASE("every state the API accepts loads back as the same model (20,000 rand
     config::instance model = first.value();
 
     random_requests gen;
+    gen.model = &model;
     unsigned accepted = 0, rejected = 0, failures = 0;
     for (int i = 0; i < 20000; i++) {
         json req = gen.next();
