@@ -48,7 +48,11 @@ ring_port::~ring_port() {
 void ring_port::inject(const bytes &frame, unsigned queue) {
     rte_mbuf *m = rte_pktmbuf_alloc(test_pool());
     if (!m) throw std::runtime_error("mempool empty");
-    char *p = rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size()));
+    char *p = frame.size() <= UINT16_MAX ? rte_pktmbuf_append(m, static_cast<uint16_t>(frame.size())) : nullptr;
+    if (!p) {
+        rte_pktmbuf_free(m);
+        throw std::runtime_error("frame larger than an mbuf");
+    }
     std::copy(frame.begin(), frame.end(), p);
     m->port = port_id;
     if (rte_ring_enqueue(rxs.at(queue), m) != 0) {
