@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <sys/resource.h>
+
+#include <algorithm>
 #include <cerrno>
 #include <cstdio>
 #include <cstring>
@@ -89,7 +92,16 @@ void checker::set_targets(const std::map<target_key, target_settings> &targets) 
     std::lock_guard<std::mutex> g(_mu);
     for (auto it = _targets.begin(); it != _targets.end();)
         it = targets.count(it->first) ? std::next(it) : _targets.erase(it);
-    for (const auto &[k, s] : targets) _targets[k].settings = s; // new entries: up, due now
+    // New entries start up, their first probe spread over their interval (by a hash of
+    // the target), so a thousand targets do not all open a socket in the same instant.
+    auto now = clock::now();
+    for (const auto &[k, s] : targets) {
+        auto [it, fresh] = _targets.try_emplace(k);
+        it->second.settings = s;
+        if (!fresh) continue;
+        uint64_t h = (uint64_t(k.ip) * 2654435761u) ^ (uint64_t(k.port) << 16) ^ uint64_t(k.kind);
+        it->second.next_due = now + std::chrono::milliseconds(h % (uint64_t(std::max(1u, s.interval_s)) * 1000));
+    }
 }
 
 bool checker::is_up(const target_key &k) const {
@@ -108,7 +120,7 @@ std::optional<status> checker::state(const target_key &k) const {
 // A socket bound to the probe source and the next free probe port.
 int checker::open_socket(int type) {
     int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (fd < 0) return -1;
+    if (fd < 0) return -1; // errno says why (EMFILE: ours, not the backend's)
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     uint32_t span = uint32_t(_port_max) - _port_min + 1;
@@ -122,6 +134,7 @@ int checker::open_socket(int type) {
         if (errno != EADDRINUSE) break;
     }
     ::close(fd);
+    errno = EADDRINUSE; // every probe port tried is taken: ours, not the backend's
     return -1;
 }
 
@@ -195,6 +208,10 @@ void checker::finish(const target_key &k, bool ok, const std::string &reason) {
 }
 
 void checker::run() {
+    // Half the descriptors the process may open, at most 1,024, go to probes at once.
+    rlimit lim{};
+    ::getrlimit(RLIMIT_NOFILE, &lim);
+    _max_in_flight = static_cast<size_t>(std::clamp<rlim_t>(lim.rlim_cur / 2, 16, 1024));
     std::list<probe> probes;
     while (!_stop.load()) {
         auto now = clock::now();
@@ -202,11 +219,21 @@ void checker::run() {
             std::lock_guard<std::mutex> g(_mu);
             for (auto &[k, e] : _targets) {
                 if (e.in_flight || now < e.next_due) continue;
+                // A descriptor budget: past it, due probes wait for a later turn.
+                if (probes.size() >= _max_in_flight) break;
                 e.next_due = now + std::chrono::seconds(e.settings.interval_s);
                 probe p;
                 if (!launch(k, e, p)) {
                     int err = errno;
                     if (p.fd >= 0) ::close(p.fd);
+                    if (p.fd < 0 && (err == EMFILE || err == ENFILE || err == ENOBUFS || err == ENOMEM ||
+                                     err == EADDRINUSE)) {
+                        // Out of descriptors or probe ports: a local shortage says nothing
+                        // about the backend. Try again shortly; no verdict.
+                        e.next_due = now + std::chrono::milliseconds(200);
+                        _skipped++;
+                        continue;
+                    }
                     e.in_flight = true; // finish() clears it
                     finish(k, false, p.fd < 0 ? "no free probe source port" : errno_reason(err));
                     continue;

@@ -75,6 +75,9 @@ class checker {
     void stop();
     // Replace the probe set; targets kept keep their state.
     void set_targets(const std::map<target_key, target_settings> &targets);
+    // Probes put off because Fulcrum itself was out of descriptors or probe ports (no
+    // verdict is drawn from those).
+    uint64_t skipped() const { return _skipped.load(); }
     // True unless the target is known and down.
     bool is_up(const target_key &k) const;
     std::optional<status> state(const target_key &k) const;
@@ -101,6 +104,8 @@ class checker {
     uint32_t _source;
     uint16_t _port_min, _port_max, _next_port;
     mutable std::mutex _mu;
+    size_t _max_in_flight = 1024;       // probes (descriptors) at once, from RLIMIT_NOFILE
+    std::atomic<uint64_t> _skipped{0};  // probes put off for a local shortage
     std::map<target_key, entry> _targets;
     std::atomic<uint64_t> _version{0};
     std::atomic<bool> _stop{false};

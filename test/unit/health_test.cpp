@@ -5,6 +5,7 @@
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -119,7 +120,7 @@ TEST_CASE("tcp, http and udp probes decide up and down from real servers", "[hea
     hc.set_targets(targets);
     CHECK(hc.is_up(k_tcp_closed)); // unknown = up, until the probes say otherwise
     hc.start();
-    std::this_thread::sleep_for(2500ms); // probes at 0 s, 1 s, 2 s: two failures take a backend down
+    std::this_thread::sleep_for(2500ms); // probes at o, o+1, o+2 (o < 1 s: spread): two failures take a backend down
     hc.stop();
 
     auto expect = [&](const health::target_key &k, bool up, const std::string &reason) {
@@ -152,7 +153,7 @@ TEST_CASE("a down backend comes back after `healthy` successes in a row", "[heal
     health::checker hc(loopback, 62000, 62999);
     hc.set_targets({{k, {1, 1, 2, 2}}});
     hc.start();
-    std::this_thread::sleep_for(1500ms);
+    std::this_thread::sleep_for(2500ms); // first probe within the first second (spread), the second 1 s on
     REQUIRE_FALSE(hc.is_up(k));
     // Now something listens on that port.
     int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -164,7 +165,7 @@ TEST_CASE("a down backend comes back after `healthy` successes in a row", "[heal
     a.sin_port = htons(port);
     REQUIRE(::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
     ::listen(fd, 16);
-    std::this_thread::sleep_for(2500ms);
+    std::this_thread::sleep_for(3000ms);
     hc.stop();
     ::close(fd);
     CHECK(hc.is_up(k));
@@ -195,4 +196,69 @@ TEST_CASE("probes follow the config: enabled listeners only, slaves never, share
     CHECK(shared.interval_s == 2);
     CHECK(t.count(health::key_for(cfg.listeners[3], ms.master)) == 1);
     CHECK(t.count(health::key_for(cfg.listeners[3], ms.slave)) == 0);
+}
+
+TEST_CASE("500 healthy targets with 256 descriptors: none is marked down for Fulcrum's own shortage",
+          "[health][fds]") {
+    // One listener on every loopback address (127.0.0.0/8 is all local): 500 targets on
+    // 500 addresses, all healthy. The process may hold 256 descriptors; before the budget
+    // and the spread, 500 probes opened at once and the ones past the limit counted as
+    // failures of healthy backends.
+    int ls = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    REQUIRE(ls >= 0);
+    int one = 1;
+    ::setsockopt(ls, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    sockaddr_in a{};
+    a.sin_family = AF_INET;
+    REQUIRE(::bind(ls, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0);
+    REQUIRE(::listen(ls, 1024) == 0);
+    socklen_t alen = sizeof a;
+    ::getsockname(ls, reinterpret_cast<sockaddr *>(&a), &alen);
+    uint16_t port = ntohs(a.sin_port);
+    std::atomic<bool> done{false};
+    std::thread acceptor([&] {
+        while (!done) {
+            pollfd p{ls, POLLIN, 0};
+            if (::poll(&p, 1, 20) > 0) {
+                int c = ::accept(ls, nullptr, nullptr);
+                if (c >= 0) ::close(c);
+            }
+        }
+    });
+
+    rlimit saved{};
+    ::getrlimit(RLIMIT_NOFILE, &saved);
+    rlimit tight = saved;
+    tight.rlim_cur = 256;
+    REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
+    {
+        health::checker hc(loopback, 40000, 59999);
+        std::map<health::target_key, health::target_settings> targets;
+        for (uint32_t i = 0; i < 500; i++) {
+            health::target_key k;
+            k.ip = 0x7f010001 + i; // 127.1.0.1 ...
+            k.port = port;
+            k.kind = config::health_kind::tcp;
+            targets[k] = {1, 1, 2, 2};
+        }
+        hc.set_targets(targets);
+        hc.start();
+        std::this_thread::sleep_for(3500ms);
+        hc.stop();
+        unsigned up = 0, probed = 0;
+        for (const auto &[k, s] : targets) {
+            auto st = hc.state(k);
+            REQUIRE(st);
+            up += st->up;
+            probed += st->probes >= 2;
+        }
+        INFO(hc.skipped() << " probes put off for a local shortage");
+        CHECK(up == 500);
+        CHECK(probed == 500); // every one really checked, twice or more
+        CHECK(hc.version() == 0); // no change of state at all
+    }
+    ::setrlimit(RLIMIT_NOFILE, &saved);
+    done = true;
+    acceptor.join();
+    ::close(ls);
 }
