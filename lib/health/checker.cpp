@@ -124,6 +124,7 @@ int checker::open_socket(int type) {
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     uint32_t span = uint32_t(_port_max) - _port_min + 1;
+    int err = EADDRINUSE; // every probe port tried is taken: ours, not the backend's
     for (uint32_t tries = 0; tries < std::min<uint32_t>(span, 256); tries++) {
         sockaddr_in a{};
         a.sin_family = AF_INET;
@@ -131,10 +132,10 @@ int checker::open_socket(int type) {
         a.sin_port = htons(_next_port);
         _next_port = _next_port == _port_max ? _port_min : static_cast<uint16_t>(_next_port + 1);
         if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) return fd;
-        if (errno != EADDRINUSE) break;
+        if ((err = errno) != EADDRINUSE) break;
     }
     ::close(fd);
-    errno = EADDRINUSE; // every probe port tried is taken: ours, not the backend's
+    errno = err;
     return -1;
 }
 

@@ -6,6 +6,10 @@
 #include <rte_eth_ring.h>
 #include <rte_ethdev.h>
 
+#include <fcntl.h>
+#include <sched.h>
+#include <unistd.h>
+
 #include <stdexcept>
 
 namespace fulcrum::test {
@@ -105,6 +109,17 @@ nlohmann::json base_config(const std::string &device, std::vector<int> weights) 
                                    {{"VIP", "10.0.0.10"}, {"Protocol", "udp"}, {"ListenerPort", 53},
                                     {"BackendServerPort", 5353}, {"IdleTimeout", 5}}})},
         {"default_server_group", group}};
+}
+
+private_netns::private_netns() {
+    original = ::open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
+    ok = original >= 0 && ::unshare(CLONE_NEWNET) == 0;
+}
+
+private_netns::~private_netns() {
+    if (original < 0) return;
+    ::setns(original, CLONE_NEWNET);
+    ::close(original);
 }
 
 nlohmann::json without_syn_proxy(nlohmann::json cfg) {

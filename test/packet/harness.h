@@ -44,6 +44,15 @@ nlohmann::json base_config(const std::string &device, std::vector<int> weights =
 // answer with cookies (its behaviour is synproxy_test's). Turns it off on every TCP listener.
 nlohmann::json without_syn_proxy(nlohmann::json cfg);
 
+// A network namespace of the calling thread's own for the scope's life (real kernel
+// interfaces in a test, nothing left in the host's; the thread's namespace comes back).
+struct private_netns {
+    int original = -1;
+    bool ok = false;
+    private_netns();
+    ~private_netns();
+};
+
 struct lb {
     std::unique_ptr<ring_port> port;
     std::unique_ptr<deploy::deployment> inst;

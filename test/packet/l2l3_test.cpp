@@ -152,8 +152,8 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
           "[exception]") {
     // The exception path is a real net_tap interface: made in a network namespace of
     // this thread's own, so the test leaves nothing in the host's.
-    static const bool isolated = unshare(CLONE_NEWNET) == 0;
-    REQUIRE(isolated);
+    private_netns ns;
+    REQUIRE(ns.ok);
     auto cfg = base_config("");
     cfg["exception_path"] = "on";
     cfg["exception_path_rate"] = 100; // one worker: a burst of 32, then 100/s

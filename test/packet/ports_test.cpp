@@ -21,8 +21,8 @@ using namespace fulcrum;
 
 TEST_CASE("frames an af_packet ring drops show up as the port's missed count", "[ports][kernel]") {
     // A veth pair in a network namespace of this thread's own (removed with it).
-    static const bool isolated = unshare(CLONE_NEWNET) == 0;
-    REQUIRE(isolated);
+    test::private_netns ns;
+    REQUIRE(ns.ok);
     REQUIRE(std::system("ip link add flr0 type veth peer name flr1 && ip link set flr0 up && ip link set flr1 up") == 0);
     // A deliberately small ring: 64 frames.
     REQUIRE(rte_vdev_init("net_af_packet_flr", "iface=flr0,framecnt=64,blocksz=4096,framesz=2048") == 0);
