@@ -206,7 +206,7 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     _wheel.add(c);
     nh_backend->refs++;
     nh_client->refs++;
-    if (_source_counts[l->index]) {
+    if (l->max_per_source && _source_counts[l->index]) { // counts stay below the cap: no 16-bit wrap
         source_count(l->index, key.src)++;
         c->flags |= conn::src_counted;
     }
