@@ -54,6 +54,12 @@ class instance {
     uint64_t post(std::unique_ptr<snapshot> next);
     // Free replaced snapshots whose grace period has ended; returns how many remain.
     size_t reclaim();
+    // The snapshots a worker may still hold: the current one and those not yet reclaimed.
+    std::vector<const snapshot *> live_snapshots() const {
+        std::vector<const snapshot *> live{_snap.get()};
+        for (const retired &r : _retired) live.push_back(r.snap.get());
+        return live;
+    }
 
     // Bytes allocated per connection slot (table + index + pool), for the start-up line.
     size_t bytes_per_conn() const;

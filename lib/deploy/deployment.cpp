@@ -76,10 +76,12 @@ deployment::~deployment() {
 result<uint64_t> deployment::apply(const config::instance &cfg, const persist_fn &persist) {
     if (auto e = restart_needed(_cfg, cfg)) return *e;
     slot_registry slots = _slots; // kept only if the snapshot is posted
+    offer_free_slots(slots);
     auto built = build_snapshot(cfg, current_snapshot().ports, slots, _health);
     if (!built) return built.err();
     if (persist)
         if (auto saved = persist(cfg); !saved) return saved.err();
+    rebase_reused(slots);
     attach_persistence(*built.value());
     uint64_t gen = _dp->post(std::move(built.value()));
     _slots = std::move(slots);
@@ -93,6 +95,46 @@ void deployment::attach_persistence(dataplane::snapshot &s) {
         auto &table = _persist[l.index];
         if (!table) table = std::make_unique<dataplane::persist_table>();
         l.persist = table.get();
+    }
+}
+
+void deployment::offer_free_slots(slot_registry &slots) {
+    _dp->reclaim();
+    std::vector<uint8_t> named_b(slots.backends_used()), named_l(slots.listeners_used());
+    for (const dataplane::snapshot *s : _dp->live_snapshots()) {
+        for (const auto &b : s->backends) named_b[b.slot] = 1;
+        for (const auto &l : s->listeners) named_l[l.index] = 1;
+    }
+    auto held = [&](bool listener, unsigned slot) {
+        for (size_t i = 0; i < worker_count(); i++) {
+            const dataplane::worker &w = worker_at(i);
+            const dataplane::flow_counters &c = listener ? w.listener_counters(slot) : w.backend_counters(slot);
+            if (__atomic_load_n(&c.active, __ATOMIC_RELAXED) != 0) return true;
+        }
+        return false;
+    };
+    std::vector<uint16_t> free_b, free_l;
+    for (unsigned s = 0; s < named_b.size(); s++)
+        if (!named_b[s] && !held(false, s)) free_b.push_back(static_cast<uint16_t>(s));
+    for (unsigned s = 0; s < named_l.size(); s++)
+        if (!named_l[s] && !held(true, s)) free_l.push_back(static_cast<uint16_t>(s));
+    slots.offer_free(std::move(free_b), std::move(free_l));
+}
+
+void deployment::rebase_reused(const slot_registry &slots) {
+    // Nothing counts on a free slot, so the sums read now stay exact.
+    auto rebase = [&](std::vector<dataplane::flow_counters> &base, unsigned n, bool listener, uint16_t slot) {
+        if (base.size() < n) base.resize(n);
+        base[slot] = {};
+        for (size_t i = 0; i < worker_count(); i++) {
+            const dataplane::worker &w = worker_at(i);
+            add_counts(base[slot], listener ? w.listener_counters(slot) : w.backend_counters(slot));
+        }
+    };
+    for (uint16_t s : slots.reused_backends()) rebase(_baseline.backends, dataplane::max_backend_slots, false, s);
+    for (uint16_t s : slots.reused_listeners()) {
+        rebase(_baseline.listeners, dataplane::max_listener_slots, true, s);
+        _persist[s].reset(); // the old listener's clients mean nothing to the new one
     }
 }
 

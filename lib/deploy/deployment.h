@@ -75,6 +75,11 @@ class deployment {
     // Persistence tables by listener slot: created when a listener first asks for
     // persistence, kept (and shared by its snapshots) for the life of the process.
     void attach_persistence(dataplane::snapshot &s);
+    // The slots no live snapshot names and no worker holds a connection on: free to be
+    // given to new keys.
+    void offer_free_slots(slot_registry &slots);
+    // Slots given to new keys: their counters count from here.
+    void rebase_reused(const slot_registry &slots);
 
     config::instance _cfg;
     slot_registry _slots;

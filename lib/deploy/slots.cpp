@@ -2,22 +2,52 @@
 
 #include "dataplane/counters.h"
 
+#include <algorithm>
+
 namespace fulcrum::deploy {
 
+unsigned slot_registry::max_backends() { return dataplane::max_backend_slots; }
+unsigned slot_registry::max_listeners() { return dataplane::max_listener_slots; }
+
+std::optional<uint16_t> slot_registry::table::take(uint64_t key) {
+    std::optional<uint16_t> slot = find(key);
+    if (!slot && next < capacity) {
+        slot = static_cast<uint16_t>(next++);
+        key_of.push_back(key);
+        by_key.emplace(key, *slot);
+    } else if (!slot) {
+        // An offered slot that this build has not named. Taking it forgets its old key:
+        // should the build name that key later, it is a new key.
+        auto free = std::find_if(offered.begin(), offered.end(), [&](uint16_t s) { return !named[s]; });
+        if (free == offered.end()) return std::nullopt;
+        slot = *free;
+        offered.erase(free);
+        by_key.erase(key_of[*slot]);
+        key_of[*slot] = key;
+        by_key.emplace(key, *slot);
+        reused.push_back(*slot);
+    }
+    named[*slot] = 1;
+    return slot;
+}
+
+void slot_registry::table::offer(std::vector<uint16_t> slots) {
+    offered = std::move(slots);
+    reused.clear();
+    named.assign(capacity, 0);
+}
+
 result<uint16_t> slot_registry::take_backend(config::protocol p, uint32_t ip, uint16_t port) {
-    uint64_t key = backend_key(p, ip, port);
-    if (auto it = _backends.find(key); it != _backends.end()) return it->second;
-    if (_backends.size() >= dataplane::max_backend_slots)
-        return error{"default_server_group", "must not bring the distinct backends since start above 4096 (restart to reset)"};
-    return _backends.emplace(key, static_cast<uint16_t>(_backends.size())).first->second;
+    if (auto s = _backends.take(backend_key(p, ip, port))) return *s;
+    return error{"default_server_group",
+                 "must not bring the backends in use (configured, or still holding connections) above " +
+                     std::to_string(max_backends())};
 }
 
 result<uint8_t> slot_registry::take_listener(const config::listener &l) {
-    uint64_t key = listener_key(l);
-    if (auto it = _listeners.find(key); it != _listeners.end()) return it->second;
-    if (_listeners.size() >= dataplane::max_listener_slots)
-        return error{"listeners", "must not bring the distinct listeners since start above 256 (restart to reset)"};
-    return _listeners.emplace(key, static_cast<uint8_t>(_listeners.size())).first->second;
+    if (auto s = _listeners.take(listener_key(l))) return static_cast<uint8_t>(*s);
+    return error{"listeners", "must not bring the listeners in use (configured, or still holding connections) above " +
+                                  std::to_string(max_listeners())};
 }
 
 } // namespace fulcrum::deploy

@@ -1,7 +1,12 @@
 // Counter slots: the stable small integers workers index their counters by. A backend's
 // slot is per (protocol, ServerIp, port in effect), a listener's per (VIP, protocol,
-// port). Slots are never reused within a process, so a connection that outlives its
-// backend's removal still decrements the right counters. Control side only: the
+// port). A key keeps its slot while any snapshot or connection may refer to it, so a
+// connection that outlives its backend's removal still decrements the right counters,
+// and a backend removed and added back finds its counters where it left them.
+//
+// Slots never used are given out first; once they run out, a new key takes a slot that
+// the deployment offered as free (no live snapshot names it, no worker holds a
+// connection on it), and the slot's old key is forgotten. Control side only: the
 // snapshot carries the numbers, not this registry.
 #pragma once
 
@@ -11,32 +16,62 @@
 #include <cstdint>
 #include <map>
 #include <optional>
+#include <vector>
 
 namespace fulcrum::deploy {
 
 class slot_registry {
   public:
     std::optional<uint16_t> backend(config::protocol p, uint32_t ip, uint16_t port) const {
-        auto it = _backends.find(backend_key(p, ip, port));
-        return it == _backends.end() ? std::nullopt : std::optional<uint16_t>(it->second);
+        return _backends.find(backend_key(p, ip, port));
     }
     std::optional<uint8_t> listener(const config::listener &l) const {
-        auto it = _listeners.find(listener_key(l));
-        return it == _listeners.end() ? std::nullopt : std::optional<uint8_t>(it->second);
+        auto s = _listeners.find(listener_key(l));
+        return s ? std::optional<uint8_t>(static_cast<uint8_t>(*s)) : std::nullopt;
     }
-    // The slot, given out now if it is new; an error once the process's slots are used up.
+    // The key's slot, given out now if it is new; an error when every slot is in use.
     result<uint16_t> take_backend(config::protocol p, uint32_t ip, uint16_t port);
     result<uint8_t> take_listener(const config::listener &l);
 
+    // Slots that may be given to new keys from now on (ascending), replacing any earlier
+    // offer. The deployment offers them before each build.
+    void offer_free(std::vector<uint16_t> backends, std::vector<uint16_t> listeners) {
+        _backends.offer(std::move(backends));
+        _listeners.offer(std::move(listeners));
+    }
+    // Slots handed to a new key since the last offer: their counters restart.
+    const std::vector<uint16_t> &reused_backends() const { return _backends.reused; }
+    const std::vector<uint16_t> &reused_listeners() const { return _listeners.reused; }
+    // Slots ever given out (0 .. n-1): only these can hold counts.
+    unsigned backends_used() const { return _backends.next; }
+    unsigned listeners_used() const { return _listeners.next; }
+
   private:
+    struct table {
+        explicit table(unsigned cap) : capacity(cap), named(cap) {}
+        unsigned capacity;
+        std::map<uint64_t, uint16_t> by_key;
+        std::vector<uint64_t> key_of; // by slot
+        unsigned next = 0;            // first slot never given out
+        std::vector<uint16_t> offered, reused;
+        std::vector<uint8_t> named; // by slot: taken by the build since the last offer
+
+        std::optional<uint16_t> find(uint64_t key) const {
+            auto it = by_key.find(key);
+            return it == by_key.end() ? std::nullopt : std::optional<uint16_t>(it->second);
+        }
+        std::optional<uint16_t> take(uint64_t key);
+        void offer(std::vector<uint16_t> slots);
+    };
     static uint64_t backend_key(config::protocol p, uint32_t ip, uint16_t port) {
         return uint64_t(p) << 48 | uint64_t(ip) << 16 | port;
     }
     static uint64_t listener_key(const config::listener &l) {
         return uint64_t(l.vip) << 24 | uint64_t(l.port) << 8 | static_cast<uint8_t>(l.proto);
     }
-    std::map<uint64_t, uint16_t> _backends;
-    std::map<uint64_t, uint8_t> _listeners;
+    table _backends{max_backends()}, _listeners{max_listeners()};
+    static unsigned max_backends();
+    static unsigned max_listeners();
 };
 
 } // namespace fulcrum::deploy

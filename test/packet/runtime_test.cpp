@@ -116,7 +116,7 @@ TEST_CASE("the snapshot builder compiles a model made in code: groups, weights, 
     auto again = deploy::build_snapshot(cfg, {}, slots, health);
     REQUIRE(again);
     CHECK(again.value()->backends[1].slot == third);
-    CHECK(slots.backend(config::protocol::tcp, ipa("10.0.0.21"), 8080).has_value()); // never reused
+    CHECK(slots.backend(config::protocol::tcp, ipa("10.0.0.21"), 8080).has_value()); // kept until its slot is needed
 }
 
 namespace {
