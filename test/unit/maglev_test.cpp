@@ -75,3 +75,16 @@ TEST_CASE("maglev build time for 1,000 backends (printed, not asserted)", "[magl
     std::printf("maglev build M=65537, 1000 backends: %.0f us\n", us);
     CHECK(t.size() == 65537);
 }
+
+TEST_CASE("maglev at the largest sizes: M=1,000,003 over 4,096 weighted backends (time printed, not asserted)", "[maglev][bench]") {
+    std::vector<maglev_backend> b;
+    for (int i = 0; i < 4096; i++) b.push_back({"10.1." + std::to_string(i / 256) + "." + std::to_string(i % 256) + ":80", uint8_t(1 + i % 100)});
+    auto t0 = std::chrono::steady_clock::now();
+    auto t = build_maglev(b, 1000003);
+    auto ms = std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - t0).count();
+    std::printf("maglev build M=1000003, 4096 backends weighted 1-100: %.0f ms\n", ms);
+    REQUIRE(t.size() == 1000003);
+    std::vector<uint32_t> per(b.size());
+    for (uint16_t x : t) per[x]++;
+    CHECK(*std::min_element(per.begin(), per.end()) > 0); // every backend has slots
+}
