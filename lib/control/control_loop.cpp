@@ -3,7 +3,10 @@
 #include "deploy/port_stats.h"
 
 #include <sys/epoll.h>
+#include <sys/signalfd.h>
 #include <unistd.h>
+
+#include <csignal>
 
 #include <cerrno>
 
@@ -37,7 +40,47 @@ control_loop::control_loop(loop_parts parts) : _p(std::move(parts)) {
     }
 }
 
-control_loop::~control_loop() { ::close(_ep); }
+control_loop::~control_loop() {
+    ::close(_ep);
+    if (_sfd >= 0) ::close(_sfd);
+}
+
+namespace {
+sigset_t loop_signals() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) sigaddset(&set, sig);
+    return set;
+}
+} // namespace
+
+void control_loop::block_signals() {
+    sigset_t set = loop_signals();
+    ::pthread_sigmask(SIG_BLOCK, &set, nullptr);
+}
+
+bool control_loop::watch_signals() {
+    sigset_t set = loop_signals();
+    _sfd = ::signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+    if (_sfd < 0) return false;
+    epoll_event ev{};
+    ev.events = EPOLLIN;
+    ev.data.fd = _sfd;
+    return ::epoll_ctl(_ep, EPOLL_CTL_ADD, _sfd, &ev) == 0;
+}
+
+void control_loop::take_signals() {
+    signalfd_siginfo si[8];
+    ssize_t n;
+    while ((n = ::read(_sfd, si, sizeof si)) > 0)
+        for (size_t i = 0; i < size_t(n) / sizeof si[0]; i++) {
+            switch (si[i].ssi_signo) {
+            case SIGUSR1: request_report(); break;
+            case SIGHUP: request_reload(); break;
+            default: request_quit(); break;
+            }
+        }
+}
 
 control_loop::rates control_loop::sample() const {
     rates r;
@@ -66,11 +109,12 @@ void control_loop::report() {
 }
 
 bool control_loop::turn(int wait_ms) {
-    // One wait for everything with descriptors (control clients, scrapers); a signal
-    // interrupts it, and the health checker's verdicts and the timers below are looked
+    // One wait for everything with descriptors (control clients, scrapers, signals);
+    // the health checker's verdicts and the timers below are looked
     // at every turn (at most wait_ms apart). Nothing here blocks on a client.
     epoll_event ready[4];
     if (::epoll_wait(_ep, ready, 4, wait_ms) < 0 && errno != EINTR) std::this_thread::sleep_for(std::chrono::milliseconds(1));
+    if (_sfd >= 0) take_signals();
     double t = now();
     double mono = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     if (_p.ctl) _p.ctl->turn(mono, _handle);

@@ -41,7 +41,14 @@ class control_loop {
     control_loop(const control_loop &) = delete;
     control_loop &operator=(const control_loop &) = delete;
 
-    // From signal handlers (async-signal-safe: they only set flags).
+    // The signals the loop takes through a signalfd in its epoll wait: SIGINT and
+    // SIGTERM quit, SIGUSR1 reports, SIGHUP reloads. They must be blocked in every
+    // thread, so block_signals() runs before any thread is made (before rte_eal_init).
+    static void block_signals();
+    // Start reading them (from the thread that runs the loop); false if signalfd failed.
+    bool watch_signals();
+
+    // The same from code (tests, the prompt).
     void request_quit() { _quit = true; }
     void request_report() { _report = true; }
     void request_reload() { _reload = true; }
@@ -70,7 +77,9 @@ class control_loop {
     rates _window{};
     bool _warm;
     uint64_t _reloads = 0;
-    int _ep = -1; // waits on the control socket's and the metrics server's clients
+    void take_signals();
+    int _ep = -1;  // waits on the control socket's and the metrics server's clients, and signals
+    int _sfd = -1; // signalfd
     ctl_socket::handler _handle;
     observe::metrics_server::view_fn _view;
 };

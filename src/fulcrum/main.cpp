@@ -30,6 +30,7 @@
 #include <algorithm>
 #include <chrono>
 #include <csignal>
+#include <cstring>
 #include <cstdio>
 #include <iostream>
 #include <thread>
@@ -38,13 +39,6 @@ namespace po = boost::program_options;
 using namespace fulcrum;
 
 namespace {
-
-control::control_loop *g_loop = nullptr;
-void on_signal(int sig) {
-    if (sig == SIGUSR1) g_loop->request_report();
-    else if (sig == SIGHUP) g_loop->request_reload();
-    else g_loop->request_quit();
-}
 
 constexpr int exit_config = 2;
 
@@ -164,8 +158,7 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     parts.reload = [&] { return config::load_instance_file(o.config_path); };
     parts.duration = o.duration, parts.warmup = o.warmup, parts.stats_interval = o.stats_interval;
     control::control_loop loop(std::move(parts));
-    g_loop = &loop;
-    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) std::signal(sig, on_signal);
+    if (!loop.watch_signals()) return fail(error{"signals", std::string("signalfd failed: ") + std::strerror(errno)});
     std::signal(SIGPIPE, SIG_IGN); // a peer that hangs up is an error on its socket, not the end of Fulcrum
     dp.launch(); // back once every worker forwards: only then say so
     std::printf("fulcrum: %zu worker(s), %zu port(s), %zu listener(s), %zu backend(s)\n", lcores.size(), cfg.ports.size(),
@@ -180,14 +173,15 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     dp.stop();
     rte_pdump_uninit();
     loop.final_report();
-    for (int sig : {SIGINT, SIGTERM, SIGUSR1, SIGHUP}) std::signal(sig, SIG_DFL);
-    g_loop = nullptr;
     return 0;
 }
 
 } // namespace
 
 int main(int argc, char **argv) {
+    // Before any thread exists (EAL makes its own): signals reach the control loop's
+    // signalfd and no other thread.
+    control::control_loop::block_signals();
     int eal_args = rte_eal_init(argc, argv);
     if (eal_args < 0) {
         std::fprintf(stderr, "fulcrum: EAL initialisation failed: %s\n", rte_strerror(rte_errno));

@@ -20,6 +20,9 @@
 #include <sys/un.h>
 #include <unistd.h>
 
+#include <csignal>
+#include <cstdio>
+#include <pthread.h>
 #include <thread>
 
 namespace config = fulcrum::config;
@@ -142,7 +145,7 @@ std::string reply(int fd) {
 }
 } // namespace
 
-TEST_CASE("the control loop, on a fake clock: a request, a health change and a reload each post one snapshot and reclaim one", "[runtime][loop]") {
+TEST_CASE("the control loop, on a fake clock: a request, a health change and a SIGHUP reload each post one snapshot and reclaim one; SIGUSR1 reports, SIGTERM stops", "[runtime][loop]") {
     // A real health checker whose probes leave from 127.0.0.1: the backends (10.0.0.x)
     // cannot be reached from there, so its probes fail for real and, after the
     // threshold, its verdict changes.
@@ -166,7 +169,15 @@ TEST_CASE("the control loop, on a fake clock: a request, a health change and a r
         reload_cfg["ports"][0]["device"] = t.port->name;
         return config::parse_instance(reload_cfg);
     };
+    std::FILE *report_out = std::tmpfile();
+    parts.out = report_out;
+    // Signals come through the loop's signalfd, as in the daemon (blocked here; sent to
+    // this thread only, so no other thread of the test process sees them).
+    sigset_t mask_before;
+    ::pthread_sigmask(SIG_SETMASK, nullptr, &mask_before);
+    control::control_loop::block_signals();
     control::control_loop loop(std::move(parts));
+    REQUIRE(loop.watch_signals());
     auto gen = [&] { return t.inst->current_snapshot().generation; };
     // One loop turn, then the workers pass a quiescent point twice (adopt, then report),
     // and a second turn reclaims what they no longer hold.
@@ -202,10 +213,12 @@ TEST_CASE("the control loop, on a fake clock: a request, a health change and a r
     settle();
     CHECK(t.inst->reclaim() == 0);
 
-    // 3. A reload (SIGHUP's path).
-    loop.request_reload();
+    // 3. A reload: SIGHUP wakes the loop's wait at once.
+    ::pthread_kill(::pthread_self(), SIGHUP);
     fake_now += 0.05;
-    REQUIRE(loop.turn(0));
+    auto woke = std::chrono::steady_clock::now();
+    REQUIRE(loop.turn(10000));
+    CHECK(std::chrono::steady_clock::now() - woke < std::chrono::seconds(5));
     CHECK(gen() == 4);
     CHECK(loop.reloads() == 1);
     CHECK(t.inst->config().default_server_group[1].weight == 5);
@@ -213,9 +226,17 @@ TEST_CASE("the control loop, on a fake clock: a request, a health change and a r
     CHECK(t.inst->reclaim() == 0);
     CHECK(gen() == 4); // nothing else was posted meanwhile
 
-    // The clock decides duration: past it, the loop says stop.
-    loop.request_quit();
-    CHECK_FALSE(loop.turn(0));
+    // SIGUSR1: the counters report; SIGTERM: stop.
+    ::pthread_kill(::pthread_self(), SIGUSR1);
+    REQUIRE(loop.turn(10000));
+    std::rewind(report_out);
+    char line[256] = {};
+    CHECK(std::fgets(line, sizeof line, report_out) != nullptr);
+    CHECK(std::string(line) == "== ports ==\n");
+    ::pthread_kill(::pthread_self(), SIGTERM);
+    CHECK_FALSE(loop.turn(10000));
+    ::pthread_sigmask(SIG_SETMASK, &mask_before, nullptr);
+    std::fclose(report_out);
     checker.stop();
     ::unlink(sock.c_str());
 }
