@@ -1,6 +1,7 @@
 #include "cli/cli.h"
 
 #include "config/parse.h"
+#include "core/text_file.h"
 
 #include <cmdline.h>
 #include <cmdline_parse_string.h>
@@ -9,7 +10,7 @@
 
 #include <rte_byteorder.h>
 
-#include <fstream>
+#include <sstream>
 #include <unistd.h>
 #include <memory>
 
@@ -27,7 +28,7 @@ void help_cb(void *, struct cmdline *cl, void *) {
     cmdline_printf(cl, "Commands (the help of each is its syntax; TAB completes, ? shows the choices):\n");
     for (cmdline_parse_ctx_t *c = all_commands(); *c; c++) cmdline_printf(cl, "  %s\n", (*c)->help_str);
 }
-cmdline_parse_inst_t help_cmd = {help_cb, nullptr, "help", {FULCRUM_TOKEN(t_help), nullptr}};
+command help_cmd = {help_cb, nullptr, "help", {FULCRUM_TOKEN(t_help), nullptr}};
 } // namespace
 
 // (dprintf is unusable here: DPDK's cmdline headers define it as a debug no-op.)
@@ -46,8 +47,8 @@ cmdline_parse_ctx_t *all_commands() {
     static std::vector<cmdline_parse_inst_t *> all = [] {
         std::vector<cmdline_parse_inst_t *> v;
         for (auto part : {port_commands(), group_commands(), stats_commands(), conn_commands(), config_commands()})
-            v.insert(v.end(), part.begin(), part.end());
-        v.push_back(&help_cmd);
+            for (command *c : part) v.push_back(c->inst());
+        v.push_back(help_cmd.inst());
         v.push_back(nullptr);
         return v;
     }();
@@ -64,7 +65,7 @@ void run_action(struct cmdline *cl, const nlohmann::json &request) {
                            request.value("Action", std::string("?")).c_str(),
                            static_cast<unsigned long long>(reply["SnapshotGeneration"].get<uint64_t>()));
         else
-            cmdline_printf(cl, "%s\n", reply.dump(2).c_str());
+            cmdline_printf(cl, "%s\n", reply.dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
     } else {
         cmdline_printf(cl, "Error: %s\n", reply.value("Message", std::string("refused")).c_str());
     }
@@ -97,6 +98,11 @@ bool session::poll() {
 }
 
 bool session::run_line(const std::string &line, int out_fd) {
+    if (line.size() > max_line) {
+        write_text(out_fd, "Error: a command line of " + std::to_string(line.size()) + " characters (at most " +
+                               std::to_string(max_line) + ")\n");
+        return false;
+    }
     int saved = _out_fd;
     _out_fd = out_fd;
     struct restore {
@@ -116,12 +122,25 @@ bool session::run_line(const std::string &line, int out_fd) {
 }
 
 bool session::run_file(const std::string &path, int out_fd) {
-    std::ifstream in(path);
-    if (!in) {
-        write_text(out_fd, "Error: cannot read command file '" + path + "'\n");
+    // A file that loads itself, directly or not, stops at this depth.
+    constexpr int max_depth = 8;
+    constexpr size_t max_bytes = size_t(1) << 20;
+    if (_load_depth >= max_depth) {
+        write_text(out_fd, "Error: command files nest deeper than " + std::to_string(max_depth) + " (a file that loads itself?): '" + path + "' not run\n");
         return false;
     }
+    auto text = read_text_file(path, "load", max_bytes);
+    if (!text) {
+        write_text(out_fd, "Error: " + text.err().message() + "\n");
+        return false;
+    }
+    struct depth {
+        int &d;
+        explicit depth(int &x) : d(++x) {}
+        ~depth() { --d; }
+    } nested(_load_depth);
     bool all_ok = true;
+    std::istringstream in(text.value());
     std::string line;
     while (std::getline(in, line) && !_env.quit) {
         auto first = line.find_first_not_of(" \t");

@@ -17,7 +17,7 @@ struct one_res {
 };
 
 void config_cb(void *, struct cmdline *cl, void *) {
-    cmdline_printf(cl, "%s\n", config::instance_to_json(current().dp.config()).dump(2).c_str());
+    cmdline_printf(cl, "%s\n", config::instance_to_json(current().dp.config()).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
 }
 
 // A file holding one action object, or an array of them, applied in order.
@@ -61,29 +61,29 @@ void log_cb(void *r, struct cmdline *cl, void *) {
 
 cmdline_parse_token_string_t sc_show = TOKEN_STRING_INITIALIZER(one_res, a, "show");
 cmdline_parse_token_string_t sc_config = TOKEN_STRING_INITIALIZER(one_res, b, "config");
-cmdline_parse_inst_t show_config = {config_cb, nullptr, "show config", {FULCRUM_TOKEN(sc_show), FULCRUM_TOKEN(sc_config), nullptr}};
+command show_config = {config_cb, nullptr, "show config", {FULCRUM_TOKEN(sc_show), FULCRUM_TOKEN(sc_config), nullptr}};
 
 cmdline_parse_token_string_t ap_apply = TOKEN_STRING_INITIALIZER(one_res, a, "apply");
 cmdline_parse_token_string_t ap_file = TOKEN_STRING_INITIALIZER(one_res, arg, nullptr);
-cmdline_parse_inst_t apply = {apply_cb, nullptr, "apply <json file: one action object or an array of them>",
+command apply = {apply_cb, nullptr, "apply <json file: one action object or an array of them>",
                               {FULCRUM_TOKEN(ap_apply), FULCRUM_TOKEN(ap_file), nullptr}};
 
 cmdline_parse_token_string_t ld_load = TOKEN_STRING_INITIALIZER(one_res, a, "load");
-cmdline_parse_inst_t load = {load_cb, nullptr, "load <command file>", {FULCRUM_TOKEN(ld_load), FULCRUM_TOKEN(ap_file), nullptr}};
+command load = {load_cb, nullptr, "load <command file>", {FULCRUM_TOKEN(ld_load), FULCRUM_TOKEN(ap_file), nullptr}};
 
 cmdline_parse_token_string_t q_quit = TOKEN_STRING_INITIALIZER(one_res, a, "quit");
-cmdline_parse_inst_t quit = {quit_cb, nullptr, "quit", {FULCRUM_TOKEN(q_quit), nullptr}};
+command quit = {quit_cb, nullptr, "quit", {FULCRUM_TOKEN(q_quit), nullptr}};
 
 cmdline_parse_token_string_t lg2_set = TOKEN_STRING_INITIALIZER(log_res, set, "set");
 cmdline_parse_token_string_t lg2_log = TOKEN_STRING_INITIALIZER(log_res, log, "log");
 cmdline_parse_token_string_t lg2_type = TOKEN_STRING_INITIALIZER(log_res, type, nullptr);
 cmdline_parse_token_string_t lg2_level = TOKEN_STRING_INITIALIZER(log_res, level, nullptr);
-cmdline_parse_inst_t set_log = {log_cb, nullptr, "set log <type, e.g. fulcrum.* or pmd.net.*> <level>",
+command set_log = {log_cb, nullptr, "set log <type, e.g. fulcrum.* or pmd.net.*> <level>",
                                 {FULCRUM_TOKEN(lg2_set), FULCRUM_TOKEN(lg2_log), FULCRUM_TOKEN(lg2_type),
                                  FULCRUM_TOKEN(lg2_level), nullptr}};
 
 } // namespace
 
-std::vector<cmdline_parse_inst_t *> config_commands() { return {&show_config, &apply, &load, &quit, &set_log}; }
+std::vector<command *> config_commands() { return {&show_config, &apply, &load, &quit, &set_log}; }
 
 } // namespace fulcrum::cli

@@ -121,16 +121,16 @@ cmdline_parse_token_string_t c_conn = TOKEN_STRING_INITIALIZER(conn_res, conn, "
 cmdline_parse_token_string_t c_count = TOKEN_STRING_INITIALIZER(conn_res, first, "count");
 cmdline_parse_token_string_t c_first = TOKEN_STRING_INITIALIZER(conn_res, first, "client#vip#backend#port#proto#state#limit");
 cmdline_parse_token_string_t c_filters = TOKEN_STRING_INITIALIZER(conn_res, filters, TOKEN_STRING_MULTI);
-cmdline_parse_inst_t show_count = {count_cb, nullptr, "show conn count",
+command show_count = {count_cb, nullptr, "show conn count",
                                    {FULCRUM_TOKEN(c_show), FULCRUM_TOKEN(c_conn), FULCRUM_TOKEN(c_count), nullptr}};
-cmdline_parse_inst_t show_filtered = {
+command show_filtered = {
     filtered_cb, nullptr,
     "show conn [client <ip>] [vip <ip>] [backend <ip>] [port <n>] [proto tcp|udp] [state <s>] [limit <n>]",
     {FULCRUM_TOKEN(c_show), FULCRUM_TOKEN(c_conn), FULCRUM_TOKEN(c_first), FULCRUM_TOKEN(c_filters), nullptr}};
-cmdline_parse_inst_t show_all = {all_cb, nullptr, "show conn", {FULCRUM_TOKEN(c_show), FULCRUM_TOKEN(c_conn), nullptr}};
+command show_all = {all_cb, nullptr, "show conn", {FULCRUM_TOKEN(c_show), FULCRUM_TOKEN(c_conn), nullptr}};
 
 } // namespace
 
-std::vector<cmdline_parse_inst_t *> conn_commands() { return {&show_count, &show_all, &show_filtered}; }
+std::vector<command *> conn_commands() { return {&show_count, &show_all, &show_filtered}; }
 
 } // namespace fulcrum::cli

@@ -72,11 +72,11 @@ cmdline_parse_token_string_t w2_show = TOKEN_STRING_INITIALIZER(word2_res, show,
 cmdline_parse_token_string_t w2_listeners = TOKEN_STRING_INITIALIZER(word2_res, what, "listeners");
 cmdline_parse_token_string_t w2_groups = TOKEN_STRING_INITIALIZER(word2_res, what, "groups");
 cmdline_parse_token_string_t w2_backends = TOKEN_STRING_INITIALIZER(word2_res, what, "backends");
-cmdline_parse_inst_t show_listeners = {listeners_cb, nullptr, "show listeners",
+command show_listeners = {listeners_cb, nullptr, "show listeners",
                                        {FULCRUM_TOKEN(w2_show), FULCRUM_TOKEN(w2_listeners), nullptr}};
-cmdline_parse_inst_t show_groups = {groups_cb, nullptr, "show groups",
+command show_groups = {groups_cb, nullptr, "show groups",
                                     {FULCRUM_TOKEN(w2_show), FULCRUM_TOKEN(w2_groups), nullptr}};
-cmdline_parse_inst_t show_backends = {backends_cb, nullptr, "show backends",
+command show_backends = {backends_cb, nullptr, "show backends",
                                       {FULCRUM_TOKEN(w2_show), FULCRUM_TOKEN(w2_backends), nullptr}};
 
 struct health_res {
@@ -98,7 +98,7 @@ void health_cb(void *, struct cmdline *cl, void *) {
 cmdline_parse_token_string_t h_show = TOKEN_STRING_INITIALIZER(health_res, show, "show");
 cmdline_parse_token_string_t h_backends = TOKEN_STRING_INITIALIZER(health_res, backends, "backends");
 cmdline_parse_token_string_t h_health = TOKEN_STRING_INITIALIZER(health_res, health, "health");
-cmdline_parse_inst_t show_health = {health_cb, nullptr, "show backends health",
+command show_health = {health_cb, nullptr, "show backends health",
                                     {FULCRUM_TOKEN(h_show), FULCRUM_TOKEN(h_backends), FULCRUM_TOKEN(h_health), nullptr}};
 
 // show listener <vip> <tcp|udp> <port>
@@ -118,7 +118,7 @@ void listener_cb(void *r, struct cmdline *cl, void *) {
         for (const auto &cl_cfg : current().dp.config().listeners)
             if (config::format_ipv4(cl_cfg.vip) == vip && cl_cfg.port == res->port &&
                 (cl_cfg.proto == config::protocol::tcp) == (l.proto == "tcp"))
-                cmdline_printf(cl, "%s\n", config::listener_to_json(cl_cfg).dump(2).c_str());
+                cmdline_printf(cl, "%s\n", config::listener_to_json(cl_cfg).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         print_backend_header(cl);
         std::string name = l.proto + " " + l.vip + ":" + std::to_string(l.port);
         for (const auto &b : v.backends)
@@ -132,7 +132,7 @@ cmdline_parse_token_string_t l_listener = TOKEN_STRING_INITIALIZER(listener_res,
 cmdline_parse_token_ipaddr_t l_vip = TOKEN_IPV4_INITIALIZER(listener_res, vip);
 cmdline_parse_token_string_t l_proto = TOKEN_STRING_INITIALIZER(listener_res, proto, "tcp#udp");
 cmdline_parse_token_num_t l_port = TOKEN_NUM_INITIALIZER(listener_res, port, RTE_UINT16);
-cmdline_parse_inst_t show_listener = {listener_cb, nullptr, "show listener <vip> tcp|udp <port>",
+command show_listener = {listener_cb, nullptr, "show listener <vip> tcp|udp <port>",
                                       {FULCRUM_TOKEN(l_show), FULCRUM_TOKEN(l_listener), FULCRUM_TOKEN(l_vip),
                                        FULCRUM_TOKEN(l_proto), FULCRUM_TOKEN(l_port), nullptr}};
 
@@ -153,7 +153,7 @@ void group_cb(void *r, struct cmdline *cl, void *) {
 cmdline_parse_token_string_t g_show = TOKEN_STRING_INITIALIZER(group_res, show, "show");
 cmdline_parse_token_string_t g_group = TOKEN_STRING_INITIALIZER(group_res, group, "group");
 cmdline_parse_token_string_t g_id = TOKEN_STRING_INITIALIZER(group_res, id, nullptr);
-cmdline_parse_inst_t show_group = {group_cb, nullptr, "show group <default|group id>",
+command show_group = {group_cb, nullptr, "show group <default|group id>",
                                    {FULCRUM_TOKEN(g_show), FULCRUM_TOKEN(g_group), FULCRUM_TOKEN(g_id), nullptr}};
 
 // The backend entry a (group, ip, port) names, for the commands below.
@@ -203,7 +203,7 @@ cmdline_parse_token_string_t sw_group = TOKEN_STRING_INITIALIZER(weight_res, gro
 cmdline_parse_token_ipaddr_t sw_ip = TOKEN_IPV4_INITIALIZER(weight_res, ip);
 cmdline_parse_token_num_t sw_port = TOKEN_NUM_INITIALIZER(weight_res, port, RTE_UINT16);
 cmdline_parse_token_num_t sw_w = TOKEN_NUM_INITIALIZER(weight_res, w, RTE_UINT8);
-cmdline_parse_inst_t set_weight = {weight_cb, nullptr, "set weight <default|group id> <ip> <port> <weight 0-100>",
+command set_weight = {weight_cb, nullptr, "set weight <default|group id> <ip> <port> <weight 0-100>",
                                    {FULCRUM_TOKEN(sw_set), FULCRUM_TOKEN(sw_weight), FULCRUM_TOKEN(sw_group),
                                     FULCRUM_TOKEN(sw_ip), FULCRUM_TOKEN(sw_port), FULCRUM_TOKEN(sw_w), nullptr}};
 
@@ -227,7 +227,7 @@ cmdline_parse_token_string_t ab_server = TOKEN_STRING_INITIALIZER(add_res, serve
 cmdline_parse_token_ipaddr_t ab_ip = TOKEN_IPV4_INITIALIZER(add_res, ip);
 cmdline_parse_token_num_t ab_port = TOKEN_NUM_INITIALIZER(add_res, port, RTE_UINT16);
 cmdline_parse_token_num_t ab_w = TOKEN_NUM_INITIALIZER(add_res, w, RTE_UINT8);
-cmdline_parse_inst_t add_backend = {add_cb, nullptr, "add backend <default|group id> <server id> <ip> <port> <weight 0-100>",
+command add_backend = {add_cb, nullptr, "add backend <default|group id> <server id> <ip> <port> <weight 0-100>",
                                     {FULCRUM_TOKEN(ab_add), FULCRUM_TOKEN(ab_backend), FULCRUM_TOKEN(ab_group),
                                      FULCRUM_TOKEN(ab_server), FULCRUM_TOKEN(ab_ip), FULCRUM_TOKEN(ab_port),
                                      FULCRUM_TOKEN(ab_w), nullptr}};
@@ -254,7 +254,7 @@ cmdline_parse_token_string_t rb_backend = TOKEN_STRING_INITIALIZER(remove_res, b
 cmdline_parse_token_string_t rb_group = TOKEN_STRING_INITIALIZER(remove_res, group, nullptr);
 cmdline_parse_token_ipaddr_t rb_ip = TOKEN_IPV4_INITIALIZER(remove_res, ip);
 cmdline_parse_token_num_t rb_port = TOKEN_NUM_INITIALIZER(remove_res, port, RTE_UINT16);
-cmdline_parse_inst_t remove_backend = {remove_cb, nullptr, "remove backend <default|group id> <ip> <port>",
+command remove_backend = {remove_cb, nullptr, "remove backend <default|group id> <ip> <port>",
                                        {FULCRUM_TOKEN(rb_remove), FULCRUM_TOKEN(rb_backend), FULCRUM_TOKEN(rb_group),
                                         FULCRUM_TOKEN(rb_ip), FULCRUM_TOKEN(rb_port), nullptr}};
 
@@ -274,12 +274,12 @@ void create_cb(void *r, struct cmdline *cl, void *) {
 cmdline_parse_token_string_t cg_create = TOKEN_STRING_INITIALIZER(create_res, create, "create");
 cmdline_parse_token_string_t cg_kind = TOKEN_STRING_INITIALIZER(create_res, kind, "vserver-group");
 cmdline_parse_token_string_t cg_name = TOKEN_STRING_INITIALIZER(create_res, name, nullptr);
-cmdline_parse_inst_t create_group = {create_cb, nullptr, "create vserver-group <name>",
+command create_group = {create_cb, nullptr, "create vserver-group <name>",
                                      {FULCRUM_TOKEN(cg_create), FULCRUM_TOKEN(cg_kind), FULCRUM_TOKEN(cg_name), nullptr}};
 
 } // namespace
 
-std::vector<cmdline_parse_inst_t *> group_commands() {
+std::vector<command *> group_commands() {
     return {&show_listeners, &show_listener, &show_groups, &show_group, &show_backends, &show_health,
             &set_weight,     &add_backend,   &remove_backend, &create_group};
 }

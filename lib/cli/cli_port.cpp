@@ -80,7 +80,7 @@ cmdline_parse_token_string_t pa_show = TOKEN_STRING_INITIALIZER(port_all_res, sh
 cmdline_parse_token_string_t pa_port = TOKEN_STRING_INITIALIZER(port_all_res, port, "port");
 cmdline_parse_token_string_t pa_what = TOKEN_STRING_INITIALIZER(port_all_res, what, "stats#info");
 cmdline_parse_token_string_t pa_all = TOKEN_STRING_INITIALIZER(port_all_res, all, "all");
-cmdline_parse_inst_t port_all = {port_all_cb, nullptr, "show port stats|info all",
+command port_all = {port_all_cb, nullptr, "show port stats|info all",
                                  {FULCRUM_TOKEN(pa_show), FULCRUM_TOKEN(pa_port), FULCRUM_TOKEN(pa_what),
                                   FULCRUM_TOKEN(pa_all), nullptr}};
 
@@ -88,12 +88,12 @@ cmdline_parse_token_string_t pi_show = TOKEN_STRING_INITIALIZER(port_id_res, sho
 cmdline_parse_token_string_t pi_port = TOKEN_STRING_INITIALIZER(port_id_res, port, "port");
 cmdline_parse_token_string_t pi_what = TOKEN_STRING_INITIALIZER(port_id_res, what, "stats#info");
 cmdline_parse_token_num_t pi_id = TOKEN_NUM_INITIALIZER(port_id_res, id, RTE_UINT16);
-cmdline_parse_inst_t port_id = {port_id_cb, nullptr, "show port stats|info <port index>",
+command port_id = {port_id_cb, nullptr, "show port stats|info <port index>",
                                 {FULCRUM_TOKEN(pi_show), FULCRUM_TOKEN(pi_port), FULCRUM_TOKEN(pi_what),
                                  FULCRUM_TOKEN(pi_id), nullptr}};
 
 } // namespace
 
-std::vector<cmdline_parse_inst_t *> port_commands() { return {&port_all, &port_id}; }
+std::vector<command *> port_commands() { return {&port_all, &port_id}; }
 
 } // namespace fulcrum::cli

@@ -43,16 +43,16 @@ void clear_cb(void *, struct cmdline *cl, void *) {
 cmdline_parse_token_string_t s_show = TOKEN_STRING_INITIALIZER(stats_res, show, "show");
 cmdline_parse_token_string_t s_stats = TOKEN_STRING_INITIALIZER(stats_res, stats, "stats");
 cmdline_parse_token_string_t s_what = TOKEN_STRING_INITIALIZER(stats_res, what, "workers#listeners#backends");
-cmdline_parse_inst_t show_stats_of = {stats_cb, nullptr, "show stats workers|listeners|backends",
+command show_stats_of = {stats_cb, nullptr, "show stats workers|listeners|backends",
                                       {FULCRUM_TOKEN(s_show), FULCRUM_TOKEN(s_stats), FULCRUM_TOKEN(s_what), nullptr}};
-cmdline_parse_inst_t show_stats = {summary_cb, nullptr, "show stats",
+command show_stats = {summary_cb, nullptr, "show stats",
                                    {FULCRUM_TOKEN(s_show), FULCRUM_TOKEN(s_stats), nullptr}};
 cmdline_parse_token_string_t c_clear = TOKEN_STRING_INITIALIZER(stats_res, show, "clear");
-cmdline_parse_inst_t clear_stats = {clear_cb, nullptr, "clear stats",
+command clear_stats = {clear_cb, nullptr, "clear stats",
                                     {FULCRUM_TOKEN(c_clear), FULCRUM_TOKEN(s_stats), nullptr}};
 
 } // namespace
 
-std::vector<cmdline_parse_inst_t *> stats_commands() { return {&show_stats, &show_stats_of, &clear_stats}; }
+std::vector<command *> stats_commands() { return {&show_stats, &show_stats_of, &clear_stats}; }
 
 } // namespace fulcrum::cli

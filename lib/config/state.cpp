@@ -2,6 +2,7 @@
 
 #include "config/json_text.h"
 #include "config/parse.h"
+#include "core/text_file.h"
 
 #include <fcntl.h>
 #include <unistd.h>
@@ -21,19 +22,18 @@ const char *const runtime_keys[6] = {"vips",  "tcp_timeouts", "listeners", "defa
                                      "vserver_groups", "master_slave_groups"};
 
 result<json> load_json_file(const std::string &path, const std::string &what) {
-    std::ifstream in(path, std::ios::binary);
-    if (!in) return error{what, "cannot open file '" + path + "': " + std::strerror(errno)};
-    std::stringstream text;
-    text << in.rdbuf();
+    auto read = read_text_file(path, what);
+    if (!read) return read.err();
+    const std::string &text = read.value();
     // Files come from the operator, but a state file or `apply FILE` may be anything:
-    // depth is bounded as for requests (size is not: a config may be large).
-    if (json_depth(text.str()) > max_json_depth)
+    // depth is bounded as for requests, size more loosely (a config may be large).
+    if (json_depth(text) > max_json_depth)
         return error{what, "file '" + path + "' nests objects and arrays deeper than " + std::to_string(max_json_depth)};
     try {
-        return json::parse(text.str(), nullptr, true, true);
+        return json::parse(text, nullptr, true, true);
     } catch (const json::parse_error &e) {
         // e.byte is where the parser stopped: at the end for a truncated file.
-        std::string where = e.byte >= text.str().size() ? "it ends early (truncated?)"
+        std::string where = e.byte >= text.size() ? "it ends early (truncated?)"
                                                         : "error at byte " + std::to_string(e.byte);
         return error{what, "file '" + path + "' is not valid JSON: " + where + " (" + e.what() + ")"};
     }

@@ -138,6 +138,13 @@ json service::handle_checked(const json &request, uint64_t id) {
         std::fflush(stdout);
         return reply;
     };
+    // Requests built in code (the prompt) have not been through the text parser's UTF-8
+    // check: a name that is not text must not reach the model (nor the state file).
+    try {
+        (void)request.dump();
+    } catch (const json::type_error &) {
+        return fail({"<request>", "must hold only UTF-8 text"});
+    }
     auto name = request.is_object() ? request.find("Action") : request.end();
     const action_info *known = name != request.end() && name->is_string() ? action_named(name->get<std::string>()) : nullptr;
     if (known && known->service) { // the one the service answers: DescribeHealthStatus

@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <fstream>
 #include <regex>
+#include <sys/stat.h>
 #include <unistd.h>
 
 using namespace fulcrum;
@@ -173,4 +174,39 @@ TEST_CASE("every prompt command prints what it shows, and changes go through the
     CHECK_FALSE(p.env.quit);
     CHECK_THAT(p.run("quit"), Catch::Contains("stopping Fulcrum"));
     CHECK(p.env.quit);
+}
+
+TEST_CASE("careless prompt input: a FIFO, /dev/zero, a file that loads itself, an over-long line, a name that is not "
+          "UTF-8 — each refused with a message, the model unchanged", "[cli]") {
+    lb t;
+    prompt p(t);
+    uint64_t gen = t.inst->current_snapshot().generation;
+    std::string dir = "/tmp/fulcrum-cli-careless-" + std::to_string(::getpid());
+    REQUIRE(::mkdir(dir.c_str(), 0700) == 0);
+    std::string fifo = dir + "/fifo", self = dir + "/self.cmds";
+    REQUIRE(::mkfifo(fifo.c_str(), 0600) == 0);
+    // A FIFO nobody writes to would block the control thread on open or read.
+    CHECK(p.run("load " + fifo).find("is not a regular file") != std::string::npos);
+    CHECK(p.run("apply " + fifo).find("is not a regular file") != std::string::npos);
+    // /dev/zero never ends.
+    CHECK(p.run("load /dev/zero").find("is not a regular file") != std::string::npos);
+    CHECK(p.run("apply /dev/zero").find("is not a regular file") != std::string::npos);
+    // A command file that loads itself stops 8 deep.
+    std::ofstream(self) << "show stats workers\nload " << self << "\n";
+    std::string out = p.run("load " + self);
+    CHECK(out.find("nest deeper than 8") != std::string::npos);
+    size_t shown = 0;
+    for (size_t at = out.find("fulcrum> show stats workers"); at != std::string::npos; at = out.find("fulcrum> show stats workers", at + 1)) shown++;
+    CHECK(shown == 8);
+    // A line longer than the prompt takes.
+    bool ok = true;
+    CHECK(p.run("show " + std::string(5000, 'x'), &ok).find("a command line of 5005 characters") != std::string::npos);
+    CHECK_FALSE(ok);
+    // A vserver group name that is not UTF-8 text never reaches the model.
+    CHECK(p.run("create vserver-group bad\xff\xfename").find("must hold only UTF-8 text") != std::string::npos);
+    CHECK(t.inst->config().vserver_groups.empty());
+    CHECK(t.inst->current_snapshot().generation == gen);
+    ::unlink(fifo.c_str());
+    ::unlink(self.c_str());
+    ::rmdir(dir.c_str());
 }
