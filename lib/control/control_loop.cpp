@@ -31,7 +31,7 @@ control_loop::control_loop(loop_parts parts) : _p(std::move(parts)) {
     _handle = [this](const std::string &text) { return _p.svc.handle_text(text); };
     _view = [this] { return deploy::collect_stats(_p.dp); };
     _ep = ::epoll_create1(EPOLL_CLOEXEC);
-    for (int fd : {_p.ctl ? _p.ctl->epoll_fd() : -1, _p.metrics ? _p.metrics->epoll_fd() : -1}) {
+    for (int fd : {_p.ctl ? _p.ctl->epoll_fd() : -1, _p.metrics ? _p.metrics->epoll_fd() : -1, _p.svc.health_change_fd()}) {
         if (fd < 0) continue;
         epoll_event ev{};
         ev.events = EPOLLIN;
@@ -109,12 +109,16 @@ void control_loop::report() {
 }
 
 bool control_loop::turn(int wait_ms) {
-    // One wait for everything with descriptors (control clients, scrapers, signals);
-    // the health checker's verdicts and the timers below are looked
-    // at every turn (at most wait_ms apart). Nothing here blocks on a client.
+    // One wait for everything with descriptors (control clients, scrapers, signals, the
+    // health checker's changes), each acted on as soon as it is ready; the timers below
+    // are looked at every turn (at most wait_ms apart). Nothing here blocks on a client.
     epoll_event ready[4];
     if (::epoll_wait(_ep, ready, 4, wait_ms) < 0 && errno != EINTR) std::this_thread::sleep_for(std::chrono::milliseconds(1));
     if (_sfd >= 0) take_signals();
+    if (int hfd = _p.svc.health_change_fd(); hfd >= 0) {
+        uint64_t changes;
+        (void)!::read(hfd, &changes, sizeof changes); // poll() below looks at the version
+    }
     double t = now();
     double mono = std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
     if (_p.ctl) _p.ctl->turn(mono, _handle);

@@ -78,7 +78,7 @@ class control_loop {
     bool _warm;
     uint64_t _reloads = 0;
     void take_signals();
-    int _ep = -1;  // waits on the control socket's and the metrics server's clients, and signals
+    int _ep = -1;  // waits on the control socket's and the metrics server's clients, signals and health changes
     int _sfd = -1; // signalfd
     ctl_socket::handler _handle;
     observe::metrics_server::view_fn _view;

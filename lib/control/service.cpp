@@ -38,6 +38,8 @@ result<uint64_t> service::apply(const config::instance &next) {
     return gen;
 }
 
+int service::health_change_fd() const { return _health ? _health->change_fd() : -1; }
+
 void service::poll() {
     if (!_health || _health->version() == _health_seen) return;
     _health_seen = _health->version();

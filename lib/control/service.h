@@ -35,6 +35,8 @@ class service {
     result<uint64_t> apply(const config::instance &next);
     // Called from the control loop: a health change becomes a new snapshot.
     void poll();
+    // Readable when the checker has a change for poll() (-1: no checker).
+    int health_change_fd() const;
     // DescribeHealthStatus: every backend of every listener, with its check state.
     nlohmann::json health_status() const;
 

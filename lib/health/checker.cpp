@@ -9,6 +9,7 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <sys/socket.h>
+#include <sys/eventfd.h>
 #include <unistd.h>
 
 #include <algorithm>
@@ -75,9 +76,13 @@ struct checker::probe {
 };
 
 checker::checker(uint32_t source_ip, uint16_t port_min, uint16_t port_max)
-    : _source(source_ip), _port_min(port_min), _port_max(port_max), _next_port(port_min) {}
+    : _source(source_ip), _port_min(port_min), _port_max(port_max), _next_port(port_min),
+      _change_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
-checker::~checker() { stop(); }
+checker::~checker() {
+    stop();
+    if (_change_fd >= 0) ::close(_change_fd);
+}
 
 void checker::start() {
     if (!_thread.joinable()) _thread = std::thread([this] { run(); });
@@ -206,6 +211,8 @@ void checker::finish(const target_key &k, bool ok, const std::string &reason) {
     else std::printf("fulcrum: health: %s\n", line.c_str());
     std::fflush(stdout);
     _version.fetch_add(1, std::memory_order_release);
+    uint64_t one = 1;
+    if (_change_fd >= 0) (void)!::write(_change_fd, &one, sizeof one);
 }
 
 void checker::run() {

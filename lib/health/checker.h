@@ -85,6 +85,9 @@ class checker {
     void set_log(std::function<void(bool up, const std::string &line)> sink) { _log = std::move(sink); }
     // Increases on every up/down change (the control thread then rebuilds the snapshot).
     uint64_t version() const { return _version.load(std::memory_order_acquire); }
+    // Readable after a change (an eventfd): the control loop waits on it with its
+    // clients. Drained by whoever waits on it.
+    int change_fd() const { return _change_fd; }
 
   private:
     struct entry {
@@ -108,6 +111,7 @@ class checker {
     std::atomic<uint64_t> _skipped{0};  // probes put off for a local shortage
     std::map<target_key, entry> _targets;
     std::atomic<uint64_t> _version{0};
+    int _change_fd = -1;
     std::atomic<bool> _stop{false};
     std::thread _thread;
 };

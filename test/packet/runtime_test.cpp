@@ -207,7 +207,9 @@ TEST_CASE("the control loop, on a fake clock: a request, a health change and a S
     INFO(checker.skipped() << " probes put off");
     REQUIRE(checker.version() == 2);
     fake_now += 0.05;
-    REQUIRE(loop.turn(0));
+    auto waited = std::chrono::steady_clock::now();
+    REQUIRE(loop.turn(10000)); // the checker's change wakes the wait
+    CHECK(std::chrono::steady_clock::now() - waited < std::chrono::seconds(5));
     CHECK(gen() == 3);
     CHECK(t.inst->current_snapshot().listeners[0].eligible_len == 0); // both backends down
     settle();
