@@ -24,6 +24,13 @@ struct neighbour {
     bool operator==(const neighbour &) const = default;
 };
 
+// How replies find the worker that owns their connection on a port with several
+// workers (see README "Multi-core"): auto programs Fulcrum's RSS key and RETA (else an
+// rte_flow rule per local address, else the software redirect ring); emulated trusts
+// the traffic source to split frames by that key and RETA (tests, benchmarks); off
+// always uses the redirect ring.
+enum class rss_setting : uint8_t { auto_, emulated, off };
+
 struct port {
     std::string name;
     std::string device; // EAL device name, e.g. "net_af_packet0" or "0000:01:00.0"
@@ -32,6 +39,10 @@ struct port {
     uint32_t gateway = 0; // 0: no gateway on this port
     uint16_t mtu = 1500;
     std::vector<neighbour> static_neighbours;
+    rss_setting rss = rss_setting::auto_;
+    // This port's own local addresses, outside its subnet (a routed pool the next hop
+    // sends back here); the top-level list's belong to the port whose subnet holds them.
+    std::vector<uint32_t> local_addresses;
     bool operator==(const port &) const = default;
 };
 
@@ -153,5 +164,14 @@ struct instance {
 constexpr uint32_t max_listeners = 50;
 constexpr uint32_t max_acl_entries = 300;
 constexpr uint32_t max_local_addresses = 256;
+
+// Every local address with the port it belongs to: the top-level list's, each to the
+// first port whose subnet holds it (the only port when there is one), then each port's
+// own pool. Indices into this list are the laddr indices of the data plane.
+struct local_address {
+    uint32_t ip;
+    size_t port;
+};
+std::vector<local_address> local_addresses_by_port(const instance &cfg);
 
 } // namespace fulcrum::config

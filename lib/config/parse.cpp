@@ -97,8 +97,20 @@ std::array<uint8_t, 6> get_mac(const json &v, const std::string &field) {
     return *mac;
 }
 
+std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
+    std::vector<uint32_t> out;
+    const auto &arr = get_array(v, f);
+    for (size_t i = 0; i < arr.size(); i++) {
+        uint32_t ip = get_ipv4(arr[i], index(f, i));
+        if (std::find(out.begin(), out.end(), ip) != out.end())
+            fail(index(f, i), "must not repeat an address");
+        out.push_back(ip);
+    }
+    return out;
+}
+
 port parse_port(const json &j, const std::string &f) {
-    check_keys(j, f, {"name", "device", "address", "gateway", "mtu", "static_neighbours"});
+    check_keys(j, f, {"name", "device", "address", "gateway", "mtu", "static_neighbours", "rss", "local_addresses"});
     port p;
     p.name = get_string(require(j, f, "name"), join(f, "name"));
     p.device = get_string(require(j, f, "device"), join(f, "device"));
@@ -115,6 +127,15 @@ port parse_port(const json &j, const std::string &f) {
             fail(join(f, "gateway"), "must be inside the port's own subnet");
     }
     p.mtu = static_cast<uint16_t>(opt_uint(j, f, "mtu", 576, 9000, 1500));
+    if (auto it = j.find("rss"); it != j.end()) {
+        std::string v = get_string(*it, join(f, "rss"));
+        if (v == "auto") p.rss = rss_setting::auto_;
+        else if (v == "emulated") p.rss = rss_setting::emulated;
+        else if (v == "off") p.rss = rss_setting::off;
+        else fail(join(f, "rss"), "must be one of auto, emulated, off");
+    }
+    if (auto it = j.find("local_addresses"); it != j.end())
+        p.local_addresses = parse_ip_list(*it, join(f, "local_addresses"));
     if (auto it = j.find("static_neighbours"); it != j.end()) {
         const auto &arr = get_array(*it, join(f, "static_neighbours"));
         for (size_t i = 0; i < arr.size(); i++) {
@@ -375,18 +396,6 @@ void parse_port_range(const json &doc, const char *key, uint16_t &lo, uint16_t &
     if (lo > hi) fail(key, "min must not exceed max");
 }
 
-std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
-    std::vector<uint32_t> out;
-    const auto &arr = get_array(v, f);
-    for (size_t i = 0; i < arr.size(); i++) {
-        uint32_t ip = get_ipv4(arr[i], index(f, i));
-        if (std::find(out.begin(), out.end(), ip) != out.end())
-            fail(index(f, i), "must not repeat an address");
-        out.push_back(ip);
-    }
-    return out;
-}
-
 // A list of named groups whose ids must be unique.
 template <class Group, class Parse>
 void parse_groups(const json &doc, const char *key, const char *id_field, const char *kind, Parse parse,
@@ -421,26 +430,44 @@ instance parse_root(const json &doc) {
     }
     if (inst.ports.size() > 16) fail("ports", "must have at most 16 entries");
     inst.vips = parse_ip_list(require(doc, "", "vips"), "vips");
-    inst.local_addresses = parse_ip_list(require(doc, "", "local_addresses"), "local_addresses");
-    if (inst.local_addresses.empty())
-        fail("local_addresses", "must hold at least one address (the full-NAT source pool)");
-    if (inst.local_addresses.size() > max_local_addresses)
-        fail("local_addresses", "must have at most 256 entries");
-    for (size_t i = 0; i < inst.local_addresses.size(); i++)
-        if (std::find(inst.vips.begin(), inst.vips.end(), inst.local_addresses[i]) != inst.vips.end())
-            fail(index("local_addresses", i), "must not also be a VIP");
+    if (auto it = doc.find("local_addresses"); it != doc.end())
+        inst.local_addresses = parse_ip_list(*it, "local_addresses");
+    for (size_t i = 0; i < inst.local_addresses.size(); i++) {
+        uint32_t l = inst.local_addresses[i];
+        bool in_subnet = std::any_of(inst.ports.begin(), inst.ports.end(),
+                                     [&](const port &p) { return net::in_prefix(l, p.address, p.prefix_len); });
+        if (!in_subnet && inst.ports.size() > 1)
+            fail(index("local_addresses", i), "must lie in a port's subnet, so that it belongs to that port (an address "
+                                              "outside every subnet goes under ports[i].local_addresses: that port's routed pool)");
+    }
+    std::vector<local_address> all = local_addresses_by_port(inst);
+    if (all.empty())
+        fail("local_addresses", "must hold at least one address (the full-NAT source pool), here or under a port");
+    if (all.size() > max_local_addresses) fail("local_addresses", "must have at most 256 entries, ports' own included");
+    auto laddr_field = [&](size_t k) {
+        if (k < inst.local_addresses.size()) return index("local_addresses", k);
+        for (size_t p = 0, base = inst.local_addresses.size(); p < inst.ports.size(); base += inst.ports[p++].local_addresses.size())
+            if (k < base + inst.ports[p].local_addresses.size())
+                return index(index("ports", p) + ".local_addresses", k - base);
+        return std::string("local_addresses");
+    };
+    for (size_t k = 0; k < all.size(); k++) {
+        if (std::find(inst.vips.begin(), inst.vips.end(), all[k].ip) != inst.vips.end())
+            fail(laddr_field(k), "must not also be a VIP");
+        for (size_t e = 0; e < k; e++)
+            if (all[e].ip == all[k].ip) fail(laddr_field(k), "must appear once among the local addresses");
+    }
     parse_port_range(doc, "lport_range", inst.lport_min, inst.lport_max);
     parse_port_range(doc, "probe_port_range", inst.probe_port_min, inst.probe_port_max);
     if (inst.lport_min <= inst.probe_port_max && inst.probe_port_min <= inst.lport_max)
         fail(doc.contains("probe_port_range") ? "probe_port_range" : "lport_range",
              "lport_range and probe_port_range must not overlap (defaults 1024-60999 and 61000-65535)");
     inst.exception_path = opt_switch(doc, "", "exception_path", true);
-    inst.probe_source = inst.local_addresses[0];
+    inst.probe_source = all[0].ip;
     if (auto it = doc.find("health_check_source"); it != doc.end()) {
         inst.probe_source = get_ipv4(*it, "health_check_source");
-        if (std::find(inst.local_addresses.begin(), inst.local_addresses.end(), inst.probe_source) ==
-            inst.local_addresses.end())
-            fail("health_check_source", "must be one of the local_addresses");
+        if (std::none_of(all.begin(), all.end(), [&](const local_address &a) { return a.ip == inst.probe_source; }))
+            fail("health_check_source", "must be one of the local addresses");
     }
     inst.conn_capacity = static_cast<uint32_t>(opt_uint(doc, "", "conn_capacity", 64, 1u << 26, 1u << 20));
     inst.mbufs = static_cast<uint32_t>(opt_uint(doc, "", "mbufs", 1024, 1u << 24, 32768));
@@ -556,6 +583,22 @@ result<instance> load_instance_file(const std::string &path) {
     auto doc = load_json_file(path, "--config");
     if (!doc) return doc.err();
     return parse_instance(doc.value());
+}
+
+std::vector<local_address> local_addresses_by_port(const instance &cfg) {
+    std::vector<local_address> all;
+    for (uint32_t l : cfg.local_addresses) {
+        size_t home = 0;
+        for (size_t k = 0; k < cfg.ports.size(); k++)
+            if (net::in_prefix(l, cfg.ports[k].address, cfg.ports[k].prefix_len)) {
+                home = k;
+                break;
+            }
+        all.push_back({l, home});
+    }
+    for (size_t p = 0; p < cfg.ports.size(); p++)
+        for (uint32_t l : cfg.ports[p].local_addresses) all.push_back({l, p});
+    return all;
 }
 
 } // namespace fulcrum::config

@@ -92,6 +92,8 @@ json instance_to_json(const instance &c) {
         json pj{{"name", p.name}, {"device", p.device},
                 {"address", net::format_prefix(p.address, p.prefix_len)}, {"mtu", p.mtu}};
         if (p.gateway) pj["gateway"] = format_ipv4(p.gateway);
+        if (p.rss != rss_setting::auto_) pj["rss"] = p.rss == rss_setting::emulated ? "emulated" : "off";
+        if (!p.local_addresses.empty()) pj["local_addresses"] = ips(p.local_addresses);
         if (!p.static_neighbours.empty()) {
             pj["static_neighbours"] = json::array();
             for (const auto &n : p.static_neighbours) {

@@ -30,6 +30,7 @@ namespace fulcrum::dataplane {
     X(no_conn, "no connection and not a connection start")                                         \
     X(no_backend, "listener has no backend up with weight > 0 (TCP: answered with a reset)")       \
     X(lport_exhausted, "local address/port pool empty")                                            \
+    X(no_laddr, "no local address belongs to the port toward the backend")                          \
     X(table_full, "connection table full")                                                         \
     X(no_route, "no port or gateway reaches the destination")                                      \
     X(neigh_unresolved, "neighbour did not answer ARP")                                            \

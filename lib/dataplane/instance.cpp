@@ -53,13 +53,12 @@ result<std::unique_ptr<instance>> instance::create(const instance_params &p, std
         lcounters.push_back(w->listener_counter_array());
     }
     for (auto &w : inst->_workers) w->set_peers(redirect, msgs, counters, lcounters);
-    // Deal the (port, rx queue) pairs to workers round robin; each worker owns one
-    // queue of every tap.
+    // Rx queue q of every port is worker q's (the RETA and the lport choice count on
+    // it); each worker owns one queue of every tap.
     const snapshot &s = *inst->_snap;
-    uint32_t k = 0;
     for (const port_rt &port : s.ports)
         for (uint16_t q = 0; q < rx_queue_count(port.port_id, n_workers); q++)
-            inst->_workers[k++ % n_workers]->add_rx_queue(port.port_id, q);
+            inst->_workers[q]->add_rx_queue(port.port_id, q);
     for (size_t i = 0; i < s.ports.size(); i++)
         if (s.ports[i].exc_port_id != port_rt::no_exception_port)
             for (uint32_t w = 0; w < n_workers; w++)

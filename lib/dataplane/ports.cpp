@@ -7,6 +7,9 @@
 
 #include <rte_bus_vdev.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
+
+#include "net/toeplitz.h"
 
 #include <algorithm>
 #include <cerrno>
@@ -32,6 +35,94 @@ std::optional<std::string> set_kernel_mtu(uint32_t if_index, uint16_t mtu) {
     return std::nullopt;
 }
 std::string tap_vdev(size_t i) { return "net_tap_fx" + std::to_string(i); }
+
+constexpr uint64_t rss_l4 = RTE_ETH_RSS_NONFRAG_IPV4_TCP | RTE_ETH_RSS_NONFRAG_IPV4_UDP;
+
+// Whether the device can take Fulcrum's key for the IPv4 TCP and UDP hash; the reason if not.
+std::optional<std::string> rss_unsupported(const rte_eth_dev_info &info) {
+    if ((info.flow_type_rss_offloads & rss_l4) != rss_l4) return "no RSS over IPv4 TCP and UDP ports";
+    if (info.hash_key_size != 0 && info.hash_key_size < 20) return "RSS key shorter than 20 bytes";
+    if (info.reta_size == 0) return "no RSS redirection table";
+    return std::nullopt;
+}
+
+// After start: the RETA (entry j -> queue j % queues), then both read back: a device
+// that silently kept its own key or table must not be trusted.
+std::optional<std::string> program_reta(uint16_t id, const rte_eth_dev_info &info, uint16_t queues) {
+    std::vector<rte_eth_rss_reta_entry64> reta((info.reta_size + RTE_ETH_RETA_GROUP_SIZE - 1) / RTE_ETH_RETA_GROUP_SIZE);
+    for (uint32_t j = 0; j < info.reta_size; j++) {
+        reta[j / RTE_ETH_RETA_GROUP_SIZE].mask |= uint64_t(1) << (j % RTE_ETH_RETA_GROUP_SIZE);
+        reta[j / RTE_ETH_RETA_GROUP_SIZE].reta[j % RTE_ETH_RETA_GROUP_SIZE] = static_cast<uint16_t>(j % queues);
+    }
+    if (int rc = rte_eth_dev_rss_reta_update(id, reta.data(), info.reta_size); rc != 0)
+        return std::string("RETA update failed: ") + rte_strerror(-rc);
+    std::vector<rte_eth_rss_reta_entry64> got(reta.size());
+    for (auto &g : got) g.mask = ~uint64_t(0);
+    if (rte_eth_dev_rss_reta_query(id, got.data(), info.reta_size) != 0) return "RETA cannot be read back";
+    for (uint32_t j = 0; j < info.reta_size; j++)
+        if (got[j / RTE_ETH_RETA_GROUP_SIZE].reta[j % RTE_ETH_RETA_GROUP_SIZE] != j % queues) return "RETA read back differs";
+    uint8_t key[128] = {};
+    rte_eth_rss_conf conf{};
+    conf.rss_key = key;
+    conf.rss_key_len = sizeof key;
+    if (rte_eth_dev_rss_hash_conf_get(id, &conf) != 0) return "RSS key cannot be read back";
+    if (std::memcmp(key, net::rss_key, 20) != 0) return "RSS key read back differs";
+    return std::nullopt;
+}
+
+// rte_flow: for each local address, TCP and UDP destination port & (queues - 1) == q go
+// to queue q (lports are then dealt by lport % workers). Validated whole before any is made.
+std::optional<std::string> install_flow_rules(uint16_t id, const std::vector<uint32_t> &laddrs, uint16_t queues) {
+    if (queues & (queues - 1)) return "rte_flow needs a power-of-two number of workers";
+    struct rule {
+        rte_flow_item_ipv4 ip_spec{}, ip_mask{};
+        rte_flow_item_tcp tcp_spec{}, tcp_mask{};
+        rte_flow_item_udp udp_spec{}, udp_mask{};
+        rte_flow_action_queue queue{};
+        bool udp;
+    };
+    std::vector<rule> rules;
+    for (uint32_t l : laddrs)
+        for (bool udp : {false, true})
+            for (uint16_t q = 0; q < queues; q++) {
+                rule r{};
+                r.ip_spec.hdr.dst_addr = l;
+                r.ip_mask.hdr.dst_addr = UINT32_MAX;
+                r.tcp_spec.hdr.dst_port = r.udp_spec.hdr.dst_port = rte_cpu_to_be_16(q);
+                r.tcp_mask.hdr.dst_port = r.udp_mask.hdr.dst_port = rte_cpu_to_be_16(uint16_t(queues - 1));
+                r.queue.index = q;
+                r.udp = udp;
+                rules.push_back(r);
+            }
+    auto apply = [&](bool create) -> std::optional<std::string> {
+        for (rule &r : rules) {
+            rte_flow_attr attr{};
+            attr.ingress = 1;
+            rte_flow_item pattern[] = {
+                {RTE_FLOW_ITEM_TYPE_ETH, nullptr, nullptr, nullptr},
+                {RTE_FLOW_ITEM_TYPE_IPV4, &r.ip_spec, nullptr, &r.ip_mask},
+                {r.udp ? RTE_FLOW_ITEM_TYPE_UDP : RTE_FLOW_ITEM_TYPE_TCP,
+                 r.udp ? static_cast<const void *>(&r.udp_spec) : &r.tcp_spec, nullptr,
+                 r.udp ? static_cast<const void *>(&r.udp_mask) : &r.tcp_mask},
+                {RTE_FLOW_ITEM_TYPE_END, nullptr, nullptr, nullptr}};
+            rte_flow_action actions[] = {{RTE_FLOW_ACTION_TYPE_QUEUE, &r.queue}, {RTE_FLOW_ACTION_TYPE_END, nullptr}};
+            rte_flow_error err{};
+            bool ok = create ? rte_flow_create(id, &attr, pattern, actions, &err) != nullptr
+                             : rte_flow_validate(id, &attr, pattern, actions, &err) == 0;
+            if (!ok) return std::string("rte_flow rule ") + (create ? "not made" : "refused") + ": " +
+                            (err.message ? err.message : "not supported");
+        }
+        return std::nullopt;
+    };
+    if (laddrs.empty()) return "no local address on this port";
+    if (auto refused = apply(false)) return refused;
+    if (auto failed = apply(true)) {
+        rte_flow_error err{};
+        rte_flow_flush(id, &err);
+        return failed;
+    }
+    return std::nullopt;
+}
 } // namespace
 
 uint16_t mbuf_data_room(uint16_t max_mtu) {
@@ -69,10 +160,23 @@ result<port_rt> start_port(const port_params &pp, rte_mempool *pool, uint32_t n_
         conf.rxmode.offloads |= RTE_ETH_RX_OFFLOAD_IPV4_CKSUM;
         p.rx_ip_cksum = true;
     }
+    // Several workers: the NIC spreads clients by RSS; with Fulcrum's key and RETA it
+    // also sends each reply to the worker that chose its lport (steering::rss).
+    std::string note;
+    std::optional<std::string> no_rss = n_workers == 1 ? std::optional<std::string>("one worker")
+                                        : n_rx < n_workers ? std::optional<std::string>("fewer rx queues than workers")
+                                                           : rss_unsupported(info);
+    uint8_t key[128] = {};
+    std::memcpy(key, net::rss_key, net::rss_key_size);
     if (n_rx > 1 && info.flow_type_rss_offloads) {
         conf.rxmode.mq_mode = RTE_ETH_MQ_RX_RSS;
         conf.rx_adv_conf.rss_conf.rss_hf =
             info.flow_type_rss_offloads & (RTE_ETH_RSS_IP | RTE_ETH_RSS_TCP | RTE_ETH_RSS_UDP);
+        if (!no_rss && pp.steer == port_params::want::automatic) {
+            conf.rx_adv_conf.rss_conf.rss_key = key;
+            conf.rx_adv_conf.rss_conf.rss_key_len =
+                static_cast<uint8_t>(info.hash_key_size ? std::min<uint32_t>(info.hash_key_size, sizeof key) : net::rss_key_size);
+        }
     }
     // Every frame must fit one mbuf (multi-segment frames are dropped): the pool is sized
     // for the largest port MTU by whoever made it (see mbuf_data_room).
@@ -118,6 +222,30 @@ result<port_rt> start_port(const port_params &pp, rte_mempool *pool, uint32_t n_
         return error{dev_field, std::string("port start failed: ") + rte_strerror(-rc)};
     rte_eth_promiscuous_enable(id); // not every PMD has it; unicast to our MAC is enough
 
+    p.rx_queues = n_rx;
+    if (n_workers == 1) {
+        p.steer = steering::single;
+        note = "one worker";
+    } else if (pp.steer == port_params::want::emulated && n_rx == n_workers) {
+        p.steer = steering::emulated;
+        p.reta_size = emulated_reta_size;
+        note = "the traffic source splits frames by Fulcrum's key and a " + std::to_string(p.reta_size) + "-entry RETA";
+    } else if (pp.steer != port_params::want::automatic) {
+        p.steer = steering::redirect;
+        note = pp.steer == port_params::want::redirect ? "rss off in the config" : "emulated needs a queue per worker";
+    } else if (!no_rss && !(no_rss = program_reta(id, info, n_rx))) {
+        p.steer = steering::rss;
+        p.reta_size = info.reta_size;
+        note = "key and " + std::to_string(info.reta_size) + "-entry RETA programmed and read back";
+    } else if (auto no_flow = n_rx < n_workers ? std::optional<std::string>("fewer rx queues than workers")
+                                               : install_flow_rules(id, pp.laddrs, n_rx)) {
+        p.steer = steering::redirect;
+        note = "rss: " + *no_rss + "; flow: " + *no_flow;
+    } else {
+        p.steer = steering::flow;
+        note = "rss: " + *no_rss + "; rte_flow rules per local address";
+    }
+    if (pp.steer_note) *pp.steer_note = note;
     p.port_id = id;
     rte_eth_macaddr_get(id, &p.mac);
     p.ip = pp.ip;

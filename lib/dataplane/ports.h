@@ -10,6 +10,7 @@
 #include <rte_mempool.h>
 
 #include <string>
+#include <vector>
 
 namespace fulcrum::dataplane {
 
@@ -18,6 +19,11 @@ struct port_params {
     std::string device; // EAL device name
     uint32_t ip = 0, mask = 0, gateway = 0; // network order
     uint16_t mtu = 1500;
+    // Reply steering with several workers: try rss (then flow, then redirect), take
+    // emulated as given, or go straight to redirect.
+    enum class want : uint8_t { automatic, emulated, redirect } steer = want::automatic;
+    std::vector<uint32_t> laddrs; // network order: the local addresses of this port (flow rules)
+    std::string *steer_note = nullptr; // if set: why the port steers as it does
 };
 
 result<port_rt> start_port(const port_params &p, rte_mempool *pool, uint32_t n_workers);

@@ -2,6 +2,11 @@
 
 namespace fulcrum::dataplane {
 
+const char *steering_name(steering s) {
+    static const char *names[] = {"single", "rss", "emulated", "flow", "redirect"};
+    return names[static_cast<int>(s)];
+}
+
 void snapshot::add_local(const local_entry &e) {
     uint32_t i = slot_of(e.ip, local_slots);
     while (_locals[i].kind != local_kind::none) {

@@ -20,8 +20,23 @@
 
 namespace fulcrum::dataplane {
 
+// How a reply reaches the worker that owns its connection (README "Multi-core"):
+//   single    one worker: nothing to steer
+//   rss       the NIC hashes with Fulcrum's key and RETA (entry j -> queue j % queues);
+//             each worker picks lports whose reply hashes to its own queue
+//   emulated  the same, the split done by the traffic source (tests, benchmarks)
+//   flow      rte_flow rules per local address: lport % workers -> that queue
+//   redirect  whichever queue it lands on; the worker hands it to the owner
+//             (lport % workers) through a software ring, counted
+enum class steering : uint8_t { single, rss, emulated, flow, redirect };
+const char *steering_name(steering s);
+constexpr uint16_t emulated_reta_size = 128;
+
 struct port_rt {
     uint16_t port_id = 0; // DPDK port id
+    steering steer = steering::single;
+    uint16_t rx_queues = 1;
+    uint16_t reta_size = 0; // rss, emulated
     uint32_t ip = 0, mask = 0, gateway = 0;
     rte_ether_addr mac{};
     uint16_t mtu = 1500;
@@ -35,7 +50,8 @@ struct backend_rt {
     uint32_t ip;
     uint16_t port;
     uint8_t weight;
-    uint16_t slot; // counters slot
+    uint16_t slot;     // counters slot
+    uint32_t rss_part; // net::source_part(ip, port): its share of a reply's RSS hash
 };
 
 // Source-IP session persistence of one listener, shared by every worker (a client's
@@ -107,7 +123,10 @@ class snapshot {
 
     uint64_t generation = 0;
     std::vector<port_rt> ports;
-    std::vector<uint32_t> laddrs;
+    std::vector<uint32_t> laddrs;          // network order; index = laddr index of the pools
+    std::vector<uint8_t> laddr_port;       // the port each laddr belongs to
+    std::vector<uint32_t> laddr_rss_part;  // net::address_part(laddr)
+    std::vector<std::vector<uint16_t>> port_laddrs; // by port: its laddr indices
     std::vector<listener_rt> listeners;
     std::vector<backend_rt> backends;  // listener l's backends start at l.backend_offset
     std::vector<uint16_t> sched_seq;   // listener l's picks start at l.seq_offset

@@ -36,6 +36,17 @@ T *socket_array(size_t n, int socket) {
     return a;
 }
 
+// Per laddr: its port's RETA size when replies are steered by RSS, else 0 (by share).
+std::vector<uint32_t> rss_buckets(const snapshot &s) {
+    std::vector<uint32_t> b;
+    for (size_t l = 0; l < s.laddrs.size(); l++) {
+        size_t p = l < s.laddr_port.size() ? s.laddr_port[l] : 0;
+        bool rss = p < s.ports.size() && (s.ports[p].steer == steering::rss || s.ports[p].steer == steering::emulated);
+        b.push_back(rss ? s.ports[p].reta_size : 0);
+    }
+    return b;
+}
+
 } // namespace
 
 void worker::rte_deleter::operator()(void *p) const { rte_free(p); }
@@ -43,7 +54,7 @@ void worker::rte_deleter::operator()(void *p) const { rte_free(p); }
 worker::worker(const worker_params &p, const snapshot *snap)
     : _id(p.id), _n_workers(p.n_workers), _snap(snap), _qsbr(p.qsbr), _pool(p.pool),
       _conns(p.conn_capacity, conn::conn_table::first_touch::later), _wheel(_conns),
-      _lports(static_cast<uint32_t>(snap->laddrs.size()), p.lport_min, p.lport_max, p.id, p.n_workers),
+      _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers),
       _neigh(socket_array<neigh_table>(1, p.socket)), _tx(2 * snap->ports.size()),
       _listener_counters(socket_array<flow_counters>(max_listener_slots, p.socket)),
       _backend_counters(socket_array<flow_counters>(max_backend_slots, p.socket)),
@@ -382,7 +393,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         if (local->kind == local_kind::laddr) {
             if (probe_reply_port(key.dport())) return to_kernel(m, in_port, drop::no_conn);
             // A reply to an lport another worker owns goes home through its redirect ring.
-            uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport()), _n_workers);
+            uint32_t owner = reply_owner(local->index, key.src, key.sport(), key.dport());
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
             if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) return drop_pkt(m, drop::redirect_full);
             _counters.redirected_out++;

@@ -159,6 +159,11 @@ class worker {
     // Free the least recently active connection that never saw a reply (UDP) or never
     // reached ESTABLISHED (TCP), to make room when the table or lport pool is full.
     bool evict_unassured();
+    // An lport of a laddr of `egress` (the port toward the backend) whose reply this
+    // worker receives: by RSS bucket or by share (laddr/laddr_pool.h).
+    bool take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry);
+    // The worker a reply to laddr index `l`, lport `lport` from backend bip:bport belongs to.
+    uint32_t reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const;
     static bool acl_allows(const snapshot &s, const listener_rt &l, uint32_t src);
     // Connection drain: backends that stopped being eligible for a listener in the
     // newly adopted snapshot get a deadline; the sweep resets their connections then.
@@ -229,6 +234,8 @@ class worker {
     conn::conn_table _conns;
     conn::timer_wheel _wheel;
     laddr::laddr_pool _lports;
+    std::vector<uint32_t> _laddr_turn; // by port: where the next laddr choice starts
+    uint32_t _rss_turn = 0;            // which of its own RETA entries it aims at next
     struct rte_deleter {
         void operator()(void *p) const;
     };

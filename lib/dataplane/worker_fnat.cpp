@@ -2,6 +2,7 @@
 // directions indexed), the rewrite of every packet with precomputed checksum deltas,
 // TCP state, expiry and the resets Fulcrum sends on its own.
 #include "dataplane/worker_internal.h"
+#include "net/toeplitz.h"
 
 #include <algorithm>
 
@@ -156,7 +157,12 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     // A full pool or table makes room from flows that never got an answer, never from
     // established ones: a flood of one-packet flows cannot lock out real clients.
     uint32_t entry;
-    if (!_lports.take(entry) && !(evict_unassured() && _lports.take(entry))) {
+    if (to_backend.port < _snap->port_laddrs.size() && _snap->port_laddrs[to_backend.port].empty()) {
+        lc.drops++;
+        drop_pkt(m, drop::no_laddr);
+        return nullptr;
+    }
+    if (!take_lport(b, to_backend.port, entry) && !(evict_unassured() && take_lport(b, to_backend.port, entry))) {
         lc.drops++;
         drop_pkt(m, drop::lport_exhausted);
         return nullptr;
@@ -434,6 +440,31 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         lc.pkts_out++, lc.bytes_out += bytes, bc.pkts_out++, bc.bytes_out += bytes;
     }
     send_ipv4(m, out, _neigh->at(c.neigh[dir]));
+}
+
+bool worker::take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry) {
+    // (A snapshot made without port_laddrs: every laddr is every port's.)
+    const std::vector<uint16_t> *mine = egress < _snap->port_laddrs.size() ? &_snap->port_laddrs[egress] : nullptr;
+    if (_laddr_turn.size() <= egress) _laddr_turn.resize(egress + 1u);
+    uint32_t n = static_cast<uint32_t>(mine ? mine->size() : _snap->laddrs.size());
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t l = mine ? (*mine)[(_laddr_turn[egress] + k) % n] : (_laddr_turn[egress] + k) % n;
+        bool got = !_lports.rss(l) ? _lports.take(l, 0, entry)
+                                   : _lports.take_rss(l, b.rss_part ^ _snap->laddr_rss_part[l], _id,
+                                                      _snap->ports[egress].rx_queues, _rss_turn, entry);
+        if (got) {
+            _laddr_turn[egress] = (_laddr_turn[egress] + k + 1) % n;
+            return true;
+        }
+    }
+    return false;
+}
+
+uint32_t worker::reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const {
+    if (l >= _snap->laddrs.size() || !_lports.rss(l)) return laddr::owner_of_port(rte_be_to_cpu_16(lport), _n_workers);
+    // The queue the NIC would pick: the same hash and RETA (entry j -> queue j % queues).
+    uint32_t h = net::source_part(bip, bport) ^ _snap->laddr_rss_part[l] ^ net::port_part(lport);
+    return (h & (_lports.buckets(l) - 1)) % _snap->ports[_snap->laddr_port[l]].rx_queues;
 }
 
 void worker::expire(connection *c) {

@@ -60,7 +60,7 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     // dir 1: quote was laddr -> backend (error from the backend side, to the laddr).
     if (!c && local.kind == local_kind::laddr && !redirected) {
         // The lport's owner has it (the error's own hash put it on this queue).
-        uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(get16(ql4)), _n_workers);
+        uint32_t owner = reply_owner(local.index, qip->dst_addr, get16(ql4 + 2), get16(ql4));
         if (owner != _id) {
             if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) drop_pkt(m, drop::redirect_full);
             else _counters.redirected_out++;

@@ -6,6 +6,9 @@
 
 #include <rte_byteorder.h>
 #include <rte_ethdev.h>
+#include <rte_flow.h>
+
+#include "dataplane/log.h"
 
 namespace fulcrum::deploy {
 
@@ -32,15 +35,26 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
     std::unique_ptr<deployment> d(new deployment());
     d->_cfg = cfg;
     std::vector<dataplane::port_rt> ports;
+    std::vector<config::local_address> laddrs = config::local_addresses_by_port(cfg);
+    d->_steer_notes.resize(cfg.ports.size());
     for (size_t i = 0; i < cfg.ports.size(); i++) {
         const config::port &cp = cfg.ports[i];
         dataplane::port_params pp{"ports[" + std::to_string(i) + "]", cp.device, rte_cpu_to_be_32(cp.address),
                                   rte_cpu_to_be_32(net::prefix_mask(cp.prefix_len)), rte_cpu_to_be_32(cp.gateway),
                                   cp.mtu};
+        using want = dataplane::port_params::want;
+        pp.steer = cp.rss == config::rss_setting::emulated ? want::emulated
+                   : cp.rss == config::rss_setting::off    ? want::redirect
+                                                           : want::automatic;
+        for (const auto &l : laddrs)
+            if (l.port == i) pp.laddrs.push_back(rte_cpu_to_be_32(l.ip));
+        pp.steer_note = &d->_steer_notes[i];
         auto p = dataplane::start_port(pp, pool, n_workers);
         if (!p) return p.err();
         ports.push_back(p.value());
         d->_port_ids.push_back(p.value().port_id);
+        FULCRUM_LOG(INFO, control, "port %s: replies steered by %s (%s)\n", cp.name.c_str(),
+                    dataplane::steering_name(p.value().steer), d->_steer_notes[i].c_str());
     }
     if (cfg.exception_path)
         for (size_t i = 0; i < ports.size(); i++) {
@@ -69,7 +83,11 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
 
 deployment::~deployment() {
     _dp.reset(); // workers stop and flush while the ports still run
-    for (uint16_t id : _port_ids) rte_eth_dev_stop(id);
+    for (uint16_t id : _port_ids) {
+        rte_flow_error err{};
+        rte_flow_flush(id, &err); // steering rules, if any
+        rte_eth_dev_stop(id);
+    }
     for (size_t i = 0; i < _tap_ids.size(); i++) dataplane::remove_tap(i, _tap_ids[i]);
 }
 

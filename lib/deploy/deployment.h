@@ -66,6 +66,8 @@ class deployment {
     void stop() { _dp->stop(); }
     size_t bytes_per_conn() const { return _dp->bytes_per_conn(); }
     const std::vector<uint16_t> &port_ids() const { return _port_ids; }
+    // Per port: why its replies are steered as they are (port_rt::steer says how).
+    const std::vector<std::string> &steer_notes() const { return _steer_notes; }
 
     void clear_stats();
     const stats_baseline &baseline() const { return _baseline; }
@@ -85,6 +87,7 @@ class deployment {
     slot_registry _slots;
     health_fn _health;
     std::vector<uint16_t> _port_ids, _tap_ids;
+    std::vector<std::string> _steer_notes;
     std::array<std::unique_ptr<dataplane::persist_table>, dataplane::max_listener_slots> _persist;
     std::unique_ptr<dataplane::instance> _dp;
     stats_baseline _baseline;

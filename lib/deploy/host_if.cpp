@@ -37,19 +37,15 @@ std::string host_ifname(const config::instance &cfg, size_t i) {
 result<bool> configure_host_if(const config::instance &cfg, size_t i) {
     const config::port &p = cfg.ports[i];
     std::string ifname = host_ifname(cfg, i);
+    // Fulcrum carries IPv4: the kernel's own IPv6 chatter (MLD, router solicitations)
+    // has no business on the data port. Off before the interface comes up.
+    std::ofstream("/proc/sys/net/ipv6/conf/" + ifname + "/disable_ipv6") << "1\n";
     std::vector<std::vector<std::string>> cmds = {
         {"ip", "link", "set", "dev", ifname, "mtu", std::to_string(p.mtu), "up"},
         {"ip", "addr", "add", net::format_prefix(p.address, p.prefix_len), "dev", ifname}};
-    // Each laddr lives on the interface of the port whose subnet holds it (port 0 else).
-    for (uint32_t l : cfg.local_addresses) {
-        size_t home = 0;
-        for (size_t k = 0; k < cfg.ports.size(); k++)
-            if (net::in_prefix(l, cfg.ports[k].address, cfg.ports[k].prefix_len)) {
-                home = k;
-                break;
-            }
-        if (home == i) cmds.push_back({"ip", "addr", "add", net::format_ipv4(l) + "/32", "dev", ifname});
-    }
+    // Each laddr lives on the interface of the port it belongs to.
+    for (const config::local_address &l : config::local_addresses_by_port(cfg))
+        if (l.port == i) cmds.push_back({"ip", "addr", "add", net::format_ipv4(l.ip) + "/32", "dev", ifname});
     for (const auto &c : cmds)
         if (run(c) != 0) {
             std::string line;

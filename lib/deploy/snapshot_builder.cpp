@@ -3,6 +3,7 @@
 #include "config/membership.h"
 #include "conn/conn.h"
 #include "net/addr.h"
+#include "net/toeplitz.h"
 #include "sched/maglev.h"
 #include "sched/wrr.h"
 
@@ -64,7 +65,8 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
         auto slot = slots.take_backend(cl.proto, m.b->ip, m.port);
         if (!slot) return slot.err();
         uint8_t w = master_slave ? 100 : up(*m.b) ? m.b->weight : 0;
-        s.backends.push_back({rte_cpu_to_be_32(m.b->ip), rte_cpu_to_be_16(m.port), w, slot.value()});
+        s.backends.push_back({rte_cpu_to_be_32(m.b->ip), rte_cpu_to_be_16(m.port), w, slot.value(),
+                              net::source_part(rte_cpu_to_be_32(m.b->ip), rte_cpu_to_be_16(m.port))});
         weights.push_back(w);
         by_name.push_back({net::format_ipv4(m.b->ip) + ":" + std::to_string(m.port), w});
     }
@@ -119,8 +121,13 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
                                         [&](const config::listener &l) { return l.vip == vip; });
         s->add_local({rte_cpu_to_be_32(vip), local_kind::vip, has_listener, 0});
     }
-    for (size_t i = 0; i < cfg.local_addresses.size(); i++) {
-        s->laddrs.push_back(rte_cpu_to_be_32(cfg.local_addresses[i]));
+    std::vector<config::local_address> laddrs = config::local_addresses_by_port(cfg);
+    s->port_laddrs.resize(std::max<size_t>({ports.size(), cfg.ports.size(), 1}));
+    for (size_t i = 0; i < laddrs.size(); i++) {
+        s->laddrs.push_back(rte_cpu_to_be_32(laddrs[i].ip));
+        s->laddr_port.push_back(static_cast<uint8_t>(laddrs[i].port));
+        s->laddr_rss_part.push_back(net::address_part(s->laddrs.back()));
+        s->port_laddrs[laddrs[i].port].push_back(static_cast<uint16_t>(i));
         s->add_local({s->laddrs.back(), local_kind::laddr, false, static_cast<uint16_t>(i)});
     }
     for (size_t p = 0; p < ports.size(); p++)

@@ -17,6 +17,7 @@ TEST_CASE("a million packets through net_ring and net_null leave the mempool ful
         auto cfg = base_config("");
         cfg["conn_capacity"] = 8192;
         cfg["ports"].push_back({{"name", "backends"}, {"device", "net_null_vol0"}, {"address", "10.0.1.1/24"}});
+        cfg["local_addresses"].push_back("10.0.1.100"); // the backends' port needs a laddr of its own
         cfg["default_server_group"] = nlohmann::json::array();
         for (int i = 0; i < 4; i++) {
             std::string b = "10.0.1." + std::to_string(10 + i);

@@ -98,7 +98,7 @@ TEST_CASE("each config violation names the field and the rule", "[config]") {
     }
     SECTION("no local addresses") {
         j["local_addresses"] = json::array();
-        CHECK(error_of(j) == "field 'local_addresses': must hold at least one address (the full-NAT source pool)");
+        CHECK(error_of(j) == "field 'local_addresses': must hold at least one address (the full-NAT source pool), here or under a port");
     }
     SECTION("local address that is also a VIP") {
         j["local_addresses"].push_back("10.0.0.10");

@@ -1,0 +1,60 @@
+// The Toeplitz hash NICs use for RSS, in software, over the IPv4 4-tuple as a NIC feeds
+// it (source address, destination address, source port, destination port, each in
+// network order), and the key Fulcrum programs on every RSS port.
+//
+// The hash is linear over the input's bits: each set bit i XORs in the 32 key bits
+// starting at bit i. So the hash of a tuple is the XOR of the hashes of its parts with
+// the other fields zero:
+//   hash(src, dst, sport, dport) = source_part(src, sport) ^ address_part(dst) ^ port_part(dport)
+// which is what lets Fulcrum pick a local port whose reply lands on the queue it wants
+// (laddr/laddr_pool.h) with one XOR of cached parts instead of a hash per connection.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+
+namespace fulcrum::net {
+
+constexpr size_t rss_key_size = 40;
+// The widely used default key (Microsoft's RSS verification suite; most NICs ship it).
+inline constexpr uint8_t rss_key[rss_key_size] = {
+    0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
+    0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
+    0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+// Toeplitz over `len` input bytes (len + 8 <= key size): a 64-bit window of the key
+// slides one bit per input bit; a set bit takes the window's top 32 bits.
+inline uint32_t toeplitz(const uint8_t *in, size_t len, const uint8_t *key = rss_key) {
+    uint64_t window = 0;
+    for (int i = 0; i < 8; i++) window = window << 8 | key[i];
+    uint32_t hash = 0;
+    for (size_t byte = 0; byte < len; byte++) {
+        for (int bit = 7; bit >= 0; bit--) {
+            if (in[byte] >> bit & 1) hash ^= static_cast<uint32_t>(window >> 32);
+            window <<= 1;
+        }
+        window |= key[byte + 8];
+    }
+    return hash;
+}
+
+// The parts of the 4-tuple hash; addresses and ports in network order.
+struct rss_tuple {
+    uint8_t b[12];
+    rss_tuple(uint32_t src_be, uint32_t dst_be, uint16_t sport_be, uint16_t dport_be) {
+        const auto *s = reinterpret_cast<const uint8_t *>(&src_be);
+        const auto *d = reinterpret_cast<const uint8_t *>(&dst_be);
+        const auto *sp = reinterpret_cast<const uint8_t *>(&sport_be);
+        const auto *dp = reinterpret_cast<const uint8_t *>(&dport_be);
+        for (int i = 0; i < 4; i++) b[i] = s[i], b[4 + i] = d[i];
+        b[8] = sp[0], b[9] = sp[1], b[10] = dp[0], b[11] = dp[1];
+    }
+};
+inline uint32_t rss_hash(uint32_t src_be, uint32_t dst_be, uint16_t sport_be, uint16_t dport_be) {
+    return toeplitz(rss_tuple(src_be, dst_be, sport_be, dport_be).b, 12);
+}
+inline uint32_t source_part(uint32_t src_be, uint16_t sport_be) { return rss_hash(src_be, 0, sport_be, 0); }
+inline uint32_t address_part(uint32_t dst_be) { return rss_hash(0, dst_be, 0, 0); }
+inline uint32_t port_part(uint16_t dport_be) { return rss_hash(0, 0, 0, dport_be); }
+
+} // namespace fulcrum::net
