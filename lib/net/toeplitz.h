@@ -57,4 +57,25 @@ inline uint32_t source_part(uint32_t src_be, uint16_t sport_be) { return rss_has
 inline uint32_t address_part(uint32_t dst_be) { return rss_hash(0, dst_be, 0, 0); }
 inline uint32_t port_part(uint16_t dport_be) { return rss_hash(0, 0, 0, dport_be); }
 
+// The rx queue a NIC with this key and a RETA of `reta_size` entries (entry j -> queue
+// j % queues) puts an Ethernet frame on: IPv4 TCP/UDP (not fragments) by the 4-tuple,
+// other IPv4 by the addresses, anything else on queue 0. For emulated RSS: tests and
+// benchmarks split their traffic with it exactly as the NIC would.
+inline uint32_t rss_queue_of_frame(const uint8_t *f, size_t len, uint32_t reta_size, uint32_t queues) {
+    if (len < 34 || f[12] != 0x08 || f[13] != 0x00 || (f[14] >> 4) != 4) return 0;
+    size_t ihl = size_t(f[14] & 0x0f) * 4;
+    const uint8_t *ip = f + 14;
+    bool fragment = (ip[6] & 0x3f) != 0 || ip[7] != 0; // MF or an offset
+    uint32_t hash;
+    if ((ip[9] == 6 || ip[9] == 17) && !fragment && len >= 14 + ihl + 4) {
+        uint8_t in[12];
+        for (int i = 0; i < 8; i++) in[i] = ip[12 + i];
+        for (int i = 0; i < 4; i++) in[8 + i] = ip[ihl + i];
+        hash = toeplitz(in, 12);
+    } else {
+        hash = toeplitz(ip + 12, 8);
+    }
+    return (hash & (reta_size - 1)) % queues;
+}
+
 } // namespace fulcrum::net

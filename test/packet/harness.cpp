@@ -1,5 +1,7 @@
 #include "harness.h"
 
+#include "net/toeplitz.h"
+
 #include "config/parse.h"
 
 #include <rte_cycles.h>
@@ -63,6 +65,11 @@ void ring_port::inject(const bytes &frame, unsigned queue) {
         rte_pktmbuf_free(m);
         throw std::runtime_error("rx ring full");
     }
+}
+
+void ring_port::inject_rss(const bytes &frame) {
+    inject(frame, net::rss_queue_of_frame(frame.data(), frame.size(), dataplane::emulated_reta_size,
+                                          static_cast<uint32_t>(rxs.size())));
 }
 
 std::vector<bytes> ring_port::collect() {

@@ -27,6 +27,9 @@ struct ring_port {
     explicit ring_port(unsigned queues = 1);
     ~ring_port();
     void inject(const bytes &frame, unsigned queue = 0);
+    // The queue a NIC with Fulcrum's key and the emulated RETA would choose (a port
+    // configured "rss": "emulated"): the RSS split, done here as the NIC would.
+    void inject_rss(const bytes &frame);
     std::vector<bytes> collect();
     mac_t mac() const;
 };
