@@ -47,12 +47,14 @@ void print_port(struct cmdline *cl, size_t i, bool stats) {
                    "  MAC: %s  address: %s/%u%s%s  MTU: %u\n"
                    "  link: %s, %u Mbps\n"
                    "  queues: rx %u, tx %u (max %u/%u)\n"
+                   "  reply steering: %s (%s)\n"
                    "  exception path: %s\n",
                    i, cp.name.c_str(), cp.device.c_str(), id, info.driver_name, macs,
                    config::format_ipv4(cp.address).c_str(), cp.prefix_len, cp.gateway ? "  gateway: " : "",
                    cp.gateway ? config::format_ipv4(cp.gateway).c_str() : "", cp.mtu, link.link_status ? "up" : "down",
                    link.link_speed, info.nb_rx_queues, info.nb_tx_queues, info.max_rx_queues, info.max_tx_queues,
-                   exc.c_str());
+                   dataplane::steering_name(dp.current_snapshot().ports[i].steer),
+                   i < dp.steer_notes().size() ? dp.steer_notes()[i].c_str() : "", exc.c_str());
 }
 
 struct port_all_res {

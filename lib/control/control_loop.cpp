@@ -100,9 +100,11 @@ void control_loop::report() {
         const rte_eth_stats &st = pc.eth;
         std::fprintf(_p.out,
                      "port %-10s rx %" PRIu64 " pkts %" PRIu64 " bytes, tx %" PRIu64 " pkts %" PRIu64
-                     " bytes, missed %" PRIu64 " (kernel ring %" PRIu64 "), rx errors %" PRIu64 ", tx errors %" PRIu64 "\n",
+                     " bytes, missed %" PRIu64 " (kernel ring %" PRIu64 "), rx errors %" PRIu64 ", tx errors %" PRIu64
+                     ", replies steered by %s\n",
                      _p.dp.config().ports[i].name.c_str(), st.ipackets, st.ibytes, st.opackets, st.obytes, pc.missed(),
-                     pc.kernel_drops, st.ierrors, st.oerrors);
+                     pc.kernel_drops, st.ierrors, st.oerrors,
+                     dataplane::steering_name(_p.dp.current_snapshot().ports[i].steer));
     }
     std::fputs(observe::render_text(deploy::collect_stats(_p.dp), observe::all & ~observe::summary).c_str(), _p.out);
     std::fflush(_p.out);

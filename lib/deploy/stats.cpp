@@ -21,7 +21,9 @@ stats_view collect_stats(const deployment &d) {
     const stats_baseline &base = d.baseline();
     stats_view v{};
     for (size_t i = 0; i < d.port_ids().size(); i++)
-        v.ports.push_back({cfg.ports[i].name, read_port_counters(d.port_ids()[i])});
+        v.ports.push_back({cfg.ports[i].name, read_port_counters(d.port_ids()[i]),
+                           dataplane::steering_name(snap.ports[i].steer),
+                           i < d.steer_notes().size() ? d.steer_notes()[i] : std::string()});
     v.generation = snap.generation;
     for (size_t i = 0; i < d.worker_count(); i++) {
         const dataplane::worker &w = d.worker_at(i);

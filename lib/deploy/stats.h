@@ -51,6 +51,7 @@ struct backend_stat {
 struct port_stat {
     std::string name;
     port_counters c;
+    std::string steering, steering_note; // how replies reach their worker, and why
 };
 
 struct stats_view {

@@ -70,6 +70,10 @@ std::string prometheus_text(const deploy::stats_view &v) {
         w.head(m.name, "counter", m.help);
         for (const auto &p : v.ports) w.sample(m.name, "port=\"" + p.name + "\"", m.get(p.c));
     }
+    w.head("fulcrum_port_reply_steering", "gauge",
+           "1 for the way each port's replies reach the worker that owns their connection: single, rss, emulated, "
+           "flow or redirect.");
+    for (const auto &p : v.ports) w.sample("fulcrum_port_reply_steering", "port=\"" + p.name + "\",mode=\"" + p.steering + "\"", 1);
 
     auto worker_label = [](const deploy::worker_stat &s) { return "worker=\"" + std::to_string(s.id) + "\""; };
 #define X(name, kind, label, metric, help)                                                                \

@@ -113,7 +113,8 @@ TEST_CASE("every prompt command prints what it shows, and changes go through the
     for (const char *syntax : {"show port stats|info all", "show listener <vip> tcp|udp <port>", "show backends health",
                                "set weight <default|group id> <ip> <port> <weight 0-100>", "show conn count", "quit"})
         CHECK_THAT(out, Catch::Contains(syntax));
-    CHECK_THAT(p.run("show port info all"), Catch::Contains("port 0 (p0)") && Catch::Contains("exception path: off"));
+    CHECK_THAT(p.run("show port info all"), Catch::Contains("port 0 (p0)") && Catch::Contains("exception path: off") &&
+                                                 Catch::Contains("reply steering: single (one worker)"));
     CHECK_THAT(p.run("show port stats 0"), Catch::Contains("RX-packets:"));
     CHECK_THAT(p.run("show port stats 7"), Catch::Contains("Error: no port 7"));
     out = p.run("show listeners");

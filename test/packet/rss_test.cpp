@@ -2,7 +2,9 @@
 // and RETA would do it (ring_port::inject_rss): with RSS-aware lport choice every reply
 // comes home on its owner's queue (no redirect); with it off (the redirect ring) about
 // half the replies cross cores, counted, and every flow still completes.
+#include "deploy/stats.h"
 #include "harness.h"
+#include "observe/observe.h"
 
 #include <catch2/catch.hpp>
 
@@ -12,7 +14,8 @@ using namespace fulcrum::test;
 using nlohmann::json;
 
 namespace {
-const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100");
+const uint32_t client = fulcrum::test::ip("10.0.0.50"), vip = fulcrum::test::ip("10.0.0.10"),
+               laddr = fulcrum::test::ip("10.0.0.100");
 
 uint32_t ip_at(const bytes &f, size_t off) { return uint32_t(f[off]) << 24 | f[off + 1] << 16 | f[off + 2] << 8 | f[off + 3]; }
 uint16_t port_at(const bytes &f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
@@ -145,4 +148,17 @@ TEST_CASE("2 workers, the same RSS split with RSS-aware choice off: redirects ar
     CHECK(r.redirected > 10000);
     CHECK(r.redirected < 20000);
     CHECK(r.redirected == t.w(0).counters().redirected_in + t.w(1).counters().redirected_in);
+}
+
+TEST_CASE("each port's steering is shown: the prompt's port info, the report line, Prometheus", "[rss]") {
+    lb t(rss_config("emulated"), 2);
+    fulcrum::deploy::stats_view v = fulcrum::deploy::collect_stats(*t.inst);
+    REQUIRE(v.ports.size() == 1);
+    CHECK(v.ports[0].steering == "emulated");
+    CHECK(v.ports[0].steering_note.find("128-entry RETA") != std::string::npos);
+    CHECK(fulcrum::observe::prometheus_text(v).find("fulcrum_port_reply_steering{port=\"p0\",mode=\"emulated\"} 1") !=
+          std::string::npos);
+    lb r(rss_config("off"), 2);
+    CHECK(fulcrum::deploy::collect_stats(*r.inst).ports[0].steering == "redirect");
+    CHECK(fulcrum::deploy::collect_stats(*r.inst).ports[0].steering_note == "rss off in the config");
 }
