@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Two workers (sharing one CPU here) on two-queue af_packet ports: the kernel's fanout
-# spreads packets over both queues, so replies often land on the worker that does not
-# own the connection and must be redirected home by lport owner. Real curl, real servers.
+# spreads packets over both queues by its own hash, which Fulcrum cannot program, so
+# each port says it steers replies by the redirect ring: replies often land on the
+# worker that does not own the connection and are sent home by lport owner. 200 real
+# curl connections to real servers; the report names each port's mode.
 source "$(dirname "$0")/lab_prelude.sh"
 
 python3 -c "
@@ -12,13 +14,18 @@ lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13
 LAB_LCORES="--lcores 0@0,1@1,2@1" LAB_AFP_OPTS=",qpairs=2" lab_start_fulcrum "$LAB_DIR/cfg.json"
 check "Fulcrum runs two workers" grep -q "^fulcrum: 2 worker(s)" "$LAB_DIR/fulcrum.log"
 fails=0
-for _ in $(seq 1 100); do lab_ns cl curl -s --max-time 3 http://10.10.1.10/ >/dev/null || fails=$((fails + 1)); done
-check "100 of 100 requests answered ($fails failed)" test "$fails" -eq 0
+for _ in $(seq 1 200); do lab_ns cl curl -s --max-time 3 http://10.10.1.10/ >/dev/null || fails=$((fails + 1)); done
+check "200 of 200 requests answered ($fails failed)" test "$fails" -eq 0
+check "the start-up log says how each port steers replies, and why" \
+  grep -q "port servers: replies steered by redirect (rss: no RSS over IPv4 TCP and UDP ports; flow: " "$LAB_DIR/fulcrum.log"
 lab_stop_fulcrum
 created() { sed -n "s/^worker $1 .*conns created \([0-9]*\).*/\1/p" "$LAB_DIR/fulcrum.log"; }
 redir() { sed -n "s/^worker $1 .*redirected out \([0-9]*\), redirected in \([0-9]*\).*/\1 \2/p" "$LAB_DIR/fulcrum.log"; }
 c0=$(created 0); c1=$(created 1)
-check "both workers own connections ($c0 + $c1 = 100)" bash -c "[ $c0 -gt 0 ] && [ $c1 -gt 0 ] && [ $((c0 + c1)) -eq 100 ]"
+check "both workers own connections ($c0 + $c1 = 200)" bash -c "[ $c0 -gt 0 ] && [ $c1 -gt 0 ] && [ $((c0 + c1)) -eq 200 ]"
+for p in client servers; do
+  check "the report shows port $p's steering (redirect)" grep -q "^port $p .*replies steered by redirect" "$LAB_DIR/fulcrum.log"
+done
 read -r o0 i0 <<<"$(redir 0)"; read -r o1 i1 <<<"$(redir 1)"
 # Each redirect sent is received, but for the few still in a ring when the workers stop.
 check "misdelivered replies were redirected to their owner (w0 out $o0 in $i0, w1 out $o1 in $i1)" \
