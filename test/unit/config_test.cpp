@@ -223,3 +223,49 @@ TEST_CASE("listener persistence, drain, ACL and health-check fields", "[config][
         SECTION("connect port") { expect("HealthCheckConnectPort", 70000, "must be an integer 1-65535"); }
     }
 }
+
+TEST_CASE("local addresses belong to a port: by subnet, or a port's own routed pool; rss per port", "[config][laddr]") {
+    auto j = valid();
+    j["ports"].push_back({{"name", "servers"}, {"device", "net_null1"}, {"address", "10.0.2.1/24"}, {"rss", "emulated"},
+                          {"local_addresses", {"100.64.0.1", "100.64.0.2"}}});
+    j["local_addresses"].push_back("10.0.2.100");
+    auto r = parse_instance(j);
+    REQUIRE(r);
+    const instance &c = r.value();
+    CHECK(c.ports[0].rss == rss_setting::auto_);
+    CHECK(c.ports[1].rss == rss_setting::emulated);
+    auto all = local_addresses_by_port(c);
+    REQUIRE(all.size() == 5);
+    CHECK((all[0].ip == 0x0a000064 && all[0].port == 0)); // 10.0.0.100: port 0's subnet
+    CHECK((all[2].ip == 0x0a000264 && all[2].port == 1)); // 10.0.2.100: port 1's subnet
+    CHECK((all[3].ip == 0x64400001 && all[3].port == 1)); // the routed pool
+    CHECK((all[4].ip == 0x64400002 && all[4].port == 1));
+    // Written and read back the same.
+    auto back = parse_instance(instance_to_json(c));
+    REQUIRE(back);
+    CHECK(local_addresses_by_port(back.value()).size() == 5);
+    CHECK(back.value().ports[1].rss == rss_setting::emulated);
+    CHECK(back.value().ports[1].local_addresses == c.ports[1].local_addresses);
+
+    SECTION("a top-level address in no port's subnet, with two ports") {
+        j["local_addresses"].push_back("192.168.7.7");
+        CHECK(error_of(j) == "field 'local_addresses[3]': must lie in a port's subnet, so that it belongs to that port "
+                             "(an address outside every subnet goes under ports[i].local_addresses: that port's routed pool)");
+    }
+    SECTION("the same address twice across lists") {
+        j["ports"][1]["local_addresses"].push_back("10.0.0.100");
+        CHECK(error_of(j) == "field 'ports[1].local_addresses[2]': must appear once among the local addresses");
+    }
+    SECTION("a port's pool address that is a VIP") {
+        j["ports"][1]["local_addresses"].push_back("10.0.0.10");
+        CHECK(error_of(j) == "field 'ports[1].local_addresses[2]': must not also be a VIP");
+    }
+    SECTION("only ports' pools: enough") {
+        j["local_addresses"] = json::array();
+        CHECK(error_of(j) == "");
+    }
+    SECTION("rss must be a known mode") {
+        j["ports"][1]["rss"] = "fast";
+        CHECK(error_of(j) == "field 'ports[1].rss': must be one of auto, emulated, off");
+    }
+}
