@@ -128,6 +128,9 @@ bool conn_table::insert(connection *c) {
 
 void conn_table::remove(connection *c) {
     uint32_t idx = index_of(c);
+    // Removed before its burst ended: its reply direction was never indexed.
+    for (uint32_t i = 0; i < _n_deferred; i++)
+        if (_deferred[i].idx == idx) _deferred[i] = _deferred[--_n_deferred], i--;
     remove_one(hash(key_of(*c, 0)), idx << 1);
     remove_one(hash(key_of(*c, 1)), idx << 1 | 1);
     c->proto = 0;

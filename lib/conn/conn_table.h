@@ -93,6 +93,30 @@ class conn_table {
     // Index both directions of a filled-in connection. False (and nothing indexed) when
     // either direction finds no slot within max_probe buckets.
     bool insert(connection *c);
+    // A burst's inserts, batched: the client direction (whose home bucket the burst's
+    // lookup already brought into cache; `h0` its hash) is indexed now; the reply
+    // direction's bucket, a cold line, is prefetched and indexed by flush_deferred() at
+    // the end of the burst, by when the line has arrived. Nothing can look the reply up
+    // in between: the backend has not seen the connection yet. False (nothing indexed)
+    // when the client direction finds no slot.
+    bool insert_deferred(connection *c, uint32_t h0) {
+        uint32_t idx = index_of(c);
+        if (!insert_one(h0, idx << 1)) return false;
+        uint32_t h1 = hash(key_of(*c, 1));
+        __builtin_prefetch(&_buckets[h1 & _mask], 1);
+        _deferred[_n_deferred++] = {idx, h1};
+        return true;
+    }
+    bool deferred_full() const { return _n_deferred == max_deferred; }
+    // Index the deferred reply directions; a connection whose reply finds no slot is
+    // handed to `failed` (still indexed by its client direction: the caller expires it).
+    template <class F> void flush_deferred(F &&failed) {
+        uint32_t n = _n_deferred;
+        _n_deferred = 0;
+        for (uint32_t i = 0; i < n; i++)
+            if (!insert_one(_deferred[i].h1, _deferred[i].idx << 1 | 1)) failed(&_conns[_deferred[i].idx]);
+    }
+    static constexpr uint32_t max_deferred = 64;
     // Unindex both directions and return the connection to the pool.
     void remove(connection *c);
 
@@ -127,6 +151,11 @@ class conn_table {
     bucket *_buckets;
     uint32_t *_free;
     uint32_t _free_top;
+    struct deferred {
+        uint32_t idx, h1;
+    };
+    deferred _deferred[max_deferred];
+    uint32_t _n_deferred = 0;
     bool _prepared = false;
 };
 

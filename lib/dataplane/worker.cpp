@@ -138,6 +138,7 @@ void worker::poll_once(uint64_t now_tsc) {
     // point. A new snapshot from the message ring is adopted right after it.
     if (_qsbr) rte_rcu_qsbr_quiescent(_qsbr, _id);
     drain_rings();
+    flush_inserts();
     // A queue that gave less than a full burst is drained: holding frames back for a
     // fuller tx burst would only add latency. Under load every burst is full and tx
     // waits for the buffer to fill (or the 100 us timer).
@@ -150,6 +151,7 @@ void worker::poll_once(uint64_t now_tsc) {
         b.in_port = _port_index[q.port_id];
         stage_burst(b);
         process_staged(b);
+        flush_inserts();
     }
 
     // net_tap's rx is a read() syscall: the kernel's side is polled every 50 us, not

@@ -162,6 +162,9 @@ class worker {
     // An lport of a laddr of `egress` (the port toward the backend) whose reply this
     // worker receives: by RSS bucket or by share (laddr/laddr_pool.h).
     bool take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry);
+    // The reply directions of the burst's new connections into the index (conn_table::
+    // insert_deferred); after every burst.
+    void flush_inserts();
     // The worker a reply to laddr index `l`, lport `lport` from backend bip:bport belongs to.
     uint32_t reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const;
     static bool acl_allows(const snapshot &s, const listener_rt &l, uint32_t src);

@@ -199,7 +199,8 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
     c->ip_delta = net::csum_fold(ip_sum);
     c->l4_delta = net::csum_fold(l4_sum);
-    if (!_conns.insert(c)) {
+    if (_conns.deferred_full()) flush_inserts();
+    if (!_conns.insert_deferred(c, _conns.hash(key))) {
         _conns.release(c);
         _lports.give(entry);
         lc.drops++;
@@ -440,6 +441,16 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         lc.pkts_out++, lc.bytes_out += bytes, bc.pkts_out++, bc.bytes_out += bytes;
     }
     send_ipv4(m, out, _neigh->at(c.neigh[dir]));
+}
+
+void worker::flush_inserts() {
+    _conns.flush_deferred([this](connection *c) {
+        // Its SYN or first datagram went out; the backend's answer will find nothing, and
+        // the client retries. Counted as the table being full.
+        _counters.drops[static_cast<unsigned>(drop::table_full)]++;
+        _wheel.remove(c);
+        expire(c);
+    });
 }
 
 bool worker::take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry) {

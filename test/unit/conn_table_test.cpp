@@ -147,3 +147,50 @@ TEST_CASE("each table draws its own hash seed unless one is given", "[conn]") {
     CHECK(find(a, key_of(*c, 0), got) == 0);
     CHECK(got == c);
 }
+
+TEST_CASE("deferred inserts: the client direction at once, the reply direction at the burst's end; a connection "
+          "removed before then leaves nothing behind, and its reused entry is indexed once", "[conn]") {
+    conn_table t(1024);
+    auto fill = [](connection *c, uint32_t i) {
+        c->cip = 0x0a000000 + i, c->vip = 0x0a0000ff, c->cport = uint16_t(i), c->vport = 80;
+        c->bip = 0x0b000001, c->laddr = 0x0c000001, c->lport = uint16_t(1024 + i), c->bport = 8080;
+        c->proto = 6;
+    };
+    std::vector<connection *> burst;
+    for (uint32_t i = 0; i < 32; i++) {
+        connection *c = t.alloc();
+        fill(c, i);
+        REQUIRE(t.insert_deferred(c, t.hash(key_of(*c, 0))));
+        burst.push_back(c);
+    }
+    connection *got;
+    CHECK(find(t, key_of(*burst[5], 0), got) == 0);
+    CHECK(got == burst[5]);
+    CHECK(find(t, key_of(*burst[5], 1), got) == 9); // not yet
+    // One goes before the burst ends (a reset, an eviction); its entry is taken again.
+    flow_key gone_reply = key_of(*burst[7], 1);
+    t.remove(burst[7]);
+    connection *again = t.alloc();
+    REQUIRE(again == burst[7]); // the pool is LIFO
+    fill(again, 100);
+    REQUIRE(t.insert_deferred(again, t.hash(key_of(*again, 0))));
+    size_t failed = 0;
+    t.flush_deferred([&](connection *) { failed++; });
+    CHECK(failed == 0);
+    for (uint32_t i = 0; i < 32; i++) {
+        CHECK(find(t, key_of(*burst[i], 0), got) == 0);
+        CHECK(got == burst[i]);
+        CHECK(find(t, key_of(*burst[i], 1), got) == 1);
+        CHECK(got == burst[i]);
+    }
+    CHECK(find(t, gone_reply, got) == 9);
+    // Everything comes out clean: after removing all, no index entry is left.
+    for (connection *c : burst) t.remove(c);
+    CHECK(t.in_use() == 0);
+    for (uint32_t i = 0; i < 32; i++) {
+        connection probe{};
+        fill(&probe, i);
+        CHECK(find(t, key_of(probe, 0), got) == 9);
+        CHECK(find(t, key_of(probe, 1), got) == 9);
+    }
+}
