@@ -12,6 +12,8 @@
 
 #include <rte_ether.h>
 
+#include "net/toeplitz.h"
+
 #include <array>
 #include <atomic>
 #include <cstdint>
@@ -30,7 +32,7 @@ namespace fulcrum::dataplane {
 //             (lport % workers) through a software ring, counted
 enum class steering : uint8_t { single, rss, emulated, flow, redirect };
 const char *steering_name(steering s);
-constexpr uint16_t emulated_reta_size = 128;
+constexpr uint16_t emulated_reta_size = net::emulated_reta_size;
 
 struct port_rt {
     uint16_t port_id = 0; // DPDK port id

@@ -216,6 +216,23 @@ frame_view parse(const uint8_t *frame, uint32_t len) {
     return v;
 }
 
+std::vector<std::vector<uint8_t>> read_pcap(const char *path) {
+    std::vector<std::vector<uint8_t>> frames;
+    FILE *f = std::fopen(path, "rb");
+    if (!f) return frames;
+    uint32_t header[6];
+    if (std::fread(header, sizeof header, 1, f) == 1 && (header[0] == 0xa1b2c3d4 || header[0] == 0xa1b23c4d)) {
+        uint32_t rec[4];
+        while (std::fread(rec, sizeof rec, 1, f) == 1 && rec[2] <= 65535) {
+            std::vector<uint8_t> frame(rec[2]);
+            if (rec[2] && std::fread(frame.data(), rec[2], 1, f) != 1) break;
+            frames.push_back(std::move(frame));
+        }
+    }
+    std::fclose(f);
+    return frames;
+}
+
 pcap_file::pcap_file(const char *path) : _f(std::fopen(path, "wb")) {
     if (!_f) return;
     const uint32_t header[6] = {0xa1b2c3d4, 0x00040002, 0, 0, 65535, 1}; // v2.4, Ethernet

@@ -11,6 +11,7 @@
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 namespace fulcrum::gen {
 
@@ -90,6 +91,10 @@ struct frame_view {
     uint64_t tsc = 0;
 };
 frame_view parse(const uint8_t *frame, uint32_t len);
+
+// The frames of a pcap file (microsecond or nanosecond, Ethernet; as pcap_file or a PMD
+// writes them); empty when the file cannot be read.
+std::vector<std::vector<uint8_t>> read_pcap(const char *path);
 
 // A pcap (microsecond, Ethernet) file; frames are written with increasing timestamps.
 class pcap_file {

@@ -16,6 +16,8 @@
 namespace fulcrum::net {
 
 constexpr size_t rss_key_size = 40;
+// The RETA a port configured "rss": "emulated" assumes (entry j -> queue j % queues).
+constexpr uint16_t emulated_reta_size = 128;
 // The widely used default key (Microsoft's RSS verification suite; most NICs ship it).
 inline constexpr uint8_t rss_key[rss_key_size] = {
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,

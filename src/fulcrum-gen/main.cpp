@@ -9,6 +9,7 @@
 //
 // Prints a summary line and the same figures as one JSON line ("fulcrum-gen-json: {...}").
 #include "gen/gen.h"
+#include "net/toeplitz.h"
 
 #include <boost/program_options.hpp>
 #include <rte_cycles.h>
@@ -24,6 +25,7 @@
 #include <cstdio>
 #include <cstring>
 #include <iostream>
+#include <memory>
 
 namespace po = boost::program_options;
 using namespace fulcrum;
@@ -58,6 +60,8 @@ struct run_options {
     double rate = 0, duration = 5, linger = 1, setup_timeout = 120;
     uint32_t window = 0, setup_window = 4096;
     uint64_t pcap_frames = 0;
+    uint32_t rss_queues = 0;
+    std::string replies_from;
     bool hold = false;
 };
 
@@ -129,7 +133,13 @@ int main(int argc, char **argv) {
                                                             "port takes them (sources in 172.16.0.0/12)")
         ("flood-port", po::value(&flood_port)->default_value(0), "the flood's destination port (0: --vport)")
         ("pcap", po::value(&o.pcap), "write the scenario's client frames to this pcap file instead of sending them")
-        ("pcap-frames", po::value(&o.pcap_frames)->default_value(0), "data frames after setup in the pcap (cps: connections)");
+        ("pcap-frames", po::value(&o.pcap_frames)->default_value(0), "data frames after setup in the pcap (cps: connections)")
+        ("rss-queues", po::value(&o.rss_queues)->default_value(0),
+         "with --pcap: split the frames into FILE.q0 .. FILE.q<N-1> by the rx queue a NIC with Fulcrum's RSS key and a "
+         "128-entry RETA would choose (emulated RSS)")
+        ("replies-from", po::value(&o.replies_from),
+         "with --pcap: after the scenario's frames, each backend's reply (addresses, ports and MACs swapped) to every "
+         "frame of these captures of what Fulcrum sent (comma-separated pcap files)");
     po::variables_map vm;
     gen::settings s;
     try {
@@ -161,6 +171,44 @@ int main(int argc, char **argv) {
     } catch (const po::error &e) {
         std::fprintf(stderr, "fulcrum-gen: %s\n", e.what());
         return 2;
+    }
+    if (!o.pcap.empty() && (o.rss_queues > 0 || !o.replies_from.empty())) {
+        // The scenario through a scratch file, then the replies, then the split.
+        std::string scratch = o.pcap + ".scenario";
+        {
+            gen::pcap_file f(scratch.c_str());
+            if (!f.ok()) return std::perror(scratch.c_str()), 1;
+            gen::engine::write_pcap(s, f, o.pcap_frames);
+        }
+        auto frames = gen::read_pcap(scratch.c_str());
+        std::remove(scratch.c_str());
+        size_t scenario = frames.size();
+        for (size_t at = 0; !o.replies_from.empty() && at != std::string::npos;) {
+            size_t comma = o.replies_from.find(',', at);
+            std::string path = o.replies_from.substr(at, comma == std::string::npos ? comma : comma - at);
+            at = comma == std::string::npos ? comma : comma + 1;
+            for (auto &f : gen::read_pcap(path.c_str())) {
+                if (f.size() < gen::eth_len + gen::ip_len + gen::udp_len) continue;
+                uint8_t backend_mac[6];
+                std::memcpy(backend_mac, f.data(), 6);
+                f.resize(std::max<size_t>(f.size(), 128));
+                f.resize(gen::turn_around(f.data(), backend_mac, gen::ack, 0, 0, 0));
+                frames.push_back(std::move(f));
+            }
+        }
+        uint32_t queues = std::max<uint32_t>(o.rss_queues, 1);
+        std::vector<std::unique_ptr<gen::pcap_file>> out;
+        for (uint32_t q = 0; q < queues; q++) {
+            std::string path = o.rss_queues ? o.pcap + ".q" + std::to_string(q) : o.pcap;
+            out.push_back(std::make_unique<gen::pcap_file>(path.c_str()));
+            if (!out.back()->ok()) return std::perror(path.c_str()), 1;
+        }
+        for (const auto &f : frames)
+            out[net::rss_queue_of_frame(f.data(), f.size(), net::emulated_reta_size, queues)]->write(
+                f.data(), static_cast<uint32_t>(f.size()));
+        std::printf("fulcrum-gen: wrote %zu scenario frames and %zu replies to %u file(s) %s%s\n", scenario,
+                    frames.size() - scenario, queues, o.pcap.c_str(), o.rss_queues ? ".q*" : "");
+        return 0;
     }
     if (!o.pcap.empty()) {
         gen::pcap_file f(o.pcap.c_str());
