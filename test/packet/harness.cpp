@@ -129,6 +129,24 @@ private_netns::~private_netns() {
     ::close(original);
 }
 
+bytes tcp_from_client(const mac_t &port_mac, uint32_t client, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack,
+                      std::string payload) {
+    frame_spec s;
+    s.dst_mac = port_mac, s.src_mac = client_mac;
+    s.src = client, s.dst = ip("10.0.0.10"), s.sport = cport, s.dport = 80, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
+    s.payload = std::move(payload);
+    return build_frame(s);
+}
+
+bytes tcp_from_backend(const mac_t &port_mac, uint32_t backend, uint16_t lport, uint8_t flags, uint32_t seq,
+                       uint32_t ack, std::string payload) {
+    frame_spec s;
+    s.dst_mac = port_mac, s.src_mac = backend_mac(int((backend & 0xff) - 21));
+    s.src = backend, s.dst = ip("10.0.0.100"), s.sport = 8080, s.dport = lport, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
+    s.payload = std::move(payload);
+    return build_frame(s);
+}
+
 nlohmann::json without_syn_proxy(nlohmann::json cfg) {
     for (auto &l : cfg["listeners"])
         if (l["Protocol"] == "tcp") l["SynProxy"] = "off";

@@ -42,6 +42,13 @@ inline mac_t backend_mac(int i) { return {2, 0, 0, 0, 0, uint8_t(0x20 + i)}; }
 //   laddr 10.0.0.100, client 10.0.0.50, backends 10.0.0.21.. with static neighbours.
 nlohmann::json base_config(const std::string &device, std::vector<int> weights = {1, 1, 1});
 
+// TCP segments of the standard network's listener tcp/80: from a client to the VIP, and
+// from backend 10.0.0.2x:8080 to the laddr 10.0.0.100 (its MAC by its last octet).
+bytes tcp_from_client(const mac_t &port_mac, uint32_t client, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack,
+                      std::string payload = {});
+bytes tcp_from_backend(const mac_t &port_mac, uint32_t backend, uint16_t lport, uint8_t flags, uint32_t seq,
+                       uint32_t ack, std::string payload = {});
+
 // For tests that stand for many clients with SYNs nobody completes: past
 // syn_proxy_threshold half-open connections that is a flood, and SynProxy auto would
 // answer with cookies (its behaviour is synproxy_test's). Turns it off on every TCP listener.

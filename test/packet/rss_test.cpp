@@ -41,18 +41,10 @@ std::vector<bytes> round_trip(lb &t, const std::vector<bytes> &in) {
 }
 
 bytes from_client(lb &t, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = {}) {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = client, s.dst = vip, s.sport = cport, s.dport = 80, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
-    s.payload = std::move(payload);
-    return build_frame(s);
+    return tcp_from_client(t.port->mac(), client, cport, flags, seq, ack, std::move(payload));
 }
 bytes from_backend(lb &t, const flow &f, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = {}) {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = backend_mac(int((f.backend & 0xff) - 21));
-    s.src = f.backend, s.dst = laddr, s.sport = 8080, s.dport = f.lport, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
-    s.payload = std::move(payload);
-    return build_frame(s);
+    return tcp_from_backend(t.port->mac(), f.backend, f.lport, flags, seq, ack, std::move(payload));
 }
 
 struct totals {

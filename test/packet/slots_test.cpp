@@ -28,17 +28,10 @@ struct flow {
 };
 
 bytes client_seg(lb &t, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack) {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = addr("10.0.0.50"), s.dst = vip, s.sport = cport, s.dport = 80, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
-    return build_frame(s);
+    return tcp_from_client(t.port->mac(), addr("10.0.0.50"), cport, flags, seq, ack);
 }
 bytes backend_seg(lb &t, const flow &f, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = {}) {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = backend_mac(int((f.backend & 0xff) - 21));
-    s.src = f.backend, s.dst = laddr, s.sport = 8080, s.dport = f.lport, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
-    s.payload = std::move(payload);
-    return build_frame(s);
+    return tcp_from_backend(t.port->mac(), f.backend, f.lport, flags, seq, ack, std::move(payload));
 }
 
 flow open_established(lb &t, uint16_t cport) {
