@@ -67,7 +67,7 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     box->env.quit = false;
     box->lb.poll_all(); // the workers adopt what changed; reclaim runs in the next apply
     const config::instance &now = box->lb.inst->config();
-    if (++runs % 256 == 0 || now.vserver_groups.size() > 16 || now.default_server_group.size() > 32) {
+    if (++runs % 256 == 0 || now.vserver_groups.size() > 4 || now.default_server_group.size() > 8) {
         if (!box->svc.apply(box->start)) std::abort(); // the starting config must always apply again
         rte_log_set_level_pattern("*", RTE_LOG_ERR);     // `set log` may have raised it
     }
