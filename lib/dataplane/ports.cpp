@@ -43,6 +43,7 @@ std::optional<std::string> rss_unsupported(const rte_eth_dev_info &info) {
     if ((info.flow_type_rss_offloads & rss_l4) != rss_l4) return "no RSS over IPv4 TCP and UDP ports";
     if (info.hash_key_size != 0 && info.hash_key_size < 20) return "RSS key shorter than 20 bytes";
     if (info.reta_size == 0) return "no RSS redirection table";
+    if (info.reta_size & (info.reta_size - 1)) return "RSS redirection table size not a power of two";
     return std::nullopt;
 }
 
