@@ -1,5 +1,7 @@
 #include "config/membership.h"
 
+#include "net/addr.h"
+
 namespace fulcrum::config {
 
 std::vector<member> members_of(const instance &cfg, const listener &l) {
@@ -19,6 +21,22 @@ std::vector<member> members_of(const instance &cfg, const listener &l) {
         for (const auto &b : cfg.default_server_group) add(b, member_role::plain);
     }
     return out;
+}
+
+std::vector<local_address> local_addresses_by_port(const instance &cfg) {
+    std::vector<local_address> all;
+    for (uint32_t l : cfg.local_addresses) {
+        size_t home = 0;
+        for (size_t k = 0; k < cfg.ports.size(); k++)
+            if (net::in_prefix(l, cfg.ports[k].address, cfg.ports[k].prefix_len)) {
+                home = k;
+                break;
+            }
+        all.push_back({l, home});
+    }
+    for (size_t p = 0; p < cfg.ports.size(); p++)
+        for (uint32_t l : cfg.ports[p].local_addresses) all.push_back({l, p});
+    return all;
 }
 
 } // namespace fulcrum::config
