@@ -107,6 +107,11 @@ struct listener {
     uint32_t max_new_connection_rate = 0;  // new connections per second (shared out over workers)
     uint32_t max_connections_per_source = 0; // per client address (shared out over workers)
     syn_proxy_mode syn_proxy = syn_proxy_mode::automatic; // TCP only
+    // How a backend learns the client's address through full-NAT (at most one of them):
+    // a PROXY protocol v2 header before the client's first byte (TCP) or before every
+    // datagram (UDP), or TCP option 254 (TOA) on the connection's first segment.
+    bool proxy_protocol_v2 = false;
+    bool toa = false; // TCP only
     std::string description;
 };
 

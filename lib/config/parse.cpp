@@ -109,6 +109,27 @@ std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
     return out;
 }
 
+// The index of the string `obj[key]` among `names` (an enum's values in order), or
+// `dflt` when the key is absent.
+template <typename Enum>
+Enum opt_name(const json &obj, const std::string &base, const char *key, std::initializer_list<const char *> names,
+              Enum dflt) {
+    auto it = obj.find(key);
+    if (it == obj.end()) return dflt;
+    std::string v = get_string(*it, join(base, key)), rule = "must be one of ";
+    int i = 0;
+    for (const char *n : names) {
+        if (v == n) return static_cast<Enum>(i);
+        rule += (i++ ? ", " : "") + std::string(n);
+    }
+    fail(join(base, key), rule);
+}
+
+// "on" / "off", as the public API spells switches.
+bool opt_switch(const json &obj, const std::string &base, const char *key, bool dflt) {
+    return !opt_name(obj, base, key, {"on", "off"}, !dflt);
+}
+
 port parse_port(const json &j, const std::string &f) {
     check_keys(j, f, {"name", "device", "address", "gateway", "mtu", "static_neighbours", "rss", "local_addresses"});
     port p;
@@ -127,13 +148,7 @@ port parse_port(const json &j, const std::string &f) {
             fail(join(f, "gateway"), "must be inside the port's own subnet");
     }
     p.mtu = static_cast<uint16_t>(opt_uint(j, f, "mtu", 576, 9000, 1500));
-    if (auto it = j.find("rss"); it != j.end()) {
-        std::string v = get_string(*it, join(f, "rss"));
-        if (v == "auto") p.rss = rss_setting::auto_;
-        else if (v == "emulated") p.rss = rss_setting::emulated;
-        else if (v == "off") p.rss = rss_setting::off;
-        else fail(join(f, "rss"), "must be one of auto, emulated, off");
-    }
+    p.rss = opt_name(j, f, "rss", {"auto", "emulated", "off"}, rss_setting::auto_);
     if (auto it = j.find("local_addresses"); it != j.end())
         p.local_addresses = parse_ip_list(*it, join(f, "local_addresses"));
     if (auto it = j.find("static_neighbours"); it != j.end()) {
@@ -148,15 +163,6 @@ port parse_port(const json &j, const std::string &f) {
         }
     }
     return p;
-}
-
-// "on" / "off", as the public API spells switches.
-bool opt_switch(const json &obj, const std::string &base, const char *key, bool dflt) {
-    auto it = obj.find(key);
-    if (it == obj.end()) return dflt;
-    std::string v = get_string(*it, join(base, key));
-    if (v != "on" && v != "off") fail(join(base, key), "must be one of on, off");
-    return v == "on";
 }
 
 cidr parse_cidr(const json &v, const std::string &field) {
@@ -256,27 +262,18 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
                       "HealthCheckType", "HealthCheckConnectPort", "HealthCheckInterval",
                       "HealthCheckConnectTimeout", "HealthyThreshold", "UnhealthyThreshold", "HealthCheckURI",
                       "HealthCheckDomain", "HealthCheckHttpCode", "HealthCheckReq", "HealthCheckExp",
-                      "MaxConnections", "MaxNewConnectionRate", "MaxConnectionsPerSource", "SynProxy"});
+                      "MaxConnections", "MaxNewConnectionRate", "MaxConnectionsPerSource", "SynProxy",
+                      "ProxyProtocolV2Enabled", "ToaEnabled"});
     listener l;
     l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
     if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
         fail(join(f, "VIP"), "must be one of the instance's vips");
-    std::string proto = get_string(require(j, f, "Protocol"), join(f, "Protocol"));
-    if (proto == "tcp") l.proto = protocol::tcp;
-    else if (proto == "udp") l.proto = protocol::udp;
-    else fail(join(f, "Protocol"), "must be one of tcp, udp");
+    require(j, f, "Protocol");
+    l.proto = opt_name(j, f, "Protocol", {"tcp", "udp"}, protocol::tcp);
     l.port = static_cast<uint16_t>(get_uint(require(j, f, "ListenerPort"), join(f, "ListenerPort"), 1, 65535));
     l.backend_port = static_cast<uint16_t>(
         get_uint(require(j, f, "BackendServerPort"), join(f, "BackendServerPort"), 1, 65535));
-    if (auto it = j.find("Scheduler"); it != j.end()) {
-        std::string s = get_string(*it, join(f, "Scheduler"));
-        if (s == "wrr") l.scheduler = scheduler_kind::wrr;
-        else if (s == "rr") l.scheduler = scheduler_kind::rr;
-        else if (s == "wlc") l.scheduler = scheduler_kind::wlc;
-        else if (s == "sch") l.scheduler = scheduler_kind::sch;
-        else if (s == "tch") l.scheduler = scheduler_kind::tch;
-        else fail(join(f, "Scheduler"), "must be one of wrr, rr, wlc, sch, tch");
-    }
+    l.scheduler = opt_name(j, f, "Scheduler", {"wrr", "rr", "wlc", "sch", "tch"}, scheduler_kind::wrr);
     l.established_timeout = static_cast<uint32_t>(opt_uint(j, f, "EstablishedTimeout", 10, 900, 900));
     l.idle_timeout = static_cast<uint32_t>(opt_uint(j, f, "IdleTimeout", 1, 3600, 300));
     if (auto it = j.find("VServerGroupId"); it != j.end()) {
@@ -297,26 +294,21 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
     l.connection_drain = opt_switch(j, f, "ConnectionDrain", false);
     l.connection_drain_timeout = static_cast<uint32_t>(opt_uint(j, f, "ConnectionDrainTimeout", 10, 900, 300));
     l.acl_enabled = opt_switch(j, f, "AclStatus", false);
-    if (auto it = j.find("AclType"); it != j.end()) {
-        std::string t = get_string(*it, join(f, "AclType"));
-        if (t != "white" && t != "black") fail(join(f, "AclType"), "must be one of white, black");
-        l.acl_whitelist = t == "white";
-    }
+    l.acl_whitelist = !opt_name(j, f, "AclType", {"white", "black"}, false);
     if (auto it = j.find("AclEntries"); it != j.end()) l.acl_entries = parse_acl_entries(*it, join(f, "AclEntries"));
     if (l.acl_enabled && !j.contains("AclType")) fail(join(f, "AclType"), "is required when AclStatus is on");
     l.health = parse_health_check(j, f, l.proto);
     l.max_connections = static_cast<uint32_t>(opt_uint(j, f, "MaxConnections", 0, 100000000, 0));
     l.max_new_connection_rate = static_cast<uint32_t>(opt_uint(j, f, "MaxNewConnectionRate", 0, 100000000, 0));
     l.max_connections_per_source = static_cast<uint32_t>(opt_uint(j, f, "MaxConnectionsPerSource", 0, 65535, 0));
-    if (auto it = j.find("SynProxy"); it != j.end()) {
-        std::string m = get_string(*it, join(f, "SynProxy"));
-        if (m == "auto") l.syn_proxy = syn_proxy_mode::automatic;
-        else if (m == "on") l.syn_proxy = syn_proxy_mode::on;
-        else if (m == "off") l.syn_proxy = syn_proxy_mode::off;
-        else fail(join(f, "SynProxy"), "must be one of auto, on, off");
-        if (l.proto != protocol::tcp && l.syn_proxy == syn_proxy_mode::on)
-            fail(join(f, "SynProxy"), "applies to TCP listeners only");
-    }
+    l.syn_proxy = opt_name(j, f, "SynProxy", {"auto", "on", "off"}, syn_proxy_mode::automatic);
+    if (l.proto != protocol::tcp && l.syn_proxy == syn_proxy_mode::on)
+        fail(join(f, "SynProxy"), "applies to TCP listeners only");
+    l.proxy_protocol_v2 = opt_switch(j, f, "ProxyProtocolV2Enabled", false);
+    l.toa = opt_switch(j, f, "ToaEnabled", false);
+    if (l.toa && l.proto != protocol::tcp) fail(join(f, "ToaEnabled"), "applies to TCP listeners only");
+    if (l.toa && l.proxy_protocol_v2)
+        fail(join(f, "ToaEnabled"), "must be off while ProxyProtocolV2Enabled is on (one way to carry the client address)");
     return l;
 }
 

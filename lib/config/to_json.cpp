@@ -37,7 +37,9 @@ json listener_to_json(const listener &l) {
     if (l.proto == protocol::tcp) {
         static const char *modes[] = {"auto", "on", "off"};
         j["SynProxy"] = modes[static_cast<int>(l.syn_proxy)];
+        j["ToaEnabled"] = on_off(l.toa);
     }
+    j["ProxyProtocolV2Enabled"] = on_off(l.proxy_protocol_v2);
     const health_check &h = l.health;
     j["HealthCheck"] = on_off(h.enabled);
     j["HealthCheckType"] = checks[static_cast<int>(h.kind)];

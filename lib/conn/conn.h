@@ -32,7 +32,8 @@ enum conn_flags : uint8_t {
     udp_replied = ack_out, // UDP (no acknowledgments): a reply came back
     assured = 1 << 4, // TCP: reached ESTABLISHED; UDP: answered and still active 2 s on. Never evicted.
     src_counted = 1 << 5, // counted in its listener's per-source table
-    proxied = 1 << 6,     // opened by the SYN proxy: sequence numbers translated
+    has_side = 1 << 6,    // has a worker side entry: opened by the SYN proxy (sequence numbers
+                          // translated) or telling its backend the client's address
     half_open = 1 << 7,   // counted in its listener's half-open number (SynProxy auto)
 };
 

@@ -43,7 +43,8 @@ namespace fulcrum::dataplane {
     X(listener_conn_cap, "listener at MaxConnections")                                             \
     X(listener_rate_cap, "listener over MaxNewConnectionRate")                                     \
     X(source_cap, "client at the listener's MaxConnectionsPerSource")                             \
-    X(syn_proxy_backlog, "proxy waiting for the backend: four segments already held, or 16,384 connections waiting")
+    X(syn_proxy_backlog, "proxy waiting for the backend: four segments already held, or 16,384 connections waiting") \
+    X(no_headroom, "no mbuf headroom for the PROXY v2 header of a datagram")
 
 enum class drop : uint8_t {
 #define X(name, text) name,
@@ -78,6 +79,11 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
     X(syn_proxy_established, counter, "proxied up", "syn_proxy_established", "Proxied connections the backend accepted.") \
     X(syn_proxy_backend_syns, counter, "proxy syns", "syn_proxy_backend_syns", "SYNs the proxy sent to backends (retries included).") \
     X(syn_proxy_engaged, counter, "proxy engaged", "syn_proxy_engaged", "Times SynProxy auto engaged on a listener (half-open over syn_proxy_threshold).") \
+    X(proxy_v2_headers, counter, "proxy v2 headers", "proxy_v2_headers", "PROXY v2 headers sent to backends (one per TCP connection, one per UDP datagram).") \
+    X(proxy_v2_resent, counter, "proxy v2 resent", "proxy_v2_headers_resent", "PROXY v2 headers sent again: a backend segment had not acknowledged it.") \
+    X(toa_added, counter, "toa options", "toa_options", "Client segments given the TOA option (254).") \
+    X(toa_no_room, counter, "toa no room", "toa_no_room", "Client segments at the first sequence number sent without TOA: no option space or over the MTU.") \
+    X(syn_data_trimmed, counter, "syn data trimmed", "syn_data_trimmed", "SYN payloads (TCP Fast Open) removed on PROXY v2 listeners, sent again by the client.") \
     X(persist_hits, counter, "persistence hits", "persistence_hits", "New connections sent to a client's persistent backend.")             \
     X(arp_replies, counter, "arp replies", "arp_replies", "ARP replies sent.")                                                   \
     X(arp_requests, counter, "arp requests", "arp_requests", "ARP requests sent.")                                                 \

@@ -409,7 +409,8 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         dir = 0;
     } else if (ip->time_to_live <= 1) {
         return drop_pkt(m, drop::ttl_exceeded);
-    } else if (__builtin_expect(c->flags & conn::proxied, 0) && c->state == tcp_state::syn_sent) {
+    } else if (__builtin_expect(c->flags & conn::has_side, 0) && c->state == tcp_state::syn_sent &&
+               _side[_conns.index_of(c)].pending) {
         return proxy_handshake(m, *c, dir, l4_off);
     }
     forward(m, *c, dir, l4_off);

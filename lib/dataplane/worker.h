@@ -147,8 +147,9 @@ class worker {
     // ICMP errors about a connection's packets, translated to the other side
     // (worker_icmp.cpp); false when it is not one (the caller goes on with it).
     bool icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
-    // A packet larger than the egress MTU: consumed (DF: "fragmentation needed" back).
-    bool too_big(rte_mbuf *m, const conn::connection &c, unsigned dir);
+    // A packet larger than the egress MTU less `reserve` (room a header Fulcrum adds
+    // needs): consumed (DF: "fragmentation needed" back, for that smaller MTU).
+    bool too_big(rte_mbuf *m, const conn::connection &c, unsigned dir, uint16_t reserve = 0);
     void forward(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     conn::connection *new_conn(rte_mbuf *m, const conn::flow_key &key, uint32_t l4_off, uint8_t in_port);
     const backend_rt *schedule(const listener_rt &l, const conn::flow_key &key);
@@ -194,13 +195,21 @@ class worker {
         _counters.drops[static_cast<unsigned>(reason)]++;
         rte_pktmbuf_free(m);
     }
-    // SYN proxy (worker_synproxy.cpp).
-    struct proxy_seq { // per connection index; touched only for proxied connections
-        uint32_t delta;         // client-facing sequence = backend's + delta
-        uint8_t ws_backend;     // window scale the backend uses
-        uint8_t ws_client_view; // window scale the client was promised
-        uint16_t pending;       // 1 + its slot in _pending while the backend has not answered
+    // Per connection index, for connections flagged conn::has_side only: the SYN
+    // proxy's translation (worker_synproxy.cpp) and the client-address header's
+    // (worker_client_addr.cpp). 16 bytes beside the 64-byte connection.
+    struct conn_side {
+        uint32_t delta;         // SYN proxy: client-facing sequence = backend's + delta
+        uint32_t first_seq;     // the client's ISN + 1: where its bytes (or the PROXY header) start
+        uint16_t pending;       // SYN proxy: 1 + its slot in _pending while the backend has not answered
+        uint8_t ws_backend;     // SYN proxy: window scale the backend uses
+        uint8_t ws_client_view; // SYN proxy: window scale the client was promised
+        uint8_t client_addr;    // listener_rt::client_addr_*, fixed when the connection was made
+        uint8_t header;         // PROXY v2 over TCP: header_unsent, header_sent, header_acked
+        uint16_t win;           // PROXY v2: the client's window when the header went out (resends)
     };
+    static_assert(sizeof(conn_side) == 16);
+    enum : uint8_t { header_unsent, header_sent, header_acked };
     struct proxy_pending { // a proxied connection waiting for the backend's SYN-ACK
         static constexpr unsigned max_held = 4;
         static constexpr unsigned pool_size = 16384; // per worker: more wait their client's retry
@@ -214,14 +223,23 @@ class worker {
     void proxy_state_free();
     bool proxy_engaged(const listener_rt &l);
     void half_open_done(conn::connection &c);
-    void answer_with_cookie(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const conn::flow_key &key);
+    void answer_with_cookie(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const conn::flow_key &key,
+                            const listener_rt &l);
     bool check_cookie(rte_mbuf *m, uint32_t l4_off, const conn::flow_key &key, net::cookie_options &out);
     void proxy_open(conn::connection &c, rte_mbuf *ack, const net::cookie_options &o);
     void send_backend_syn(conn::connection &c, const proxy_pending &p);
     void proxy_handshake(rte_mbuf *m, conn::connection &c, unsigned dir, uint32_t l4_off);
     void proxy_forget(uint32_t conn_index);
     proxy_pending *pending_of(uint32_t conn_index);
-    uint32_t proxy_translate(conn::connection &c, unsigned dir, rte_tcp_hdr *tcp); // checksum delta
+    // Client address (worker_client_addr.cpp).
+    void side_open(conn::connection &c, const listener_rt &l, uint32_t first_seq);
+    // Before a client packet is rewritten: TOA inserted, the PROXY header put in front of
+    // a datagram, a SYN's payload removed. False when the packet was consumed.
+    bool add_client_addr(rte_mbuf *m, conn::connection &c, uint32_t l4_off);
+    void send_proxy_header(const conn::connection &c, conn_side &s, const rte_tcp_hdr *trigger, unsigned dir);
+    // Sequence, acknowledgment, SACK and window translation of a has_side connection's
+    // segment, the PROXY header sent or resent; returns the checksum delta.
+    uint32_t side_translate(conn::connection &c, unsigned dir, rte_tcp_hdr *tcp);
     uint32_t now_seconds() const { return static_cast<uint32_t>(_now_tsc / _tsc_hz); }
 
     uint32_t ticks(uint32_t seconds) const { return seconds * conn::timer_wheel::ticks_per_second; }
@@ -290,7 +308,7 @@ class worker {
     uint32_t _sweep_pos = 0, _sweep_pass_start = 0;
 
     net::syn_cookies _cookies;
-    proxy_seq *_proxy_seq = nullptr;
+    conn_side *_side = nullptr;
     std::vector<proxy_pending> _pending;  // fixed pool (no allocation per connection)
     std::vector<uint16_t> _pending_free;
     std::vector<uint32_t> _half_open;     // per listener slot: non-proxied half-open connections

@@ -16,31 +16,23 @@ uint16_t ip_word_ttl_proto(const rte_ipv4_hdr *ip) {
     return w;
 }
 
-// Rewrite MSS in a SYN's options to at most `clamp` (host order); returns checksum delta.
-uint32_t clamp_mss(rte_tcp_hdr *tcp, uint32_t hdr_len, uint16_t clamp) {
-    uint8_t *opt = reinterpret_cast<uint8_t *>(tcp) + sizeof(rte_tcp_hdr);
-    uint8_t *end = reinterpret_cast<uint8_t *>(tcp) + hdr_len;
-    while (opt < end) {
-        if (*opt == 0) break;
-        if (*opt == 1) {
-            opt++;
-            continue;
-        }
-        if (opt + 1 >= end || opt[1] < 2 || opt + opt[1] > end) break;
-        if (opt[0] == 2 && opt[1] == 4) {
-            uint16_t mss_be;
-            std::memcpy(&mss_be, opt + 2, 2);
-            if (rte_be_to_cpu_16(mss_be) <= clamp) return 0;
+} // namespace
+
+uint32_t detail::clamp_mss(rte_tcp_hdr *tcp, uint16_t clamp) {
+    uint32_t delta = 0;
+    for_each_option(tcp, [&](uint8_t *opt) {
+        if (opt[0] != opt_mss || opt[1] != 4) return true;
+        uint16_t mss_be;
+        std::memcpy(&mss_be, opt + 2, 2);
+        if (rte_be_to_cpu_16(mss_be) > clamp) {
             uint16_t new_be = rte_cpu_to_be_16(clamp);
             std::memcpy(opt + 2, &new_be, 2);
-            return net::csum_replace16(0, mss_be, new_be);
+            delta = net::csum_replace16(0, mss_be, new_be);
         }
-        opt += opt[1];
-    }
-    return 0;
+        return false;
+    });
+    return delta;
 }
-
-} // namespace
 
 // ---------------------------------------------------------------------------------------
 // Full-NAT
@@ -108,7 +100,7 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
         return nullptr;
     }
     if (key.proto == IPPROTO_TCP && !by_cookie && proxy_engaged(*l)) {
-        answer_with_cookie(m, in_port, l4_off, key);
+        answer_with_cookie(m, in_port, l4_off, key, *l);
         return nullptr;
     }
     if (!admit(*l, key.src)) {
@@ -222,6 +214,14 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     lc.active++;
     _backend_counters[b.slot].new_conns++;
     _backend_counters[b.slot].active++;
+    if (by_cookie || l->client_addr != listener_rt::client_addr_none) {
+        uint32_t first_seq = 0; // the client's ISN + 1 (a SYN carries the ISN, a cookie ACK ISN + 1)
+        if (key.proto == IPPROTO_TCP) {
+            const auto *tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off);
+            first_seq = rte_be_to_cpu_32(tcp->sent_seq) + ((tcp->tcp_flags & tcp_syn) ? 1 : 0);
+        }
+        side_open(*c, *l, first_seq);
+    }
     if (by_cookie) {
         proxy_open(*c, m, cookie); // takes the ACK: it goes on once the backend answers
         return nullptr;
@@ -355,6 +355,7 @@ void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
 }
 
 void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
+    if (__builtin_expect(c.flags & conn::has_side, 0) && dir == 0 && !add_client_addr(m, c, l4_off)) return;
     // One compare on the common path: only a frame over the smallest port's limit looks further.
     if (__builtin_expect(m->pkt_len > _min_max_frame, 0) && m->pkt_len > _max_frame[c.out_port[dir]] &&
         too_big(m, c, dir))
@@ -399,13 +400,13 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         }
         uint32_t delta = l4_delta;
         if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
-            delta += clamp_mss(tcp, (tcp->data_off >> 4) * 4u, _snap->mss_clamp);
+            delta += clamp_mss(tcp, _snap->mss_clamp);
         // Each side's acknowledgment as that side numbers it: what a reset to it needs.
         if (tcp->tcp_flags & tcp_ack) {
             c.ack[dir] = tcp->recv_ack;
             c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
         }
-        if (__builtin_expect(c.flags & conn::proxied, 0)) delta += proxy_translate(c, dir, tcp);
+        if (__builtin_expect(c.flags & conn::has_side, 0)) delta += side_translate(c, dir, tcp);
         tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
         track_tcp(c, dir, tcp->tcp_flags);
     } else {
@@ -487,7 +488,7 @@ void worker::expire(connection *c) {
     _neigh->at(c->neigh[1]).refs--;
     if (c->flags & conn::src_counted) source_count(c->listener, c->cip)--;
     half_open_done(*c);
-    if ((c->flags & conn::proxied) && c->state == tcp_state::syn_sent) proxy_forget(_conns.index_of(c));
+    if ((c->flags & conn::has_side) && c->state == tcp_state::syn_sent) proxy_forget(_conns.index_of(c));
     _conns.remove(c);
 }
 

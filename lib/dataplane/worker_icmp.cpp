@@ -79,9 +79,15 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     uint32_t l4_sum = net::csum_replace32(net::csum_replace32(0, qip->src_addr, q_src), qip->dst_addr, q_dst);
     l4_sum = net::csum_replace16(net::csum_replace16(l4_sum, get16(ql4), q_sport), get16(ql4 + 2), q_dport);
     put16(ql4, q_sport), put16(ql4 + 2, q_dport);
-    if (qip->next_proto_id == IPPROTO_TCP && (c->flags & conn::proxied) && to == 0) {
-        // The backend's numbering: the quote carries the sequence the client saw.
-        uint32_t seq = get32(ql4 + 4), back = rte_cpu_to_be_32(rte_be_to_cpu_32(seq) - _proxy_seq[_conns.index_of(c)].delta);
+    if (qip->next_proto_id == IPPROTO_TCP && (c->flags & conn::has_side) && ql4_len >= 8) {
+        // The quote carries the sequence number its receiver saw: the SYN proxy's
+        // client-facing one (to the backend: less the delta), or the client's bytes after
+        // a PROXY header (to the client: less the header).
+        const conn_side &s = _side[_conns.index_of(c)];
+        uint32_t seq = get32(ql4 + 4), back = seq;
+        if (to == 0) back = seq_add(seq, 0u - s.delta);
+        else if (s.client_addr == listener_rt::client_addr_proxy_v2 && s.header != header_unsent)
+            back = unshift_header(seq, s.first_seq);
         l4_sum = net::csum_replace32(l4_sum, seq, back);
         put32(ql4 + 4, back);
     }
@@ -105,8 +111,8 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     return true;
 }
 
-bool worker::too_big(rte_mbuf *m, const connection &c, unsigned dir) {
-    uint16_t mtu = _snap->ports[c.out_port[dir]].mtu;
+bool worker::too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t reserve) {
+    uint16_t mtu = static_cast<uint16_t>(_snap->ports[c.out_port[dir]].mtu - reserve);
     if (m->pkt_len - l3_off <= mtu) return false;
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     if (!(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) {

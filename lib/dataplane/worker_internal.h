@@ -15,12 +15,49 @@
 #include <rte_udp.h>
 
 #include <cstring>
+#include <type_traits>
 
 namespace fulcrum::dataplane::detail {
 
 constexpr uint32_t l3_off = sizeof(rte_ether_hdr);
 constexpr uint8_t tcp_fin = RTE_TCP_FIN_FLAG, tcp_syn = RTE_TCP_SYN_FLAG, tcp_rst = RTE_TCP_RST_FLAG,
-                  tcp_ack = RTE_TCP_ACK_FLAG;
+                  tcp_ack = RTE_TCP_ACK_FLAG, tcp_psh = RTE_TCP_PSH_FLAG;
+constexpr uint8_t opt_eol = 0, opt_nop = 1, opt_mss = 2, opt_wscale = 3, opt_sack_perm = 4, opt_sack = 5,
+                  opt_timestamp = 8, opt_toa = 254;
+
+constexpr uint8_t toa_len = 8;       // kind, length, client port, client address
+constexpr uint8_t proxy_v2_len = 28; // PROXY v2 over IPv4: 16-byte preamble, addresses, ports
+
+// Calls fn(option) for each option of a TCP header (option[0] kind, option[1] length,
+// both checked to lie inside the header), until EOL or a malformed one; fn returns
+// false to stop. `Hdr` is rte_tcp_hdr or const rte_tcp_hdr.
+template <typename Hdr, typename Fn>
+void for_each_option(Hdr *tcp, Fn fn) {
+    using byte = std::conditional_t<std::is_const_v<Hdr>, const uint8_t, uint8_t>;
+    byte *p = reinterpret_cast<byte *>(tcp + 1);
+    byte *end = reinterpret_cast<byte *>(tcp) + (tcp->data_off >> 4) * 4u;
+    while (p < end && *p != opt_eol) {
+        if (*p == opt_nop) {
+            p++;
+            continue;
+        }
+        if (p + 1 >= end || p[1] < 2 || p + p[1] > end || !fn(p)) return;
+        p += p[1];
+    }
+}
+
+inline uint32_t seq_add(uint32_t be, uint32_t n) { return rte_cpu_to_be_32(rte_be_to_cpu_32(be) + n); }
+
+// PROXY v2 over TCP: a sequence number of the client's bytes as the backend counts
+// them (the header first), as the client counts them; the header's own bytes fold onto
+// the client's first sequence number.
+inline uint32_t unshift_header(uint32_t be, uint32_t first_seq) {
+    uint32_t v = rte_be_to_cpu_32(be);
+    return rte_cpu_to_be_32(v - first_seq < proxy_v2_len ? first_seq : v - proxy_v2_len);
+}
+
+// Rewrite MSS in a SYN's options to at most `clamp` (host order); returns checksum delta.
+uint32_t clamp_mss(rte_tcp_hdr *tcp, uint16_t clamp);
 
 } // namespace fulcrum::dataplane::detail
 

@@ -21,7 +21,6 @@ namespace fulcrum::dataplane {
 
 namespace {
 
-constexpr uint8_t opt_eol = 0, opt_nop = 1, opt_mss = 2, opt_wscale = 3, opt_sack_perm = 4, opt_sack = 5;
 constexpr uint8_t proxy_wscale = 7; // what the SYN-ACK promises (Linux's usual scale)
 
 struct syn_options {
@@ -32,19 +31,12 @@ struct syn_options {
 
 syn_options parse_syn_options(const rte_tcp_hdr *tcp) {
     syn_options o;
-    const uint8_t *p = reinterpret_cast<const uint8_t *>(tcp + 1);
-    const uint8_t *end = reinterpret_cast<const uint8_t *>(tcp) + (tcp->data_off >> 4) * 4u;
-    while (p < end && *p != opt_eol) {
-        if (*p == opt_nop) {
-            p++;
-            continue;
-        }
-        if (p + 1 >= end || p[1] < 2 || p + p[1] > end) break;
+    for_each_option(tcp, [&](const uint8_t *p) {
         if (p[0] == opt_mss && p[1] == 4) o.mss = uint16_t(p[2] << 8 | p[3]);
         else if (p[0] == opt_wscale && p[1] == 3) o.wscale = static_cast<int8_t>(std::min<uint8_t>(p[2], 14));
         else if (p[0] == opt_sack_perm && p[1] == 2) o.sack = true;
-        p += p[1];
-    }
+        return true;
+    });
     return o;
 }
 
@@ -57,22 +49,20 @@ uint32_t write_syn_options(uint8_t *p, uint16_t mss, int8_t wscale, bool sack) {
     return static_cast<uint32_t>(p - start);
 }
 
-uint32_t seq_add(uint32_t be, uint32_t n) { return rte_cpu_to_be_32(rte_be_to_cpu_32(be) + n); }
-
 } // namespace
 
 void worker::proxy_state_alloc(uint32_t capacity) {
     // Untouched anonymous pages: only the entries of proxied connections ever get memory.
-    size_t bytes = size_t(capacity) * sizeof(proxy_seq);
+    size_t bytes = size_t(capacity) * sizeof(conn_side);
     void *p = mmap(nullptr, bytes, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
     if (p == MAP_FAILED) throw std::bad_alloc();
-    _proxy_seq = static_cast<proxy_seq *>(p);
+    _side = static_cast<conn_side *>(p);
     _pending.resize(proxy_pending::pool_size);
     for (uint32_t i = proxy_pending::pool_size; i-- > 0;) _pending_free.push_back(static_cast<uint16_t>(i));
 }
 
 void worker::proxy_state_free() {
-    if (_proxy_seq) munmap(_proxy_seq, size_t(_conns.capacity()) * sizeof(proxy_seq));
+    if (_side) munmap(_side, size_t(_conns.capacity()) * sizeof(conn_side));
     for (proxy_pending &p : _pending)
         for (unsigned i = 0; i < p.n_held; i++) rte_pktmbuf_free(p.held[i]);
     _pending.clear();
@@ -98,7 +88,8 @@ void worker::half_open_done(connection &c) {
     _half_open[c.listener]--;
 }
 
-void worker::answer_with_cookie(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_key &key) {
+void worker::answer_with_cookie(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_key &key,
+                                const listener_rt &l) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
     syn_options so = parse_syn_options(tcp);
@@ -106,9 +97,11 @@ void worker::answer_with_cookie(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, c
     net::cookie_options co{so.mss ? so.mss : uint16_t(536), so.wscale, so.sack};
     uint32_t cookie = _cookies.make(key.src, key.dst, key.ports, client_isn, now_seconds(), co);
 
-    // The MSS we accept: the client-facing port's, and no more than the clamp.
+    // The MSS we accept: the client-facing port's, and no more than the clamp; TOA's
+    // option takes 8 bytes of the client's first segment (worker_client_addr.cpp).
     uint16_t our_mss = static_cast<uint16_t>(_snap->ports[in_port].mtu - 40);
     if (_snap->mss_clamp) our_mss = std::min(our_mss, _snap->mss_clamp);
+    if (l.client_addr == listener_rt::client_addr_toa) our_mss = static_cast<uint16_t>(our_mss - toa_len);
 
     turn_around(m, in_port);
     uint16_t sport = tcp->src_port;
@@ -187,11 +180,10 @@ void worker::proxy_open(connection &c, rte_mbuf *ack, const net::cookie_options 
     p.opts = o;
     p.syn_tsc = _now_tsc;
     p.held[p.n_held++] = ack;
-    proxy_seq &ps = _proxy_seq[_conns.index_of(&c)];
-    ps = proxy_seq{};
+    conn_side &ps = _side[_conns.index_of(&c)]; // opened by new_conn (side_open)
     ps.pending = static_cast<uint16_t>(slot + 1);
     ps.ws_client_view = o.wscale >= 0 ? proxy_wscale : 0;
-    c.flags |= conn::proxied | conn::assured | conn::ack_in; // the client finished its handshake
+    c.flags |= conn::assured | conn::ack_in; // the client finished its handshake
     c.ack[0] = tcp->recv_ack;
     _counters.syn_proxy_conns++;
     send_backend_syn(c, p);
@@ -230,7 +222,7 @@ void worker::proxy_handshake(rte_mbuf *m, connection &c, unsigned dir, uint32_t 
     }
     if ((f & (tcp_syn | tcp_ack)) != (tcp_syn | tcp_ack) || rte_be_to_cpu_32(tcp->recv_ack) != p.client_isn + 1)
         return drop_pkt(m, drop::no_conn);
-    proxy_seq &ps = _proxy_seq[idx];
+    conn_side &ps = _side[idx];
     ps.delta = p.cookie - rte_be_to_cpu_32(tcp->sent_seq);
     syn_options bo = parse_syn_options(tcp);
     ps.ws_backend = ps.ws_client_view && bo.wscale >= 0 ? uint8_t(bo.wscale) : 0;
@@ -249,7 +241,7 @@ void worker::proxy_handshake(rte_mbuf *m, connection &c, unsigned dir, uint32_t 
 }
 
 worker::proxy_pending *worker::pending_of(uint32_t idx) {
-    uint16_t slot = _proxy_seq[idx].pending;
+    uint16_t slot = _side[idx].pending;
     return slot ? &_pending[slot - 1] : nullptr;
 }
 
@@ -258,58 +250,8 @@ void worker::proxy_forget(uint32_t idx) {
     if (!p) return;
     for (unsigned i = 0; i < p->n_held; i++) rte_pktmbuf_free(p->held[i]);
     p->n_held = 0;
-    _pending_free.push_back(static_cast<uint16_t>(_proxy_seq[idx].pending - 1));
-    _proxy_seq[idx].pending = 0;
-}
-
-uint32_t worker::proxy_translate(connection &c, unsigned dir, rte_tcp_hdr *tcp) {
-    const proxy_seq &ps = _proxy_seq[_conns.index_of(&c)];
-    uint32_t sum = 0;
-    if (dir == 1) {
-        uint32_t seq = seq_add(tcp->sent_seq, ps.delta);
-        sum = net::csum_replace32(sum, tcp->sent_seq, seq);
-        tcp->sent_seq = seq;
-        if (ps.ws_backend != ps.ws_client_view) {
-            // The client reads windows with the scale the SYN-ACK promised: rescale,
-            // rounding up (a window never shrinks to zero by the conversion).
-            uint32_t win = uint32_t(rte_be_to_cpu_16(tcp->rx_win)) << ps.ws_backend;
-            uint32_t unit = 1u << ps.ws_client_view;
-            uint16_t nw = rte_cpu_to_be_16(static_cast<uint16_t>(std::min<uint32_t>(65535, (win + unit - 1) >> ps.ws_client_view)));
-            sum = net::csum_replace16(sum, tcp->rx_win, nw);
-            tcp->rx_win = nw;
-        }
-        return sum;
-    }
-    if (tcp->tcp_flags & tcp_ack) {
-        uint32_t ack = seq_add(tcp->recv_ack, 0u - ps.delta);
-        sum = net::csum_replace32(sum, tcp->recv_ack, ack);
-        tcp->recv_ack = ack;
-    }
-    // SACK blocks name the backend's bytes in the client's numbering.
-    uint8_t *p = reinterpret_cast<uint8_t *>(tcp + 1);
-    uint8_t *end = reinterpret_cast<uint8_t *>(tcp) + (tcp->data_off >> 4) * 4u;
-    while (p < end && *p != opt_eol) {
-        if (*p == opt_nop) {
-            p++;
-            continue;
-        }
-        if (p + 1 >= end || p[1] < 2 || p + p[1] > end) break;
-        if (p[0] == opt_sack && (p[1] - 2) % 8 == 0) {
-            for (uint8_t *e = p + 2; e < p + p[1]; e += 4) {
-                uint32_t old_v, new_v;
-                std::memcpy(&old_v, e, 4);
-                new_v = seq_add(old_v, 0u - ps.delta);
-                std::memcpy(e, &new_v, 4);
-                // At an odd offset its bytes fall across words: each half counts swapped.
-                auto swap_halves = [](uint32_t v) { return (v & 0x00ff00ffu) << 8 | (v >> 8 & 0x00ff00ffu); };
-                bool odd = (e - reinterpret_cast<uint8_t *>(tcp)) & 1;
-                sum = odd ? net::csum_replace32(sum, swap_halves(old_v), swap_halves(new_v))
-                          : net::csum_replace32(sum, old_v, new_v);
-            }
-        }
-        p += p[1];
-    }
-    return sum;
+    _pending_free.push_back(static_cast<uint16_t>(_side[idx].pending - 1));
+    _side[idx].pending = 0;
 }
 
 } // namespace fulcrum::dataplane

@@ -49,6 +49,9 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
                   : cl.syn_proxy == config::syn_proxy_mode::on  ? listener_rt::proxy_on
                   : cl.syn_proxy == config::syn_proxy_mode::off ? listener_rt::proxy_off
                                                                 : listener_rt::proxy_auto;
+    l.client_addr = cl.proxy_protocol_v2 ? listener_rt::client_addr_proxy_v2
+                    : cl.toa             ? listener_rt::client_addr_toa
+                                         : listener_rt::client_addr_none;
 
     auto up = [&](const config::backend &cb) { return !cl.health.enabled || !health || health(cl, cb); };
     std::vector<config::member> members = config::members_of(cfg, cl);

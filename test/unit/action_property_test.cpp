@@ -58,6 +58,8 @@ struct random_requests {
         if (coin(5)) r["PersistenceTimeout"] = pick<json>({0, 60, 4000});
         if (coin(5)) r["SynProxy"] = pick<json>({"auto", "on", "off", "maybe"});
         if (coin(5)) r["MaxConnections"] = pick<json>({0, 10, -5});
+        if (coin(5)) r["ProxyProtocolV2Enabled"] = pick<json>({"on", "off", "v1"});
+        if (coin(5)) r["ToaEnabled"] = pick<json>({"on", "off", true});
         if (coin(6)) r["AclStatus"] = pick<json>({"on", "off"});
         if (coin(6)) r["AclType"] = pick<json>({"white", "black"});
         if (coin(6)) r["AclEntries"] = pick<json>({json::array({"10.1.0.0/16"}), json::array({"bad"})});

@@ -221,6 +221,30 @@ TEST_CASE("listener persistence, drain, ACL and health-check fields", "[config][
         }
         SECTION("uri") { expect("HealthCheckURI", "health", "must be a path starting with '/', at most 80 characters, no spaces"); }
         SECTION("connect port") { expect("HealthCheckConnectPort", 70000, "must be an integer 1-65535"); }
+        SECTION("proxy protocol switch") { expect("ProxyProtocolV2Enabled", "v2", "must be one of on, off"); }
+        SECTION("toa and proxy protocol together") {
+            l["ProxyProtocolV2Enabled"] = "on";
+            expect("ToaEnabled", "on", "must be off while ProxyProtocolV2Enabled is on (one way to carry the client address)");
+        }
+        SECTION("toa on udp") {
+            l["Protocol"] = "udp";
+            expect("ToaEnabled", "on", "applies to TCP listeners only");
+        }
+    }
+    SECTION("client address: PROXY v2 on TCP and UDP, TOA on TCP; both off unless asked") {
+        auto first = parse_instance(j);
+        REQUIRE(first);
+        CHECK_FALSE(first.value().listeners[0].proxy_protocol_v2);
+        CHECK_FALSE(first.value().listeners[0].toa);
+        l["ToaEnabled"] = "on";
+        auto toa = parse_instance(j);
+        REQUIRE(toa);
+        CHECK(toa.value().listeners[0].toa);
+        l["ToaEnabled"] = "off", l["ProxyProtocolV2Enabled"] = "on", l["Protocol"] = "udp";
+        auto v2 = parse_instance(j);
+        REQUIRE(v2);
+        CHECK(v2.value().listeners[0].proxy_protocol_v2);
+        CHECK(listener_to_json(v2.value().listeners[0])["ProxyProtocolV2Enabled"] == "on");
     }
 }
 

@@ -141,6 +141,7 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
     l.health.enabled = true, l.health.kind = health_kind::http, l.health.uri = "/health", l.health.http_codes = 3;
     l.max_connections = 5000, l.max_new_connection_rate = 200, l.max_connections_per_source = 16;
     l.syn_proxy = syn_proxy_mode::on;
+    l.proxy_protocol_v2 = true;
     c.listeners = {l};
     backend b;
     b.server_id = "i-1", b.ip = 0x0a000105, b.weight = 40;
@@ -180,7 +181,7 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
                      "HealthCheckConnectTimeout": 5, "HealthyThreshold": 3, "UnhealthyThreshold": 3,
                      "HealthCheckURI": "/health", "HealthCheckHttpCode": "http_2xx,http_3xx",
                      "MaxConnections": 5000, "MaxNewConnectionRate": 200, "MaxConnectionsPerSource": 16,
-                     "SynProxy": "on"}],
+                     "SynProxy": "on", "ToaEnabled": "off", "ProxyProtocolV2Enabled": "on"}],
       "default_server_group": [{"ServerId": "i-1", "Type": "ecs", "ServerIp": "10.0.1.5", "Weight": 40,
                                 "Description": ""}],
       "vserver_groups": [{"VServerGroupId": "rsp-1", "VServerGroupName": "api",

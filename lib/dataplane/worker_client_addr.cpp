@@ -1,0 +1,266 @@
+// The client's address for backends behind full-NAT (per listener, at most one of
+// ProxyProtocolV2Enabled and ToaEnabled), and the side translation it shares with the
+// SYN proxy.
+//
+// PROXY v2, TCP: the 28-byte header (PROXY, TCP over IPv4, client -> VIP) is a segment
+//   of Fulcrum's own at the client's first sequence number, sent when the client
+//   acknowledges the backend's SYN-ACK (with the SYN proxy: when the backend answers).
+//   The client's bytes then sit 28 further in the backend's numbering: client -> backend
+//   seq + 28; backend -> client ack and SACK - 28, never below the client's first
+//   sequence. No segment grows, so no MSS changes. A backend segment whose ack has not
+//   passed the header (its SYN-ACK again, a duplicate ACK) has the header sent again,
+//   with the timestamps the backend echoes, so its PAWS check passes.
+// PROXY v2, UDP: the header (UDP over IPv4) before every datagram's payload toward the
+//   backend; replies pass unchanged. A datagram the header would push past the MTU is
+//   answered "fragmentation needed" for MTU - 28 (DF) or dropped as too_big.
+// TOA: option 254 (length 8: client port, client address) right after the fixed TCP
+//   header of each client segment at the client's first sequence number: the ACK that
+//   completes the handshake, the first data segment and their retransmissions. The MSS
+//   the client is offered leaves 8 bytes for it; a segment with no option space left
+//   goes without it (counted).
+// Health probes are the control thread's own kernel sockets and never pass here.
+#include "dataplane/worker_internal.h"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+constexpr uint8_t family_tcp4 = 0x11, family_udp4 = 0x12;
+
+void write_proxy_v2(uint8_t *p, uint8_t family, const connection &c) {
+    static constexpr uint8_t preamble[12] = {0x0d, 0x0a, 0x0d, 0x0a, 0x00, 0x0d, 0x0a, 0x51, 0x55, 0x49, 0x54, 0x0a};
+    std::memcpy(p, preamble, sizeof preamble);
+    p[12] = 0x21; // version 2, PROXY
+    p[13] = family;
+    p[14] = 0, p[15] = 12; // address block length
+    std::memcpy(p + 16, &c.cip, 4);
+    std::memcpy(p + 20, &c.vip, 4);
+    std::memcpy(p + 24, &c.cport, 2);
+    std::memcpy(p + 26, &c.vport, 2);
+}
+
+// A 32-bit field at `off` bytes into the checksummed data replaced: at an odd offset its
+// bytes fall across words and each half counts swapped.
+uint32_t replace_at(uint32_t sum, size_t off, uint32_t from, uint32_t to) {
+    auto swap_halves = [](uint32_t v) { return (v & 0x00ff00ffu) << 8 | (v >> 8 & 0x00ff00ffu); };
+    return off & 1 ? net::csum_replace32(sum, swap_halves(from), swap_halves(to)) : net::csum_replace32(sum, from, to);
+}
+
+// Every SACK block edge through `map`; returns the checksum delta.
+template <typename Map>
+uint32_t map_sack_blocks(rte_tcp_hdr *tcp, Map map) {
+    uint32_t sum = 0;
+    for_each_option(tcp, [&](uint8_t *p) {
+        if (p[0] != opt_sack || (p[1] - 2) % 8 != 0) return true;
+        for (uint8_t *e = p + 2; e < p + p[1]; e += 4) {
+            uint32_t from, to;
+            std::memcpy(&from, e, 4);
+            to = map(from);
+            std::memcpy(e, &to, 4);
+            sum = replace_at(sum, e - reinterpret_cast<uint8_t *>(tcp), from, to);
+        }
+        return true;
+    });
+    return sum;
+}
+
+// A length field (network order) grown by `by` bytes.
+uint16_t grown(uint16_t be, unsigned by) { return rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(be) + by)); }
+
+// The IPv4 header's total length grown, its checksum updated to match.
+void grow_ipv4(rte_ipv4_hdr *ip, unsigned by) {
+    uint16_t from = ip->total_length, to = grown(from, by);
+    ip->total_length = to;
+    ip->hdr_checksum = net::csum_apply(ip->hdr_checksum, net::csum_fold(net::csum_replace16(0, from, to)));
+}
+
+} // namespace
+
+void worker::side_open(connection &c, const listener_rt &l, uint32_t first_seq) {
+    conn_side &s = _side[_conns.index_of(&c)];
+    s = conn_side{};
+    s.first_seq = first_seq;
+    s.client_addr = l.client_addr;
+    c.flags |= conn::has_side;
+}
+
+bool worker::add_client_addr(rte_mbuf *m, connection &c, uint32_t l4_off) {
+    const conn_side &s = _side[_conns.index_of(&c)];
+    if (s.client_addr == listener_rt::client_addr_none) return true;
+    if (c.proto == IPPROTO_UDP) {
+        if (too_big(m, c, 0, proxy_v2_len)) return false;
+        char *start = rte_pktmbuf_prepend(m, proxy_v2_len);
+        if (!start) {
+            drop_pkt(m, drop::no_headroom);
+            return false;
+        }
+        std::memmove(start, start + proxy_v2_len, l4_off + sizeof(rte_udp_hdr));
+        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(start + l3_off);
+        auto *udp = reinterpret_cast<rte_udp_hdr *>(start + l4_off);
+        auto *header = reinterpret_cast<uint8_t *>(udp + 1);
+        write_proxy_v2(header, family_udp4, c);
+        grow_ipv4(ip, proxy_v2_len);
+        uint16_t len_from = udp->dgram_len, len_to = grown(len_from, proxy_v2_len);
+        udp->dgram_len = len_to;
+        if (udp->dgram_cksum != 0) {
+            // The length counts twice (header and pseudo-header), then the header's words.
+            uint32_t sum = 2 * net::csum_replace16(0, len_from, len_to);
+            uint16_t ck = net::csum_apply(udp->dgram_cksum, net::csum_buffer(header, proxy_v2_len, sum));
+            udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+        }
+        _counters.proxy_v2_headers++;
+        return true;
+    }
+    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+    uint32_t doff = (tcp->data_off >> 4) * 4u;
+    if (tcp->tcp_flags & tcp_syn) {
+        // Data in a SYN (TCP Fast Open) would reach the backend before the header: it
+        // goes, and the client sends it again after the handshake.
+        auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+        uint32_t payload = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - doff;
+        if (payload == 0 || s.client_addr != listener_rt::client_addr_proxy_v2) return true;
+        rte_pktmbuf_trim(m, static_cast<uint16_t>(payload));
+        ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + doff));
+        ip->hdr_checksum = 0;
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        tcp->cksum = 0;
+        tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+        _counters.syn_data_trimmed++;
+        return true;
+    }
+    if (s.client_addr != listener_rt::client_addr_toa || (tcp->tcp_flags & tcp_rst) ||
+        rte_be_to_cpu_32(tcp->sent_seq) != s.first_seq)
+        return true;
+    char *start = doff + toa_len <= 60 && m->pkt_len + toa_len <= _max_frame[c.out_port[0]]
+                      ? rte_pktmbuf_prepend(m, toa_len)
+                      : nullptr;
+    if (!start) {
+        _counters.toa_no_room++;
+        return true;
+    }
+    // The headers move 8 bytes toward the front; the option fills the gap after the
+    // fixed TCP header, ahead of the client's own options.
+    std::memmove(start, start + toa_len, l4_off + sizeof(rte_tcp_hdr));
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(start + l3_off);
+    tcp = reinterpret_cast<rte_tcp_hdr *>(start + l4_off);
+    auto *opt = reinterpret_cast<uint8_t *>(tcp + 1);
+    opt[0] = opt_toa, opt[1] = toa_len;
+    std::memcpy(opt + 2, &c.cport, 2);
+    std::memcpy(opt + 4, &c.cip, 4);
+    uint16_t tcp_len = rte_cpu_to_be_16(static_cast<uint16_t>(rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr)));
+    uint32_t sum = net::csum_replace16(0, tcp_len, grown(tcp_len, toa_len)); // the pseudo-header's TCP length
+    grow_ipv4(ip, toa_len);
+    uint16_t word_from, word_to; // data offset and flags
+    std::memcpy(&word_from, &tcp->data_off, 2);
+    tcp->data_off = static_cast<uint8_t>(tcp->data_off + (toa_len / 4 << 4));
+    std::memcpy(&word_to, &tcp->data_off, 2);
+    sum = net::csum_replace16(sum, word_from, word_to);
+    tcp->cksum = net::csum_apply(tcp->cksum, net::csum_buffer(opt, toa_len, sum));
+    _counters.toa_added++;
+    return true;
+}
+
+void worker::send_proxy_header(const connection &c, conn_side &s, const rte_tcp_hdr *trigger, unsigned dir) {
+    // Timestamps when the connection has them: the client's own, or, resending on a
+    // backend segment, the values it echoes (what the backend holds as the latest).
+    const uint8_t *ts = nullptr;
+    for_each_option(trigger, [&](const uint8_t *p) {
+        if (p[0] == opt_timestamp && p[1] == 10) ts = p;
+        return ts == nullptr;
+    });
+    if (dir == 0) s.win = trigger->rx_win;
+    rte_mbuf *m = rte_pktmbuf_alloc(_pool);
+    if (!m) return; // the backend's next duplicate ACK or SYN-ACK asks again
+    uint32_t opt_len = ts ? 12 : 0;
+    uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + opt_len + proxy_v2_len);
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, static_cast<uint16_t>(l3_off + ip_len)));
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    auto *opt = reinterpret_cast<uint8_t *>(tcp + 1);
+    std::memset(eth, 0, l3_off + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(ip_len);
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_TCP;
+    ip->src_addr = c.laddr, ip->dst_addr = c.bip;
+    tcp->src_port = c.lport, tcp->dst_port = c.bport;
+    tcp->sent_seq = rte_cpu_to_be_32(s.first_seq);
+    // In the backend's numbering: a client segment's ack was translated already.
+    tcp->recv_ack = dir == 0 ? trigger->recv_ack : seq_add(c.ack[0], 0u - s.delta);
+    tcp->rx_win = s.win;
+    tcp->tcp_flags = tcp_ack | tcp_psh;
+    tcp->data_off = static_cast<uint8_t>((sizeof(rte_tcp_hdr) + opt_len) / 4 << 4);
+    if (ts) {
+        opt[0] = opt_nop, opt[1] = opt_nop, opt[2] = opt_timestamp, opt[3] = 10;
+        std::memcpy(opt + 4, ts + (dir == 0 ? 2 : 6), 4); // TSval
+        std::memcpy(opt + 8, ts + (dir == 0 ? 6 : 2), 4); // TSecr
+    }
+    write_proxy_v2(opt + opt_len, family_tcp4, c);
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    _counters.proxy_v2_headers++;
+    send_ipv4(m, c.out_port[0], _neigh->at(c.neigh[0]));
+}
+
+uint32_t worker::side_translate(connection &c, unsigned dir, rte_tcp_hdr *tcp) {
+    conn_side &s = _side[_conns.index_of(&c)];
+    const uint8_t f = tcp->tcp_flags;
+    const bool v2 = s.client_addr == listener_rt::client_addr_proxy_v2;
+    uint32_t sum = 0;
+    if (dir == 1) {
+        if (s.delta) { // SYN proxy: the backend's numbering into the client's
+            uint32_t seq = seq_add(tcp->sent_seq, s.delta);
+            sum = net::csum_replace32(sum, tcp->sent_seq, seq);
+            tcp->sent_seq = seq;
+        }
+        if (s.ws_backend != s.ws_client_view) {
+            // The client reads windows with the scale the SYN-ACK promised: rescale,
+            // rounding up (a window never shrinks to zero by the conversion).
+            uint32_t win = uint32_t(rte_be_to_cpu_16(tcp->rx_win)) << s.ws_backend;
+            uint32_t unit = 1u << s.ws_client_view;
+            uint16_t nw = rte_cpu_to_be_16(static_cast<uint16_t>(std::min<uint32_t>(65535, (win + unit - 1) >> s.ws_client_view)));
+            sum = net::csum_replace16(sum, tcp->rx_win, nw);
+            tcp->rx_win = nw;
+        }
+        if (v2 && s.header != header_unsent && (f & tcp_ack)) {
+            uint32_t past = rte_be_to_cpu_32(tcp->recv_ack) - s.first_seq;
+            if (s.header == header_sent && past >= proxy_v2_len && past < (1u << 31)) {
+                s.header = header_acked;
+            } else if (s.header == header_sent && past < proxy_v2_len && !(f & tcp_rst)) {
+                send_proxy_header(c, s, tcp, 1);
+                _counters.proxy_v2_resent++;
+            }
+            uint32_t ack = unshift_header(tcp->recv_ack, s.first_seq);
+            sum = net::csum_replace32(sum, tcp->recv_ack, ack);
+            tcp->recv_ack = ack;
+            sum += map_sack_blocks(tcp, [&](uint32_t e) { return unshift_header(e, s.first_seq); });
+        }
+        if (s.client_addr == listener_rt::client_addr_toa && (f & tcp_syn)) // room for the option
+            sum += clamp_mss(tcp, static_cast<uint16_t>(_snap->ports[c.out_port[0]].mtu - 40 - toa_len));
+        return sum;
+    }
+    if (s.delta) { // SYN proxy: acks and SACK blocks name the backend's bytes in the client's numbering
+        if (f & tcp_ack) {
+            uint32_t ack = seq_add(tcp->recv_ack, 0u - s.delta);
+            sum = net::csum_replace32(sum, tcp->recv_ack, ack);
+            tcp->recv_ack = ack;
+        }
+        sum += map_sack_blocks(tcp, [&](uint32_t e) { return seq_add(e, 0u - s.delta); });
+    }
+    if (v2 && !(f & tcp_syn)) {
+        if (s.header == header_unsent && (f & tcp_ack) && !(f & tcp_rst)) {
+            send_proxy_header(c, s, tcp, 0); // goes out ahead of this segment
+            s.header = header_sent;
+        }
+        if (s.header != header_unsent) {
+            uint32_t seq = seq_add(tcp->sent_seq, proxy_v2_len);
+            sum = net::csum_replace32(sum, tcp->sent_seq, seq);
+            tcp->sent_seq = seq;
+        }
+    }
+    return sum;
+}
+
+} // namespace fulcrum::dataplane
