@@ -1,7 +1,8 @@
 // libFuzzer target: frames into a real worker. The input is a run of frames, each
 // prefixed by its length (2 bytes); they go into a net_ring port of a Fulcrum instance
-// (the packet tests' harness: one worker, the standard test network, SynProxy on so
-// cookies are exercised too) and the worker polls. Whatever comes out is taken; every
+// (the packet tests' harness: one worker, the standard test network, SynProxy and PROXY
+// v2 on tcp/80 and PROXY v2 on udp/53, so cookies and headers are exercised too, and
+// TOA on tcp/81) and the worker polls. Whatever comes out is taken; every
 // frame must be forwarded, answered or counted, never crash or trip a sanitizer.
 #include "../packet/harness.h"
 
@@ -27,6 +28,10 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     auto cfg = test::base_config("", {1, 2});
     cfg["listeners"][0]["SynProxy"] = "on";
     cfg["listeners"][0]["MaxConnectionsPerSource"] = 1000;
+    cfg["listeners"][0]["ProxyProtocolV2Enabled"] = "on";
+    cfg["listeners"][1]["ProxyProtocolV2Enabled"] = "on";
+    cfg["listeners"].push_back({{"VIP", "10.0.0.10"}, {"Protocol", "tcp"}, {"ListenerPort", 81},
+                                {"BackendServerPort", 8080}, {"SynProxy", "off"}, {"ToaEnabled", "on"}});
     cfg["conn_capacity"] = 4096;
     box = new test::lb(cfg); // lives as long as the process
     return 0;
