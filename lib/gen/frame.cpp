@@ -206,6 +206,7 @@ frame_view parse(const uint8_t *frame, uint32_t len) {
         return v;
     }
     v.payload = static_cast<uint16_t>(ip_total - off);
+    v.payload_off = static_cast<uint16_t>(eth_len + off);
     if (v.payload >= stamp_len) {
         stamp st;
         std::memcpy(&st, frame + eth_len + off, sizeof st);

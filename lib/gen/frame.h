@@ -85,6 +85,7 @@ struct frame_view {
     uint8_t flags = 0;      // TCP
     uint32_t seq = 0, ack_no = 0; // TCP, host order
     uint16_t payload = 0;   // L4 payload bytes
+    uint16_t payload_off = 0; // where they start, from the frame's first byte
     uint32_t src_ip = 0, dst_ip = 0; // host order
     uint16_t src_port = 0, dst_port = 0;
     bool stamped = false;

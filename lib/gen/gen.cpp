@@ -19,6 +19,12 @@ const char *name(l4 p) { return p == l4::tcp ? "tcp" : "udp"; }
 
 uint8_t *data(rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
 void set_len(rte_mbuf *m, uint16_t len) { m->data_len = m->pkt_len = len; }
+// What a backend behind a PROXY-v2 listener reads first (preamble, version 2 PROXY):
+// Fulcrum's own segment ahead of a flow's data, not a data frame.
+bool is_proxy_v2_header(const uint8_t *frame, const frame_view &v) {
+    return v.payload >= 16 && std::memcmp(frame + v.payload_off, "\r\n\r\n\0\r\nQUIT\n\x21", 13) == 0;
+}
+
 } // namespace
 
 void latency_histogram::add(uint64_t ns) {
@@ -206,6 +212,8 @@ void engine::answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out) {
         set_len(m, turn_around(data(m), _s.server_mac, fin | ack, v.ack_no, v.seq + v.payload + 1, 0));
         out[n_out++] = m;
         return;
+    } else if (is_proxy_v2_header(data(m), v)) {
+        _c.proxy_headers++;
     } else if (v.payload) {
         _c.delivered++;
         if (echo) {
@@ -279,6 +287,7 @@ void engine::poll(uint64_t now_tsc) {
                                                       : v.proto == l4::udp);
             bool ours = !flood && v.ok && v.payload && (v.proto == l4::udp || !(v.flags & (syn | fin | rst)));
             if (flood) _c.flood_at_backends++;
+            else if (ours && is_proxy_v2_header(data(in[i]), v)) _c.proxy_headers++; // a late flow's
             else if (ours) _c.delivered++;
             else _c.foreign++;
         }
@@ -334,7 +343,8 @@ std::string engine::json(double seconds) const {
                   ",\"resets\":%" PRIu64 ",\"server_resets\":%" PRIu64 ",\"foreign\":%" PRIu64 ",\"lost\":%" PRId64 ",\"written_off\":%" PRIu64
                   ",\"sent_mps\":%.4f,\"done_mps\":%.4f,\"lat_mean_us\":%.3f,\"lat_p50_us\":%.3f,"
                   "\"lat_p99_us\":%.3f,\"lat_p999_us\":%.3f,\"flood\":\"%s\",\"flood_sent\":%" PRIu64
-                  ",\"flood_mps\":%.4f,\"flood_at_backends\":%" PRIu64 ",\"flood_answers\":%" PRIu64 "}",
+                  ",\"flood_mps\":%.4f,\"flood_at_backends\":%" PRIu64 ",\"flood_answers\":%" PRIu64
+                  ",\"proxy_headers\":%" PRIu64 "}",
                   name(_s.mode), name(_s.frame.proto), _s.flows, _s.frame_size, seconds, _c.sent, _c.delivered,
                   _c.answered, _c.opened, _c.resets, _c.server_resets, _c.foreign, lost, _c.written_off, double(_c.sent) / seconds / 1e6,
                   double(done) / seconds / 1e6,
@@ -342,7 +352,7 @@ std::string engine::json(double seconds) const {
                   double(_c.latency.percentile_ns(50)) / 1000, double(_c.latency.percentile_ns(99)) / 1000,
                   double(_c.latency.percentile_ns(99.9)) / 1000,
                   _s.flood == flood_kind::none ? "none" : _s.flood == flood_kind::syn ? "syn" : "udp", _c.flood_sent,
-                  double(_c.flood_sent) / seconds / 1e6, _c.flood_at_backends, _c.flood_answers);
+                  double(_c.flood_sent) / seconds / 1e6, _c.flood_at_backends, _c.flood_answers, _c.proxy_headers);
     return b;
 }
 

@@ -69,6 +69,7 @@ struct counters {
     uint64_t resets = 0;    // RSTs received by the clients
     uint64_t server_resets = 0; // RSTs received by the backends
     uint64_t foreign = 0;   // frames that are not ours
+    uint64_t proxy_headers = 0; // PROXY v2 headers a listener sent ahead of a flow's data (not data)
     uint64_t written_off = 0; // given up waiting for (see write_off)
     uint64_t flood_sent = 0;        // spoofed frames the client port took
     uint64_t flood_at_backends = 0; // of them (or their SYNs) that reached a backend
