@@ -136,6 +136,35 @@ command show_listener = {listener_cb, nullptr, "show listener <vip> tcp|udp <por
                                       {FULCRUM_TOKEN(l_show), FULCRUM_TOKEN(l_listener), FULCRUM_TOKEN(l_vip),
                                        FULCRUM_TOKEN(l_proto), FULCRUM_TOKEN(l_port), nullptr}};
 
+// set listener <vip> <tcp|udp> <port> <attribute> <value>: any listener attribute of the
+// actions API (SynProxy, ProxyProtocolV2Enabled, ToaEnabled, Scheduler...).
+struct set_listener_res {
+    cmdline_fixed_string_t set, listener;
+    cmdline_ipaddr_t vip;
+    cmdline_fixed_string_t proto;
+    uint16_t port;
+    cmdline_fixed_string_t attribute, value;
+};
+void set_listener_cb(void *r, struct cmdline *cl, void *) {
+    auto *res = static_cast<set_listener_res *>(r);
+    std::string proto = res->proto;
+    run_action(cl, {{"Action", proto == "tcp" ? "SetLoadBalancerTCPListenerAttribute" : "SetLoadBalancerUDPListenerAttribute"},
+                    {"VIP", ip_text(res->vip.addr.ipv4.s_addr)},
+                    {"ListenerPort", res->port},
+                    {res->attribute, res->value}});
+}
+cmdline_parse_token_string_t sl_set = TOKEN_STRING_INITIALIZER(set_listener_res, set, "set");
+cmdline_parse_token_string_t sl_listener = TOKEN_STRING_INITIALIZER(set_listener_res, listener, "listener");
+cmdline_parse_token_ipaddr_t sl_vip = TOKEN_IPV4_INITIALIZER(set_listener_res, vip);
+cmdline_parse_token_string_t sl_proto = TOKEN_STRING_INITIALIZER(set_listener_res, proto, "tcp#udp");
+cmdline_parse_token_num_t sl_port = TOKEN_NUM_INITIALIZER(set_listener_res, port, RTE_UINT16);
+cmdline_parse_token_string_t sl_attribute = TOKEN_STRING_INITIALIZER(set_listener_res, attribute, nullptr);
+cmdline_parse_token_string_t sl_value = TOKEN_STRING_INITIALIZER(set_listener_res, value, nullptr);
+command set_listener = {set_listener_cb, nullptr,
+                        "set listener <vip> tcp|udp <port> <attribute, e.g. ProxyProtocolV2Enabled> <value>",
+                        {FULCRUM_TOKEN(sl_set), FULCRUM_TOKEN(sl_listener), FULCRUM_TOKEN(sl_vip), FULCRUM_TOKEN(sl_proto),
+                         FULCRUM_TOKEN(sl_port), FULCRUM_TOKEN(sl_attribute), FULCRUM_TOKEN(sl_value), nullptr}};
+
 // show group <id|default>
 struct group_res {
     cmdline_fixed_string_t show, group, id;
@@ -280,7 +309,7 @@ command create_group = {create_cb, nullptr, "create vserver-group <name>",
 } // namespace
 
 std::vector<command *> group_commands() {
-    return {&show_listeners, &show_listener, &show_groups, &show_group, &show_backends, &show_health,
+    return {&show_listeners, &show_listener, &set_listener, &show_groups, &show_group, &show_backends, &show_health,
             &set_weight,     &add_backend,   &remove_backend, &create_group};
 }
 

@@ -20,9 +20,10 @@ const char *name(l4 p) { return p == l4::tcp ? "tcp" : "udp"; }
 uint8_t *data(rte_mbuf *m) { return rte_pktmbuf_mtod(m, uint8_t *); }
 void set_len(rte_mbuf *m, uint16_t len) { m->data_len = m->pkt_len = len; }
 // What a backend behind a PROXY-v2 listener reads first (preamble, version 2 PROXY):
-// Fulcrum's own segment ahead of a flow's data, not a data frame.
+// Fulcrum's own TCP segment ahead of a flow's data, not a data frame. (A datagram's
+// header comes with its payload: that is data.)
 bool is_proxy_v2_header(const uint8_t *frame, const frame_view &v) {
-    return v.payload >= 16 && std::memcmp(frame + v.payload_off, "\r\n\r\n\0\r\nQUIT\n\x21", 13) == 0;
+    return v.proto == l4::tcp && v.payload >= 16 && std::memcmp(frame + v.payload_off, "\r\n\r\n\0\r\nQUIT\n\x21", 13) == 0;
 }
 
 } // namespace
@@ -153,8 +154,11 @@ uint16_t engine::send_burst(uint16_t n, uint64_t now_tsc) {
             len = write_client_frame(data(pkts[i]), _s.frame, f, syn, tuple_space::isn(f), 0, 0, now_tsc);
         } else {
             uint32_t f = _next_flow;
-            _next_flow = _next_flow + 1 == _s.flows ? 0 : _next_flow + 1;
-            uint32_t seq = tuple_space::isn(f) + 1;
+            if (++_next_flow == _s.flows) _next_flow = 0, _pass++;
+            // Each pass is the next segment of every flow: its sequence number moves on by
+            // one payload, as a sender's would (only a flow's first segment sits at ISN + 1,
+            // which a listener may treat apart: TOA).
+            uint32_t seq = tuple_space::isn(f) + 1 + _pass * uint32_t(_data.len() - 54u);
             _data.write(data(pkts[i]), f, seq, server_isn(seq - 1) + 1, now_tsc);
             len = _data.len();
         }
@@ -380,9 +384,9 @@ void engine::write_pcap(const settings &s, pcap_file &out, uint64_t data_frames)
     }
     if (tcp)
         for (uint32_t f = 0; f < s.flows; f++) put(f, ack, tuple_space::isn(f) + 1, server_isn(tuple_space::isn(f)) + 1, 0);
-    for (uint64_t i = 0; i < data_frames; i++) {
+    for (uint64_t i = 0; i < data_frames; i++) { // each pass over the flows moves their sequence on, as live
         uint32_t f = static_cast<uint32_t>(i % s.flows), x = tuple_space::isn(f);
-        put(f, tcp ? (psh | ack) : 0, x + 1, server_isn(x) + 1, payload);
+        put(f, tcp ? (psh | ack) : 0, x + 1 + uint32_t(i / s.flows) * payload, server_isn(x) + 1, payload);
     }
 }
 

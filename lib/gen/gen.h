@@ -123,6 +123,7 @@ class engine {
     rte_mempool *_pool;
     uint16_t _client, _server;
     uint32_t _next_flow = 0;
+    uint32_t _pass = 0; // completed passes over the flows (stream, rr): each is every flow's next segment
     uint64_t _next_conn = 0;
     uint32_t _setup_sent = 0;   // flows whose opening frame went out (first pass)
     uint64_t _setup_done = 0;   // flows open: SYN-ACK (TCP) or echo (UDP) seen by the client

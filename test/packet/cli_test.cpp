@@ -138,6 +138,16 @@ TEST_CASE("every prompt command prints what it shows, and changes go through the
     CHECK(t.inst->config().vserver_groups[0].backends[0].weight == 0);
     CHECK_THAT(p.run("add backend rsp-1 i-5 10.0.0.25 9000 30"), Catch::Contains("AddVServerGroupBackendServers applied"));
     CHECK(t.inst->config().vserver_groups[0].backends.size() == 2);
+    CHECK_THAT(p.run("set listener 10.0.0.10 tcp 80 ProxyProtocolV2Enabled on"),
+               Catch::Contains("SetLoadBalancerTCPListenerAttribute applied"));
+    CHECK(t.inst->config().listeners[0].proxy_protocol_v2);
+    CHECK_THAT(p.run("show listener 10.0.0.10 tcp 80"), Catch::Contains("\"ProxyProtocolV2Enabled\": \"on\""));
+    CHECK_THAT(p.run("set listener 10.0.0.10 tcp 80 ToaEnabled on"),
+               Catch::Contains("Error: field 'ToaEnabled': must be off while ProxyProtocolV2Enabled is on"));
+    CHECK_THAT(p.run("set listener 10.0.0.10 udp 53 ToaEnabled on"),
+               Catch::Contains("Error: field 'ToaEnabled': applies to TCP listeners only"));
+    CHECK_THAT(p.run("set listener 10.0.0.10 tcp 81 SynProxy on"), Catch::Contains("Error: field 'ListenerPort'"));
+    CHECK_FALSE(t.inst->config().listeners[0].toa);
     CHECK_THAT(p.run("add backend rsp-1 i-5 10.0.0.25 9000 30"), Catch::Contains("Error: field 'BackendServers[0]': backend i-5 10.0.0.25:9000 is already in the group"));
     CHECK_THAT(p.run("add backend default i-6 10.0.0.26 0 101"),
                Catch::Contains("Error: field 'BackendServers[0].Weight': must be an integer 0-100"));

@@ -1,0 +1,70 @@
+# scripts/bench's client_addr scenario (sourced by it: its helpers and $DIR, $OUT are set).
+# 64 B flows with ProxyProtocolV2Enabled (TCP, UDP) or ToaEnabled (TCP) on, beside the same
+# listeners with both off, alternating within each round (at least three). With either on,
+# a connection has a 16-byte side entry that each client packet reads; a UDP datagram also
+# grows by the 28-byte header. Measured two ways:
+#  - the worker alone (net_pcap replay, steady: no generator on the path), 1k and 100k
+#    flows; the TCP capture is every flow's SYN and ACK then eight data segments each,
+#    with sequence numbers moving on (TOA goes on the ACK and the first segment only);
+#  - through the generator on memif, TCP at 1M flows (its backends count the header
+#    segments apart from data).
+CA_ROUNDS=$(( ROUNDS > 3 ? ROUNDS : 3 ))
+ca_config() { # ca_config FLOWS FIELD: a copy of cfg-FLOWS.json with FIELD on where it applies
+  python3 -c "import json,sys; c=json.load(open(sys.argv[1]))
+for l in c['listeners']:
+    if l['Protocol'] == 'tcp' or sys.argv[2] != 'ToaEnabled': l[sys.argv[2]] = 'on'
+print(json.dumps(c))" "$DIR/cfg-$1.json" "$2" > "$DIR/cfg-$1-$2.json"
+}
+ca_rows() { # ca_rows FLOWS HOW: table rows from ca[proto:mode]
+  local proto off on mode
+  for proto in tcp udp; do
+    [ -n "${ca[$proto:off]:-}" ] || continue
+    # shellcheck disable=SC2086
+    off=$(median ${ca[$proto:off]})
+    for mode in ProxyProtocolV2Enabled ToaEnabled; do
+      [ -n "${ca[$proto:$mode]:-}" ] || continue
+      # shellcheck disable=SC2086
+      on=$(median ${ca[$proto:$mode]})
+      printf '  %9s flows %s 64 B %s: %s on %7.3f Mpps, off %7.3f Mpps (%s%%)\n' "$1" "$proto" "$2" "${mode%Enabled}" "$on" "$off" "$(ratio "$on" "$off")"
+      row '| %s %s 64 B, %s flows, %s on (the baseline column: off, same run) | %.2f Mpps | %.2f Mpps | %s%% | |' \
+        "$2" "$proto" "$1" "${mode%Enabled}" "$on" "$off" "$(ratio "$on" "$off")"
+    done
+  done
+}
+log "client_addr: 64 B flows, PROXY v2 and TOA vs off: worker alone (1k, 100k flows), memif (TCP, 1M flows)"
+for flows in 1000 100000; do
+  [ -f "$DIR/cfg-$flows.json" ] || write_config "$flows" "$(laddrs_for "$flows")" $(( flows + flows / 16 + 65536 )) > "$DIR/cfg-$flows.json"
+  ca_config "$flows" ProxyProtocolV2Enabled; ca_config "$flows" ToaEnabled
+  for spec in tcp:$(( 8 * flows )) udp:0; do
+    "$FGEN" -- --pcap "$DIR/ca-${spec%:*}-$flows.pcap" --mode stream --proto "${spec%:*}" --flows "$flows" \
+      --vip 10.0.0.10 --vport 80 --client-ip 10.1.0.1 --pcap-frames "${spec#*:}" > /dev/null
+  done
+  declare -A ca=()
+  for r in $(seq 1 "$CA_ROUNDS"); do
+    for run in tcp:off tcp:ProxyProtocolV2Enabled tcp:ToaEnabled udp:off udp:ProxyProtocolV2Enabled; do
+      proto=${run%%:*} mode=${run#*:} frames=$flows
+      [ "$proto" = tcp ] && frames=$(( 10 * flows ))
+      cfg="$DIR/cfg-$flows-$mode.json"; [ "$mode" = off ] && cfg="$DIR/cfg-$flows.json"
+      alone fulcrum "$flows" "$cfg" "$DIR/ca-$proto-$flows.pcap" "$frames" "\"client_addr\":\"$proto:$mode\""
+      ca[$run]="${ca[$run]:-} ${A:-0}"
+    done
+  done
+  ca_rows "$flows" "worker alone"
+  unset ca
+done
+for flows in ${CLIENT_ADDR_MEMIF_FLOWS:-1000000}; do
+  [ -f "$DIR/cfg-$flows.json" ] || write_config "$flows" "$(laddrs_for "$flows")" $(( flows + flows / 16 + 65536 )) > "$DIR/cfg-$flows.json"
+  ca_config "$flows" ProxyProtocolV2Enabled; ca_config "$flows" ToaEnabled
+  declare -A ca=()
+  for r in $(seq 1 "$CA_ROUNDS"); do
+    for mode in off ProxyProtocolV2Enabled ToaEnabled; do
+      cfg="$DIR/cfg-$flows-$mode.json"; [ "$mode" = off ] && cfg="$DIR/cfg-$flows.json"
+      start_fulcrum "$cfg"
+      run_gen --mode stream --proto tcp --flows "$flows" --size 64 --duration "$SECONDS_PER_RUN"
+      ca[tcp:$mode]="${ca[tcp:$mode]:-} $(field done_mps)"
+      record "{\"scenario\":\"client_addr\",\"box\":\"fulcrum\",\"client_addr\":\"$mode\"}"
+    done
+  done
+  ca_rows "$flows" "memif"
+  unset ca
+done
