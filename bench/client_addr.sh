@@ -3,8 +3,7 @@
 # listeners with both off, alternating within each round (at least three). With either on,
 # a connection has a 16-byte side entry that each client packet reads; a UDP datagram also
 # grows by the 28-byte header. Measured two ways:
-#  - the worker alone (net_pcap replay, steady: no generator on the path), 1k and 100k
-#    flows; the TCP capture is every flow's SYN and ACK then eight data segments each,
+#  - the worker alone (net_pcap replay, steady: no generator on the path); the TCP capture is every flow's SYN and ACK then eight data segments each,
 #    with sequence numbers moving on (TOA goes on the ACK and the first segment only);
 #  - through the generator on memif, TCP at 1M flows (its backends count the header
 #    segments apart from data).
@@ -32,16 +31,22 @@ ca_rows() { # ca_rows FLOWS HOW: table rows from ca[proto:mode]
   done
 }
 log "client_addr: 64 B flows, PROXY v2 and TOA vs off: worker alone (1k, 100k flows), memif (TCP, 1M flows)"
-for flows in 1000 100000; do
+# The captures live in mbufs (10 frames per TCP flow): TCP at 1k and 10k flows, UDP at 1k and 100k.
+for spec in 1000:tcp,udp 10000:tcp 100000:udp; do
+  flows=${spec%%:*} protos=${spec#*:}
   [ -f "$DIR/cfg-$flows.json" ] || write_config "$flows" "$(laddrs_for "$flows")" $(( flows + flows / 16 + 65536 )) > "$DIR/cfg-$flows.json"
   ca_config "$flows" ProxyProtocolV2Enabled; ca_config "$flows" ToaEnabled
-  for spec in tcp:$(( 8 * flows )) udp:0; do
-    "$FGEN" -- --pcap "$DIR/ca-${spec%:*}-$flows.pcap" --mode stream --proto "${spec%:*}" --flows "$flows" \
-      --vip 10.0.0.10 --vport 80 --client-ip 10.1.0.1 --pcap-frames "${spec#*:}" > /dev/null
+  runs=()
+  [[ "$protos" == *tcp* ]] && runs+=(tcp:off tcp:ProxyProtocolV2Enabled tcp:ToaEnabled)
+  [[ "$protos" == *udp* ]] && runs+=(udp:off udp:ProxyProtocolV2Enabled)
+  for proto in ${protos//,/ }; do
+    data=0; [ "$proto" = tcp ] && data=$(( 8 * flows ))
+    "$FGEN" -- --pcap "$DIR/ca-$proto-$flows.pcap" --mode stream --proto "$proto" --flows "$flows" \
+      --vip 10.0.0.10 --vport 80 --client-ip 10.1.0.1 --pcap-frames "$data" > /dev/null
   done
   declare -A ca=()
   for r in $(seq 1 "$CA_ROUNDS"); do
-    for run in tcp:off tcp:ProxyProtocolV2Enabled tcp:ToaEnabled udp:off udp:ProxyProtocolV2Enabled; do
+    for run in "${runs[@]}"; do
       proto=${run%%:*} mode=${run#*:} frames=$flows
       [ "$proto" = tcp ] && frames=$(( 10 * flows ))
       cfg="$DIR/cfg-$flows-$mode.json"; [ "$mode" = off ] && cfg="$DIR/cfg-$flows.json"

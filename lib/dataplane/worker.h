@@ -239,7 +239,7 @@ class worker {
     void send_proxy_header(const conn::connection &c, conn_side &s, const rte_tcp_hdr *trigger, unsigned dir);
     // Sequence, acknowledgment, SACK and window translation of a has_side connection's
     // segment, the PROXY header sent or resent; returns the checksum delta.
-    uint32_t side_translate(conn::connection &c, unsigned dir, rte_tcp_hdr *tcp);
+    uint32_t side_translate(conn::connection &c, conn_side &s, unsigned dir, rte_tcp_hdr *tcp);
     uint32_t now_seconds() const { return static_cast<uint32_t>(_now_tsc / _tsc_hz); }
 
     uint32_t ticks(uint32_t seconds) const { return seconds * conn::timer_wheel::ticks_per_second; }

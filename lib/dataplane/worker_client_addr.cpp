@@ -112,7 +112,6 @@ bool worker::add_client_addr(rte_mbuf *m, connection &c, uint32_t l4_off) {
         return true;
     }
     const conn_side &s = _side[_conns.index_of(&c)];
-    if (s.client_addr == listener_rt::client_addr_none) return true; // the SYN proxy's alone
     auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
     uint32_t doff = (tcp->data_off >> 4) * 4u;
     if (tcp->tcp_flags & tcp_syn) {
@@ -206,8 +205,7 @@ void worker::send_proxy_header(const connection &c, conn_side &s, const rte_tcp_
     send_ipv4(m, c.out_port[0], _neigh->at(c.neigh[0]));
 }
 
-uint32_t worker::side_translate(connection &c, unsigned dir, rte_tcp_hdr *tcp) {
-    conn_side &s = _side[_conns.index_of(&c)];
+uint32_t worker::side_translate(connection &c, conn_side &s, unsigned dir, rte_tcp_hdr *tcp) {
     const uint8_t f = tcp->tcp_flags;
     const bool v2 = s.client_addr == listener_rt::client_addr_proxy_v2;
     uint32_t sum = 0;

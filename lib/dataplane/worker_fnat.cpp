@@ -355,7 +355,20 @@ void worker::refresh_expiry(connection &c, uint32_t timeout_s) {
 }
 
 void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
-    if (__builtin_expect(c.flags & conn::has_side, 0) && dir == 0 && !add_client_addr(m, c, l4_off)) return;
+    conn_side *side = nullptr; // SYN proxy, PROXY v2, TOA (worker_synproxy.cpp, worker_client_addr.cpp)
+    if (__builtin_expect(c.flags & conn::has_side, 0)) {
+        // A datagram gets its PROXY header; a TCP segment is only touched here (grown by
+        // TOA, or a SYN's payload cut) when its listener asked for TOA, or it is a SYN.
+        if (c.proto == IPPROTO_UDP) {
+            if (dir == 0 && !add_client_addr(m, c, l4_off)) return;
+        } else {
+            side = &_side[_conns.index_of(&c)];
+            if (dir == 0 && side->client_addr != listener_rt::client_addr_none &&
+                (side->client_addr == listener_rt::client_addr_toa ||
+                 (rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off)->tcp_flags & tcp_syn)))
+                add_client_addr(m, c, l4_off); // TCP: never consumes
+        }
+    }
     // One compare on the common path: only a frame over the smallest port's limit looks further.
     if (__builtin_expect(m->pkt_len > _min_max_frame, 0) && m->pkt_len > _max_frame[c.out_port[dir]] &&
         too_big(m, c, dir))
@@ -406,7 +419,7 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             c.ack[dir] = tcp->recv_ack;
             c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
         }
-        if (__builtin_expect(c.flags & conn::has_side, 0)) delta += side_translate(c, dir, tcp);
+        if (__builtin_expect(side != nullptr, 0)) delta += side_translate(c, *side, dir, tcp);
         tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
         track_tcp(c, dir, tcp->tcp_flags);
     } else {
