@@ -180,13 +180,7 @@ void worker::send_proxy_header(const connection &c, conn_side &s, const rte_tcp_
     auto *opt = reinterpret_cast<uint8_t *>(tcp + 1);
     std::memset(eth, 0, l3_off + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr));
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    ip->version_ihl = 0x45;
-    ip->total_length = rte_cpu_to_be_16(ip_len);
-    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_TCP;
-    ip->src_addr = c.laddr, ip->dst_addr = c.bip;
-    tcp->src_port = c.lport, tcp->dst_port = c.bport;
+    own_segment_to_backend(ip, tcp, c, ip_len);
     tcp->sent_seq = rte_cpu_to_be_32(s.first_seq);
     // In the backend's numbering: a client segment's ack was translated already.
     tcp->recv_ack = dir == 0 ? trigger->recv_ack : seq_add(c.ack[0], 0u - s.delta);

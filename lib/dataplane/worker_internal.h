@@ -56,6 +56,18 @@ inline uint32_t unshift_header(uint32_t be, uint32_t first_seq) {
     return rte_cpu_to_be_32(v - first_seq < proxy_v2_len ? first_seq : v - proxy_v2_len);
 }
 
+// The IPv4 and TCP headers of a segment Fulcrum sends on its own to a connection's
+// backend, from its laddr:lport (the caller sets sequence, flags, options, checksums).
+inline void own_segment_to_backend(rte_ipv4_hdr *ip, rte_tcp_hdr *tcp, const conn::connection &c, uint16_t ip_len) {
+    ip->version_ihl = 0x45;
+    ip->total_length = rte_cpu_to_be_16(ip_len);
+    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
+    ip->time_to_live = 64;
+    ip->next_proto_id = IPPROTO_TCP;
+    ip->src_addr = c.laddr, ip->dst_addr = c.bip;
+    tcp->src_port = c.lport, tcp->dst_port = c.bport;
+}
+
 // Rewrite MSS in a SYN's options to at most `clamp` (host order); returns checksum delta.
 uint32_t clamp_mss(rte_tcp_hdr *tcp, uint16_t clamp);
 

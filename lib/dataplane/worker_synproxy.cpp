@@ -152,13 +152,7 @@ void worker::send_backend_syn(connection &c, const proxy_pending &p) {
     uint32_t opt_len = write_syn_options(reinterpret_cast<uint8_t *>(tcp + 1), mss, p.opts.wscale, p.opts.sack);
     uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + opt_len);
     rte_pktmbuf_trim(m, static_cast<uint16_t>(max_len - l3_off - ip_len));
-    ip->version_ihl = 0x45;
-    ip->total_length = rte_cpu_to_be_16(ip_len);
-    ip->fragment_offset = rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG);
-    ip->time_to_live = 64;
-    ip->next_proto_id = IPPROTO_TCP;
-    ip->src_addr = c.laddr, ip->dst_addr = c.bip;
-    tcp->src_port = c.lport, tcp->dst_port = c.bport;
+    own_segment_to_backend(ip, tcp, c, ip_len);
     tcp->sent_seq = rte_cpu_to_be_32(p.client_isn);
     tcp->data_off = static_cast<uint8_t>((sizeof(rte_tcp_hdr) + opt_len) / 4 << 4);
     tcp->tcp_flags = tcp_syn;

@@ -5,12 +5,11 @@
 #include <catch2/catch.hpp>
 
 using namespace fulcrum::test;
+using namespace fulcrum::test::conversation;
 using fulcrum::conn::tcp_state;
 using fulcrum::dataplane::drop;
 
 namespace {
-const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
-
 // One backend; `field` on the tcp/80 listener (and on udp/53 when `udp`).
 nlohmann::json client_addr_config(const char *field, const char *syn_proxy = "off", bool udp = false) {
     auto cfg = base_config("", {1});
@@ -20,30 +19,6 @@ nlohmann::json client_addr_config(const char *field, const char *syn_proxy = "of
     return cfg;
 }
 
-frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "") {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = client, s.dst = vip, s.sport = 40000, s.dport = 80;
-    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
-    return s;
-}
-frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "") {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = backend_mac(0);
-    s.src = be0, s.dst = laddr, s.sport = 8080, s.dport = 1024;
-    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
-    return s;
-}
-frame_spec to_backend(lb &t, frame_spec s) {
-    s.dst_mac = backend_mac(0), s.src_mac = t.port->mac();
-    s.src = laddr, s.dst = be0, s.sport = 1024, s.dport = 8080, s.ttl = 63;
-    return s;
-}
-frame_spec to_client(lb &t, frame_spec s) {
-    s.dst_mac = client_mac, s.src_mac = t.port->mac();
-    s.src = vip, s.dst = client, s.sport = 80, s.dport = 40000, s.ttl = 63;
-    return s;
-}
 
 void put16(bytes &b, uint16_t v) { b.push_back(uint8_t(v >> 8)), b.push_back(uint8_t(v)); }
 void put32(bytes &b, uint32_t v) { put16(b, uint16_t(v >> 16)), put16(b, uint16_t(v)); }
@@ -71,6 +46,15 @@ frame_spec header_segment(lb &t, uint32_t seq, uint32_t ack, uint16_t window, by
     return h;
 }
 
+// The SYN proxy's cookie SYN-ACK to a SYN with ISN 1000 and every option.
+bytes proxy_synack(lb &t) {
+    auto syn = from_client(t, SYN, 1000, 0);
+    syn.tcp_options = syn_opts;
+    bytes out = t.send_one(build_frame(syn));
+    REQUIRE(out.size() > 60);
+    return out;
+}
+
 // SYN (ISN 1000) and SYN-ACK (ISN 5000) through a listener without the SYN proxy.
 void handshake(lb &t) {
     auto syn = from_client(t, SYN, 1000, 0);
@@ -81,11 +65,6 @@ void handshake(lb &t) {
     synack.tcp_options = {2, 4, 0x05, 0xb4, 1, 1, 8, 10, 0, 0, 0, 9, 0, 0, 0, 1};
     bytes out = t.send_one(build_frame(synack));
     CHECK(hex(out) == hex(build_frame(to_client(t, synack))));
-}
-
-tcp_state state_of(lb &t) {
-    auto *c = t.w().find_conn(6, client, 40000, vip, 80);
-    return c ? c->state : tcp_state::count;
 }
 } // namespace
 
@@ -249,12 +228,7 @@ TEST_CASE("PROXY v2: resets cross in each side's numbering; a SYN's payload neve
 TEST_CASE("PROXY v2 with the SYN proxy: the header follows the backend's SYN-ACK, both translations apply",
           "[client_addr][proxy_v2][synproxy]") {
     lb t(client_addr_config("ProxyProtocolV2Enabled", "on"));
-    auto syn = from_client(t, SYN, 1000, 0);
-    syn.tcp_options = syn_opts;
-    bytes cookie_synack = t.send_one(build_frame(syn));
-    REQUIRE(cookie_synack.size() > 41);
-    uint32_t cookie = uint32_t(cookie_synack[38]) << 24 | uint32_t(cookie_synack[39]) << 16 |
-                      uint32_t(cookie_synack[40]) << 8 | cookie_synack[41];
+    uint32_t cookie = seq_of(proxy_synack(t));
     REQUIRE(t.send({build_frame(from_client(t, ACK, 1001, cookie + 1))}).size() == 1); // the proxy's SYN
     CHECK(t.send({build_frame(from_client(t, PSH | ACK, 1001, cookie + 1, "hi"))}).empty()); // held
 
@@ -374,12 +348,9 @@ TEST_CASE("TOA: no option space or no MTU room leaves the segment as it was, cou
 TEST_CASE("TOA with the SYN proxy: the cookie SYN-ACK offers 8 bytes less, the held ACK carries the option",
           "[client_addr][toa][synproxy]") {
     lb t(client_addr_config("ToaEnabled", "on"));
-    auto syn = from_client(t, SYN, 1000, 0);
-    syn.tcp_options = syn_opts;
-    bytes sa = t.send_one(build_frame(syn));
-    REQUIRE(sa.size() > 60);
+    bytes sa = proxy_synack(t);
     CHECK((uint32_t(sa[56]) << 8 | sa[57]) == 1452); // MSS option right after the fixed header
-    uint32_t cookie = uint32_t(sa[38]) << 24 | uint32_t(sa[39]) << 16 | uint32_t(sa[40]) << 8 | sa[41];
+    uint32_t cookie = seq_of(sa);
     REQUIRE(t.send({build_frame(from_client(t, ACK, 1001, cookie + 1))}).size() == 1);
     bytes out = t.send_one(build_frame(from_backend(t, SYN | ACK, 7000, 1001)));
     auto exp = to_backend(t, from_client(t, ACK, 1001, 7001));

@@ -4,44 +4,9 @@
 #include <catch2/catch.hpp>
 
 using namespace fulcrum::test;
+using namespace fulcrum::test::conversation;
 using fulcrum::conn::tcp_state;
 using fulcrum::dataplane::drop;
-
-namespace {
-const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
-
-frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "") {
-    frame_spec s;
-    s.dst_mac = t.port->mac();
-    s.src_mac = client_mac;
-    s.src = client, s.dst = vip, s.sport = 40000, s.dport = 80;
-    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
-    return s;
-}
-// What the backend must receive for a client frame: only L2/L3/L4 addressing and TTL change.
-frame_spec to_backend(lb &t, frame_spec s, uint16_t lport = 1024) {
-    s.dst_mac = backend_mac(0), s.src_mac = t.port->mac();
-    s.src = laddr, s.dst = be0, s.sport = lport, s.dport = 8080, s.ttl = 63;
-    return s;
-}
-frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "") {
-    frame_spec s;
-    s.dst_mac = t.port->mac();
-    s.src_mac = backend_mac(0);
-    s.src = be0, s.dst = laddr, s.sport = 8080, s.dport = 1024;
-    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
-    return s;
-}
-frame_spec to_client(lb &t, frame_spec s) {
-    s.dst_mac = client_mac, s.src_mac = t.port->mac();
-    s.src = vip, s.dst = client, s.sport = 80, s.dport = 40000, s.ttl = 63;
-    return s;
-}
-tcp_state state_of(lb &t) {
-    auto *c = t.w().find_conn(6, client, 40000, vip, 80);
-    return c ? c->state : tcp_state::count;
-}
-} // namespace
 
 TEST_CASE("tcp handshake, data and close cross full-NAT with exact bytes both ways", "[fnat][tcp]") {
     lb t;

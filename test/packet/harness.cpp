@@ -147,6 +147,37 @@ bytes tcp_from_backend(const mac_t &port_mac, uint32_t backend, uint16_t lport, 
     return build_frame(s);
 }
 
+namespace conversation {
+frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload) {
+    frame_spec s;
+    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
+    s.src = client, s.dst = vip, s.sport = 40000, s.dport = 80;
+    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
+    return s;
+}
+frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload) {
+    frame_spec s;
+    s.dst_mac = t.port->mac(), s.src_mac = backend_mac(0);
+    s.src = be0, s.dst = laddr, s.sport = 8080, s.dport = 1024;
+    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
+    return s;
+}
+frame_spec to_backend(lb &t, frame_spec s, uint16_t lport) {
+    s.dst_mac = backend_mac(0), s.src_mac = t.port->mac();
+    s.src = laddr, s.dst = be0, s.sport = lport, s.dport = 8080, s.ttl = 63;
+    return s;
+}
+frame_spec to_client(lb &t, frame_spec s) {
+    s.dst_mac = client_mac, s.src_mac = t.port->mac();
+    s.src = vip, s.dst = client, s.sport = 80, s.dport = 40000, s.ttl = 63;
+    return s;
+}
+conn::tcp_state state_of(lb &t) {
+    auto *c = t.w().find_conn(6, client, 40000, vip, 80);
+    return c ? c->state : conn::tcp_state::count;
+}
+} // namespace conversation
+
 nlohmann::json without_syn_proxy(nlohmann::json cfg) {
     for (auto &l : cfg["listeners"])
         if (l["Protocol"] == "tcp") l["SynProxy"] = "off";

@@ -82,4 +82,18 @@ struct lb {
     result<uint64_t> apply(nlohmann::json cfg);
 };
 
+// One TCP conversation of the standard network, as frames arrive and as they must leave:
+// client 10.0.0.50:40000 -> VIP 10.0.0.10:80 becomes laddr 10.0.0.100:lport -> backend
+// 10.0.0.21:8080 (only addressing and TTL change). fnat, synproxy and client_addr tests.
+namespace conversation {
+inline const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "");
+frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "");
+frame_spec to_backend(lb &t, frame_spec s, uint16_t lport = 1024);
+frame_spec to_client(lb &t, frame_spec s);
+conn::tcp_state state_of(lb &t); // of the conversation's connection (tcp_state::count: none)
+// A TCP frame's sequence number (the SYN proxy's cookie, in its SYN-ACK).
+inline uint32_t seq_of(const bytes &f) { return uint32_t(f[38]) << 24 | uint32_t(f[39]) << 16 | uint32_t(f[40]) << 8 | f[41]; }
+} // namespace conversation
+
 } // namespace fulcrum::test
