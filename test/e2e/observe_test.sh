@@ -33,7 +33,7 @@ text = sys.stdin.read(); names = set(); typed = set()
 for line in text.splitlines():
     if line.startswith('# TYPE '): typed.add(line.split()[2]); continue
     if line.startswith('#'): continue
-    m = re.fullmatch(r'([a-z_]+)(\{[^}]*\})? (-?[0-9.e+]+)', line)
+    m = re.fullmatch(r'([a-zA-Z_:][a-zA-Z0-9_:]*)(\{[^}]*\})? (-?[0-9.e+]+)', line)  # the exposition format's names
     if not m: sys.exit('bad line: ' + line)
     names.add(m.group(1))
 sys.exit(0 if names and names <= typed else 'untyped: %s' % (names - typed))" <<<"$m1"
