@@ -82,8 +82,25 @@ command set_log = {log_cb, nullptr, "set log <type, e.g. fulcrum.* or pmd.net.*>
                                 {FULCRUM_TOKEN(lg2_set), FULCRUM_TOKEN(lg2_log), FULCRUM_TOKEN(lg2_type),
                                  FULCRUM_TOKEN(lg2_level), nullptr}};
 
+// show node / set node drain on|off: scale-out (DescribeNodeStatus, SetNodeDrain)
+struct node_res {
+    cmdline_fixed_string_t a, node, drain, value;
+};
+void show_node_cb(void *, struct cmdline *cl, void *) { run_action(cl, {{"Action", "DescribeNodeStatus"}}); }
+void drain_cb(void *r, struct cmdline *cl, void *) {
+    run_action(cl, {{"Action", "SetNodeDrain"}, {"Drain", static_cast<node_res *>(r)->value}});
+}
+cmdline_parse_token_string_t nd_show = TOKEN_STRING_INITIALIZER(node_res, a, "show");
+cmdline_parse_token_string_t nd_set = TOKEN_STRING_INITIALIZER(node_res, a, "set");
+cmdline_parse_token_string_t nd_node = TOKEN_STRING_INITIALIZER(node_res, node, "node");
+cmdline_parse_token_string_t nd_drain = TOKEN_STRING_INITIALIZER(node_res, drain, "drain");
+cmdline_parse_token_string_t nd_value = TOKEN_STRING_INITIALIZER(node_res, value, "on#off");
+command show_node = {show_node_cb, nullptr, "show node", {FULCRUM_TOKEN(nd_show), FULCRUM_TOKEN(nd_node), nullptr}};
+command set_node_drain = {drain_cb, nullptr, "set node drain on|off",
+                          {FULCRUM_TOKEN(nd_set), FULCRUM_TOKEN(nd_node), FULCRUM_TOKEN(nd_drain), FULCRUM_TOKEN(nd_value), nullptr}};
+
 } // namespace
 
-std::vector<command *> config_commands() { return {&show_config, &apply, &load, &quit, &set_log}; }
+std::vector<command *> config_commands() { return {&show_config, &apply, &load, &quit, &set_log, &show_node, &set_node_drain}; }
 
 } // namespace fulcrum::cli

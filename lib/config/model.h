@@ -140,6 +140,15 @@ struct master_slave_group {
     backend master, slave; // each with its Port
 };
 
+// Scale-out (README "Scale-out: ECMP and BGP"): the BGP speaker this node drives. Fulcrum
+// writes the VIPs it serves into `include_file` (BIRD static-protocol syntax) and runs
+// `reload_command` after each change; empty include_file: no speaker.
+struct bgp_settings {
+    std::string include_file;
+    std::vector<std::string> reload_command; // argv, e.g. birdc -s /run/bird/bird.ctl configure
+    bool operator==(const bgp_settings &) const = default;
+};
+
 struct instance {
     uint32_t workers = 0; // 0: every EAL worker lcore
     std::vector<port> ports;
@@ -160,6 +169,8 @@ struct instance {
     uint32_t neighbour_timeout = 60;     // s: learned neighbours are re-confirmed (in use) or forgotten
     uint32_t exception_path_rate = 20000; // frames/s per port handed to the host; 0: unlimited
     uint32_t syn_proxy_threshold = 512;   // SynProxy auto: half-open connections per listener and worker
+    bgp_settings bgp;
+    bool node_drain = false; // SetNodeDrain: every VIP withdrawn, established connections served
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;
     std::vector<vserver_group> vserver_groups;

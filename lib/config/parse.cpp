@@ -298,12 +298,26 @@ void parse_groups(const json &doc, const char *key, const char *id_field, const 
     }
 }
 
+bgp_settings parse_bgp(const json &j, const std::string &f) {
+    check_keys(j, f, {"include_file", "reload_command"});
+    bgp_settings b;
+    b.include_file = get_string(require(j, f, "include_file"), join(f, "include_file"));
+    if (b.include_file.empty() || b.include_file[0] != '/') fail(join(f, "include_file"), "must be an absolute path");
+    if (auto it = j.find("reload_command"); it != j.end()) {
+        const json &argv = get_array(*it, join(f, "reload_command"));
+        for (size_t i = 0; i < argv.size(); i++) b.reload_command.push_back(get_string(argv[i], index(join(f, "reload_command"), i)));
+        if (b.reload_command.empty() || b.reload_command[0].empty())
+            fail(join(f, "reload_command"), "must name a program, e.g. [\"birdc\", \"-s\", \"/run/bird/bird.ctl\", \"configure\"]");
+    }
+    return b;
+}
+
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
                          "exception_path", "health_check_source", "probe_port_range", "udp_timeouts",
-                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold"});
+                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "bgp", "node_drain"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -377,6 +391,8 @@ instance parse_root(const json &doc) {
     inst.neighbour_timeout = static_cast<uint32_t>(opt_uint(doc, "", "neighbour_timeout", 5, 3600, 60));
     inst.exception_path_rate = static_cast<uint32_t>(opt_uint(doc, "", "exception_path_rate", 0, 100000000, 20000));
     inst.syn_proxy_threshold = static_cast<uint32_t>(opt_uint(doc, "", "syn_proxy_threshold", 1, 1u << 26, 512));
+    inst.node_drain = opt_switch(doc, "", "node_drain", false);
+    if (auto it = doc.find("bgp"); it != doc.end()) inst.bgp = parse_bgp(*it, "bgp");
     parse_groups(doc, "vserver_groups", "VServerGroupId", "vserver", parse_vserver_group, inst.vserver_groups);
     parse_groups(doc, "master_slave_groups", "MasterSlaveServerGroupId", "master/slave", parse_master_slave_group,
                  inst.master_slave_groups);

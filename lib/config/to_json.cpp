@@ -120,6 +120,11 @@ json instance_to_json(const instance &c) {
     j["neighbour_timeout"] = c.neighbour_timeout;
     j["exception_path_rate"] = c.exception_path_rate;
     j["syn_proxy_threshold"] = c.syn_proxy_threshold;
+    j["node_drain"] = c.node_drain ? "on" : "off";
+    if (!c.bgp.include_file.empty()) {
+        j["bgp"] = {{"include_file", c.bgp.include_file}};
+        if (!c.bgp.reload_command.empty()) j["bgp"]["reload_command"] = c.bgp.reload_command;
+    }
     j["listeners"] = json::array();
     for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));
     j["default_server_group"] = backends(c.default_server_group);

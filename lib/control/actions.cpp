@@ -189,6 +189,18 @@ std::optional<error> delete_listener(action_outcome &out, const json &request, c
     return std::nullopt;
 }
 
+// Scale-out: a drained node withdraws every VIP from its BGP speaker and keeps serving
+// the connections it has (the service adds how many are left to the reply).
+std::optional<error> set_node_drain(action_outcome &out, const json &request, const std::string &) {
+    auto drain = string_field(request, "Drain");
+    if (!drain) return drain.err();
+    if (drain.value() != "on" && drain.value() != "off") return error{"Drain", "must be one of on, off"};
+    bool on = drain.value() == "on";
+    out.changes = on != out.next.node_drain;
+    out.next.node_drain = on;
+    return std::nullopt;
+}
+
 std::string bound_to(const config::listener &l) {
     return config::format_ipv4(l.vip) + ":" + std::to_string(l.port) + "; unbind it first";
 }
@@ -331,6 +343,8 @@ const entry table[] = {
     {{"DescribeMasterSlaveServerGroups", "list active/standby pairs", false}, describe_master_slave_groups},
     {{"DescribeMasterSlaveServerGroupAttribute", "one active/standby pair", false}, master_slave_group_by_id},
     {{"DescribeHealthStatus", "every backend's health-check state", true}, nullptr},
+    {{"SetNodeDrain", "withdraw (on) or announce again (off) this node's VIPs", false}, set_node_drain},
+    {{"DescribeNodeStatus", "drain, announced VIPs, connections left, the BGP speaker's state", true}, nullptr},
 };
 
 const entry *find_action(const std::string &name) {

@@ -5,6 +5,7 @@
 #include "config/membership.h"
 #include "config/parse.h"
 #include "control/actions.h"
+#include "deploy/stats.h"
 #include "dataplane/log.h"
 
 #include <rte_byteorder.h>
@@ -19,6 +20,7 @@ using nlohmann::json;
 
 service::service(deploy::deployment &dp, std::string state_path, health::checker *health)
     : _dp(dp), _state_path(std::move(state_path)), _health(health) {
+    announce();
     if (!_health) return;
     _dp.set_health([h = _health](const config::listener &l, const config::backend &b) {
         return h->is_up(health::key_for(l, b));
@@ -40,7 +42,13 @@ result<uint64_t> service::apply(const config::instance &next) {
 
 int service::health_change_fd() const { return _health ? _health->change_fd() : -1; }
 
+void service::announce() {
+    _announcer.configure(_dp.config().bgp);
+    _announcer.update(announcer::wanted(_dp.current_snapshot(), _dp.config().node_drain));
+}
+
 void service::poll() {
+    _announcer.poll();
     if (!_health || _health->version() == _health_seen) return;
     _health_seen = _health->version();
     auto gen = _dp.refresh();
@@ -54,6 +62,7 @@ void service::poll() {
 // Probe set in step with the config; a listener left with no backend up is logged once.
 void service::after_change() {
     if (_health) _health->set_targets(health::targets_of(_dp.config()));
+    announce();
     std::vector<std::string> now;
     for (const auto &l : _dp.current_snapshot().listeners) {
         if (l.eligible_len > 0) continue;
@@ -116,6 +125,20 @@ json service::health_status() const {
     return out;
 }
 
+json service::node_status() const {
+    uint64_t conns = 0;
+    for (const auto &w : deploy::collect_stats(_dp).workers) conns += w.conns_in_use;
+    const announcer::status &st = _announcer.state();
+    json vips = json::array();
+    for (uint32_t v : st.announced) vips.push_back(config::format_ipv4(v));
+    json out{{"Drain", _dp.config().node_drain ? "on" : "off"}, {"AnnouncedVips", vips}, {"ActiveConnections", conns}};
+    const config::bgp_settings &b = _dp.config().bgp;
+    if (!b.include_file.empty())
+        out["Speaker"] = {{"IncludeFile", b.include_file}, {"Reloads", st.reloads}, {"Failures", st.failures},
+                          {"Reloading", st.reloading || st.pending}, {"LastError", st.last_error}};
+    return out;
+}
+
 json service::handle(const json &request) {
     uint64_t id = ++_request_id;
     try {
@@ -149,8 +172,9 @@ json service::handle_checked(const json &request, uint64_t id) {
     }
     auto name = request.is_object() ? request.find("Action") : request.end();
     const action_info *known = name != request.end() && name->is_string() ? action_named(name->get<std::string>()) : nullptr;
-    if (known && known->service) { // the one the service answers: DescribeHealthStatus
-        reply["BackendServers"] = health_status();
+    if (known && known->service) { // those the service answers: its state is not in the model
+        if (std::string(known->name) == "DescribeNodeStatus") reply.update(node_status());
+        else reply["BackendServers"] = health_status();
         reply["Code"] = "Success";
         return reply;
     }
@@ -165,6 +189,7 @@ json service::handle_checked(const json &request, uint64_t id) {
         std::fflush(stdout);
     }
     reply.update(outcome.value().response);
+    if (name->get<std::string>() == "SetNodeDrain") reply.update(node_status()); // how many connections are left
     reply["Code"] = "Success";
     return reply;
 }

@@ -8,6 +8,7 @@
 // the state file.
 #pragma once
 
+#include "control/announcer.h"
 #include "core/result.h"
 #include "deploy/deployment.h"
 #include "health/checker.h"
@@ -39,6 +40,9 @@ class service {
     int health_change_fd() const;
     // DescribeHealthStatus: every backend of every listener, with its check state.
     nlohmann::json health_status() const;
+    // DescribeNodeStatus: drain, the VIPs announced, connections left, the speaker's state.
+    nlohmann::json node_status() const;
+    const announcer &bgp() const { return _announcer; }
 
     deploy::deployment &deployment() { return _dp; }
 
@@ -49,7 +53,9 @@ class service {
     health::checker *_health;
     uint64_t _health_seen = 0;
     std::vector<std::string> _no_backend; // listeners logged as having no backend up
+    announcer _announcer;
     void after_change();
+    void announce(); // the VIPs the current snapshot serves, to the BGP speaker
     nlohmann::json handle_checked(const nlohmann::json &request, uint64_t id);
 };
 

@@ -148,6 +148,10 @@ TEST_CASE("every prompt command prints what it shows, and changes go through the
                Catch::Contains("Error: field 'ToaEnabled': applies to TCP listeners only"));
     CHECK_THAT(p.run("set listener 10.0.0.10 tcp 81 SynProxy on"), Catch::Contains("Error: field 'ListenerPort'"));
     CHECK_FALSE(t.inst->config().listeners[0].toa);
+    CHECK_THAT(p.run("set node drain on"), Catch::Contains("SetNodeDrain applied"));
+    CHECK_THAT(p.run("show node"), Catch::Contains("\"Drain\": \"on\"") && Catch::Contains("\"AnnouncedVips\": []"));
+    CHECK_THAT(p.run("set node drain off"), Catch::Contains("SetNodeDrain applied"));
+    CHECK_THAT(p.run("show node"), Catch::Contains("\"AnnouncedVips\": [\n    \"10.0.0.10\""));
     CHECK_THAT(p.run("add backend rsp-1 i-5 10.0.0.25 9000 30"), Catch::Contains("Error: field 'BackendServers[0]': backend i-5 10.0.0.25:9000 is already in the group"));
     CHECK_THAT(p.run("add backend default i-6 10.0.0.26 0 101"),
                Catch::Contains("Error: field 'BackendServers[0].Weight': must be an integer 0-100"));

@@ -248,6 +248,30 @@ TEST_CASE("listener persistence, drain, ACL and health-check fields", "[config][
     }
 }
 
+TEST_CASE("scale-out settings: the BGP speaker's include file and reload command, node drain", "[config][bgp]") {
+    auto j = valid();
+    auto plain = parse_instance(j);
+    REQUIRE(plain);
+    CHECK(plain.value().bgp.include_file.empty());
+    CHECK_FALSE(plain.value().node_drain);
+    j["bgp"] = {{"include_file", "/run/fulcrum/bird-vips.conf"}, {"reload_command", {"birdc", "-s", "/run/bird/bird.ctl", "configure"}}};
+    j["node_drain"] = "on";
+    auto r = parse_instance(j);
+    REQUIRE(r);
+    CHECK(r.value().bgp.reload_command.size() == 4);
+    CHECK(r.value().node_drain);
+    auto back = parse_instance(instance_to_json(r.value()));
+    REQUIRE(back);
+    CHECK(back.value().bgp == r.value().bgp);
+    CHECK(back.value().node_drain);
+    j["bgp"]["include_file"] = "vips.conf";
+    CHECK(error_of(j) == "field 'bgp.include_file': must be an absolute path");
+    j["bgp"]["include_file"] = "/x", j["bgp"]["reload_command"] = json::array();
+    CHECK(error_of(j).rfind("field 'bgp.reload_command': must name a program", 0) == 0);
+    j["bgp"]["reload_command"] = {"birdc", 7};
+    CHECK(error_of(j) == "field 'bgp.reload_command[1]': must be a string");
+}
+
 TEST_CASE("local addresses belong to a port: by subnet, or a port's own routed pool; rss per port", "[config][laddr]") {
     auto j = valid();
     j["ports"].push_back({{"name", "servers"}, {"device", "net_null1"}, {"address", "10.0.2.1/24"}, {"rss", "emulated"},

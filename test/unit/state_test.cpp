@@ -172,6 +172,7 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
       "neighbour_timeout": 60,
       "exception_path_rate": 5000,
       "syn_proxy_threshold": 512,
+      "node_drain": "off",
       "listeners": [{"VIP": "10.0.0.10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080,
                      "Scheduler": "sch", "EstablishedTimeout": 900, "IdleTimeout": 300,
                      "PersistenceTimeout": 60, "ConnectionDrain": "on", "ConnectionDrainTimeout": 30,

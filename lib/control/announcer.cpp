@@ -1,0 +1,125 @@
+#include "control/announcer.h"
+
+#include "config/parse.h"
+#include "dataplane/log.h"
+
+#include <rte_byteorder.h>
+
+#include <spawn.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <cstdio>
+#include <cstring>
+
+extern char **environ;
+
+namespace fulcrum::control {
+
+namespace {
+uint64_t now_ms() {
+    timespec t{};
+    clock_gettime(CLOCK_MONOTONIC, &t);
+    return uint64_t(t.tv_sec) * 1000 + uint64_t(t.tv_nsec) / 1000000;
+}
+} // namespace
+
+announcer::~announcer() {
+    if (_child > 0) waitpid(_child, nullptr, 0); // a reload is short: let it finish
+}
+
+std::vector<uint32_t> announcer::wanted(const dataplane::snapshot &s, bool drained) {
+    std::vector<uint32_t> vips;
+    if (drained) return vips;
+    for (const auto &l : s.listeners)
+        if (l.eligible_len > 0) vips.push_back(rte_be_to_cpu_32(l.vip));
+    std::sort(vips.begin(), vips.end());
+    vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
+    return vips;
+}
+
+void announcer::configure(const config::bgp_settings &s) {
+    if (s == _s) return;
+    _s = s;
+    _written = false; // a new file or command: the next update() tells the speaker again
+}
+
+void announcer::update(std::vector<uint32_t> vips) {
+    if (vips == _st.announced && _written) return;
+    for (uint32_t v : vips)
+        if (!std::binary_search(_st.announced.begin(), _st.announced.end(), v))
+            FULCRUM_LOG(NOTICE, control, "bgp: announce %s\n", config::format_ipv4(v).c_str());
+    for (uint32_t v : _st.announced)
+        if (!std::binary_search(vips.begin(), vips.end(), v))
+            FULCRUM_LOG(NOTICE, control, "bgp: withdraw %s\n", config::format_ipv4(v).c_str());
+    _st.announced = std::move(vips);
+    _written = false;
+    if (!_s.include_file.empty()) write_file();
+}
+
+void announcer::write_file() {
+    std::string text = "# Written by Fulcrum: the VIPs this node serves (none while it is drained). Do not edit.\n";
+    for (uint32_t v : _st.announced) text += "route " + config::format_ipv4(v) + "/32 blackhole;\n";
+    std::string tmp = _s.include_file + ".tmp";
+    FILE *f = std::fopen(tmp.c_str(), "w");
+    bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
+    if (f && std::fclose(f) != 0) ok = false;
+    if (!ok || std::rename(tmp.c_str(), _s.include_file.c_str()) != 0) {
+        _st.last_error = "cannot write " + _s.include_file + ": " + std::strerror(errno);
+        _st.failures++;
+        FULCRUM_LOG(ERR, control, "bgp: %s\n", _st.last_error.c_str());
+        _retry_ms = now_ms() + 1000; // poll() writes it again
+        return;
+    }
+    _written = true;
+    _st.pending = !_s.reload_command.empty();
+    if (_st.pending && _child < 0) start_reload();
+}
+
+void announcer::start_reload() {
+    std::vector<char *> argv;
+    for (auto &a : _s.reload_command) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    pid_t pid;
+    int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    _st.pending = false;
+    if (rc != 0) {
+        _st.last_error = "cannot run " + _s.reload_command[0] + ": " + std::strerror(rc);
+        _st.failures++;
+        _st.pending = true;
+        _retry_ms = now_ms() + 1000;
+        FULCRUM_LOG(ERR, control, "bgp: %s\n", _st.last_error.c_str());
+        return;
+    }
+    _child = pid;
+    _st.reloading = true;
+}
+
+void announcer::poll() {
+    if (_child > 0) {
+        int status = 0;
+        pid_t r = waitpid(_child, &status, WNOHANG);
+        if (r == 0) return; // still running
+        _child = -1;
+        _st.reloading = false;
+        _st.reloads++;
+        if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
+            _st.last_error = _s.reload_command[0] + " failed (" +
+                             (r > 0 && WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status)) : std::string("no exit status")) +
+                             ")";
+            _st.failures++;
+            _st.pending = true; // the speaker may still hold the old set: again, a second later
+            _retry_ms = now_ms() + 1000;
+            FULCRUM_LOG(ERR, control, "bgp: %s\n", _st.last_error.c_str());
+        } else if (!_st.pending) {
+            _st.last_error.clear();
+        }
+    }
+    if (_s.include_file.empty() || now_ms() < _retry_ms) return;
+    if (!_written) write_file();
+    else if (_st.pending && _child < 0) start_reload();
+}
+
+} // namespace fulcrum::control

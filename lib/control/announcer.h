@@ -1,0 +1,60 @@
+// Scale-out: which VIPs this node asks its BGP speaker to announce, and telling the
+// speaker (README "Scale-out: ECMP and BGP").
+//
+// A VIP is wanted while the node is not drained and some listener on it has a backend
+// that takes new connections (weight > 0, health check passing): the snapshot's
+// eligible set. The speaker learns the set from a file it includes, one
+// `route A.B.C.D/32 blackhole;` per VIP (BIRD's static-protocol syntax), written to a
+// temporary file and renamed, then from `reload_command` (e.g. `birdc -s SOCKET
+// configure`), spawned and reaped without waiting: the control thread never blocks on the
+// speaker. A change while a reload runs is written now and reloaded once it ends; a
+// reload that fails is tried again a second later.
+#pragma once
+
+#include "config/model.h"
+#include "dataplane/snapshot.h"
+
+#include <sys/types.h>
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace fulcrum::control {
+
+class announcer {
+  public:
+    announcer() = default;
+    ~announcer();
+    announcer(const announcer &) = delete;
+    announcer &operator=(const announcer &) = delete;
+
+    // The VIPs the snapshot serves (sorted, host order); none while drained.
+    static std::vector<uint32_t> wanted(const dataplane::snapshot &s, bool drained);
+    // The speaker (an empty include_file: none; the set is still kept for DescribeNodeStatus),
+    // told on the next update().
+    void configure(const config::bgp_settings &s);
+    // The set to announce now: the file is written and a reload started when it changed.
+    void update(std::vector<uint32_t> vips);
+    // From the control loop: reaps a finished reload, starts a due one.
+    void poll();
+
+    struct status {
+        std::vector<uint32_t> announced; // what the file says (host order)
+        uint64_t reloads = 0, failures = 0;
+        std::string last_error; // empty: the last write and reload succeeded
+        bool reloading = false, pending = false;
+    };
+    const status &state() const { return _st; }
+
+  private:
+    config::bgp_settings _s;
+    status _st;
+    bool _written = false; // the file holds _st.announced
+    pid_t _child = -1;
+    uint64_t _retry_ms = 0; // CLOCK_MONOTONIC ms before which a failed reload is not retried
+    void write_file();
+    void start_reload();
+};
+
+} // namespace fulcrum::control

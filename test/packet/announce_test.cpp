@@ -1,0 +1,156 @@
+// Scale-out on one node: the VIPs the service asks the BGP speaker to announce follow the
+// snapshot (a listener with a backend that takes new connections) and the node's drain;
+// the speaker learns them from the include file and a reload command that really runs.
+#include "control/service.h"
+#include "harness.h"
+
+#include <catch2/catch.hpp>
+
+#include <chrono>
+#include <cstdlib>
+#include <fstream>
+#include <thread>
+#include <unistd.h>
+
+using namespace fulcrum;
+using namespace fulcrum::test;
+using namespace fulcrum::test::conversation;
+using nlohmann::json;
+
+namespace {
+std::string read_text(const std::string &path) {
+    std::ifstream in(path);
+    return {std::istreambuf_iterator<char>(in), {}};
+}
+
+struct speaker_files {
+    std::string dir;
+    speaker_files() {
+        char tmpl[] = "/tmp/fulcrum-announce.XXXXXX";
+        dir = ::mkdtemp(tmpl);
+    }
+    ~speaker_files() { std::system(("rm -rf " + dir).c_str()); }
+    std::string vips() const { return dir + "/vips.conf"; }
+    std::string reloads() const { return dir + "/reloads.log"; }
+};
+
+// What a reload saw: the include file's routes at each reload, one line per reload.
+json bgp_config(const speaker_files &f, const char *exit_code = "0") {
+    auto cfg = base_config("", {1, 1});
+    cfg["bgp"] = {{"include_file", f.vips()},
+                  {"reload_command", {"sh", "-c", "grep -o 'route [0-9./]*' " + f.vips() + " | tr '\\n' ' ' >> " +
+                                                      f.reloads() + "; echo >> " + f.reloads() + "; exit " + exit_code}}};
+    return cfg;
+}
+
+// Polls the service (as the control loop does) until the reload log has `n` lines (and,
+// when `settle`, no reload runs or waits).
+std::vector<std::string> reloads_seen(control::service &svc, const speaker_files &f, size_t n, bool settle = true) {
+    std::vector<std::string> lines;
+    for (int i = 0; i < 400; i++) {
+        svc.poll();
+        lines.clear();
+        std::ifstream in(f.reloads());
+        for (std::string l; std::getline(in, l);) lines.push_back(l);
+        if (lines.size() >= n && (!settle || (!svc.bgp().state().reloading && !svc.bgp().state().pending))) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return lines;
+}
+} // namespace
+
+TEST_CASE("the speaker is told the VIPs with a backend up; drain withdraws them all and keeps connections",
+          "[announce][service]") {
+    speaker_files f;
+    lb t(bgp_config(f));
+    control::service svc(*t.inst, "");
+    // 10.0.0.10 has listeners with backends; 10.0.0.11 has none, so it is not announced.
+    CHECK(read_text(f.vips()).find("route 10.0.0.10/32 blackhole;\n") != std::string::npos);
+    CHECK(read_text(f.vips()).find("10.0.0.11") == std::string::npos);
+    auto seen = reloads_seen(svc, f, 1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0] == "route 10.0.0.10/32 ");
+
+    // A live connection, then drain: the VIP goes, the connection stays and keeps forwarding.
+    auto syn = from_client(t, SYN, 1000, 0);
+    REQUIRE(t.send({build_frame(syn)}).size() == 1);
+    auto drained = svc.handle({{"Action", "SetNodeDrain"}, {"Drain", "on"}});
+    REQUIRE(drained["Code"] == "Success");
+    CHECK(drained["Drain"] == "on");
+    CHECK(drained["AnnouncedVips"].empty());
+    CHECK(drained["ActiveConnections"] == 1);
+    seen = reloads_seen(svc, f, 2);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1].empty());
+    CHECK(read_text(f.vips()).find("route") == std::string::npos);
+    auto synack = from_backend(t, SYN | ACK, 5000, 1001);
+    CHECK(hex(t.send_one(build_frame(synack))) == hex(build_frame(to_client(t, synack))));
+    t.poll_all();
+    json status = svc.handle({{"Action", "DescribeNodeStatus"}});
+    CHECK(status["Drain"] == "on");
+    CHECK(status["ActiveConnections"] == 1);
+    CHECK(status["Speaker"]["Reloads"] == 2);
+    CHECK(status["Speaker"]["LastError"] == "");
+    CHECK(t.inst->config().node_drain); // kept in the model: a restart comes back drained
+
+    // Undrained: announced again.
+    REQUIRE(svc.handle({{"Action", "SetNodeDrain"}, {"Drain", "off"}})["Code"] == "Success");
+    seen = reloads_seen(svc, f, 3);
+    REQUIRE(seen.size() == 3);
+    CHECK(seen[2] == "route 10.0.0.10/32 ");
+    CHECK(svc.handle({{"Action", "SetNodeDrain"}, {"Drain", "maybe"}})["Message"] ==
+          "field 'Drain': must be one of on, off");
+}
+
+TEST_CASE("a VIP stays announced while one backend can serve, and is withdrawn when none can",
+          "[announce][service]") {
+    speaker_files f;
+    lb t(bgp_config(f));
+    control::service svc(*t.inst, "");
+    REQUIRE(reloads_seen(svc, f, 1).size() == 1);
+    auto weights = [&](int a, int b) {
+        return svc.handle({{"Action", "SetBackendServers"},
+                           {"BackendServers", {{{"ServerId", "i-0"}, {"ServerIp", "10.0.0.21"}, {"Weight", a}},
+                                               {{"ServerId", "i-1"}, {"ServerIp", "10.0.0.22"}, {"Weight", b}}}}});
+    };
+    REQUIRE(weights(0, 1)["Code"] == "Success"); // one left: nothing changes for the speaker
+    svc.poll();
+    CHECK(svc.bgp().state().reloads == 1);
+    CHECK(svc.bgp().state().announced.size() == 1);
+    REQUIRE(weights(0, 0)["Code"] == "Success"); // none: withdrawn
+    auto seen = reloads_seen(svc, f, 2);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1].empty());
+    REQUIRE(weights(3, 0)["Code"] == "Success");
+    seen = reloads_seen(svc, f, 3);
+    REQUIRE(seen.size() == 3);
+    CHECK(seen[2] == "route 10.0.0.10/32 ");
+}
+
+TEST_CASE("a reload that fails is counted, named and tried again", "[announce][service]") {
+    speaker_files f;
+    lb t(bgp_config(f, "3"));
+    control::service svc(*t.inst, "");
+    auto seen = reloads_seen(svc, f, 2, false); // the first, then a retry a second later
+    for (int i = 0; i < 50 && svc.bgp().state().reloading; i++) { // the second's exit status
+        svc.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(seen.size() >= 2);
+    const auto &st = svc.bgp().state();
+    CHECK(st.failures >= 2);
+    CHECK(st.last_error == "sh failed (exit 3)");
+    json status = svc.handle({{"Action", "DescribeNodeStatus"}});
+    CHECK(status["Speaker"]["LastError"] == "sh failed (exit 3)");
+}
+
+TEST_CASE("an include file that cannot be written is an error the service reports, not a crash",
+          "[announce][service]") {
+    auto cfg = base_config("", {1});
+    cfg["bgp"] = {{"include_file", "/nonexistent-dir/fulcrum/vips.conf"}};
+    lb t(cfg);
+    control::service svc(*t.inst, "");
+    json status = svc.handle({{"Action", "DescribeNodeStatus"}});
+    CHECK(status["AnnouncedVips"] == json::array({"10.0.0.10"}));
+    CHECK(status["Speaker"]["LastError"].get<std::string>().rfind("cannot write /nonexistent-dir/fulcrum/vips.conf", 0) == 0);
+}
