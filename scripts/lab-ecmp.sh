@@ -1,0 +1,110 @@
+# The scale-out lab (issue 16, work in progress): two Fulcrum nodes behind an ECMP
+# router, each announcing the VIP over BGP from its own BIRD through its exception path.
+#
+#   [ns $LAB-cl] 10.10.0.2 --- [ns $LAB-rt] router 10.10.0.1 | br 10.10.1.254 (BIRD AS 65000, multipath, L4 hash)
+#                                     |                          |
+#                             upa 10.10.1.1                upb 10.10.1.2        <- each node's "up" port; its
+#                        [ns $LAB-a: fulcrum A, BIRD]  [ns $LAB-b: fulcrum B, BIRD]  BIRD (AS 65001) peers on
+#                             dna 10.10.2.1                dnb 10.10.2.2           the port's tap
+#                                     |                          |
+#                        [ns $LAB-sv] bridge: backends 10.10.2.11-13:8080; laddrs A .100, B .101
+#
+# VIP 10.10.9.10 (outside every subnet: both nodes answer ARP for it). Source after
+# common.sh and lab.sh (for lab_ns, LAB, LAB_DIR); ecmp_down removes everything.
+
+ecmp_up() {
+  for ns in cl rt a b sv; do ip netns add "$LAB-$ns"; lab_ns "$ns" ip link set lo up
+    lab_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
+  ip link add cl0 netns "$LAB-cl" type veth peer name rc netns "$LAB-rt"
+  lab_ns cl ip addr add 10.10.0.2/24 dev cl0; lab_ns cl ip link set cl0 up
+  lab_ns cl ip route add default via 10.10.0.1
+  lab_ns rt ip addr add 10.10.0.1/24 dev rc; lab_ns rt ip link set rc up
+  lab_ns rt ip link add br0 type bridge; lab_ns rt ip addr add 10.10.1.254/24 dev br0; lab_ns rt ip link set br0 up
+  lab_ns rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+  lab_ns sv ip link add br1 type bridge; lab_ns sv ip link set br1 up
+  for i in 11 12 13; do lab_ns sv ip addr add "10.10.2.$i/24" dev br1; done
+  for n in a b; do
+    ip link add "r$n" netns "$LAB-rt" type veth peer name "up$n" netns "$LAB-$n"
+    ip link add "s$n" netns "$LAB-sv" type veth peer name "dn$n" netns "$LAB-$n"
+    lab_ns rt ip link set "r$n" master br0 up
+    lab_ns sv ip link set "s$n" master br1 up
+    lab_ns "$n" ip link set "up$n" up; lab_ns "$n" ip link set "dn$n" up
+    lab_ns "$n" nft -f - <<NFT
+table netdev fulcrum_lab {
+  chain up { type filter hook ingress device "up$n" priority 0; policy drop; }
+  chain dn { type filter hook ingress device "dn$n" priority 0; policy drop; }
+}
+NFT
+  done
+  lab_ns cl ethtool -K cl0 tx off >/dev/null
+  for i in rc br0 ra rb; do lab_ns rt ethtool -K "$i" tx off >/dev/null 2>&1 || true; done
+  for i in br1 sa sb; do lab_ns sv ethtool -K "$i" tx off >/dev/null 2>&1 || true; done
+  cat > "$LAB_DIR/bird-rt.conf" <<EOF
+router id 10.10.1.254;
+log "$LAB_DIR/bird-rt.log" all;
+protocol device {}
+protocol kernel { ipv4 { export all; import none; }; merge paths on; }
+template bgp node { local as 65000; ipv4 { import all; export none; }; hold time 3; keepalive time 1; connect retry time 1; }
+protocol bgp a from node { neighbor 10.10.1.1 as 65001; }
+protocol bgp b from node { neighbor 10.10.1.2 as 65001; }
+EOF
+  lab_ns rt bird -c "$LAB_DIR/bird-rt.conf" -s "$LAB_DIR/bird-rt.ctl" -P "$LAB_DIR/bird-rt.pid"
+}
+
+# ecmp_node_config N > file: node N's (a or b) Fulcrum config.
+ecmp_node_config() {
+  local o=1 l=100; [ "$1" = b ] && { o=2; l=101; }
+  python3 - "$1" "$o" "$l" "$LAB_DIR" <<'PY'
+import json, sys
+n, o, l, d = sys.argv[1], sys.argv[2], sys.argv[3], sys.argv[4]
+print(json.dumps({
+  "workers": 1,
+  "ports": [{"name": "up", "device": "net_af_packet0", "address": "10.10.1.%s/24" % o, "gateway": "10.10.1.254"},
+            {"name": "servers", "device": "net_af_packet1", "address": "10.10.2.%s/24" % o}],
+  "vips": ["10.10.9.10"], "local_addresses": ["10.10.2.%s" % l], "conn_capacity": 65536, "mbufs": 16384,
+  "bgp": {"include_file": "%s/vips-%s.conf" % (d, n), "reload_command": ["birdc", "-s", "%s/bird-%s.ctl" % (d, n), "configure"]},
+  "listeners": [{"VIP": "10.10.9.10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080, "Scheduler": "sch"}],
+  "default_server_group": [{"ServerId": "i-web%d" % i, "ServerIp": "10.10.2.%d" % (10 + i)} for i in (1, 2, 3)]}))
+PY
+}
+
+# ecmp_start_node N: Fulcrum N and its BIRD (peering through Fulcrum's exception-path tap).
+ecmp_start_node() {
+  local n=$1 o=1 cores="0@0,1@1"; [ "$n" = b ] && { o=2; cores="0@1,1@0"; }
+  ecmp_node_config "$n" > "$LAB_DIR/node-$n.json"
+  : > "$LAB_DIR/vips-$n.conf"
+  cat > "$LAB_DIR/bird-$n.conf" <<EOF
+router id 10.10.1.$o;
+log "$LAB_DIR/bird-$n.log" all;
+protocol device {}
+protocol static fulcrum_vips {
+  ipv4;
+  include "$LAB_DIR/vips-$n.conf";
+}
+protocol bgp up { local as 65001; neighbor 10.10.1.254 as 65000; ipv4 { import none; export where proto = "fulcrum_vips"; };
+  hold time 3; keepalive time 1; connect retry time 1; }
+EOF
+  lab_ns "$n" bird -c "$LAB_DIR/bird-$n.conf" -s "$LAB_DIR/bird-$n.ctl" -P "$LAB_DIR/bird-$n.pid"
+  # shellcheck disable=SC2046
+  lab_ns "$n" "$BUILD/src/fulcrum/fulcrum" --lcores "$cores" --file-prefix "$LAB-$n" --no-pci $(eal_mem_args) \
+    --log-level 'pmd.net.af_packet:warning' --log-level 'pmd.net.tap:critical' \
+    --vdev "net_af_packet0,iface=up$n,framecnt=8192" --vdev "net_af_packet1,iface=dn$n,framecnt=8192" \
+    -- --config "$LAB_DIR/node-$n.json" --ctl-socket "$LAB_DIR/ctl-$n.sock" > "$LAB_DIR/fulcrum-$n.log" 2>&1 &
+  local w=$! i=0
+  until grep -q "bytes per connection" "$LAB_DIR/fulcrum-$n.log" 2>/dev/null; do
+    kill -0 "$w" 2>/dev/null || { cat "$LAB_DIR/fulcrum-$n.log" >&2; return 1; }
+    sleep 0.1; i=$((i + 1)); [ $i -lt 300 ] || { echo "fulcrum $n did not start" >&2; return 1; }
+  done
+}
+
+ecmp_down() {
+  for ns in cl rt a b sv; do
+    ip netns pids "$LAB-$ns" 2>/dev/null | xargs -r kill -INT 2>/dev/null || true
+  done
+  sleep 1
+  for ns in cl rt a b sv; do
+    ip netns pids "$LAB-$ns" 2>/dev/null | xargs -r kill -KILL 2>/dev/null || true
+    ip netns del "$LAB-$ns" 2>/dev/null || true
+  done
+  rm -rf "/dev/hugepages/${LAB}"-*map_* 2>/dev/null || true
+}
