@@ -5,6 +5,7 @@
 
 #include <rte_byteorder.h>
 
+#include <signal.h>
 #include <spawn.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -27,7 +28,9 @@ uint64_t now_ms() {
 } // namespace
 
 announcer::~announcer() {
-    if (_child > 0) waitpid(_child, nullptr, 0); // a reload is short: let it finish
+    if (_child <= 0) return;
+    kill(_child, SIGKILL); // no reload outlives the process that started it
+    waitpid(_child, nullptr, 0);
 }
 
 std::vector<uint32_t> announcer::wanted(const dataplane::snapshot &s, bool drained) {
@@ -82,8 +85,14 @@ void announcer::start_reload() {
     std::vector<char *> argv;
     for (auto &a : _s.reload_command) argv.push_back(a.data());
     argv.push_back(nullptr);
+    // The child gets stdin/stdout/stderr only: not the control socket, its clients or
+    // the hugepage files (a speaker's helper that lingers must not hold them).
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_addclosefrom_np(&fa, 3);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
     _st.pending = false;
     if (rc != 0) {
         _st.last_error = "cannot run " + _s.reload_command[0] + ": " + std::strerror(rc);
@@ -94,6 +103,7 @@ void announcer::start_reload() {
         return;
     }
     _child = pid;
+    _child_started_ms = now_ms();
     _st.reloading = true;
 }
 
@@ -101,13 +111,20 @@ void announcer::poll() {
     if (_child > 0) {
         int status = 0;
         pid_t r = waitpid(_child, &status, WNOHANG);
-        if (r == 0) return; // still running
+        if (r == 0 && now_ms() - _child_started_ms >= reload_timeout_ms) {
+            kill(_child, SIGKILL); // a hung speaker must not hold every later change back
+            r = waitpid(_child, &status, 0);
+        } else if (r == 0) {
+            return; // still running
+        }
         _child = -1;
         _st.reloading = false;
         _st.reloads++;
         if (r < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
             _st.last_error = _s.reload_command[0] + " failed (" +
-                             (r > 0 && WIFEXITED(status) ? "exit " + std::to_string(WEXITSTATUS(status)) : std::string("no exit status")) +
+                             (r > 0 && WIFEXITED(status)     ? "exit " + std::to_string(WEXITSTATUS(status))
+                              : r > 0 && WIFSIGNALED(status) ? "killed after " + std::to_string(reload_timeout_ms / 1000) + " s"
+                                                             : std::string("no exit status")) +
                              ")";
             _st.failures++;
             _st.pending = true; // the speaker may still hold the old set: again, a second later

@@ -8,7 +8,7 @@
 // temporary file and renamed, then from `reload_command` (e.g. `birdc -s SOCKET
 // configure`), spawned and reaped without waiting: the control thread never blocks on the
 // speaker. A change while a reload runs is written now and reloaded once it ends; a
-// reload that fails is tried again a second later.
+// reload that fails, or runs past 5 s (then killed), is tried again a second later.
 #pragma once
 
 #include "config/model.h"
@@ -52,6 +52,8 @@ class announcer {
     status _st;
     bool _written = false; // the file holds _st.announced
     pid_t _child = -1;
+    uint64_t _child_started_ms = 0;
+    static constexpr uint64_t reload_timeout_ms = 5000; // then the reload is killed and retried
     uint64_t _retry_ms = 0; // CLOCK_MONOTONIC ms before which a failed reload is not retried
     void write_file();
     void start_reload();

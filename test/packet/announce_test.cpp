@@ -154,3 +154,27 @@ TEST_CASE("an include file that cannot be written is an error the service report
     CHECK(status["AnnouncedVips"] == json::array({"10.0.0.10"}));
     CHECK(status["Speaker"]["LastError"].get<std::string>().rfind("cannot write /nonexistent-dir/fulcrum/vips.conf", 0) == 0);
 }
+
+TEST_CASE("a reload that hangs is killed after 5 s and tried again; a reload sees no descriptor of Fulcrum's",
+          "[announce][service]") {
+    speaker_files f;
+    auto cfg = base_config("", {1});
+    // Records what its open descriptors point at, then hangs.
+    cfg["bgp"] = {{"include_file", f.vips()},
+                  {"reload_command", {"sh", "-c", "for d in /proc/$$/fd/*; do readlink $d; done >> " + f.reloads() +
+                                                      "; exec sleep 60"}}};
+    lb t(cfg);
+    control::service svc(*t.inst, "");
+    for (int i = 0; i < 800 && svc.bgp().state().failures == 0; i++) {
+        svc.poll();
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    CHECK(svc.bgp().state().failures == 1);
+    CHECK(svc.bgp().state().last_error == "sh failed (killed after 5 s)");
+    std::string seen = read_text(f.reloads());
+    INFO(seen);
+    CHECK_FALSE(seen.empty());
+    // Only what sh itself holds (the test's stdio, the directory it reads): none of the
+    // process's sockets, epoll/event descriptors or hugepage files.
+    for (const char *leak : {"socket:", "anon_inode:", "hugepages", "memfd:"}) CHECK(seen.find(leak) == std::string::npos);
+}
