@@ -70,7 +70,7 @@ config::result<std::unique_ptr<ctl_socket>> ctl_socket::open(const std::string &
     mode_t old = ::umask(0177); // created 0600: the API can change everything
     int rc = ::bind(fd, reinterpret_cast<sockaddr *>(&addr), sizeof addr);
     ::umask(old);
-    if (rc != 0 || ::listen(fd, 64) != 0) {
+    if (rc != 0 || ::listen(fd, SOMAXCONN) != 0) {
         std::string why = std::strerror(errno);
         ::close(fd);
         return config::error{"--ctl-socket", "cannot listen on '" + path + "': " + why};

@@ -17,7 +17,18 @@ def ask(payload, timeout=10.0):
     """Send bytes, close the write side, return the reply text ("" if none)."""
     s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     s.settimeout(timeout)
-    s.connect(SOCK)
+    # A socket with a timeout is non-blocking underneath: when a burst of clients has
+    # filled the listen backlog, connect() says EAGAIN at once where a blocking one
+    # (fulcrumctl's) waits. Wait the same way here, within the timeout.
+    give_up = time.monotonic() + timeout
+    while True:
+        try:
+            s.connect(SOCK)
+            break
+        except BlockingIOError:
+            if time.monotonic() > give_up:
+                raise
+            time.sleep(0.01)
     try:
         s.sendall(payload)
     except (BrokenPipeError, ConnectionResetError):
