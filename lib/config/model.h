@@ -149,6 +149,17 @@ struct bgp_settings {
     bool operator==(const bgp_settings &) const = default;
 };
 
+// The other nodes of an ECMP cluster (README "Scale-out"): when the routers move a flow
+// here that another node holds (it drained, or a path changed), a segment of a TCP
+// connection this node does not know is copied to each of them on the shared link; the
+// one that holds the connection goes on with it. `nodes` holds every node's port address
+// (the same list on every node: this node's own address is skipped); empty: no handoff.
+struct cluster_settings {
+    std::vector<uint32_t> nodes;
+    uint32_t handoff_rate = 1000000; // copies/s per worker; 0: unlimited
+    bool operator==(const cluster_settings &) const = default;
+};
+
 struct instance {
     uint32_t workers = 0; // 0: every EAL worker lcore
     std::vector<port> ports;
@@ -170,6 +181,7 @@ struct instance {
     uint32_t exception_path_rate = 20000; // frames/s per port handed to the host; 0: unlimited
     uint32_t syn_proxy_threshold = 512;   // SynProxy auto: half-open connections per listener and worker
     bgp_settings bgp;
+    cluster_settings cluster;
     bool node_drain = false; // SetNodeDrain: every VIP withdrawn, established connections served
     std::vector<listener> listeners;
     std::vector<backend> default_server_group;

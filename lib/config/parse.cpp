@@ -312,12 +312,26 @@ bgp_settings parse_bgp(const json &j, const std::string &f) {
     return b;
 }
 
+cluster_settings parse_cluster(const json &j, const std::vector<port> &ports) {
+    check_keys(j, "cluster", {"nodes", "handoff_rate"});
+    cluster_settings c;
+    c.nodes = parse_ip_list(require(j, "cluster", "nodes"), "cluster.nodes");
+    if (c.nodes.size() > 32) fail("cluster.nodes", "must have at most 32 entries");
+    for (size_t i = 0; i < c.nodes.size(); i++) {
+        uint32_t n = c.nodes[i];
+        if (std::none_of(ports.begin(), ports.end(), [&](const port &p) { return net::in_prefix(n, p.address, p.prefix_len); }))
+            fail(index("cluster.nodes", i), "must lie in a port's subnet: segments are handed to other nodes on a shared link");
+    }
+    c.handoff_rate = static_cast<uint32_t>(opt_uint(j, "cluster", "handoff_rate", 0, 100000000, c.handoff_rate));
+    return c;
+}
+
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
                          "exception_path", "health_check_source", "probe_port_range", "udp_timeouts",
-                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "bgp", "node_drain"});
+                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "bgp", "cluster", "node_drain"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -393,6 +407,7 @@ instance parse_root(const json &doc) {
     inst.syn_proxy_threshold = static_cast<uint32_t>(opt_uint(doc, "", "syn_proxy_threshold", 1, 1u << 26, 512));
     inst.node_drain = opt_switch(doc, "", "node_drain", false);
     if (auto it = doc.find("bgp"); it != doc.end()) inst.bgp = parse_bgp(*it, "bgp");
+    if (auto it = doc.find("cluster"); it != doc.end()) inst.cluster = parse_cluster(*it, inst.ports);
     parse_groups(doc, "vserver_groups", "VServerGroupId", "vserver", parse_vserver_group, inst.vserver_groups);
     parse_groups(doc, "master_slave_groups", "MasterSlaveServerGroupId", "master/slave", parse_master_slave_group,
                  inst.master_slave_groups);

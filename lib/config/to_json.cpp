@@ -125,6 +125,10 @@ json instance_to_json(const instance &c) {
         j["bgp"] = {{"include_file", c.bgp.include_file}};
         if (!c.bgp.reload_command.empty()) j["bgp"]["reload_command"] = c.bgp.reload_command;
     }
+    if (!c.cluster.nodes.empty()) {
+        j["cluster"] = {{"nodes", json::array()}, {"handoff_rate", c.cluster.handoff_rate}};
+        for (uint32_t n : c.cluster.nodes) j["cluster"]["nodes"].push_back(format_ipv4(n));
+    }
     j["listeners"] = json::array();
     for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));
     j["default_server_group"] = backends(c.default_server_group);

@@ -44,7 +44,8 @@ namespace fulcrum::dataplane {
     X(listener_rate_cap, "listener over MaxNewConnectionRate")                                     \
     X(source_cap, "client at the listener's MaxConnectionsPerSource")                             \
     X(syn_proxy_backlog, "proxy waiting for the backend: four segments already held, or 16,384 connections waiting") \
-    X(no_headroom, "no mbuf headroom for the PROXY v2 header of a datagram")
+    X(no_headroom, "no mbuf headroom for the PROXY v2 header of a datagram")                       \
+    X(handoff_limited, "segment of an unknown connection over the cluster handoff rate")
 
 enum class drop : uint8_t {
 #define X(name, text) name,
@@ -84,6 +85,7 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
     X(toa_added, counter, "toa options", "toa_options", "Client segments given the TOA option (254).") \
     X(toa_no_room, counter, "toa no room", "toa_no_room", "Client segments at the first sequence number sent without TOA: no option space or over the MTU.") \
     X(syn_data_trimmed, counter, "syn data trimmed", "syn_data_trimmed", "SYN payloads (TCP Fast Open) removed on PROXY v2 listeners, sent again by the client.") \
+    X(handoffs, counter, "handed off", "cluster_handoffs", "Segments of connections this node does not hold, copied to other cluster nodes (one per node).") \
     X(persist_hits, counter, "persistence hits", "persistence_hits", "New connections sent to a client's persistent backend.")             \
     X(arp_replies, counter, "arp replies", "arp_replies", "ARP replies sent.")                                                   \
     X(arp_requests, counter, "arp requests", "arp_requests", "ARP requests sent.")                                                 \

@@ -18,6 +18,7 @@
 #include <atomic>
 #include <cstdint>
 #include <memory>
+#include <utility>
 #include <vector>
 
 namespace fulcrum::dataplane {
@@ -137,6 +138,10 @@ class snapshot {
     std::vector<acl_entry> acl;
     std::vector<uint16_t> eligible_slots;
     std::vector<neighbour_rt> static_neighbours;
+    // Other cluster nodes on-link (network order, with the port they are on): where a TCP
+    // segment of a connection this node does not hold is copied (worker::hand_off).
+    std::vector<std::pair<uint32_t, uint8_t>> cluster_peers;
+    uint32_t handoff_rate_pps = 0; // per worker; 0: unlimited
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
     uint16_t udp_unreplied_s = 30;           // UDP flows no reply has come back on
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping

@@ -217,15 +217,9 @@ void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise) {
     if (uint32_t rate = _snap->exception_rate_pps) {
         // A token bucket per port, the rate shared out over the workers, 100 ms of burst:
         // a flood aimed at the host costs the worker a counter, not a syscall per frame.
-        // Tokens are kept in frames x tsc_hz, so the refill needs no division.
-        token_bucket &tb = _exc_bucket[in_port];
         uint64_t per_worker = std::max<uint64_t>(1, rate / _n_workers);
-        uint64_t cap = std::max<uint64_t>(32, per_worker / 10) * _tsc_hz;
-        uint64_t elapsed = std::min(_now_tsc - tb.last_tsc, _tsc_hz);
-        tb.last_tsc = _now_tsc;
-        tb.tokens = std::min(cap, tb.tokens + elapsed * per_worker);
-        if (tb.tokens < _tsc_hz) return drop_pkt(m, drop::exception_limited);
-        tb.tokens -= _tsc_hz;
+        if (!take_token(_exc_bucket[in_port], per_worker, std::max<uint64_t>(32, per_worker / 10)))
+            return drop_pkt(m, drop::exception_limited);
     }
     _counters.to_kernel++;
     enqueue_tx(static_cast<uint8_t>(_snap->ports.size() + in_port), m);

@@ -185,6 +185,10 @@ class worker {
     void refresh_expiry(conn::connection &c, uint32_t timeout_s);
     void expire(conn::connection *c);
     void send_ipv4(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop);
+    // A TCP segment of a connection this node does not hold, copied to every other
+    // cluster node (snapshot::cluster_peers); false, nothing consumed, when there is none,
+    // the frame came from one of them (never handed on twice), or over the rate.
+    bool hand_off(rte_mbuf *m);
     void send_arp_request(uint8_t out_port, uint32_t target_ip, const rte_ether_addr *unicast);
     void learn_neighbour(uint32_t ip, const rte_ether_addr &mac, bool tell_peers);
     void neigh_timers();
@@ -283,7 +287,18 @@ class worker {
     struct token_bucket {
         uint64_t tokens = UINT64_MAX / 2, last_tsc = 0; // starts full (clamped to the cap)
     };
+    // A token for one frame from `tb`, refilled at `per_s` with room for `cap_frames`.
+    // Tokens are kept in frames x tsc_hz, so the refill needs no division.
+    bool take_token(token_bucket &tb, uint64_t per_s, uint64_t cap_frames) {
+        uint64_t elapsed = std::min(_now_tsc - tb.last_tsc, _tsc_hz);
+        tb.last_tsc = _now_tsc;
+        tb.tokens = std::min(cap_frames * _tsc_hz, tb.tokens + elapsed * per_s);
+        if (tb.tokens < _tsc_hz) return false;
+        tb.tokens -= _tsc_hz;
+        return true;
+    }
     std::vector<token_bucket> _exc_bucket; // per port: frames handed to the kernel
+    token_bucket _handoff_bucket;          // segments copied to cluster peers
     std::vector<uint32_t> _max_frame;      // per port: Ethernet header + MTU (ports are restart-only)
     uint32_t _min_max_frame = UINT32_MAX;  // the smallest of them
     std::vector<token_bucket> _cps_bucket; // per listener slot: MaxNewConnectionRate

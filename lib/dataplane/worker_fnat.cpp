@@ -72,7 +72,8 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
             // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy.
             by_cookie = f == tcp_ack && l && l->syn_proxy != listener_rt::proxy_off && check_cookie(m, l4_off, key, cookie);
             if (!by_cookie) {
-                drop_pkt(m, drop::no_conn);
+                // Perhaps another node's connection, its flow moved here by the routers.
+                if (!l || !hand_off(m)) drop_pkt(m, drop::no_conn);
                 return nullptr;
             }
             if (_pending_free.empty()) { // every waiting slot taken: the client's retry comes back
@@ -254,16 +255,11 @@ bool worker::admit(const listener_rt &l, uint32_t src) {
     }
     if (l.max_cps) {
         // One second's share of burst: at most rate x (seconds + 1) in any interval.
-        token_bucket &tb = _cps_bucket[l.index];
         uint64_t per_worker = std::max<uint64_t>(1, l.max_cps / _n_workers);
-        uint64_t elapsed = std::min(_now_tsc - tb.last_tsc, _tsc_hz);
-        tb.last_tsc = _now_tsc;
-        tb.tokens = std::min(per_worker * _tsc_hz, tb.tokens + elapsed * per_worker);
-        if (tb.tokens < _tsc_hz) {
+        if (!take_token(_cps_bucket[l.index], per_worker, per_worker)) {
             _counters.drops[static_cast<unsigned>(drop::listener_rate_cap)]++;
             return false;
         }
-        tb.tokens -= _tsc_hz;
     }
     if (l.max_per_source) {
         if (!_source_counts[l.index]) _source_counts[l.index].reset(new uint16_t[source_count_slots]());

@@ -202,4 +202,39 @@ void worker::send_arp_request(uint8_t out_port, uint32_t target_ip, const rte_et
     enqueue_tx(out_port, m);
 }
 
+// ---------------------------------------------------------------------------------------
+// Cluster handoff (README "Scale-out"): when a node drains, or a path changes, the
+// routers send some established flows to a node that does not hold them. A segment that
+// starts nothing here goes, unchanged but for its Ethernet header, to every other node
+// on the link; the one that holds the connection forwards it, the others drop it. A
+// frame that came from a peer is never handed on again, so nothing loops.
+
+bool worker::hand_off(rte_mbuf *m) {
+    const auto &peers = _snap->cluster_peers;
+    if (peers.empty()) return false;
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    for (const auto &[ip, port] : peers) {
+        const neigh_entry *e = _neigh->find(ip);
+        if (e && e->resolved && rte_is_same_ether_addr(&e->mac, &eth->src_addr)) return false;
+    }
+    if (uint32_t rate = _snap->handoff_rate_pps) {
+        if (!take_token(_handoff_bucket, rate, std::max<uint32_t>(32, rate / 10))) {
+            drop_pkt(m, drop::handoff_limited);
+            return true;
+        }
+    }
+    for (size_t i = 0; i < peers.size(); i++) {
+        rte_mbuf *copy = i + 1 == peers.size() ? m : rte_pktmbuf_copy(m, _pool, 0, UINT32_MAX);
+        if (!copy) continue; // out of mbufs: this peer misses it, TCP resends
+        neigh_entry *e = _neigh->find_or_add(peers[i].first, _now_tsc);
+        if (!e) {
+            drop_pkt(copy, drop::neigh_table_full);
+            continue;
+        }
+        _counters.handoffs++;
+        send_ipv4(copy, peers[i].second, *e);
+    }
+    return true;
+}
+
 } // namespace fulcrum::dataplane

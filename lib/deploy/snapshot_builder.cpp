@@ -147,6 +147,14 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
             s->static_neighbours.push_back(rt);
         }
 
+    for (uint32_t n : cfg.cluster.nodes) {
+        dataplane::route r;
+        uint32_t ip = rte_cpu_to_be_32(n);
+        bool own = s->find_local(ip) != nullptr; // this node's port address (or a local one)
+        if (!own && s->lookup_route(ip, r) && r.next_hop == ip) s->cluster_peers.emplace_back(ip, r.port);
+    }
+    s->handoff_rate_pps = cfg.cluster.handoff_rate;
+
     using conn::tcp_state;
     auto &t = s->tcp_timeout_s;
     t[static_cast<int>(tcp_state::none)] = 0; // UDP: the listener's idle timeout

@@ -272,6 +272,28 @@ TEST_CASE("scale-out settings: the BGP speaker's include file and reload command
     CHECK(error_of(j) == "field 'bgp.reload_command[1]': must be a string");
 }
 
+TEST_CASE("cluster nodes: on a port's link, each once; the handoff rate", "[config][bgp]") {
+    auto j = valid();
+    j["cluster"] = {{"nodes", {"10.0.0.1", "10.0.0.2"}}};
+    auto r = parse_instance(j);
+    REQUIRE(r);
+    CHECK(r.value().cluster.nodes.size() == 2);
+    CHECK(r.value().cluster.handoff_rate == 1000000);
+    auto back = parse_instance(instance_to_json(r.value()));
+    REQUIRE(back);
+    CHECK(back.value().cluster == r.value().cluster);
+    j["cluster"]["nodes"] = {"10.0.0.2", "10.9.0.2"};
+    CHECK(error_of(j).rfind("field 'cluster.nodes[1]': must lie in a port's subnet", 0) == 0);
+    j["cluster"]["nodes"] = {"10.0.0.2", "10.0.0.2"};
+    CHECK(error_of(j) == "field 'cluster.nodes[1]': must not repeat an address");
+    j["cluster"] = {{"nodes", {"10.0.0.2"}}, {"handoff_rate", -1}};
+    CHECK(error_of(j).rfind("field 'cluster.handoff_rate'", 0) == 0);
+    j["cluster"] = {{"handoff_rate", 5}};
+    CHECK(error_of(j).rfind("field 'cluster.nodes'", 0) == 0);
+    j["cluster"] = {{"nodes", {"10.0.0.2"}}, {"peers", 1}};
+    CHECK(error_of(j).rfind("field 'cluster.peers'", 0) == 0);
+}
+
 TEST_CASE("local addresses belong to a port: by subnet, or a port's own routed pool; rss per port", "[config][laddr]") {
     auto j = valid();
     j["ports"].push_back({{"name", "servers"}, {"device", "net_null1"}, {"address", "10.0.2.1/24"}, {"rss", "emulated"},
