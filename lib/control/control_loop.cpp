@@ -29,7 +29,16 @@ control_loop::control_loop(loop_parts parts) : _p(std::move(parts)) {
     _start = _last_stats = _last_publish = _window_start = now();
     _warm = _p.warmup <= 0;
     _handle = [this](const std::string &text) { return _p.svc.handle_text(text); };
-    _view = [this] { return deploy::collect_stats(_p.dp); };
+    _view = [this] {
+        deploy::stats_view v = deploy::collect_stats(_p.dp);
+        const announcer::status &st = _p.svc.bgp().state();
+        v.node.speaker = !_p.dp.config().bgp.include_file.empty();
+        v.node.speaker_ok = st.last_error.empty();
+        v.node.announced = static_cast<uint32_t>(st.announced.size());
+        v.node.reloads = st.reloads;
+        v.node.reload_failures = st.failures;
+        return v;
+    };
     _ep = ::epoll_create1(EPOLL_CLOEXEC);
     for (int fd : {_p.ctl ? _p.ctl->epoll_fd() : -1, _p.metrics ? _p.metrics->epoll_fd() : -1, _p.svc.health_change_fd()}) {
         if (fd < 0) continue;

@@ -25,6 +25,7 @@ stats_view collect_stats(const deployment &d) {
                            dataplane::steering_name(snap.ports[i].steer),
                            i < d.steer_notes().size() ? d.steer_notes()[i] : std::string()});
     v.generation = snap.generation;
+    v.node.drained = cfg.node_drain;
     for (size_t i = 0; i < d.worker_count(); i++) {
         const dataplane::worker &w = d.worker_at(i);
         worker_stat ws{w.id(), w.counters(), w.conns().in_use(), w.conns().capacity(), w.lports().free_count(),

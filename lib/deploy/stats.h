@@ -54,8 +54,17 @@ struct port_stat {
     std::string steering, steering_note; // how replies reach their worker, and why
 };
 
+// Scale-out (README "Scale-out: ECMP and BGP"): filled by the control loop, which owns
+// the announcer; `speaker` is false when no BGP speaker is configured.
+struct node_stat {
+    bool drained = false, speaker = false, speaker_ok = true;
+    uint32_t announced = 0; // VIPs the speaker is told to announce
+    uint64_t reloads = 0, reload_failures = 0;
+};
+
 struct stats_view {
     uint64_t generation;
+    node_stat node;
     std::vector<port_stat> ports;
     std::vector<worker_stat> workers;
     worker_counters total;

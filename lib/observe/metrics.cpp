@@ -53,6 +53,18 @@ std::string prometheus_text(const deploy::stats_view &v) {
     writer w;
     w.head("fulcrum_snapshot_generation", "gauge", "Generation of the configuration snapshot in use.");
     w.sample("fulcrum_snapshot_generation", "", v.generation);
+    w.head("fulcrum_node_drained", "gauge", "1 while the node is drained (SetNodeDrain): every VIP withdrawn.");
+    w.sample("fulcrum_node_drained", "", v.node.drained ? 1 : 0);
+    if (v.node.speaker) {
+        w.head("fulcrum_node_announced_vips", "gauge", "VIPs the BGP speaker is told to announce.");
+        w.sample("fulcrum_node_announced_vips", "", v.node.announced);
+        w.head("fulcrum_node_speaker_ok", "gauge", "1 when the last include-file write and speaker reload succeeded.");
+        w.sample("fulcrum_node_speaker_ok", "", v.node.speaker_ok ? 1 : 0);
+        w.head("fulcrum_node_speaker_reloads_total", "counter", "Speaker reloads run.");
+        w.sample("fulcrum_node_speaker_reloads_total", "", v.node.reloads);
+        w.head("fulcrum_node_speaker_reload_failures_total", "counter", "Speaker reloads that failed or timed out.");
+        w.sample("fulcrum_node_speaker_reload_failures_total", "", v.node.reload_failures);
+    }
 
     struct port_metric {
         const char *name, *help;

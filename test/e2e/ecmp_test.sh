@@ -1,0 +1,150 @@
+#!/usr/bin/env bash
+# Scale-out (README "Scale-out: ECMP and BGP"): two Fulcrum nodes behind a router with
+# BIRD and ECMP (scripts/lab-ecmp.sh), each announcing the VIP over BGP from its own BIRD
+# through its exception path. Real kernel clients and servers.
+#   1. both announce, two next hops, 1,000 connections over both nodes, all answered
+#   5. sch: each client address reaches the same backend through either node
+#   2. drain A: withdrawn within seconds, new connections all to B, long-lived
+#      connections through A keep working (handed back to A by B) until they close
+#   4. one backend's health failure on A withdraws nothing; all of them down on A
+#      withdraws A's route, B still serves
+#   3. SIGKILL A: the router drops A's path within the hold time (3 s); the gap is printed
+set -euo pipefail
+source "$(dirname "$0")/../../scripts/common.sh"
+source "$ROOT/scripts/lab.sh"
+source "$ROOT/scripts/lab-ecmp.sh"
+source "$ROOT/test/e2e/lib.sh"
+trap 'ecmp_down; rm -rf "$LAB_DIR"' EXIT
+CLIENT="python3 $ROOT/test/e2e/ecmp_client.py"
+SOURCES="10.10.0.2 10.10.0.3 10.10.0.4 10.10.0.5 10.10.0.6 10.10.0.7 10.10.0.8 10.10.0.9"
+
+jq_py() { python3 -c "import json,sys; d=json.load(sys.stdin); print($1)"; }
+
+ecmp_up
+ecmp_backends
+ecmp_start_node a
+ecmp_start_node b
+
+echo "== 1. both nodes announce; 1,000 connections"
+hops_up=$(ecmp_wait_hops "10.10.1.1 10.10.1.2" 30 || true)
+check "the router installed two next hops for the VIP (after ${hops_up} s): $(ecmp_route | xargs)" \
+  test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
+check "both BGP sessions are Established" \
+  test "$(lab_ns rt birdc -s "$LAB_DIR/bird-rt.ctl" show protocols | grep -c Established)" = 2
+for n in a b; do
+  check "node $n reports the VIP announced" \
+    test "$(ecmp_ctl $n DescribeNodeStatus | jq_py '",".join(d["AnnouncedVips"])')" = 10.10.9.10
+done
+a0=$(ecmp_counter a "conns created"); b0=$(ecmp_counter b "conns created")
+# shellcheck disable=SC2086
+r=$(lab_ns cl $CLIENT spread http://10.10.9.10/ 1000 $SOURCES)
+echo "  spread: $(echo "$r" | jq_py 'd["ok"], d["failed"], dict(d["by_node"])')"
+check "1,000 of 1,000 connections answered" test "$(echo "$r" | jq_py 'd["ok"]')" = 1000
+a1=$(ecmp_counter a "conns created"); b1=$(ecmp_counter b "conns created")
+check "both nodes made connections (A $((a1 - a0)), B $((b1 - b0)); total $((a1 - a0 + b1 - b0)))" \
+  test $((a1 - a0)) -gt 50 -a $((b1 - b0)) -gt 50 -a $((a1 - a0 + b1 - b0)) -ge 1000
+check "the backends saw both nodes' local addresses" \
+  test "$(echo "$r" | jq_py '" ".join(sorted(d["by_node"]))')" = "10.10.2.100 10.10.2.101"
+
+echo "== 5. sch: a client address reaches the same backend through either node"
+echo "$r" | python3 -c '
+import json, sys
+d = json.load(sys.stdin)
+backends, nodes = d["by_source"], d["by_source_node"]
+for s in sorted(backends):
+    print(f"  {s}: backends {backends[s]} through laddrs {nodes[s]}")'
+check "each of 8 client addresses got one backend for all its connections" \
+  test "$(echo "$r" | jq_py 'sum(1 for s in d["by_source"].values() if len(s) == 1)')" = 8
+check "and at least 6 of them crossed both nodes" \
+  test "$(echo "$r" | jq_py 'sum(1 for s in d["by_source_node"].values() if len(s) == 2)')" -ge 6
+check "the 8 addresses used more than one backend (the hash spreads)" \
+  test "$(echo "$r" | jq_py 'len({k for s in d["by_source"].values() for k in s})')" -ge 2
+
+echo "== 2. drain node A"
+lab_ns cl $CLIENT hold 10.10.9.10 9000 20 12 > "$LAB_DIR/hold.json" &
+holder=$!
+sleep 2
+handed0=$(ecmp_counter b "handed off")
+ecmp_ctl a SetNodeDrain '{"Drain": "on"}' > "$LAB_DIR/drain.json"
+took=$(ecmp_wait_hops "10.10.1.2" 10 || true)
+check "A's route is withdrawn: only B is a next hop ${took} s after SetNodeDrain" test "$(ecmp_next_hops)" = 10.10.1.2
+st=$(ecmp_ctl a DescribeNodeStatus)
+left=$(echo "$st" | jq_py 'd["ActiveConnections"]')
+check "A reports drain on, nothing announced, $left connections left" \
+  test "$(echo "$st" | jq_py 'd["Drain"] + " " + str(len(d["AnnouncedVips"]))')" = "on 0" -a "$left" -gt 0
+m=$(lab_ns a curl -s http://127.0.0.1:9100/metrics)
+check "A's metrics say drained, 0 VIPs announced, the speaker fine" \
+  test "$(echo "$m" | grep -E '^fulcrum_node_(drained|announced_vips|speaker_ok) ' | awk '{print $2}' | xargs)" = "1 0 1"
+a2=$(ecmp_counter a "conns created")
+# shellcheck disable=SC2086
+r=$(lab_ns cl $CLIENT spread http://10.10.9.10/ 200 $SOURCES)
+check "200 new connections answered, all through B: $(echo "$r" | jq_py 'dict(d["by_node"])')" \
+  test "$(echo "$r" | jq_py '(d["ok"], dict(d["by_node"]))')" = "(200, {'10.10.2.101': 200})"
+check "A made no new connection while drained" test "$(ecmp_counter a "conns created")" = "$a2"
+wait "$holder"
+h=$(cat "$LAB_DIR/hold.json")
+# Connections from A's laddr with an lport (below 61000; the health probes use 61000-65535).
+through_a=$(cat "$LAB_DIR"/echo*.log | awk '$1 == "10.10.2.100" && $2 < 61000' | wc -l)
+echo "  long-lived: $h; $through_a of 20 through A"
+check "the 20 long-lived connections ($through_a through A) answered every line across the drain" \
+  test "$(echo "$h" | jq_py 'd["lines"] == d["answered"] and d["lines"] >= 20 * 30 and not d["broken"]')" = True -a "$through_a" -gt 0
+handed=$(( $(ecmp_counter b "handed off") - handed0 ))
+check "B handed A's segments back to it ($handed)" test "$handed" -gt 0
+i=0; while [ "$(ecmp_ctl a DescribeNodeStatus | jq_py 'd["ActiveConnections"]')" != 0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "A's connections left reach 0 once they closed" test "$(ecmp_ctl a DescribeNodeStatus | jq_py 'd["ActiveConnections"]')" = 0
+ecmp_ctl a SetNodeDrain '{"Drain": "off"}' > /dev/null
+took=$(ecmp_wait_hops "10.10.1.1 10.10.1.2" 10 || true)
+check "drain off: A is a next hop again (${took} s)" test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
+
+echo "== 4. health checks on one node"
+# A's probes (and only A's) to web1 are dropped at the backends.
+lab_ns sv nft -f - <<'NFT'
+table inet ecmp_test {
+  chain input_rules {
+    type filter hook input priority 0;
+    ip saddr 10.10.2.100 ip daddr 10.10.2.11 drop
+  }
+}
+NFT
+abnormal() { ecmp_ctl "$1" DescribeHealthStatus | jq_py "sum(1 for b in d['BackendServers'] if b['ServerHealthStatus'] == 'abnormal')"; }
+i=0; until [ "$(abnormal a)" = 2 ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
+check "A sees web1 down on both listeners" test "$(abnormal a)" = 2
+sleep 1
+check "and still announces: two next hops" test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
+check "B sees every backend up" test "$(abnormal b)" = 0
+lab_ns sv nft flush chain inet ecmp_test input_rules
+lab_ns sv nft add rule inet ecmp_test input_rules ip saddr 10.10.2.100 drop
+took=$(ecmp_wait_hops "10.10.1.2" 15 || true)
+check "all backends down on A: A's route withdrawn (${took} s after they were cut off)" test "$(ecmp_next_hops)" = 10.10.1.2
+check "A says nothing is announced" test "$(ecmp_ctl a DescribeNodeStatus | jq_py 'len(d["AnnouncedVips"])')" = 0
+# shellcheck disable=SC2086
+r=$(lab_ns cl $CLIENT spread http://10.10.9.10/ 100 $SOURCES)
+check "B serves all 100 new connections" test "$(echo "$r" | jq_py '(d["ok"], dict(d["by_node"]))')" = "(100, {'10.10.2.101': 100})"
+lab_ns sv nft delete table inet ecmp_test
+took=$(ecmp_wait_hops "10.10.1.1 10.10.1.2" 15 || true)
+check "backends healthy again on A: announced again (${took} s)" test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
+
+echo "== 3. SIGKILL node A"
+lab_ns cl $CLIENT watch http://10.10.9.10/ 9 > "$LAB_DIR/watch.json" &
+watcher=$!
+sleep 2
+killed=$(date +%s.%N)
+kill -KILL "$(cat "$LAB_DIR/fulcrum-a.pid")"
+took=$(ecmp_wait_hops "10.10.1.2" 8 || true)
+wait "$watcher"
+read -r gap fails late via_b < <(python3 - "$LAB_DIR/watch.json" "$killed" <<'PY'
+import json, sys
+a = json.load(open(sys.argv[1]))["attempts"]; k = float(sys.argv[2])
+after = [x for x in a if x[0] >= k]
+bad = [x[0] for x in after if not x[1]]
+gap = (max(bad) + 1.0 - k) if bad else 0.0      # a failed attempt waited 1 s
+late = [x for x in after if x[0] > k + 4.0]
+print(f"{gap:.1f} {len(bad)} {len(late)} {sum(1 for x in late if x[1] and x[2] == '10.10.2.101')}")
+PY
+)
+echo "  route to B only ${took} s after the kill; failed attempts: $fails, the last ending ${gap} s after the kill"
+check "the router dropped A's path within the hold time (3 s) plus a second" \
+  awk -v t="$took" 'BEGIN { exit !(t != "timeout" && t + 0 <= 4) }'
+check "from 4 s after the kill on, every new connection ($late) went through B" test "$late" -gt 20 -a "$via_b" = "$late"
+
+e2e_finish
