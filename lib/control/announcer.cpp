@@ -90,8 +90,18 @@ void announcer::start_reload() {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
+    // FULCRUM_VIPS: the set as prefixes ("192.0.2.10/32 192.0.2.11/32"), for a speaker
+    // driven by commands rather than an included file (FRR's vtysh).
+    std::string set = "FULCRUM_VIPS=";
+    for (size_t i = 0; i < _st.announced.size(); i++)
+        set += (i ? " " : "") + config::format_ipv4(_st.announced[i]) + "/32";
+    std::vector<char *> envp;
+    for (char **e = environ; *e; e++)
+        if (std::strncmp(*e, "FULCRUM_VIPS=", 13) != 0) envp.push_back(*e);
+    envp.push_back(set.data());
+    envp.push_back(nullptr);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), environ);
+    int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
     posix_spawn_file_actions_destroy(&fa);
     _st.pending = false;
     if (rc != 0) {

@@ -102,6 +102,25 @@ TEST_CASE("the speaker is told the VIPs with a backend up; drain withdraws them 
           "field 'Drain': must be one of on, off");
 }
 
+TEST_CASE("the reload command also gets the set in FULCRUM_VIPS", "[announce][service]") {
+    speaker_files f;
+    auto cfg = bgp_config(f);
+    cfg["bgp"]["reload_command"] = {"sh", "-c", "echo \"[$FULCRUM_VIPS]\" >> " + f.reloads()};
+    cfg["vips"].push_back("10.0.0.12");
+    cfg["listeners"].push_back({{"VIP", "10.0.0.12"}, {"Protocol", "udp"}, {"ListenerPort", 53}, {"BackendServerPort", 53}});
+    ::setenv("FULCRUM_VIPS", "stale", 1); // Fulcrum's own environment never leaks through
+    lb t(cfg);
+    control::service svc(*t.inst, "");
+    auto seen = reloads_seen(svc, f, 1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0] == "[10.0.0.10/32 10.0.0.12/32]");
+    REQUIRE(svc.handle({{"Action", "SetNodeDrain"}, {"Drain", "on"}})["Code"] == "Success");
+    seen = reloads_seen(svc, f, 2);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1] == "[]");
+    ::unsetenv("FULCRUM_VIPS");
+}
+
 TEST_CASE("a VIP stays announced while one backend can serve, and is withdrawn when none can",
           "[announce][service]") {
     speaker_files f;
