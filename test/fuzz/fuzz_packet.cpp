@@ -33,6 +33,9 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     cfg["listeners"].push_back({{"VIP", "10.0.0.10"}, {"Protocol", "tcp"}, {"ListenerPort", 81},
                                 {"BackendServerPort", 8080}, {"SynProxy", "off"}, {"ToaEnabled", "on"}});
     cfg["conn_capacity"] = 4096;
+    // Segments of unknown connections are handed to two cluster peers (one resolved).
+    cfg["cluster"] = {{"nodes", {"10.0.0.2", "10.0.0.3"}}, {"handoff_rate", 100000}};
+    cfg["ports"][0]["static_neighbours"].push_back({{"ip", "10.0.0.2"}, {"mac", "02:00:00:00:00:72"}});
     box = new test::lb(cfg); // lives as long as the process
     return 0;
 }
