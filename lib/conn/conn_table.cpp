@@ -47,10 +47,7 @@ const char *tcp_state_name(tcp_state s) {
 conn_table::conn_table(uint32_t capacity, first_touch when, uint32_t seed) : _capacity(capacity), _seed(seed) {
     while (_seed == 0 && getrandom(&_seed, sizeof(_seed), 0) != sizeof(_seed)) {
     }
-    // Two entries per connection at a load factor of at most ~0.7.
-    uint64_t want = (uint64_t(capacity) * 2 * 10 / 7 + slots_per_bucket - 1) / slots_per_bucket;
-    uint64_t n = 1;
-    while (n < want) n <<= 1;
+    uint64_t n = buckets_for(capacity);
     _mask = static_cast<uint32_t>(n - 1);
     _conns = alloc_lines<connection>(capacity);
     _buckets = alloc_lines<bucket>(n);
@@ -75,10 +72,19 @@ conn_table::~conn_table() {
     free_lines(_free, _capacity);
 }
 
-size_t conn_table::bytes() const {
-    return size_t(_capacity) * sizeof(connection) + bucket_count() * sizeof(bucket) +
-           size_t(_capacity) * sizeof(uint32_t);
+uint64_t conn_table::buckets_for(uint32_t capacity) {
+    // Two entries per connection at a load factor of at most ~0.7.
+    uint64_t want = (uint64_t(capacity) * 2 * 10 / 7 + slots_per_bucket - 1) / slots_per_bucket;
+    uint64_t n = 1;
+    while (n < want) n <<= 1;
+    return n;
 }
+
+size_t conn_table::bytes_for(uint32_t capacity) {
+    return size_t(capacity) * (sizeof(connection) + sizeof(uint32_t)) + buckets_for(capacity) * sizeof(bucket);
+}
+
+size_t conn_table::bytes() const { return bytes_for(_capacity); }
 
 bool conn_table::insert_one(uint32_t h, uint32_t val) {
     uint32_t sig = signature(h);

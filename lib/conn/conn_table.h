@@ -130,8 +130,12 @@ class conn_table {
     size_t bucket_count() const { return _mask + 1; }
     // Bytes this table allocated, divided by capacity = memory per connection.
     size_t bytes() const;
+    // What a table of `capacity` connections takes (entries, index, free pool), before
+    // it is made: for checking a configuration against the host's memory.
+    static size_t bytes_for(uint32_t capacity);
 
   private:
+    static uint64_t buckets_for(uint32_t capacity);
     struct alignas(64) bucket {
         uint32_t sig[slots_per_bucket];
         uint32_t overflow;

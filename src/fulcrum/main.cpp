@@ -13,7 +13,9 @@
 #include "deploy/stats.h"
 #include "dataplane/log.h"
 #include "health/checker.h"
+#include "host_check.h"
 #include "observe/observe.h"
+#include "service_manager.h"
 
 #include <nlohmann/json.hpp>
 
@@ -44,7 +46,7 @@ constexpr int exit_config = 2;
 
 struct options {
     std::string config_path, ctl_path, ctl_group, state_path, cmd_file, metrics_addr;
-    bool interactive = false;
+    bool interactive = false, check = false;
     double duration = 0, warmup = 0, stats_interval = 0;
 };
 
@@ -65,6 +67,8 @@ int parse_options(int argc, char **argv, options &o) {
                                                  "vips and timeouts (a corrupt file stops the start, it is never replaced)")
         ("metrics", po::value(&o.metrics_addr), "serve Prometheus metrics on [ADDR:]PORT (GET /metrics; no ADDR: "
                                                 "127.0.0.1 only), from the control thread")
+        ("check", po::bool_switch(&o.check), "check the configuration against this host (devices, queues, MTUs, "
+                                             "NUMA, memory) without starting the data plane; exit 0, or 2 naming the field")
         ("interactive,i", po::bool_switch(&o.interactive), "testpmd-style prompt 'fulcrum> ' on the terminal "
                                                            "(help lists the commands; TAB completes; quit stops Fulcrum)")
         ("cmdline-file,f", po::value(&o.cmd_file), "run the prompt commands in this file once the ports are up")
@@ -168,8 +172,11 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
                 dp.worker_at(0).conns().capacity(), dp.bytes_per_conn(), double(dp.worker_at(0).conns().bytes()) / (1 << 20));
     std::fflush(stdout);
     if (!o.cmd_file.empty()) prompt.run_file(o.cmd_file, STDOUT_FILENO), std::fflush(stdout);
+    host::notify_service_manager("READY=1\nSTATUS=forwarding on " + std::to_string(cfg.ports.size()) + " port(s) with " +
+                                 std::to_string(lcores.size()) + " worker(s)");
     if (o.interactive) prompt.start_interactive();
     loop.run();
+    host::notify_service_manager("STOPPING=1");
     dp.stop();
     rte_pdump_uninit();
     loop.final_report();
@@ -182,6 +189,10 @@ int main(int argc, char **argv) {
     // Before any thread exists (EAL makes its own): signals reach the control loop's
     // signalfd and no other thread.
     control::control_loop::block_signals();
+    if (std::string bad = host::check_eal_cpus(argc, argv); !bad.empty()) {
+        std::fprintf(stderr, "fulcrum: config error: %s\n", bad.c_str());
+        return exit_config;
+    }
     int eal_args = rte_eal_init(argc, argv);
     if (eal_args < 0) {
         std::fprintf(stderr, "fulcrum: EAL initialisation failed: %s\n", rte_strerror(rte_errno));
@@ -195,6 +206,12 @@ int main(int argc, char **argv) {
     if (!lcores) {
         std::fprintf(stderr, "fulcrum: config error: %s\n", lcores.err().message().c_str());
         return rte_eal_cleanup(), exit_config;
+    }
+    if (o.check) {
+        int failed = host::check_host(cfg.value(), lcores.value());
+        uint16_t pid;
+        RTE_ETH_FOREACH_DEV(pid) rte_eth_dev_close(pid);
+        return rte_eal_cleanup(), failed ? exit_config : 0;
     }
     // One mbuf holds a whole frame of the largest port MTU (jumbo frames included).
     uint32_t max_mtu = 0;
