@@ -8,7 +8,7 @@ BUILD="$ROOT/build"
 FULCRUM_PACKAGES=(
   build-essential pkg-config meson ninja-build
   libdpdk-dev dpdk dpdk-dev libboost-program-options-dev nlohmann-json3-dev catch2
-  iproute2 iputils-ping ethtool procps curl python3 tcpdump nftables wrk iperf3 hping3 nginx-light bird2
+  iproute2 iputils-ping ethtool procps curl python3 tcpdump nftables wrk iperf3 hping3 nginx-light bird2 debhelper systemd
 )
 
 log() { printf '\033[1m== %s\033[0m\n' "$*"; }
