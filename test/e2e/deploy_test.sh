@@ -16,9 +16,13 @@ WORK=$(mktemp -d /tmp/fulcrum-deploy.XXXXXX)
 SAVED="$WORK/saved"
 mkdir -p "$SAVED"
 for f in /etc/fulcrum/fulcrum.json /etc/default/fulcrum; do [ -f "$f" ] && cp -p "$f" "$SAVED/$(basename "$f")"; done
+# The package is removed again unless it was installed before this test.
+dpkg -s fulcrum >/dev/null 2>&1 && HAD_PACKAGE=1 || HAD_PACKAGE=0
 restore() {
   [ -f "$SAVED/fulcrum.json" ] && cp -p "$SAVED/fulcrum.json" /etc/fulcrum/fulcrum.json
   [ -f "$SAVED/fulcrum" ] && cp -p "$SAVED/fulcrum" /etc/default/fulcrum
+  rm -f /var/lib/fulcrum/state.json
+  [ "$HAD_PACKAGE" = 1 ] || DEBIAN_FRONTEND=noninteractive apt-get purge -y -q fulcrum > /dev/null 2>&1 || true
   rm -rf "$WORK"
 }
 trap 'lab_down; restore' EXIT
@@ -27,8 +31,8 @@ echo "== meson install --destdir"
 meson install -C "$BUILD" --destdir "$WORK/dest" --no-rebuild --quiet >/dev/null
 listed=$(cd "$WORK/dest" && find . \( -type f -o -type d -empty \) | sort)
 for want in bin/fulcrum bin/fulcrumctl bin/fulcrum-gen sbin/fulcrum-setup etc/fulcrum/fulcrum.json etc/default/fulcrum \
-            lib/systemd/system/fulcrum.service var/lib/fulcrum share/doc/fulcrum/demo.json; do
-  check "installs $want" grep -q "/$want\$" <<< "$listed"
+            lib/systemd/system/fulcrum.service "var/(local/)?lib/fulcrum" share/doc/fulcrum/demo.json; do
+  check "installs $want" grep -qE "/$want\$" <<< "$listed"
 done
 
 echo "== the Debian package"
@@ -46,7 +50,7 @@ for f in /usr/bin/fulcrum /usr/bin/fulcrumctl /usr/bin/fulcrum-gen /usr/sbin/ful
   check "the package put $f in place" test -e "$f"
 done
 check "the unit is not enabled or started by the install" bash -c '! test -e /etc/systemd/system/multi-user.target.wants/fulcrum.service'
-out=$(systemd-analyze verify /lib/systemd/system/fulcrum.service 2>&1); rc=$?
+rc=0; out=$(systemd-analyze verify /lib/systemd/system/fulcrum.service 2>&1) || rc=$?
 check "systemd-analyze verify passes on the unit${out:+ ($out)}" test $rc -eq 0
 
 echo "== the installed fulcrum --check"
@@ -55,13 +59,13 @@ EAL="-l 0,1 --no-pci $(eal_mem_args) --file-prefix $LAB-chk --log-level pmd.net.
 VDEVS="--vdev net_af_packet0,iface=lbc --vdev net_af_packet1,iface=lbs"
 demo=/usr/share/doc/fulcrum/demo.json
 # shellcheck disable=SC2086
-out=$(lab_ns lb /usr/bin/fulcrum $EAL $VDEVS -- --config $demo --check 2>/dev/null); rc=$?
+rc=0; out=$(lab_ns lb /usr/bin/fulcrum $EAL $VDEVS -- --config $demo --check 2>/dev/null) || rc=$?
 echo "$out" | sed 's/^/    /'
 check "passes on the demo configuration (exit $rc)" test $rc -eq 0
 # shellcheck disable=SC2086
 bad_check() { # bad_check WHAT FIELD CONFIG [EAL...]: exit 2 and the field named
   local what=$1 field=$2 cfg=$3; shift 3
-  out=$(lab_ns lb /usr/bin/fulcrum "$@" -- --config "$cfg" --check 2>&1); rc=$?
+  rc=0; out=$(lab_ns lb /usr/bin/fulcrum "$@" -- --config "$cfg" --check 2>&1) || rc=$?
   echo "$out" | grep -E "FAIL|config error" | head -2 | sed 's/^/    /'
   check "$what: exit 2 naming field '$field' (exit $rc)" \
     bash -c "[ $rc -eq 2 ] && grep -qF \"field '$field'\" <<< \"\$1\"" _ "$out"
@@ -90,7 +94,7 @@ bad_check "3 workers x 64M connections in the host's memory" "conn_capacity" "$W
 bad_check "a CPU this host lacks" "-l" "$demo" -l 0,63 --no-pci $(eal_mem_args) --file-prefix "$LAB-chk" $VDEVS
 
 echo "== fulcrum-setup --check on this machine"
-out=$(/usr/sbin/fulcrum-setup --check --config /etc/fulcrum/fulcrum.json --lcores 0-1 2>&1); rc=$?
+rc=0; out=$(/usr/sbin/fulcrum-setup --check --config /etc/fulcrum/fulcrum.json --lcores 0-1 2>&1) || rc=$?
 echo "$out" | sed 's/^/    /'
 items=$(grep -cE '^  (PASS|FAIL|NOTE) ' <<< "$out")
 fails=$(grep -cE '^  FAIL ' <<< "$out")
