@@ -23,10 +23,7 @@ nlohmann::json cluster_config(uint32_t rate = 0) {
 }
 
 // `s` as it leaves toward another node: only the Ethernet header changes.
-bytes to_node(lb &t, frame_spec s, const mac_t &mac) {
-    s.src_mac = t.port->mac(), s.dst_mac = mac;
-    return build_frame(s);
-}
+bytes to_node(lb &t, const frame_spec &s, const mac_t &mac) { return framed(s, mac, t.port->mac()); }
 } // namespace
 
 TEST_CASE("a segment of a connection this node does not hold is handed to the other nodes", "[cluster]") {

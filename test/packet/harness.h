@@ -37,6 +37,12 @@ struct ring_port {
 constexpr mac_t client_mac{2, 0, 0, 0, 0, 0x50};
 inline mac_t backend_mac(int i) { return {2, 0, 0, 0, 0, uint8_t(0x20 + i)}; }
 
+// `s` framed between two MACs (what changes when a frame is handed on unchanged above L2).
+inline bytes framed(frame_spec s, const mac_t &dst, const mac_t &src) {
+    s.dst_mac = dst, s.src_mac = src;
+    return build_frame(s);
+}
+
 // The standard one-armed test network on 10.0.0.0/24:
 //   port 10.0.0.1, VIP 10.0.0.10 (listeners tcp/80 and udp/53), VIP 10.0.0.11 (none),
 //   laddr 10.0.0.100, client 10.0.0.50, backends 10.0.0.21.. with static neighbours.

@@ -25,10 +25,7 @@ frame_spec tcp(uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport, uint3
     s.seq = seq, s.ack = ack, s.tcp_flags = ACK, s.payload = std::string(100, 'd');
     return s;
 }
-bytes on_wire(lb &t, frame_spec s, const mac_t &from) {
-    s.dst_mac = t.port->mac(), s.src_mac = from;
-    return build_frame(s);
-}
+bytes on_wire(lb &t, const frame_spec &s, const mac_t &from) { return framed(s, t.port->mac(), from); }
 } // namespace
 
 TEST_CASE("port unreachable from a UDP backend reaches the client about its own datagram", "[icmp]") {
