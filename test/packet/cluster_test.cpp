@@ -3,6 +3,8 @@
 // the node that holds it forwards it as its own.
 #include "harness.h"
 
+#include "net/addr.h"
+
 #include <catch2/catch.hpp>
 
 using namespace fulcrum::test;
@@ -131,4 +133,34 @@ TEST_CASE("a flood of segments for unknown connections is handed off only within
     for (size_t i = 0; i < 90; i += 30) sent += t.send({flood.begin() + i, flood.begin() + i + 30}).size();
     CHECK(sent >= 49);
     CHECK(sent <= 51);
+}
+
+TEST_CASE("a SYN proxy cookie another node issued is handed to it, and it opens the connection", "[cluster][synproxy]") {
+    // Node A answered the client's SYN with a cookie; the routers then moved the flow to
+    // node B, whose cookie secret is its own: B hands the ACK to A, which accepts it.
+    auto proxied = [](const char *peer) {
+        auto cfg = base_config("", {1});
+        cfg["listeners"][0]["SynProxy"] = "on";
+        cfg["cluster"] = {{"nodes", {peer}}};
+        return cfg;
+    };
+    lb a(proxied("10.0.0.3"));
+    auto b_cfg = proxied("10.0.0.2");
+    b_cfg["ports"][0]["static_neighbours"].push_back(
+        {{"ip", "10.0.0.2"}, {"mac", fulcrum::net::format_mac(a.port->mac().data())}});
+    lb b(b_cfg);
+    bytes synack = a.send_one(build_frame(from_client(a, SYN, 1000, 0)));
+    REQUIRE(synack.size() > 41);
+    uint32_t cookie = seq_of(synack);
+    auto ack = from_client(b, ACK, 1001, cookie + 1);
+    bytes handed = b.send_one(build_frame(ack));
+    CHECK(hex(handed) == hex(framed(ack, a.port->mac(), b.port->mac())));
+    CHECK(b.w().conns().in_use() == 0);
+    CHECK(b.w().counters().handoffs == 1);
+    bytes out = a.send_one(handed);
+    frame_spec syn = to_backend(a, from_client(a, SYN, 1000, 0));
+    syn.ttl = 64, syn.ip_id = 0, syn.tcp_options = {2, 4, 0x02, 0x18}; // no MSS in the SYN: 536
+    CHECK(hex(out) == hex(build_frame(syn)));
+    CHECK(state_of(a) == fulcrum::conn::tcp_state::syn_sent);
+    CHECK(a.w().counters().syn_proxy_conns == 1);
 }
