@@ -10,7 +10,8 @@
 # everything and is safe to call twice (install it with `trap lab_down EXIT`).
 
 LAB="${LAB:-fl$$}"
-LAB_DIR="${LAB_DIR:-$(mktemp -d /tmp/fulcrum-lab.XXXXXX)}"
+# Logs and configs; a directory made here is removed by lab_down (KEEP_LAB=1 keeps it).
+if [ -z "${LAB_DIR:-}" ]; then LAB_DIR=$(mktemp -d /tmp/fulcrum-lab.XXXXXX); LAB_DIR_MADE=1; fi
 LAB_PIDS=()
 FULCRUM_PID=""
 FULCRUM_WRAPPER=""
@@ -130,4 +131,5 @@ lab_down() {
     ip netns del "$LAB-$ns" 2>/dev/null || true
   done
   rm -rf "/dev/hugepages/${LAB}"map_* 2>/dev/null || true
+  if [ "${LAB_DIR_MADE:-0}" = 1 ] && [ -z "${KEEP_LAB:-}" ]; then rm -rf "$LAB_DIR"; fi
 }
