@@ -22,7 +22,7 @@ void print_listener(struct cmdline *cl, const deploy::listener_stat &l) {
     cmdline_printf(cl, "%-4s %15s:%-5u -> %-9s %-12s backends %u/%u up  conns %" PRIu64 " active %" PRId64
                        "  drops %" PRIu64 "\n",
                    l.proto.c_str(), l.vip.c_str(), l.port, l.group.c_str(), l.scheduler.c_str(), l.eligible, l.backends,
-                   l.c.new_conns, l.c.active, l.c.drops);
+                   l.c.new_connections, l.c.active_connections, l.c.refused);
 }
 
 void print_backend_header(struct cmdline *cl) {
@@ -34,7 +34,7 @@ void print_backend(struct cmdline *cl, const deploy::backend_stat &b) {
     std::string server = b.role.empty() ? b.server_id : b.server_id + "(" + b.role[0] + ")";
     cmdline_printf(cl, "%-22s %-9s %-12s %-21s %6u %-5s %10" PRIu64 " %8" PRId64 " %6.1f%% %6.1f%%\n",
                    b.listener.c_str(), b.group.c_str(), server.c_str(), addr.c_str(), b.weight,
-                   b.eligible ? "up" : "out", b.c.new_conns, b.c.active, b.share_pct, b.weight_pct);
+                   b.eligible ? "up" : "out", b.c.new_connections, b.c.active_connections, b.share_pct, b.weight_pct);
 }
 
 // show listeners / show groups / show backends [health]

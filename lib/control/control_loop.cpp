@@ -94,10 +94,10 @@ void control_loop::take_signals() {
 control_loop::rates control_loop::sample() const {
     rates r;
     for (size_t i = 0; i < _p.dp.worker_count(); i++) {
-        const auto &c = _p.dp.worker_at(i).counters();
-        r.rx += c.rx_pkts;
-        r.tx += c.tx_pkts;
-        r.conns += c.conn_created;
+        const dataplane::worker_counters c = _p.dp.worker_at(i).counters();
+        r.rx += c.rx_packets;
+        r.tx += c.tx_packets;
+        r.conns += c.connections_created;
     }
     return r;
 }

@@ -8,11 +8,9 @@
 // tables here rather than a virtual call per packet.
 #pragma once
 
-#include "dataplane/counters.h"
+#include "net/toeplitz.h"
 
 #include <rte_ether.h>
-
-#include "net/toeplitz.h"
 
 #include <array>
 #include <atomic>
@@ -31,6 +29,10 @@ namespace fulcrum::dataplane {
 //   flow      rte_flow rules per local address: lport % workers -> that queue
 //   redirect  whichever queue it lands on; the worker hands it to the owner
 //             (lport % workers) through a software ring, counted
+// Counter slots: a listener's or backend's counters keep their slot across snapshots.
+constexpr unsigned max_backend_slots = 4096;
+constexpr unsigned max_listener_slots = 256; // distinct listeners over a process's life
+
 enum class steering : uint8_t { single, rss, emulated, flow, redirect };
 const char *steering_name(steering s);
 constexpr uint16_t emulated_reta_size = net::emulated_reta_size;

@@ -1,15 +1,12 @@
 // The worker's loop: rings, rx bursts (staged, with prefetch), timers, tx; and the
 // classification of each IPv4 frame (known connection, new one, local, redirected).
-// ARP/ICMP/neighbours: worker_l2.cpp; full-NAT and TCP state: worker_fnat.cpp;
-// connection drain: worker_drain.cpp.
-#include "dataplane/worker_internal.h"
+// New connections: worker_conn.cpp; the rewrite and TCP state: worker_fnat.cpp; ICMP:
+// worker_icmp.cpp; the features: their components.
+#include "dataplane/worker.h"
 
-#include <rte_malloc.h>
+#include "dataplane/headers.h"
 
 #include <algorithm>
-#include <new>
-#include <type_traits>
-#include <stdexcept>
 #include <string>
 
 namespace fulcrum::dataplane {
@@ -20,20 +17,22 @@ constexpr unsigned expire_budget = 256; // per loop, so a mass expiry cannot sta
 
 rte_ring *make_ring(const std::string &name, unsigned esize, unsigned count, int socket) {
     rte_ring *r = rte_ring_create_elem(name.c_str(), esize, count, socket, RING_F_SC_DEQ);
-    if (!r) throw std::runtime_error("cannot create ring " + name + ": " + rte_strerror(rte_errno));
+    if (!r) throw allocation_failed("cannot create ring " + name + " (" + std::to_string(count) + " x " +
+                                    std::to_string(esize) + " bytes): " + rte_strerror(rte_errno));
     return r;
 }
 
-// Per-worker arrays on the worker's NUMA socket (rte_malloc: hugepage memory when EAL
-// has it), zeroed.
-template <class T>
-T *socket_array(size_t n, int socket) {
-    void *p = rte_zmalloc_socket("fulcrum_worker", n * sizeof(T), RTE_CACHE_LINE_SIZE, socket);
-    if (!p) throw std::runtime_error("cannot allocate worker memory (" + std::to_string(n * sizeof(T)) + " bytes)");
-    static_assert(std::is_trivially_destructible_v<T>); // freed with rte_free, no destructor
-    T *a = static_cast<T *>(p);
-    for (size_t i = 0; i < n; i++) new (a + i) T();
-    return a;
+// The DPDK port of each tx buffer: the data ports, then their taps.
+std::vector<uint16_t> tx_port_ids(const snapshot &s) {
+    std::vector<uint16_t> ids;
+    for (const port_rt &p : s.ports) ids.push_back(p.port_id);
+    for (const port_rt &p : s.ports) ids.push_back(p.exc_port_id);
+    return ids;
+}
+
+bool probe_reply_port(const snapshot &s, uint16_t dport_be) {
+    uint16_t p = rte_be_to_cpu_16(dport_be);
+    return p >= s.probe_port_min && p <= s.probe_port_max;
 }
 
 // Per laddr: its port's RETA size when replies are steered by RSS, else 0 (by share).
@@ -49,52 +48,35 @@ std::vector<uint32_t> rss_buckets(const snapshot &s) {
 
 } // namespace
 
-void worker::rte_deleter::operator()(void *p) const { rte_free(p); }
-
 worker::worker(const worker_params &p, const snapshot *snap)
     : _id(p.id), _n_workers(p.n_workers), _snap(snap), _qsbr(p.qsbr), _pool(p.pool),
-      _conns(p.conn_capacity, conn::conn_table::first_touch::later), _wheel(_conns),
-      _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers),
-      _neigh(socket_array<neigh_table>(1, p.socket)), _tx(2 * snap->ports.size()),
-      _listener_counters(socket_array<flow_counters>(max_listener_slots, p.socket)),
-      _backend_counters(socket_array<flow_counters>(max_backend_slots, p.socket)),
-      _sched_cursor(max_listener_slots), _idle_timeout_s(max_listener_slots), _cookies(p.cookie_key) {
+      _listener_counters(socket_array<flow_counters>("listener counters", max_listener_slots, p.socket)),
+      _backend_counters(socket_array<flow_counters>("backend counters", max_backend_slots, p.socket)),
+      _idle_timeout_s(max_listener_slots), _conns(p.conn_capacity, conn::conn_table::first_touch::later),
+      _wheel(_conns), _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers),
+      _tx(tx_port_ids(*snap), static_cast<uint16_t>(p.id), _drops), _neigh(p.id, p.socket, p.pool, _tx, _drops, _clock),
+      _side(p.conn_capacity), _synproxy(p.cookie_key, p.pool, _side, _neigh, _tx, _drops, _clock),
+      _client_addr(p.pool, _neigh, _drops), _handoff(p.pool, _neigh, _drops, _clock),
+      _admission(_clock, p.n_workers, _conns.seed()), _scheduler(p.id, p.n_workers) {
+    _clock.start(rte_get_tsc_hz(), 0);
     _exc_bucket.resize(snap->ports.size());
     for (const port_rt &pr : snap->ports) {
         _max_frame.push_back(l3_off + pr.mtu);
         _min_max_frame = std::min(_min_max_frame, _max_frame.back());
     }
-    _cps_bucket.resize(max_listener_slots);
-    _half_open.resize(max_listener_slots);
-    _proxy_engaged.resize(max_listener_slots);
-    proxy_state_alloc(p.conn_capacity);
-    _source_counts.resize(max_listener_slots);
     std::memset(_port_index, 0xff, sizeof(_port_index));
     for (size_t i = 0; i < snap->ports.size(); i++) _port_index[snap->ports[i].port_id] = static_cast<uint8_t>(i);
-    _tsc_hz = rte_get_tsc_hz();
-    _tsc_per_tick = _tsc_hz / conn::timer_wheel::ticks_per_second;
-    _drain_tsc = (_tsc_hz + 9999) / 10000; // 100 us, as l3fwd
-    _exc_poll_tsc = _tsc_hz / 20000;        // 50 us
+    _drain_tsc = (_clock.hz + 9999) / 10000; // 100 us, as l3fwd
+    _exc_poll_tsc = _clock.hz / 20000;       // 50 us
     std::string sfx = std::to_string(p.id) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffffff);
     _redirect_in = make_ring("fr_redir_" + sfx, sizeof(void *), 4096, p.socket);
     _msg_in = make_ring("fr_msg_" + sfx, sizeof(worker_msg), 1024, p.socket);
     adopt_snapshot(snap);
-    for (const neighbour_rt &n : snap->static_neighbours) {
-        neigh_entry *e = _neigh->find_or_add(n.ip, 0);
-        if (!e) break;
-        e->mac = n.mac;
-        e->resolved = true;
-        e->is_static = true;
-    }
+    _neigh.add_static(snap->static_neighbours);
 }
 
 worker::~worker() {
     flush_tx();
-    proxy_state_free();
-    _neigh->for_each([](neigh_entry &e) {
-        for (unsigned i = 0; i < e.n_pending; i++) rte_pktmbuf_free(e.pending[i]);
-        e.n_pending = 0;
-    });
     void *obj;
     while (rte_ring_sc_dequeue(_redirect_in, &obj) == 0) rte_pktmbuf_free(static_cast<rte_mbuf *>(obj));
     rte_ring_free(_redirect_in);
@@ -104,10 +86,31 @@ worker::~worker() {
 void worker::set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
                        std::vector<const flow_counters *> backend_counters,
                        std::vector<const flow_counters *> listener_counters) {
-    _all_backend_counters = std::move(backend_counters);
-    _all_listener_counters = std::move(listener_counters);
+    _scheduler.set_peers(std::move(backend_counters));
+    _admission.set_peers(std::move(listener_counters));
     _redirect_to = std::move(redirect_rings);
-    _msg_to = std::move(msg_rings);
+    _neigh.set_peers(std::move(msg_rings));
+}
+
+worker_counters worker::counters() const {
+    worker_counters c;
+#define FULCRUM_COPY(name, kind, help) c.name = from.name;
+#define FULCRUM_COPY_FROM(rows, source) \
+    {                                   \
+        const auto &from = source;      \
+        rows(FULCRUM_COPY)              \
+    }
+    FULCRUM_COPY_FROM(FULCRUM_OWN, _counters)
+    FULCRUM_COPY_FROM(FULCRUM_TX_COUNTERS, _tx.counts())
+    FULCRUM_COPY_FROM(FULCRUM_SYNPROXY_COUNTERS, _synproxy.counts())
+    FULCRUM_COPY_FROM(FULCRUM_CLIENT_ADDR_COUNTERS, _client_addr.counts())
+    FULCRUM_COPY_FROM(FULCRUM_HANDOFF_COUNTERS, _handoff.counts())
+    FULCRUM_COPY_FROM(FULCRUM_SCHEDULER_COUNTERS, _scheduler.counts())
+    FULCRUM_COPY_FROM(FULCRUM_NEIGHBOUR_COUNTERS, _neigh.counts())
+#undef FULCRUM_COPY_FROM
+#undef FULCRUM_COPY
+    std::copy(std::begin(_drops.n), std::end(_drops.n), c.drops);
+    return c;
 }
 
 const conn::connection *worker::find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst,
@@ -126,13 +129,12 @@ void worker::poll_once(uint64_t now_tsc) {
         // The connection table's pages are first touched here, by the worker's own
         // lcore: the kernel places them on its NUMA node.
         _conns.prepare();
-        _tsc0 = now_tsc;
+        _clock.start(_clock.hz, now_tsc);
         _wheel.start(0);
         _last_drain_tsc = _last_neigh_tsc = now_tsc;
         _started = true;
     }
-    _now_tsc = now_tsc;
-    _now_tick = static_cast<uint32_t>((now_tsc - _tsc0) / _tsc_per_tick);
+    _clock.set(now_tsc);
 
     // Between iterations this worker holds no snapshot reference: that is its quiescent
     // point. A new snapshot from the message ring is adopted right after it.
@@ -143,14 +145,12 @@ void worker::poll_once(uint64_t now_tsc) {
     // fuller tx burst would only add latency. Under load every burst is full and tx
     // waits for the buffer to fill (or the 100 us timer).
     bool drained = true;
-    for (const rxq &q : _rxq) {
-        staged_burst b;
-        b.n = rte_eth_rx_burst(q.port_id, q.queue, b.pkts, burst);
-        if (b.n == burst) drained = false;
-        if (b.n == 0) continue;
-        b.in_port = _port_index[q.port_id];
-        stage_burst(b);
-        process_staged(b);
+    for (const queue_ref &q : _rxq) {
+        rte_mbuf *pkts[burst];
+        uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
+        if (n == burst) drained = false;
+        if (n == 0) continue;
+        process_burst(pkts, n, _port_index[q.port_id]);
         flush_inserts();
     }
 
@@ -160,10 +160,10 @@ void worker::poll_once(uint64_t now_tsc) {
         poll_exception_queues();
         _last_exc_tsc = now_tsc;
     }
-    _wheel.advance(_now_tick, [this](connection *c) { expire(c); }, expire_budget);
-    if (!_drains.empty() && (_sweeping || static_cast<int32_t>(_now_tick - _drain_due) >= 0)) sweep_drained();
-    if (now_tsc - _last_neigh_tsc > _tsc_hz / 10) {
-        neigh_timers();
+    _wheel.advance(_clock.now_tick, [this](connection *c) { expire(c); }, expire_budget);
+    if (_drain.due(_clock.now_tick)) _drain.sweep(_conns, _clock.now_tick, [this](connection &c) { close_drained(c); });
+    if (now_tsc - _last_neigh_tsc > _clock.hz / 10) {
+        _neigh.timers(*_snap);
         _last_neigh_tsc = now_tsc;
     }
     if (drained || now_tsc - _last_drain_tsc >= _drain_tsc) {
@@ -181,12 +181,22 @@ void worker::run(const std::atomic<bool> &quit) {
     flush_tx();
 }
 
+void worker::adopt_snapshot(const snapshot *snap) {
+    const snapshot *old = _snap;
+    _snap = snap;
+    _adopted.store(snap->generation, std::memory_order_release);
+    _scheduler.adopt(*snap);
+    for (const auto &l : snap->listeners) _idle_timeout_s[l.index] = l.idle_timeout_s;
+    // Existing connections keep their backend; those of backends no longer eligible drain.
+    if (old != snap) _drain.note_ineligible(*old, *snap, _clock.now_tick);
+}
+
 void worker::drain_rings() {
     if (!rte_ring_empty(_msg_in)) {
         worker_msg msgs[32];
         unsigned n = rte_ring_dequeue_burst_elem(_msg_in, msgs, sizeof(worker_msg), 32, nullptr);
         for (unsigned i = 0; i < n; i++)
-            if (msgs[i].type == worker_msg::neigh_learned) learn_neighbour(msgs[i].ip, msgs[i].neigh.mac, false);
+            if (msgs[i].type == worker_msg::neigh_learned) _neigh.learn(msgs[i].ip, msgs[i].neigh.mac, false);
             else if (msgs[i].type == worker_msg::new_snapshot) adopt_snapshot(msgs[i].snap);
     }
     if (!rte_ring_empty(_redirect_in)) {
@@ -201,13 +211,13 @@ void worker::drain_rings() {
 }
 
 void worker::poll_exception_queues() {
-    for (const excq &q : _excq) {
+    for (const queue_ref &q : _excq) {
         rte_mbuf *pkts[burst];
         uint16_t n = rte_eth_rx_burst(q.port_id, q.queue, pkts, burst);
-        _counters.from_kernel += n;
+        _counters.kernel_in += n;
         for (uint16_t i = 0; i < n; i++) { // the kernel's own frames leave unchanged
             pkts[i]->ol_flags = 0;
-            enqueue_tx(q.port_index, pkts[i]);
+            _tx.enqueue(q.port_index, pkts[i]);
         }
     }
 }
@@ -218,38 +228,11 @@ void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise) {
         // A token bucket per port, the rate shared out over the workers, 100 ms of burst:
         // a flood aimed at the host costs the worker a counter, not a syscall per frame.
         uint64_t per_worker = std::max<uint64_t>(1, rate / _n_workers);
-        if (!take_token(_exc_bucket[in_port], per_worker, std::max<uint64_t>(32, per_worker / 10)))
+        if (!_exc_bucket[in_port].take(_clock, per_worker, std::max<uint64_t>(32, per_worker / 10)))
             return drop_pkt(m, drop::exception_limited);
     }
-    _counters.to_kernel++;
-    enqueue_tx(static_cast<uint8_t>(_snap->ports.size() + in_port), m);
-}
-
-void worker::tx_burst(uint8_t port) {
-    tx_buffer &b = _tx[port];
-    uint64_t bytes = 0; // read before the PMD may free the mbufs
-    for (uint16_t i = 0; i < b.n; i++) bytes += b.pkts[i]->pkt_len;
-    size_t n_ports = _snap->ports.size();
-    uint16_t port_id = port < n_ports ? _snap->ports[port].port_id : _snap->ports[port - n_ports].exc_port_id;
-    uint16_t sent = rte_eth_tx_burst(port_id, static_cast<uint16_t>(_id), b.pkts, b.n);
-    _counters.tx_pkts += sent;
-    for (uint16_t i = sent; i < b.n; i++) {
-        bytes -= b.pkts[i]->pkt_len;
-        drop_pkt(b.pkts[i], drop::tx_full);
-    }
-    _counters.tx_bytes += bytes;
-    b.n = 0;
-}
-
-void worker::enqueue_tx(uint8_t port, rte_mbuf *m) {
-    tx_buffer &b = _tx[port];
-    b.pkts[b.n++] = m;
-    if (b.n == burst) tx_burst(port);
-}
-
-void worker::flush_tx() {
-    for (size_t p = 0; p < _tx.size(); p++)
-        if (_tx[p].n) tx_burst(static_cast<uint8_t>(p));
+    _counters.kernel_out++;
+    _tx.enqueue(static_cast<uint8_t>(_snap->ports.size() + in_port), m);
 }
 
 // ---------------------------------------------------------------------------------------
@@ -271,30 +254,30 @@ inline bool peek_flow_hash(const conn::conn_table &t, const rte_mbuf *m, uint32_
 }
 } // namespace
 
-void worker::stage_burst(staged_burst &b) {
+// A burst in two passes: the first hashes every packet and pulls its table bucket into
+// cache (a tight loop of independent loads keeps many misses in flight at once); the
+// second does the work, prefetching connection lines a few packets ahead now that the
+// buckets leading to them are in cache.
+void worker::process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port) {
+    uint32_t hash[burst];
+    bool have[burst];
     uint64_t bytes = 0;
-    for (uint16_t i = 0; i < b.n; i++) {
-        bytes += b.pkts[i]->pkt_len;
-        b.have[i] = peek_flow_hash(_conns, b.pkts[i], b.hash[i]);
+    for (uint16_t i = 0; i < n; i++) {
+        bytes += pkts[i]->pkt_len;
+        have[i] = peek_flow_hash(_conns, pkts[i], hash[i]);
     }
-    _counters.rx_pkts += b.n;
+    _counters.rx_packets += n;
     _counters.rx_bytes += bytes;
-    // A tight loop of independent bucket loads keeps many cache misses in flight at once.
-    for (uint16_t i = 0; i < b.n; i++)
-        if (b.have[i]) _conns.touch_bucket(b.hash[i]);
-}
-
-void worker::process_staged(staged_burst &b) {
-    // Every bucket of the burst was touched by stage_burst; connection lines are
-    // prefetched a few packets ahead, now that the buckets leading to them are in cache.
+    for (uint16_t i = 0; i < n; i++)
+        if (have[i]) _conns.touch_bucket(hash[i]);
     constexpr uint16_t ahead = 4;
-    for (uint16_t i = 0; i < b.n && i < ahead; i++)
-        if (b.have[i]) _conns.prefetch_conn(b.hash[i]);
-    for (uint16_t i = 0; i < b.n; i++) {
-        if (i + ahead < b.n && b.have[i + ahead]) _conns.prefetch_conn(b.hash[i + ahead]);
-        rte_mbuf *m = b.pkts[i];
-        if (!b.have[i]) process(m, b.in_port);
-        else if (accept_frame(m, b.in_port)) handle_ipv4(m, b.in_port, false, &b.hash[i]);
+    for (uint16_t i = 0; i < n && i < ahead; i++)
+        if (have[i]) _conns.prefetch_conn(hash[i]);
+    for (uint16_t i = 0; i < n; i++) {
+        if (i + ahead < n && have[i + ahead]) _conns.prefetch_conn(hash[i + ahead]);
+        rte_mbuf *m = pkts[i];
+        if (!have[i]) process(m, in_port);
+        else if (accept_frame(m, in_port)) handle_ipv4(m, in_port, false, &hash[i]);
     }
 }
 
@@ -313,7 +296,10 @@ void worker::process(rte_mbuf *m, uint8_t in_port) {
     if (!accept_frame(m, in_port)) return;
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return handle_ipv4(m, in_port, false);
-    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) return handle_arp(m, in_port);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
+        if (_neigh.on_arp(m, in_port, *_snap)) to_kernel(m, in_port, drop::arp_ignored);
+        return;
+    }
     drop_pkt(m, drop::unsupported_l2);
 }
 
@@ -387,7 +373,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         // The host's own traffic (ssh, BGP...) and replies to health probes: the kernel's.
         if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto);
         if (local->kind == local_kind::laddr) {
-            if (probe_reply_port(key.dport())) return to_kernel(m, in_port, drop::no_conn);
+            if (probe_reply_port(*_snap, key.dport())) return to_kernel(m, in_port, drop::no_conn);
             // A reply to an lport another worker owns goes home through its redirect ring.
             uint32_t owner = reply_owner(local->index, key.src, key.sport(), key.dport());
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
@@ -404,8 +390,8 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     } else if (ip->time_to_live <= 1) {
         return drop_pkt(m, drop::ttl_exceeded);
     } else if (__builtin_expect(c->flags & conn::has_side, 0) && c->state == tcp_state::syn_sent &&
-               _side[_conns.index_of(c)].pending) {
-        return proxy_handshake(m, *c, dir, l4_off);
+               _synproxy.waiting(_conns.index_of(c))) {
+        return proxied_segment(m, *c, dir, l4_off);
     }
     forward(m, *c, dir, l4_off);
 }

@@ -10,7 +10,10 @@
 //     becomes, to the client,          vip -> cip, quoting cip:cport -> vip:vport
 // so path-MTU discovery and "port unreachable" work through Fulcrum. And a DF packet
 // larger than the egress port's MTU gets "fragmentation needed" back from Fulcrum.
-#include "dataplane/worker_internal.h"
+// Echo requests to a local address are answered (to a VIP only while it has a listener).
+#include "dataplane/worker.h"
+
+#include "dataplane/headers.h"
 
 namespace fulcrum::dataplane {
 
@@ -38,6 +41,33 @@ uint32_t get32(const uint8_t *p) {
 }
 
 } // namespace
+
+void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    uint32_t l4_len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr);
+    if (l4_len < sizeof(rte_icmp_hdr)) return drop_pkt(m, drop::trunc_l4);
+    auto *icmp = rte_pktmbuf_mtod_offset(m, rte_icmp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
+    if (icmp_error_for_conn(m, local, redirected)) return;
+    bool answer = icmp->icmp_type == RTE_IP_ICMP_ECHO_REQUEST && icmp->icmp_code == 0 &&
+                  (local.kind != local_kind::vip || local.has_listener);
+    // Other ICMP to the host or a laddr (echo replies, port unreachable for a UDP probe)
+    // is the kernel's; to a VIP it is dropped.
+    if (!answer) return local.kind == local_kind::vip ? drop_pkt(m, drop::icmp_ignored)
+                                                      : to_kernel(m, in_port, drop::icmp_ignored);
+
+    turn_around(m, _snap->ports[in_port].mac);
+    ip->time_to_live = 64;
+    ip->hdr_checksum = 0;
+    ip->hdr_checksum = static_cast<uint16_t>(~net::csum_buffer(ip, sizeof(*ip)));
+    uint16_t old_w, new_w;
+    std::memcpy(&old_w, &icmp->icmp_type, 2);
+    icmp->icmp_type = RTE_IP_ICMP_ECHO_REPLY;
+    std::memcpy(&new_w, &icmp->icmp_type, 2);
+    icmp->icmp_cksum = net::csum_apply(icmp->icmp_cksum, net::csum_fold(net::csum_replace16(0, old_w, new_w)));
+    m->ol_flags = 0;
+    _counters.icmp_replies++;
+    _tx.enqueue(in_port, m);
+}
 
 bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
@@ -83,10 +113,10 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
         // The quote carries the sequence number its receiver saw: the SYN proxy's
         // client-facing one (to the backend: less the delta), or the client's bytes after
         // a PROXY header (to the client: less the header).
-        const conn_side &s = _side[_conns.index_of(c)];
+        const conn_side &s = _side.at(_conns.index_of(c));
         uint32_t seq = get32(ql4 + 4), back = seq;
         if (to == 0) back = seq_add(seq, 0u - s.delta);
-        else if (s.client_addr == listener_rt::client_addr_proxy_v2 && s.header != header_unsent)
+        else if (s.client_addr == listener_rt::client_addr_proxy_v2 && s.header != conn_side::header_unsent)
             back = unshift_header(seq, s.first_seq);
         l4_sum = net::csum_replace32(l4_sum, seq, back);
         put32(ql4 + 4, back);
@@ -107,7 +137,7 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     icmp->icmp_cksum = static_cast<uint16_t>(~net::csum_buffer(icmp, icmp_len));
     m->ol_flags = 0;
     _counters.icmp_errors_forwarded++;
-    send_ipv4(m, c->out_port[to], _neigh->at(c->neigh[to]));
+    _neigh.send(m, c->out_port[to], _neigh.at(c->neigh[to]), *_snap);
     return true;
 }
 
@@ -144,7 +174,7 @@ bool worker::too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t re
         icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu); // next-hop MTU (RFC 1191), after 16 unused bits
         icmp->icmp_cksum = static_cast<uint16_t>(~net::csum_buffer(icmp, icmp_hdr_len + quote));
         _counters.icmp_frag_needed++;
-        send_ipv4(e, c.out_port[back], _neigh->at(c.neigh[back]));
+        _neigh.send(e, c.out_port[back], _neigh.at(c.neigh[back]), *_snap);
     }
     drop_pkt(m, drop::too_big);
     return true;

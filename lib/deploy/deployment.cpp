@@ -127,7 +127,7 @@ void deployment::offer_free_slots(slot_registry &slots) {
         for (size_t i = 0; i < worker_count(); i++) {
             const dataplane::worker &w = worker_at(i);
             const dataplane::flow_counters &c = listener ? w.listener_counters(slot) : w.backend_counters(slot);
-            if (__atomic_load_n(&c.active, __ATOMIC_RELAXED) != 0) return true;
+            if (__atomic_load_n(&c.active_connections, __ATOMIC_RELAXED) != 0) return true;
         }
         return false;
     };

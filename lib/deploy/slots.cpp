@@ -1,6 +1,6 @@
 #include "deploy/slots.h"
 
-#include "dataplane/counters.h"
+#include "dataplane/snapshot.h"
 
 #include <algorithm>
 

@@ -82,13 +82,13 @@ stats_view collect_stats(const deployment &d) {
             }
             auto slot = d.slots().backend(cl.proto, m.b->ip, bs.port);
             bs.c = slot ? summed(false, *slot) : flow_counters{};
-            all_new += bs.c.new_conns;
+            all_new += bs.c.new_connections;
             if (bs.eligible) all_weight += bs.role.empty() ? bs.weight : 1;
             v.backends.push_back(bs);
         }
         for (size_t i = first; i < v.backends.size(); i++) {
             backend_stat &bs = v.backends[i];
-            bs.share_pct = all_new ? 100.0 * double(bs.c.new_conns) / double(all_new) : 0.0;
+            bs.share_pct = all_new ? 100.0 * double(bs.c.new_connections) / double(all_new) : 0.0;
             uint64_t w = bs.role.empty() ? bs.weight : 1;
             bs.weight_pct = bs.eligible && all_weight ? 100.0 * double(w) / double(all_weight) : 0.0;
         }

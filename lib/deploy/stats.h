@@ -5,7 +5,7 @@
 // the prompt, DPDK telemetry and the Prometheus endpoint.
 #pragma once
 
-#include "dataplane/counters.h"
+#include "dataplane/worker_counters.h"
 #include "deploy/port_stats.h"
 
 #include <cstdint>

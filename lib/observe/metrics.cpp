@@ -88,11 +88,11 @@ std::string prometheus_text(const deploy::stats_view &v) {
     for (const auto &p : v.ports) w.sample("fulcrum_port_reply_steering", "port=\"" + p.name + "\",mode=\"" + p.steering + "\"", 1);
 
     auto worker_label = [](const deploy::worker_stat &s) { return "worker=\"" + std::to_string(s.id) + "\""; };
-#define X(name, kind, label, metric, help)                                                                \
-    {                                                                                                     \
-        std::string n = std::string("fulcrum_worker_") + metric + (#kind[0] == 'c' ? "_total" : "");     \
-        w.head(n, #kind, help);                                                                           \
-        for (const auto &ws : v.workers) w.sample(n, worker_label(ws), ws.c.name);                        \
+#define X(name, kind, help)                                                                     \
+    {                                                                                          \
+        std::string n = std::string("fulcrum_worker_") + #name + (#kind[0] == 'c' ? "_total" : ""); \
+        w.head(n, #kind, help);                                                                \
+        for (const auto &ws : v.workers) w.sample(n, worker_label(ws), ws.c.name);             \
     }
     FULCRUM_WORKER_COUNTERS(X)
 #undef X
@@ -125,12 +125,13 @@ std::string prometheus_text(const deploy::stats_view &v) {
     // together, as Prometheus wants (in/out pairs share a name and differ by direction).
     auto flows = [&](const std::string &prefix,
                      const std::vector<std::pair<std::string, dataplane::flow_counters>> &items) {
-#define X(name, kind, label, metric, dir, help)                                                           \
-    {                                                                                                     \
-        std::string n = prefix + "_" + metric + (#kind[0] == 'c' ? "_total" : "");                        \
-        w.head(n, #kind, help);                                                                           \
-        for (const auto &[l, c] : items)                                                                  \
-            w.sample(n, *dir ? l + ",direction=\"" + dir + "\"" : l, c.name);                            \
+#define X(name, kind, help)                                                                                 \
+    {                                                                                                      \
+        constexpr dataplane::metric_stem m = dataplane::stem_of(#name);                                    \
+        std::string n = prefix + "_" + std::string(m.stem) + (#kind[0] == 'c' ? "_total" : "");            \
+        w.head(n, #kind, help);                                                                            \
+        for (const auto &[l, c] : items)                                                                   \
+            w.sample(n, m.direction.empty() ? l : l + ",direction=\"" + std::string(m.direction) + "\"", c.name); \
     }
         FULCRUM_FLOW_COUNTERS(X)
 #undef X

@@ -27,12 +27,12 @@ std::string pct(double v) {
 }
 
 void add_flow(rte_tel_data *d, const dataplane::flow_counters &c) {
-#define X(name, kind, label, metric, dir, help) rte_tel_data_add_dict_u64(d, #name, uint64_t(c.name));
+#define X(name, kind, help) rte_tel_data_add_dict_u64(d, #name, uint64_t(c.name));
     FULCRUM_FLOW_COUNTERS(X)
 #undef X
 }
 void add_worker(rte_tel_data *d, const dataplane::worker_counters &c) {
-#define X(name, kind, label, metric, help) rte_tel_data_add_dict_u64(d, #name, c.name);
+#define X(name, kind, help) rte_tel_data_add_dict_u64(d, #name, c.name);
     FULCRUM_WORKER_COUNTERS(X)
 #undef X
     rte_tel_data *drops = rte_tel_data_alloc();

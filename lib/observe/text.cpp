@@ -3,6 +3,7 @@
 #include <cinttypes>
 #include <cstdarg>
 #include <cstdio>
+#include <cstring>
 
 namespace fulcrum::observe {
 
@@ -27,6 +28,9 @@ void drop_lines(out &o, const dataplane::worker_counters &c, const char *indent)
                      c.drops[d], dataplane::drop_text(static_cast<dataplane::drop>(d)));
 }
 
+// A flow column: as wide as its label, at least 12.
+int width(const char *field) { return std::max<int>(12, int(std::strlen(field))); }
+
 } // namespace
 
 std::string render_text(const deploy::stats_view &v, unsigned sections) {
@@ -34,8 +38,8 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
     if (sections & summary)
         o.printf("snapshot generation %" PRIu64 ", %zu worker(s): rx %" PRIu64 " tx %" PRIu64 " drops %" PRIu64
                  " conns created %" PRIu64 "\n",
-                 v.generation, v.workers.size(), v.total.rx_pkts, v.total.tx_pkts, dataplane::total_drops(v.total),
-                 v.total.conn_created);
+                 v.generation, v.workers.size(), v.total.rx_packets, v.total.tx_packets, dataplane::total_drops(v.total),
+                 v.total.connections_created);
     if (sections & workers) {
         if (sections != workers) o.printf("== workers ==\n");
         for (const auto &w : v.workers) {
@@ -44,7 +48,7 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
                      100.0 * w.conns_in_use / std::max<uint32_t>(1, w.conns_capacity), w.lports_free, w.lports_capacity,
                      100.0 * double(w.lports_capacity - w.lports_free) / double(std::max<size_t>(1, w.lports_capacity)),
                      dataplane::total_drops(w.c));
-#define X(name, kind, label, metric, help) o.printf(" " label " %" PRIu64 ",", uint64_t(w.c.name));
+#define X(name, kind, help) o.printf(" %s %" PRIu64 ",", dataplane::counter_label(#name).c_str(), uint64_t(w.c.name));
             FULCRUM_WORKER_COUNTERS(X)
 #undef X
             o.s.back() = '\n';
@@ -59,13 +63,13 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
     if (sections & listeners) {
         if (sections != listeners) o.printf("== listeners ==\n");
         o.printf("%-22s", "listener");
-#define X(name, kind, label, metric, dir, help) o.printf(" %12s", label);
+#define X(name, kind, help) o.printf(" %*s", width(#name), dataplane::counter_label(#name).c_str());
         FULCRUM_FLOW_COUNTERS(X)
 #undef X
         o.printf("  group\n");
         for (const auto &l : v.listeners) {
             o.printf("%-22s", (l.proto + " " + l.vip + ":" + std::to_string(l.port)).c_str());
-#define X(name, kind, label, metric, dir, help) o.printf(" %12" PRId64, int64_t(l.c.name));
+#define X(name, kind, help) o.printf(" %*" PRId64, width(#name), int64_t(l.c.name));
             FULCRUM_FLOW_COUNTERS(X)
 #undef X
             o.printf("  %s (%s, %u/%u backends up)\n", l.group.c_str(), l.scheduler.c_str(), l.eligible, l.backends);
@@ -75,16 +79,16 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
         if (sections != backends) o.printf("== backends (per listener; counters per backend address) ==\n");
         o.printf("%-22s %-12s %-21s %6s %10s %7s %7s", "listener", "server", "address", "weight", "new conns", "share",
                  "asks");
-#define X(name, kind, label, metric, dir, help) \
-    if (#name != std::string("new_conns")) o.printf(" %12s", label);
+#define X(name, kind, help) \
+    if (#name != std::string("new_connections")) o.printf(" %*s", width(#name), dataplane::counter_label(#name).c_str());
         FULCRUM_FLOW_COUNTERS(X)
 #undef X
         o.printf("\n");
         for (const auto &b : v.backends) {
             o.printf("%-22s %-12s %-21s %6u %10" PRIu64 " %6.1f%% %6.1f%%", b.listener.c_str(), b.server_id.c_str(),
-                     (b.ip + ":" + std::to_string(b.port)).c_str(), b.weight, b.c.new_conns, b.share_pct, b.weight_pct);
-#define X(name, kind, label, metric, dir, help) \
-    if (#name != std::string("new_conns")) o.printf(" %12" PRId64, int64_t(b.c.name));
+                     (b.ip + ":" + std::to_string(b.port)).c_str(), b.weight, b.c.new_connections, b.share_pct, b.weight_pct);
+#define X(name, kind, help) \
+    if (#name != std::string("new_connections")) o.printf(" %*" PRId64, width(#name), int64_t(b.c.name));
             FULCRUM_FLOW_COUNTERS(X)
 #undef X
             o.printf("%s%s\n", b.role.empty() ? "" : "  ", b.role.c_str());

@@ -35,12 +35,12 @@ for n in a b; do
   check "node $n reports the VIP announced" \
     test "$(ecmp_ctl $n DescribeNodeStatus | jq_py '",".join(d["AnnouncedVips"])')" = 10.10.9.10
 done
-a0=$(ecmp_counter a "conns created"); b0=$(ecmp_counter b "conns created")
+a0=$(ecmp_counter a "connections created"); b0=$(ecmp_counter b "connections created")
 # shellcheck disable=SC2086
 r=$(lab_ns cl $CLIENT spread http://10.10.9.10/ 1000 $SOURCES)
 echo "  spread: $(echo "$r" | jq_py 'd["ok"], d["failed"], dict(d["by_node"])')"
 check "1,000 of 1,000 connections answered" test "$(echo "$r" | jq_py 'd["ok"]')" = 1000
-a1=$(ecmp_counter a "conns created"); b1=$(ecmp_counter b "conns created")
+a1=$(ecmp_counter a "connections created"); b1=$(ecmp_counter b "connections created")
 check "both nodes made connections (A $((a1 - a0)), B $((b1 - b0)); total $((a1 - a0 + b1 - b0)))" \
   test $((a1 - a0)) -gt 50 -a $((b1 - b0)) -gt 50 -a $((a1 - a0 + b1 - b0)) -ge 1000
 check "the backends saw both nodes' local addresses" \
@@ -64,7 +64,7 @@ echo "== 2. drain node A"
 lab_ns cl $CLIENT hold 10.10.9.10 9000 20 12 > "$LAB_DIR/hold.json" &
 holder=$!
 sleep 2
-handed0=$(ecmp_counter b "handed off")
+handed0=$(ecmp_counter b "cluster handoffs")
 ecmp_ctl a SetNodeDrain '{"Drain": "on"}' > "$LAB_DIR/drain.json"
 took=$(ecmp_wait_hops "10.10.1.2" 10 || true)
 check "A's route is withdrawn: only B is a next hop ${took} s after SetNodeDrain" test "$(ecmp_next_hops)" = 10.10.1.2
@@ -75,12 +75,12 @@ check "A reports drain on, nothing announced, $left connections left" \
 m=$(lab_ns a curl -s http://127.0.0.1:9100/metrics)
 check "A's metrics say drained, 0 VIPs announced, the speaker fine" \
   test "$(echo "$m" | grep -E '^fulcrum_node_(drained|announced_vips|speaker_ok) ' | awk '{print $2}' | xargs)" = "1 0 1"
-a2=$(ecmp_counter a "conns created")
+a2=$(ecmp_counter a "connections created")
 # shellcheck disable=SC2086
 r=$(lab_ns cl $CLIENT spread http://10.10.9.10/ 200 $SOURCES)
 check "200 new connections answered, all through B: $(echo "$r" | jq_py 'dict(d["by_node"])')" \
   test "$(echo "$r" | jq_py '(d["ok"], dict(d["by_node"]))')" = "(200, {'10.10.2.101': 200})"
-check "A made no new connection while drained" test "$(ecmp_counter a "conns created")" = "$a2"
+check "A made no new connection while drained" test "$(ecmp_counter a "connections created")" = "$a2"
 wait "$holder"
 h=$(cat "$LAB_DIR/hold.json")
 # Connections from A's laddr with an lport (below 61000; the health probes use 61000-65535).
@@ -88,7 +88,7 @@ through_a=$(cat "$LAB_DIR"/echo*.log | awk '$1 == "10.10.2.100" && $2 < 61000' |
 echo "  long-lived: $h; $through_a of 20 through A"
 check "the 20 long-lived connections ($through_a through A) answered every line across the drain" \
   test "$(echo "$h" | jq_py 'd["lines"] == d["answered"] and d["lines"] >= 20 * 30 and not d["broken"]')" = True -a "$through_a" -gt 0
-handed=$(( $(ecmp_counter b "handed off") - handed0 ))
+handed=$(( $(ecmp_counter b "cluster handoffs") - handed0 ))
 check "B handed A's segments back to it ($handed)" test "$handed" -gt 0
 i=0; while [ "$(ecmp_ctl a DescribeNodeStatus | jq_py 'd["ActiveConnections"]')" != 0 ] && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "A's connections left reach 0 once they closed" test "$(ecmp_ctl a DescribeNodeStatus | jq_py 'd["ActiveConnections"]')" = 0

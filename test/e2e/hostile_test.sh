@@ -48,7 +48,7 @@ during=$(curls 20)
 for p in "${flood_pids[@]}"; do wait "$p" || true; done
 after=$(curls 20)
 report
-created=$(counter "conns created"); evicted=$(counter evicted)
+created=$(counter "connections created"); evicted=$(counter evicted)
 table=$(sed -n 's/.*: table \([0-9]*\)\/.*/\1/p' "$LAB_DIR/fulcrum.log" | tail -1)
 check "20 of 20 curl connections during the UDP flood ($during)" [ "$during" -eq 20 ]
 check "20 of 20 right after it ($after)" [ "$after" -eq 20 ]
@@ -63,7 +63,7 @@ sleep 2
 during=$(curls 20)
 wait "$flood" || true
 report
-cookies=$(counter "syn cookies"); engaged=$(counter "proxy engaged"); proxied=$(counter "proxied up")
+cookies=$(counter "syn cookies sent"); engaged=$(counter "proxy engaged"); proxied=$(counter "syn proxy established")
 check "20 of 20 curl connections during the SYN flood ($during)" [ "$during" -eq 20 ]
 check "the SYN proxy engaged ($engaged) and answered the flood with cookies ($cookies)" \
   bash -c "[ '${engaged:-0}' -ge 1 ] && [ '${cookies:-0}' -gt 10000 ]"

@@ -14,10 +14,10 @@ list=$(telemetry /)
 for ep in /fulcrum/stats /fulcrum/workers /fulcrum/listeners /fulcrum/backends; do
   check "telemetry lists $ep" grep -q "\"$ep\"" <<<"$list"
 done
-before=$(telemetry /fulcrum/stats | field 'd["/fulcrum/stats"]["conn_created"]')
+before=$(telemetry /fulcrum/stats | field 'd["/fulcrum/stats"]["connections_created"]')
 read -r a b c f < <(count 20)
 sleep 0.5 # the control loop publishes every 200 ms
-after=$(telemetry /fulcrum/stats | field 'd["/fulcrum/stats"]["conn_created"]')
+after=$(telemetry /fulcrum/stats | field 'd["/fulcrum/stats"]["connections_created"]')
 check "telemetry /fulcrum/stats counts the 20 new connections ($before -> $after)" test "$((after - before))" -eq 20
 web3=$(telemetry /fulcrum/backends | field 'd["/fulcrum/backends"]["tcp_10_10_1_10_80_10_10_2_13_8080"]')
 check "telemetry /fulcrum/backends has web3's live counters and shares ($web3)" \

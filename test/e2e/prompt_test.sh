@@ -35,7 +35,7 @@ cat > "$LAB_DIR/steps.json" <<'STEPS'
 [["help\n", "show conn count"],
  ["sho\t", "show "],
  ["listeners\n", "backends 3/3 up"],
- ["show stats wor\t\n", "conns created"],
+ ["show stats wor\t\n", "connections created"],
  ["show listener 10.10.1.10 tcp 80\n", "\"Scheduler\": \"wrr\""],
  ["add backend default i-web4 10.10.2.14 0 5\n", "AddBackendServers applied"],
  ["show backends\n", "10.10.2.14:8080"],

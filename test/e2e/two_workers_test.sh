@@ -19,7 +19,7 @@ check "200 of 200 requests answered ($fails failed)" test "$fails" -eq 0
 check "the start-up log says how each port steers replies, and why" \
   grep -q "port servers: replies steered by redirect (rss: no RSS over IPv4 TCP and UDP ports; flow: " "$LAB_DIR/fulcrum.log"
 lab_stop_fulcrum
-created() { sed -n "s/^worker $1 .*conns created \([0-9]*\).*/\1/p" "$LAB_DIR/fulcrum.log"; }
+created() { sed -n "s/^worker $1 .*connections created \([0-9]*\).*/\1/p" "$LAB_DIR/fulcrum.log"; }
 redir() { sed -n "s/^worker $1 .*redirected out \([0-9]*\), redirected in \([0-9]*\).*/\1 \2/p" "$LAB_DIR/fulcrum.log"; }
 c0=$(created 0); c1=$(created 1)
 check "both workers own connections ($c0 + $c1 = 200)" bash -c "[ $c0 -gt 0 ] && [ $c1 -gt 0 ] && [ $((c0 + c1)) -eq 200 ]"

@@ -80,7 +80,7 @@ TEST_CASE("after 10,000 flows over weights 1/3, show stats backends prints share
     out = p.run("show stats listeners");
     CHECK(std::regex_search(out, std::regex(R"(tcp 10\.0\.0\.10:80\s+10000\s+10000\s+10000\s+0)")));
     out = p.run("show stats workers");
-    CHECK_THAT(out, Catch::Contains("conns created 10000"));
+    CHECK_THAT(out, Catch::Contains("connections created 10000"));
     CHECK_THAT(out, Catch::Contains("table 10000/16384"));
     CHECK_THAT(out, Catch::Contains("(snapshot 1)"));
     out = p.run("show conn count");
@@ -96,7 +96,7 @@ TEST_CASE("after 10,000 flows over weights 1/3, show stats backends prints share
     out = p.run("clear stats");
     out = p.run("show stats backends");
     CHECK(shares(out, "10.0.0.21:8080").first == 0.0);
-    CHECK_THAT(p.run("show stats workers"), Catch::Contains("conns created 0"));
+    CHECK_THAT(p.run("show stats workers"), Catch::Contains("connections created 0"));
     CHECK_THAT(p.run("show conn count"), Catch::Contains("total: 10000 connections")); // a gauge stays
 }
 

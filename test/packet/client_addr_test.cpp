@@ -141,7 +141,7 @@ TEST_CASE("PROXY v2 over TCP: the header goes first and sequence numbers shift b
     auto exp_last = to_backend(t, last);
     exp_last.seq = 1020 + 28;
     CHECK(hex(t.send_one(build_frame(last))) == hex(build_frame(exp_last)));
-    CHECK(t.w().counters().proxy_v2_resent == 0);
+    CHECK(t.w().counters().proxy_v2_headers_resent == 0);
 }
 
 TEST_CASE("PROXY v2: a backend that has not acknowledged the header gets it again, with the timestamps it echoes",
@@ -163,7 +163,7 @@ TEST_CASE("PROXY v2: a backend that has not acknowledged the header gets it agai
     // The resend: TSval = what the backend echoed, TSecr = the backend's own.
     CHECK(hex(out[0]) == hex(build_frame(header_segment(t, 1001, 5001, 65535, timestamps(100, 11)))));
     CHECK(hex(out[1]) == hex(build_frame(to_client(t, dup)))); // ack 1001 stays 1001 for the client
-    CHECK(t.w().counters().proxy_v2_resent == 1);
+    CHECK(t.w().counters().proxy_v2_headers_resent == 1);
 
     // The backend's SYN-ACK again (it never saw the handshake's end) asks too; an ack
     // inside the header maps to the client's first byte.
@@ -175,12 +175,12 @@ TEST_CASE("PROXY v2: a backend that has not acknowledged the header gets it agai
     auto exp_partial = to_client(t, partial);
     exp_partial.ack = 1001;
     CHECK(hex(out[1]) == hex(build_frame(exp_partial)));
-    CHECK(t.w().counters().proxy_v2_resent == 3);
+    CHECK(t.w().counters().proxy_v2_headers_resent == 3);
 
     // Once acknowledged, never again.
     REQUIRE(t.send({build_frame(from_backend(t, ACK, 5001, 1029 + 5))}).size() == 1);
     REQUIRE(t.send({build_frame(from_backend(t, ACK, 5001, 1029 + 5))}).size() == 1);
-    CHECK(t.w().counters().proxy_v2_resent == 3);
+    CHECK(t.w().counters().proxy_v2_headers_resent == 3);
 }
 
 TEST_CASE("PROXY v2: resets cross in each side's numbering; a SYN's payload never reaches the backend",
@@ -210,7 +210,7 @@ TEST_CASE("PROXY v2: resets cross in each side's numbering; a SYN's payload neve
         auto exp = to_client(t, rst);
         exp.ack = 1001;
         CHECK(hex(t.send_one(build_frame(rst))) == hex(build_frame(exp)));
-        CHECK(t.w().counters().proxy_v2_resent == 0);
+        CHECK(t.w().counters().proxy_v2_headers_resent == 0);
     }
     SECTION("TCP Fast Open data in the SYN is removed (the client sends it again)") {
         lb t(client_addr_config("ProxyProtocolV2Enabled"));
@@ -327,7 +327,7 @@ TEST_CASE("TOA: option 254 with the client's address on the handshake's ACK and 
     CHECK(hex(t.send_one(build_frame(second))) == hex(build_frame(to_backend(t, second))));
     auto reply = from_backend(t, ACK, 5001, 1001 + 1444);
     CHECK(hex(t.send_one(build_frame(reply))) == hex(build_frame(to_client(t, reply))));
-    CHECK(t.w().counters().toa_added == 3);
+    CHECK(t.w().counters().toa_options == 3);
     CHECK(t.w().counters().toa_no_room == 0);
 }
 
@@ -342,7 +342,7 @@ TEST_CASE("TOA: no option space or no MTU room leaves the segment as it was, cou
     auto big = from_client(t, PSH | ACK, 1001, 5001, std::string(1460, 'b')); // ignores the MSS it was given
     CHECK(hex(t.send_one(build_frame(big))) == hex(build_frame(to_backend(t, big))));
     CHECK(t.w().counters().toa_no_room == 2);
-    CHECK(t.w().counters().toa_added == 0);
+    CHECK(t.w().counters().toa_options == 0);
 }
 
 TEST_CASE("TOA with the SYN proxy: the cookie SYN-ACK offers 8 bytes less, the held ACK carries the option",

@@ -39,7 +39,7 @@ TEST_CASE("a segment of a connection this node does not hold is handed to the ot
     out = t.send({build_arp(2, t.port->mac(), node3_mac, ip("10.0.0.3"), t.port->mac(), ip("10.0.0.1"))});
     REQUIRE(out.size() == 1);
     CHECK(hex(out[0]) == hex(to_node(t, data, node3_mac)));
-    CHECK(t.w().counters().handoffs == 2);
+    CHECK(t.w().counters().cluster_handoffs == 2);
     CHECK(t.drops(drop::no_conn) == 0);
     CHECK(state_of(t) == fulcrum::conn::tcp_state::count); // nothing was created here
 
@@ -51,7 +51,7 @@ TEST_CASE("a segment of a connection this node does not hold is handed to the ot
         CHECK(hex(out[0]) == hex(to_node(t, f, node2_mac)));
         CHECK(hex(out[1]) == hex(to_node(t, f, node3_mac)));
     }
-    CHECK(t.w().counters().handoffs == 6);
+    CHECK(t.w().counters().cluster_handoffs == 6);
 }
 
 TEST_CASE("what is handed off is only what no connection here and no listener rule can take", "[cluster]") {
@@ -66,14 +66,14 @@ TEST_CASE("what is handed off is only what no connection here and no listener ru
         t.send_one(build_frame(synack));
         auto ack = from_client(t, ACK, 1001, 5001);
         CHECK(hex(t.send_one(build_frame(ack))) == hex(build_frame(to_backend(t, ack))));
-        CHECK(t.w().counters().handoffs == 0);
+        CHECK(t.w().counters().cluster_handoffs == 0);
     }
     SECTION("a segment that came from another node is not handed on again") {
         auto f = from_client(t, ACK, 1001, 5001);
         f.src_mac = node2_mac;
         CHECK(t.send({build_frame(f)}).empty());
         CHECK(t.drops(drop::no_conn) == 1);
-        CHECK(t.w().counters().handoffs == 0);
+        CHECK(t.w().counters().cluster_handoffs == 0);
     }
     SECTION("a port with no listener") {
         auto f = from_client(t, ACK, 1001, 5001);
@@ -85,7 +85,7 @@ TEST_CASE("what is handed off is only what no connection here and no listener ru
         lb solo;
         CHECK(solo.send({build_frame(from_client(solo, ACK, 1001, 5001))}).empty());
         CHECK(solo.drops(drop::no_conn) == 1);
-        CHECK(solo.w().counters().handoffs == 0);
+        CHECK(solo.w().counters().cluster_handoffs == 0);
     }
 }
 
@@ -107,7 +107,7 @@ TEST_CASE("the node that holds the connection forwards what another node handed 
     fin.src_mac = node2_mac;
     CHECK(hex(t.send_one(build_frame(fin))) == hex(build_frame(to_backend(t, fin))));
     CHECK(state_of(t) == fulcrum::conn::tcp_state::fin_wait);
-    CHECK(t.w().counters().handoffs == 0);
+    CHECK(t.w().counters().cluster_handoffs == 0);
 }
 
 TEST_CASE("a flood of segments for unknown connections is handed off only within the rate", "[cluster]") {
@@ -126,7 +126,7 @@ TEST_CASE("a flood of segments for unknown connections is handed off only within
         sent += t.send(b).size();
     }
     CHECK(sent == 100);
-    CHECK(t.w().counters().handoffs == 100);
+    CHECK(t.w().counters().cluster_handoffs == 100);
     CHECK(t.drops(drop::handoff_limited) == 200);
     t.advance_seconds(0.05); // 50 more
     sent = 0;
@@ -156,11 +156,11 @@ TEST_CASE("a SYN proxy cookie another node issued is handed to it, and it opens 
     bytes handed = b.send_one(build_frame(ack));
     CHECK(hex(handed) == hex(framed(ack, a.port->mac(), b.port->mac())));
     CHECK(b.w().conns().in_use() == 0);
-    CHECK(b.w().counters().handoffs == 1);
+    CHECK(b.w().counters().cluster_handoffs == 1);
     bytes out = a.send_one(handed);
     frame_spec syn = to_backend(a, from_client(a, SYN, 1000, 0));
     syn.ttl = 64, syn.ip_id = 0, syn.tcp_options = {2, 4, 0x02, 0x18}; // no MSS in the SYN: 536
     CHECK(hex(out) == hex(build_frame(syn)));
     CHECK(state_of(a) == fulcrum::conn::tcp_state::syn_sent);
-    CHECK(a.w().counters().syn_proxy_conns == 1);
+    CHECK(a.w().counters().syn_proxy_connections == 1);
 }

@@ -54,7 +54,7 @@ TEST_CASE("a flood of unanswered UDP flows cannot lock another listener out of t
 
     // Three clients of the TCP listener get in, each in place of the oldest unanswered flow.
     for (uint16_t p = 40000; p < 40003; p++) CHECK(t.send({syn_in(t, p)}).size() == 1);
-    CHECK(t.w().counters().conn_evicted == 3);
+    CHECK(t.w().counters().connections_evicted == 3);
     CHECK(udp_live(t, 5000)); // a stream: never evicted
     CHECK_FALSE(udp_live(t, 5001));
     CHECK_FALSE(udp_live(t, 5002));
@@ -93,7 +93,7 @@ TEST_CASE("a full table evicts half-open connections oldest first, never establi
     CHECK_FALSE(tcp_live(t, 42000));
     CHECK_FALSE(tcp_live(t, 42001));
     for (uint16_t i = 2; i < 6; i++) CHECK(tcp_live(t, uint16_t(42000 + i)));
-    CHECK(t.w().counters().conn_evicted == 6);
+    CHECK(t.w().counters().connections_evicted == 6);
     CHECK(t.drops(drop::table_full) == 0);
     for (uint16_t i = 0; i < 60; i++) CHECK(udp_live(t, uint16_t(30000 + i)));
     CHECK(t.w().conns().in_use() == 64);

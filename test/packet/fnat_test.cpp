@@ -45,10 +45,10 @@ TEST_CASE("tcp handshake, data and close cross full-NAT with exact bytes both wa
     CHECK(hex(t.send_one(build_frame(last))) == hex(build_frame(to_backend(t, last))));
 
     const auto &lc = t.w().listener_counters(0);
-    CHECK(lc.new_conns == 1);
-    CHECK(lc.pkts_in == 5);
-    CHECK(lc.pkts_out == 3);
-    CHECK(t.w().backend_counters(0).new_conns == 1);
+    CHECK(lc.new_connections == 1);
+    CHECK(lc.packets_in == 5);
+    CHECK(lc.packets_out == 3);
+    CHECK(t.w().backend_counters(0).new_connections == 1);
 
     // TIME_WAIT ends after its timeout (10 s default) and frees the lport.
     size_t free_before = t.w().lports().free_count();
@@ -88,7 +88,7 @@ TEST_CASE("a new SYN on a TIME_WAIT tuple opens a fresh connection", "[fnat][tcp
     exp.dst = ip("10.0.0.22"), exp.dst_mac = backend_mac(1);
     CHECK(hex(out) == hex(build_frame(exp)));
     CHECK(state_of(t) == tcp_state::syn_sent);
-    CHECK(t.w().counters().conn_created == 2);
+    CHECK(t.w().counters().connections_created == 2);
 }
 
 TEST_CASE("udp request and response cross full-NAT with exact bytes", "[fnat][udp]") {
@@ -144,14 +144,14 @@ TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]"
     REQUIRE(t.send({build_frame(a)}).size() == 1); // answered and talking on: a stream, kept
     CHECK(t.send({build_frame(b)}).empty());
     CHECK(t.drops(drop::lport_exhausted) == 1);
-    CHECK(t.w().counters().conn_evicted == 0);
+    CHECK(t.w().counters().connections_evicted == 0);
 
     t.advance_seconds(4); // IdleTimeout is 5 s
     CHECK(t.w().find_conn(17, client, 5000, vip, 53) != nullptr);
     t.advance_seconds(2);
     CHECK(t.w().find_conn(17, client, 5000, vip, 53) == nullptr);
     CHECK(t.w().lports().free_count() == 1);
-    CHECK(t.w().counters().conn_expired == 1);
+    CHECK(t.w().counters().connections_expired == 1);
 
     auto out = t.send_one(build_frame(b));
     REQUIRE(!out.empty());
@@ -173,7 +173,7 @@ TEST_CASE("a full table drops new flows and keeps existing (answered) ones", "[f
     for (uint16_t i = 64; i < 70; i++) more.push_back(build_frame(udp_from_client(t, uint16_t(30000 + i))));
     CHECK(t.send(more).empty());
     CHECK(t.drops(drop::table_full) == 6);
-    CHECK(t.w().counters().conn_evicted == 0);
+    CHECK(t.w().counters().connections_evicted == 0);
     CHECK(t.w().conns().in_use() == 64);
     CHECK(t.w().lports().free_count() == t.w().lports().capacity() - 64); // no lport leaked
     CHECK(t.send({build_frame(udp_from_client(t, 30000))}).size() == 1);

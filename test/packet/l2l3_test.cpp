@@ -100,7 +100,7 @@ TEST_CASE("unsolicited ARP creates no neighbour and never overrides a static one
     // 10.0.0.21 is static (02:..:20): a spoofed reply does not move traffic.
     const mac_t spoof{2, 0, 0, 0, 0, 0x66};
     t.send({build_arp(2, t.port->mac(), spoof, ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
-    CHECK(t.w().counters().neigh_static_kept == 1);
+    CHECK(t.w().counters().neighbour_static_kept == 1);
     frame_spec syn;
     syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
     syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
@@ -140,7 +140,7 @@ TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not
     t.advance_seconds(0.2);
     t.port->collect();
     CHECK(t.w().neighbour(be0) == nullptr);
-    CHECK(t.w().counters().neigh_aged == 1);
+    CHECK(t.w().counters().neighbours_aged == 1);
     // And the slot is usable again: a new connection resolves it afresh.
     syn.sport = 40001;
     auto out = t.send({build_frame(syn)});
@@ -163,7 +163,7 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
     bgp.src = client, bgp.dst = ip("10.0.0.1"), bgp.sport = 40000, bgp.dport = 179, bgp.tcp_flags = SYN;
     bgp.ttl = 1; // single-hop BGP
     CHECK(t.send({build_frame(bgp)}).empty());
-    CHECK(t.w().counters().to_kernel == 1);
+    CHECK(t.w().counters().kernel_out == 1);
     CHECK(t.drops(drop::ttl_exceeded) == 0);
 
     // A flood at the host: the bucket's 31 remaining frames pass, the rest are counted.
@@ -173,11 +173,11 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
         flood.push_back(build_frame(bgp));
     }
     t.send(flood);
-    CHECK(t.w().counters().to_kernel == 32);
+    CHECK(t.w().counters().kernel_out == 32);
     CHECK(t.drops(drop::exception_limited) == 29);
     t.advance_seconds(0.1); // 10 more tokens
     t.send(flood);
-    CHECK(t.w().counters().to_kernel == 42);
+    CHECK(t.w().counters().kernel_out == 42);
 
     // TTL 1 on a packet to forward (to a VIP) is still dropped.
     frame_spec fwd = bgp;

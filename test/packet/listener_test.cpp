@@ -127,7 +127,7 @@ TEST_CASE("source-IP persistence keeps one client on one backend within the time
     uint32_t first = open_syn(t, a, 2000).backend;
     REQUIRE(first != 0);
     for (uint16_t p = 2001; p < 2030; p++) CHECK(open_syn(t, a, p).backend == first);
-    CHECK(t.w().counters().persist_hits == 29);
+    CHECK(t.w().counters().persistence_hits == 29);
     uint32_t other = open_syn(t, b, 2000).backend; // the scheduler's next pick
     REQUIRE(other != 0);
     CHECK(other != first);
@@ -175,7 +175,7 @@ TEST_CASE("connection drain on: established connections run until the drain time
 
     t.advance_seconds(6); // 11 s after the change
     check_resets(t, sweep(t), f);
-    CHECK(t.w().counters().conn_drained == 1);
+    CHECK(t.w().counters().connections_drained == 1);
     CHECK(t.w().find_conn(6, f.client, f.cport, vip, 80) == nullptr);
     CHECK(still_forwards(t, g)); // the other backend's connection is untouched
     CHECK_FALSE(still_forwards(t, f));
@@ -194,7 +194,7 @@ TEST_CASE("connection drain off: removing a backend resets its connections at on
     REQUIRE(t.apply(removed));
     check_resets(t, sweep(t), f);
     CHECK(still_forwards(t, g));
-    CHECK(t.w().counters().rst_sent == 2);
+    CHECK(t.w().counters().resets_sent == 2);
 }
 
 TEST_CASE("a backend eligible again before its drain deadline keeps its connections", "[listener][drain]") {

@@ -104,8 +104,8 @@ TEST_CASE("source-IP persistence holds when a client's connections land on diffe
     // Alternate queues: each worker has its own scheduler cursor, so without the shared
     // table worker 1 would pick by its own sequence.
     for (uint16_t p = 3001; p < 3021; p++) CHECK(syn_on(t, p % 2, a, p) == first);
-    CHECK(t.w(0).counters().persist_hits + t.w(1).counters().persist_hits == 20);
-    CHECK(t.w(1).counters().persist_hits == 10);
+    CHECK(t.w(0).counters().persistence_hits + t.w(1).counters().persistence_hits == 20);
+    CHECK(t.w(1).counters().persistence_hits == 10);
     // Another client is scheduled afresh (and may land elsewhere).
     CHECK(syn_on(t, 1, ip("10.0.0.51"), 3000) != 0);
 }

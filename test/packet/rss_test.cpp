@@ -100,7 +100,7 @@ totals run_flows(lb &t, uint32_t n) {
     }
     for (size_t w = 0; w < 2; w++) {
         r.redirected += t.w(w).counters().redirected_out;
-        r.per_worker_conns[w] = t.w(w).counters().conn_created;
+        r.per_worker_conns[w] = t.w(w).counters().connections_created;
     }
     return r;
 }

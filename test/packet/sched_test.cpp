@@ -54,7 +54,7 @@ TEST_CASE("weights 1/2/7 share 10,000 new flows within 2 points", "[sched][wrr]"
     CHECK(std::abs(100.0 * hits[ip("10.0.0.22")] / total - 20.0) <= 2.0);
     CHECK(std::abs(100.0 * hits[ip("10.0.0.23")] / total - 70.0) <= 2.0);
     // The worker's own per-backend counters agree with what came out.
-    CHECK(t.w().backend_counters(2).new_conns == uint64_t(hits[ip("10.0.0.23")]));
+    CHECK(t.w().backend_counters(2).new_connections == uint64_t(hits[ip("10.0.0.23")]));
 }
 
 TEST_CASE("smooth wrr never sends a long burst to the heaviest backend", "[sched][wrr]") {
@@ -87,7 +87,7 @@ TEST_CASE("a listener whose backends all weigh zero answers a SYN with a reset, 
     rst.tcp_flags = RST | ACK, rst.seq = 0, rst.ack = 1002, rst.window = 0, rst.ip_id = 0;
     CHECK(hex(out[0]) == hex(build_frame(rst)));
     CHECK(t.drops(fulcrum::dataplane::drop::no_backend) == 1);
-    CHECK(t.w().counters().rst_sent == 1);
+    CHECK(t.w().counters().resets_sent == 1);
     // UDP has nothing to answer with: dropped and counted.
     frame_spec u = s;
     u.proto = 17, u.dport = 53, u.tcp_options.clear();
@@ -133,7 +133,7 @@ TEST_CASE("an applied config reaches workers through their ring and the old snap
     REQUIRE(out.size() == 1);
     CHECK(dst_of(out[0]) == ip("10.0.0.50"));
     // Counters follow the backend, not its position in the group.
-    CHECK(t.w().backend_counters(t.inst->slots().backend(fulcrum::config::protocol::tcp, ip("10.0.0.23"), 8080).value()).active == 1);
+    CHECK(t.w().backend_counters(t.inst->slots().backend(fulcrum::config::protocol::tcp, ip("10.0.0.23"), 8080).value()).active_connections == 1);
 }
 
 TEST_CASE("a config change that needs a restart is refused and changes nothing", "[sched][update]") {
@@ -263,15 +263,15 @@ TEST_CASE("a listener keeps its counters when another listener is deleted", "[sc
     q.sport = 5000, q.dport = 53, q.payload = "q";
     REQUIRE(t.send({build_frame(q)}).size() == 1);
     uint8_t udp_slot = t.inst->current_snapshot().listeners[1].index;
-    CHECK(t.w().listener_counters(udp_slot).new_conns == 1);
+    CHECK(t.w().listener_counters(udp_slot).new_connections == 1);
 
     cfg["listeners"].erase(0); // delete the TCP listener: the UDP one moves to position 0
     REQUIRE(t.apply(cfg));
     q.sport = 5001;
     REQUIRE(t.send({build_frame(q)}).size() == 1);
     CHECK(t.inst->current_snapshot().listeners[0].index == udp_slot);
-    CHECK(t.w().listener_counters(udp_slot).new_conns == 2);
-    CHECK(t.w().listener_counters(udp_slot).active == 2);
+    CHECK(t.w().listener_counters(udp_slot).new_connections == 2);
+    CHECK(t.w().listener_counters(udp_slot).active_connections == 2);
 }
 
 TEST_CASE("a master/slave listener sends every new flow to the master", "[sched][masterslave]") {
@@ -316,8 +316,8 @@ TEST_CASE("a backend behind a TCP and a UDP listener on the same port counts eac
     using fulcrum::config::protocol;
     uint64_t tcp_new = 0, udp_new = 0;
     for (const char *b : {"10.0.0.21", "10.0.0.22", "10.0.0.23"}) {
-        tcp_new += t.w().backend_counters(slots.backend(protocol::tcp, ip(b), 8080).value()).new_conns;
-        udp_new += t.w().backend_counters(slots.backend(protocol::udp, ip(b), 8080).value()).new_conns;
+        tcp_new += t.w().backend_counters(slots.backend(protocol::tcp, ip(b), 8080).value()).new_connections;
+        udp_new += t.w().backend_counters(slots.backend(protocol::udp, ip(b), 8080).value()).new_connections;
     }
     CHECK(tcp_new == 3);
     CHECK(udp_new == 5);

@@ -117,8 +117,8 @@ TEST_CASE("counter slots are given again once nothing refers to them: 6,000 back
         // Every backend and listener of the round counts from zero, wherever its slot was before.
         deploy::stats_view v = deploy::collect_stats(*t.inst);
         REQUIRE(v.backends.size() == 500 * 30);
-        for (const auto &b : v.backends) REQUIRE((b.c.new_conns == 0 && b.c.active == 0 && b.c.pkts_in == 0));
-        for (const auto &l : v.listeners) REQUIRE((l.c.new_conns == 0 && l.c.active == 0 && l.c.pkts_in == 0));
+        for (const auto &b : v.backends) REQUIRE((b.c.new_connections == 0 && b.c.active_connections == 0 && b.c.packets_in == 0));
+        for (const auto &l : v.listeners) REQUIRE((l.c.new_connections == 0 && l.c.active_connections == 0 && l.c.packets_in == 0));
     }
     CHECK(t.inst->slots().backends_used() == 4096);
     CHECK(t.inst->slots().listeners_used() == 256);
@@ -132,10 +132,10 @@ TEST_CASE("counter slots are given again once nothing refers to them: 6,000 back
     CHECK(listener_slot(t, 80) == tcp80);
 
     // The kept connection still forwards, counted on its own slots.
-    uint64_t before = t.w().backend_counters(kept_slot).pkts_out;
+    uint64_t before = t.w().backend_counters(kept_slot).packets_out;
     REQUIRE(t.send({backend_seg(t, kept, ACK | PSH, 5001, 1001, "still here")}).size() == 1);
-    CHECK(t.w().backend_counters(kept_slot).pkts_out == before + 1);
-    CHECK(t.w().listener_counters(tcp80).pkts_out >= 1);
+    CHECK(t.w().backend_counters(kept_slot).packets_out == before + 1);
+    CHECK(t.w().listener_counters(tcp80).packets_out >= 1);
 
     // Once it closes, its slots go too.
     close_by_client(t, kept);

@@ -54,7 +54,7 @@ TEST_CASE("an ACK with a wrong cookie opens nothing; a valid one opens the backe
     syn.ttl = 64, syn.ip_id = 0, syn.tcp_options = proxy_opts; // the client's MSS, scale and SACK
     CHECK(hex(out) == hex(build_frame(syn)));
     CHECK(state_of(t) == tcp_state::syn_sent);
-    CHECK(t.w().counters().syn_proxy_conns == 1);
+    CHECK(t.w().counters().syn_proxy_connections == 1);
 }
 
 TEST_CASE("a proxied connection translates sequence numbers both ways for its whole life", "[synproxy]") {

@@ -41,10 +41,10 @@ TEST_CASE("a million packets through net_ring and net_null leave the mempool ful
         }
         const auto &c = t.w().counters();
         uint64_t garbage = c.drops[static_cast<unsigned>(fulcrum::dataplane::drop::other_mac)];
-        CHECK(c.conn_created == 4000);
-        CHECK(t.w().listener_counters(1).pkts_in == uint64_t(total));
-        CHECK(c.rx_pkts == uint64_t(total) + garbage); // net_null's own rx is all-zero frames
-        CHECK(c.tx_pkts == uint64_t(total));
+        CHECK(c.connections_created == 4000);
+        CHECK(t.w().listener_counters(1).packets_in == uint64_t(total));
+        CHECK(c.rx_packets == uint64_t(total) + garbage); // net_null's own rx is all-zero frames
+        CHECK(c.tx_packets == uint64_t(total));
         CHECK(t.port->collect().empty()); // everything went out of the null port
     }
     uint16_t id;

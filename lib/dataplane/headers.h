@@ -1,8 +1,8 @@
-// What the worker's files share: header offsets, TCP flag bits, small helpers.
-// Included only by lib/dataplane/worker*.cpp.
+// What the data plane's files share: header offsets, TCP flag bits and options, and
+// the small packet helpers the worker and its components both use.
 #pragma once
 
-#include "dataplane/worker.h"
+#include "conn/conn.h"
 #include "net/checksum.h"
 
 #include <rte_arp.h>
@@ -69,12 +69,37 @@ inline void own_segment_to_backend(rte_ipv4_hdr *ip, rte_tcp_hdr *tcp, const con
 }
 
 // Rewrite MSS in a SYN's options to at most `clamp` (host order); returns checksum delta.
-uint32_t clamp_mss(rte_tcp_hdr *tcp, uint16_t clamp);
+inline uint32_t clamp_mss(rte_tcp_hdr *tcp, uint16_t clamp) {
+    uint32_t delta = 0;
+    for_each_option(tcp, [&](uint8_t *opt) {
+        if (opt[0] != opt_mss || opt[1] != 4) return true;
+        uint16_t mss_be;
+        std::memcpy(&mss_be, opt + 2, 2);
+        if (rte_be_to_cpu_16(mss_be) > clamp) {
+            uint16_t new_be = rte_cpu_to_be_16(clamp);
+            std::memcpy(opt + 2, &new_be, 2);
+            delta = net::csum_replace16(0, mss_be, new_be);
+        }
+        return false;
+    });
+    return delta;
+}
+
+// Address a received frame back to its sender (MACs and IPv4 addresses swapped), from `mac`.
+inline void turn_around(rte_mbuf *m, const rte_ether_addr &mac) {
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    eth->dst_addr = eth->src_addr;
+    eth->src_addr = mac;
+    uint32_t src = ip->src_addr;
+    ip->src_addr = ip->dst_addr;
+    ip->dst_addr = src;
+}
 
 } // namespace fulcrum::dataplane::detail
 
 namespace fulcrum::dataplane {
-// The worker files' shared vocabulary (this header is private to them).
+// The data plane's shared vocabulary.
 using conn::connection;
 using conn::flow_key;
 using conn::tcp_state;

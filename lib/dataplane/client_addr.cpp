@@ -1,25 +1,6 @@
-// The client's address for backends behind full-NAT (per listener, at most one of
-// ProxyProtocolV2Enabled and ToaEnabled), and the side translation it shares with the
-// SYN proxy.
-//
-// PROXY v2, TCP: the 28-byte header (PROXY, TCP over IPv4, client -> VIP) is a segment
-//   of Fulcrum's own at the client's first sequence number, sent when the client
-//   acknowledges the backend's SYN-ACK (with the SYN proxy: when the backend answers).
-//   The client's bytes then sit 28 further in the backend's numbering: client -> backend
-//   seq + 28; backend -> client ack and SACK - 28, never below the client's first
-//   sequence. No segment grows, so no MSS changes. A backend segment whose ack has not
-//   passed the header (its SYN-ACK again, a duplicate ACK) has the header sent again,
-//   with the timestamps the backend echoes, so its PAWS check passes.
-// PROXY v2, UDP: the header (UDP over IPv4) before every datagram's payload toward the
-//   backend; replies pass unchanged. A datagram the header would push past the MTU is
-//   answered "fragmentation needed" for MTU - 28 (DF) or dropped as too_big.
-// TOA: option 254 (length 8: client port, client address) right after the fixed TCP
-//   header of each client segment at the client's first sequence number: the ACK that
-//   completes the handshake, the first data segment and their retransmissions. The MSS
-//   the client is offered leaves 8 bytes for it; a segment with no option space left
-//   goes without it (counted).
-// Health probes are the control thread's own kernel sockets and never pass here.
-#include "dataplane/worker_internal.h"
+#include "dataplane/client_addr.h"
+
+#include "dataplane/headers.h"
 
 namespace fulcrum::dataplane {
 
@@ -76,42 +57,34 @@ void grow_ipv4(rte_ipv4_hdr *ip, unsigned by) {
 
 } // namespace
 
-void worker::side_open(connection &c, const listener_rt &l, uint32_t first_seq) {
-    conn_side &s = _side[_conns.index_of(&c)];
-    s = conn_side{};
-    s.first_seq = first_seq;
-    s.client_addr = l.client_addr;
-    c.flags |= conn::has_side;
-}
-
-bool worker::add_client_addr(rte_mbuf *m, connection &c, uint32_t l4_off) {
+bool client_addr::add_udp_header(rte_mbuf *m, const connection &c, uint32_t l4_off) {
     // A UDP connection has a side entry only for PROXY v2: the entry is not read (at a
     // million flows it would be a second cache miss per datagram).
-    if (c.proto == IPPROTO_UDP) {
-        if (too_big(m, c, 0, proxy_v2_len)) return false;
-        char *start = rte_pktmbuf_prepend(m, proxy_v2_len);
-        if (!start) {
-            drop_pkt(m, drop::no_headroom);
-            return false;
-        }
-        std::memmove(start, start + proxy_v2_len, l4_off + sizeof(rte_udp_hdr));
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(start + l3_off);
-        auto *udp = reinterpret_cast<rte_udp_hdr *>(start + l4_off);
-        auto *header = reinterpret_cast<uint8_t *>(udp + 1);
-        write_proxy_v2(header, family_udp4, c);
-        grow_ipv4(ip, proxy_v2_len);
-        uint16_t len_from = udp->dgram_len, len_to = grown(len_from, proxy_v2_len);
-        udp->dgram_len = len_to;
-        if (udp->dgram_cksum != 0) {
-            // The length counts twice (header and pseudo-header), then the header's words.
-            uint32_t sum = 2 * net::csum_replace16(0, len_from, len_to);
-            uint16_t ck = net::csum_apply(udp->dgram_cksum, net::csum_buffer(header, proxy_v2_len, sum));
-            udp->dgram_cksum = ck == 0 ? 0xffff : ck;
-        }
-        _counters.proxy_v2_headers++;
-        return true;
+    char *start = rte_pktmbuf_prepend(m, proxy_v2_len);
+    if (!start) {
+        drop_pkt(_drops, m, drop::no_headroom);
+        return false;
     }
-    const conn_side &s = _side[_conns.index_of(&c)];
+    std::memmove(start, start + proxy_v2_len, l4_off + sizeof(rte_udp_hdr));
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(start + l3_off);
+    auto *udp = reinterpret_cast<rte_udp_hdr *>(start + l4_off);
+    auto *header = reinterpret_cast<uint8_t *>(udp + 1);
+    write_proxy_v2(header, family_udp4, c);
+    grow_ipv4(ip, proxy_v2_len);
+    uint16_t len_from = udp->dgram_len, len_to = grown(len_from, proxy_v2_len);
+    udp->dgram_len = len_to;
+    if (udp->dgram_cksum != 0) {
+        // The length counts twice (header and pseudo-header), then the header's words.
+        uint32_t sum = 2 * net::csum_replace16(0, len_from, len_to);
+        uint16_t ck = net::csum_apply(udp->dgram_cksum, net::csum_buffer(header, proxy_v2_len, sum));
+        udp->dgram_cksum = ck == 0 ? 0xffff : ck;
+    }
+    _counters.proxy_v2_headers++;
+    return true;
+}
+
+void client_addr::prepare_tcp(rte_mbuf *m, const connection &c, const conn_side &s, uint32_t l4_off,
+                              uint32_t max_frame) {
     auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
     uint32_t doff = (tcp->data_off >> 4) * 4u;
     if (tcp->tcp_flags & tcp_syn) {
@@ -119,7 +92,7 @@ bool worker::add_client_addr(rte_mbuf *m, connection &c, uint32_t l4_off) {
         // goes, and the client sends it again after the handshake.
         auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
         uint32_t payload = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - doff;
-        if (payload == 0 || s.client_addr != listener_rt::client_addr_proxy_v2) return true;
+        if (payload == 0 || s.client_addr != listener_rt::client_addr_proxy_v2) return;
         rte_pktmbuf_trim(m, static_cast<uint16_t>(payload));
         ip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + doff));
         ip->hdr_checksum = 0;
@@ -127,17 +100,17 @@ bool worker::add_client_addr(rte_mbuf *m, connection &c, uint32_t l4_off) {
         tcp->cksum = 0;
         tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
         _counters.syn_data_trimmed++;
-        return true;
+        return;
     }
     if (s.client_addr != listener_rt::client_addr_toa || (tcp->tcp_flags & tcp_rst) ||
         rte_be_to_cpu_32(tcp->sent_seq) != s.first_seq)
-        return true;
-    char *start = doff + toa_len <= 60 && m->pkt_len + toa_len <= _max_frame[c.out_port[0]]
+        return;
+    char *start = doff + toa_len <= 60 && m->pkt_len + toa_len <= max_frame
                       ? rte_pktmbuf_prepend(m, toa_len)
                       : nullptr;
     if (!start) {
         _counters.toa_no_room++;
-        return true;
+        return;
     }
     // The headers move 8 bytes toward the front; the option fills the gap after the
     // fixed TCP header, ahead of the client's own options.
@@ -157,11 +130,11 @@ bool worker::add_client_addr(rte_mbuf *m, connection &c, uint32_t l4_off) {
     std::memcpy(&word_to, &tcp->data_off, 2);
     sum = net::csum_replace16(sum, word_from, word_to);
     tcp->cksum = net::csum_apply(tcp->cksum, net::csum_buffer(opt, toa_len, sum));
-    _counters.toa_added++;
-    return true;
+    _counters.toa_options++;
 }
 
-void worker::send_proxy_header(const connection &c, conn_side &s, const rte_tcp_hdr *trigger, unsigned dir) {
+void client_addr::send_header(const connection &c, conn_side &s, const rte_tcp_hdr *trigger, unsigned dir,
+                              const snapshot &snap) {
     // Timestamps when the connection has them: the client's own, or, resending on a
     // backend segment, the values it echoes (what the backend holds as the latest).
     const uint8_t *ts = nullptr;
@@ -196,10 +169,10 @@ void worker::send_proxy_header(const connection &c, conn_side &s, const rte_tcp_
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
     _counters.proxy_v2_headers++;
-    send_ipv4(m, c.out_port[0], _neigh->at(c.neigh[0]));
+    _neigh.send(m, c.out_port[0], _neigh.at(c.neigh[0]), snap);
 }
 
-uint32_t worker::side_translate(connection &c, conn_side &s, unsigned dir, rte_tcp_hdr *tcp) {
+uint32_t client_addr::translate(connection &c, conn_side &s, unsigned dir, rte_tcp_hdr *tcp, const snapshot &snap) {
     const uint8_t f = tcp->tcp_flags;
     const bool v2 = s.client_addr == listener_rt::client_addr_proxy_v2;
     uint32_t sum = 0;
@@ -218,13 +191,13 @@ uint32_t worker::side_translate(connection &c, conn_side &s, unsigned dir, rte_t
             sum = net::csum_replace16(sum, tcp->rx_win, nw);
             tcp->rx_win = nw;
         }
-        if (v2 && s.header != header_unsent && (f & tcp_ack)) {
+        if (v2 && s.header != conn_side::header_unsent && (f & tcp_ack)) {
             uint32_t past = rte_be_to_cpu_32(tcp->recv_ack) - s.first_seq;
-            if (s.header == header_sent && past >= proxy_v2_len && past < (1u << 31)) {
-                s.header = header_acked;
-            } else if (s.header == header_sent && past < proxy_v2_len && !(f & tcp_rst)) {
-                send_proxy_header(c, s, tcp, 1);
-                _counters.proxy_v2_resent++;
+            if (s.header == conn_side::header_sent && past >= proxy_v2_len && past < (1u << 31)) {
+                s.header = conn_side::header_acked;
+            } else if (s.header == conn_side::header_sent && past < proxy_v2_len && !(f & tcp_rst)) {
+                send_header(c, s, tcp, 1, snap);
+                _counters.proxy_v2_headers_resent++;
             }
             uint32_t ack = unshift_header(tcp->recv_ack, s.first_seq);
             sum = net::csum_replace32(sum, tcp->recv_ack, ack);
@@ -232,7 +205,7 @@ uint32_t worker::side_translate(connection &c, conn_side &s, unsigned dir, rte_t
             sum += map_sack_blocks(tcp, [&](uint32_t e) { return unshift_header(e, s.first_seq); });
         }
         if (s.client_addr == listener_rt::client_addr_toa && (f & tcp_syn)) // room for the option
-            sum += clamp_mss(tcp, static_cast<uint16_t>(_snap->ports[c.out_port[0]].mtu - 40 - toa_len));
+            sum += clamp_mss(tcp, static_cast<uint16_t>(snap.ports[c.out_port[0]].mtu - 40 - toa_len));
         return sum;
     }
     if (s.delta) { // SYN proxy: acks and SACK blocks name the backend's bytes in the client's numbering
@@ -244,11 +217,11 @@ uint32_t worker::side_translate(connection &c, conn_side &s, unsigned dir, rte_t
         sum += map_sack_blocks(tcp, [&](uint32_t e) { return seq_add(e, 0u - s.delta); });
     }
     if (v2 && !(f & tcp_syn)) {
-        if (s.header == header_unsent && (f & tcp_ack) && !(f & tcp_rst)) {
-            send_proxy_header(c, s, tcp, 0); // goes out ahead of this segment
-            s.header = header_sent;
+        if (s.header == conn_side::header_unsent && (f & tcp_ack) && !(f & tcp_rst)) {
+            send_header(c, s, tcp, 0, snap); // goes out ahead of this segment
+            s.header = conn_side::header_sent;
         }
-        if (s.header != header_unsent) {
+        if (s.header != conn_side::header_unsent) {
             uint32_t seq = seq_add(tcp->sent_seq, proxy_v2_len);
             sum = net::csum_replace32(sum, tcp->sent_seq, seq);
             tcp->sent_seq = seq;

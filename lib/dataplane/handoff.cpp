@@ -1,0 +1,33 @@
+#include "dataplane/handoff.h"
+
+namespace fulcrum::dataplane {
+
+bool handoff::hand_off(rte_mbuf *m, const snapshot &s) {
+    const auto &peers = s.cluster_peers;
+    if (peers.empty()) return false;
+    auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+    for (const auto &[ip, port] : peers) {
+        const neigh_entry *e = _neigh.find(ip);
+        if (e && e->resolved && rte_is_same_ether_addr(&e->mac, &eth->src_addr)) return false;
+    }
+    if (uint32_t rate = s.handoff_rate_pps) {
+        if (!_bucket.take(_clock, rate, std::max<uint32_t>(32, rate / 10))) {
+            drop_pkt(_drops, m, drop::handoff_limited);
+            return true;
+        }
+    }
+    for (size_t i = 0; i < peers.size(); i++) {
+        rte_mbuf *copy = i + 1 == peers.size() ? m : rte_pktmbuf_copy(m, _pool, 0, UINT32_MAX);
+        if (!copy) continue; // out of mbufs: this peer misses it, TCP resends
+        neigh_entry *e = _neigh.find_or_add(peers[i].first);
+        if (!e) {
+            drop_pkt(_drops, copy, drop::neigh_table_full);
+            continue;
+        }
+        _counters.cluster_handoffs++;
+        _neigh.send(copy, peers[i].second, *e, s);
+    }
+    return true;
+}
+
+} // namespace fulcrum::dataplane

@@ -1,0 +1,84 @@
+// A worker's neighbours: ARP answered for local addresses, next hops resolved with the
+// frames for them queued meanwhile, learned entries re-confirmed and aged, static
+// entries kept. What one worker learns it tells the others through their message rings
+// (neigh_table.h has the table and its rules).
+#pragma once
+
+#include "dataplane/clock.h"
+#include "dataplane/neigh_table.h"
+#include "dataplane/snapshot.h"
+#include "dataplane/socket_memory.h"
+#include "dataplane/tx_buffers.h"
+
+#include <rte_ring.h>
+
+#include <memory>
+#include <vector>
+
+namespace fulcrum::dataplane {
+
+#define FULCRUM_NEIGHBOUR_COUNTERS(X)                                                                         \
+    X(arp_replies, counter, "ARP replies sent.")                                                              \
+    X(arp_requests, counter, "ARP requests sent.")                                                            \
+    X(neighbours_aged, counter, "Learned neighbours forgotten: unused and unconfirmed for neighbour_timeout.") \
+    X(neighbour_static_kept, counter, "ARP packets that disagreed with a static neighbour (ignored).")
+
+class neighbours {
+  public:
+    struct counters {
+        FULCRUM_NEIGHBOUR_COUNTERS(FULCRUM_COUNTER_FIELD)
+    };
+
+    // `self`: this worker's index in the peers' message rings. The table lives on `socket`.
+    neighbours(uint32_t self, int socket, rte_mempool *pool, tx_buffers &tx, drop_counts &drops,
+               const worker_clock &clock);
+    ~neighbours();
+    neighbours(const neighbours &) = delete;
+    neighbours &operator=(const neighbours &) = delete;
+
+    void set_peers(std::vector<rte_ring *> msg_rings) { _msg_to = std::move(msg_rings); }
+    void add_static(const std::vector<neighbour_rt> &entries);
+
+    // An ARP frame on port `in_port`: learned from, answered for a local address; true
+    // when it is a reply the kernel should see too (its probes' next hops): not consumed.
+    bool on_arp(rte_mbuf *m, uint8_t in_port, const snapshot &s);
+    // A binding heard from ARP (here or, `tell_peers` false, by a peer's message).
+    void learn(uint32_t ip, const rte_ether_addr &mac, bool tell_peers);
+
+    // An IPv4 frame out of `out_port` to `next_hop`: at once when resolved, else queued
+    // while it is resolved.
+    void send(rte_mbuf *m, uint8_t out_port, neigh_entry &next_hop, const snapshot &s) {
+        auto *eth = rte_pktmbuf_mtod(m, rte_ether_hdr *);
+        eth->src_addr = s.ports[out_port].mac;
+        if (__builtin_expect(next_hop.resolved, 1)) {
+            eth->dst_addr = next_hop.mac;
+            return _tx.enqueue(out_port, m);
+        }
+        hold(m, out_port, next_hop, s);
+    }
+    // Every 100 ms: retries, re-confirmation, aging.
+    void timers(const snapshot &s);
+
+    neigh_entry *find(uint32_t ip) { return _table->find(ip); }
+    const neigh_entry *find(uint32_t ip) const { return _table->find(ip); }
+    neigh_entry *find_or_add(uint32_t ip) { return _table->find_or_add(ip, _clock.now_tsc); }
+    neigh_entry &at(uint16_t i) { return _table->at(i); }
+    uint16_t index_of(const neigh_entry *e) const { return _table->index_of(e); }
+    unsigned used() const { return _table->used(); }
+    const counters &counts() const { return _counters; }
+
+  private:
+    void hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snapshot &s);
+    void send_request(const port_rt &port, uint8_t out_port, uint32_t target_ip, const rte_ether_addr *unicast);
+
+    uint32_t _self;
+    rte_mempool *_pool;
+    tx_buffers &_tx;
+    drop_counts &_drops;
+    const worker_clock &_clock;
+    std::unique_ptr<neigh_table, rte_free_deleter> _table;
+    std::vector<rte_ring *> _msg_to;
+    counters _counters;
+};
+
+} // namespace fulcrum::dataplane

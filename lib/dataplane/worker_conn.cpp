@@ -1,0 +1,222 @@
+// New connections: the listener and its refusals (ACL, no backend, caps), the SYN
+// proxy's cookies, the backend (scheduler.h), the laddr:lport whose reply comes home,
+// both directions indexed; and their end (expiry, eviction for room).
+#include "dataplane/worker.h"
+
+#include "dataplane/headers.h"
+#include "net/toeplitz.h"
+
+namespace fulcrum::dataplane {
+
+namespace {
+
+bool acl_allows(const snapshot &s, const listener_rt &l, uint32_t src) {
+    bool listed = false;
+    for (uint32_t i = l.acl_offset; i < uint32_t(l.acl_offset) + l.acl_len && !listed; i++)
+        listed = (src & s.acl[i].mask) == s.acl[i].net;
+    return listed == l.acl_white;
+}
+
+} // namespace
+
+connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port) {
+    const listener_rt *l = _snap->find_listener(key.dst, key.proto, key.dport());
+    bool by_cookie = false;
+    net::cookie_options cookie{};
+    if (key.proto == IPPROTO_TCP) {
+        auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+        uint8_t f = tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin);
+        if (f != tcp_syn) {
+            // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy.
+            by_cookie = f == tcp_ack && l && l->syn_proxy != listener_rt::proxy_off &&
+                        _synproxy.check_cookie(m, l4_off, key, cookie);
+            if (!by_cookie) {
+                // Perhaps another node's connection, its flow moved here by the routers.
+                if (l && _handoff.hand_off(m, *_snap)) return nullptr;
+                return refuse(m, nullptr, drop::no_conn);
+            }
+            // Every waiting slot taken: the client's retry comes back.
+            if (!_synproxy.can_wait()) return refuse(m, nullptr, drop::syn_proxy_backlog);
+        }
+    }
+    if (!l) return refuse(m, nullptr, drop::no_listener);
+    if (l->acl_on && !acl_allows(*_snap, *l, key.src)) return refuse(m, l, drop::acl_denied);
+    if (l->seq_len == 0) {
+        // Nothing can serve it: a TCP client learns so at once instead of retrying.
+        if (key.proto == IPPROTO_TCP) reply_reset(std::exchange(m, nullptr), in_port, l4_off);
+        return refuse(m, l, drop::no_backend);
+    }
+    if (key.proto == IPPROTO_TCP && !by_cookie && _synproxy.engaged(*l, _snap->syn_proxy_threshold)) {
+        _synproxy.answer(m, in_port, l4_off, key, *l, *_snap);
+        return nullptr;
+    }
+    drop why;
+    if (!_admission.admit(*l, key.src, why)) return refuse(m, l, why);
+    const backend_rt &b = _scheduler.choose(*l, key, *_snap, static_cast<uint16_t>(_clock.seconds()));
+    connection *c = bind(key, *l, b, why);
+    if (!c) return refuse(m, l, why);
+    count_new(*c, *l);
+    if (by_cookie || l->client_addr != listener_rt::client_addr_none) {
+        uint32_t first_seq = 0; // the client's ISN + 1 (a SYN carries the ISN, a cookie ACK ISN + 1)
+        if (key.proto == IPPROTO_TCP) {
+            const auto *tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off);
+            first_seq = rte_be_to_cpu_32(tcp->sent_seq) + ((tcp->tcp_flags & tcp_syn) ? 1 : 0);
+        }
+        _side.open(*c, _conns.index_of(c), first_seq, l->client_addr);
+    }
+    if (by_cookie) {
+        _synproxy.open(*c, _conns.index_of(c), m, cookie, *_snap); // takes the ACK: it goes on once the backend answers
+        return nullptr;
+    }
+    if (key.proto == IPPROTO_TCP) _synproxy.half_open_begin(*c);
+    return c;
+}
+
+// Counted by reason (and against the listener when it was one's), the frame freed (m
+// may be nullptr when it was already answered).
+connection *worker::refuse(rte_mbuf *m, const listener_rt *l, drop why) {
+    if (l) _listener_counters[l->index].refused++;
+    if (m) drop_pkt(m, why);
+    else _drops.count(why);
+    return nullptr;
+}
+
+// The connection's state: routes and next hops both ways, an laddr:lport, a table entry
+// indexed both ways, a timer. A full pool or table makes room from flows that never got
+// an answer, never from established ones: a flood of one-packet flows cannot lock out
+// real clients.
+connection *worker::bind(const flow_key &key, const listener_rt &l, const backend_rt &b, drop &why) {
+    route to_backend, to_client;
+    if (!_snap->lookup_route(b.ip, to_backend) || !_snap->lookup_route(key.src, to_client))
+        return why = drop::no_route, nullptr;
+    neigh_entry *nh_backend = _neigh.find_or_add(to_backend.next_hop);
+    neigh_entry *nh_client = _neigh.find_or_add(to_client.next_hop);
+    if (!nh_backend || !nh_client) return why = drop::neigh_table_full, nullptr;
+    if (to_backend.port < _snap->port_laddrs.size() && _snap->port_laddrs[to_backend.port].empty())
+        return why = drop::no_laddr, nullptr;
+    uint32_t entry;
+    if (!take_lport(b, to_backend.port, entry) && !(evict_unassured() && take_lport(b, to_backend.port, entry)))
+        return why = drop::lport_exhausted, nullptr;
+    connection *c = _conns.alloc();
+    if (!c && evict_unassured()) c = _conns.alloc();
+    if (!c) {
+        _lports.give(entry);
+        return why = drop::table_full, nullptr;
+    }
+    c->cip = key.src;
+    c->vip = key.dst;
+    c->cport = key.sport();
+    c->vport = key.dport();
+    c->laddr = _snap->laddrs[laddr::entry_laddr(entry)];
+    c->lport = rte_cpu_to_be_16(laddr::entry_port(entry));
+    c->bip = b.ip;
+    c->bport = b.port;
+    c->proto = key.proto;
+    c->laddr_entry = entry;
+    c->listener = l.index;
+    c->backend_slot = b.slot;
+    c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
+    if (key.proto == IPPROTO_UDP) c->ack[0] = _clock.now_tick; // when it began: see forward
+    c->out_port[0] = to_backend.port;
+    c->neigh[0] = _neigh.index_of(nh_backend);
+    c->out_port[1] = to_client.port;
+    c->neigh[1] = _neigh.index_of(nh_client);
+    nh_backend->port = to_backend.port;
+    nh_client->port = to_client.port;
+    uint32_t ip_sum = net::csum_replace32(net::csum_replace32(0, c->cip, c->laddr), c->vip, c->bip);
+    uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
+    c->ip_delta = net::csum_fold(ip_sum);
+    c->l4_delta = net::csum_fold(l4_sum);
+    if (_conns.deferred_full()) flush_inserts();
+    if (!_conns.insert_deferred(c, _conns.hash(key))) {
+        _conns.release(c);
+        _lports.give(entry);
+        return why = drop::table_full, nullptr;
+    }
+    uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
+                                                : std::min<uint32_t>(l.idle_timeout_s, _snap->udp_unreplied_s);
+    c->expire_tick = _clock.now_tick + worker_clock::ticks(timeout);
+    _wheel.add(c);
+    nh_backend->refs++;
+    nh_client->refs++;
+    return c;
+}
+
+void worker::count_new(connection &c, const listener_rt &l) {
+    if (l.max_per_source && _admission.count_source(l.index, c.cip)) c.flags |= conn::src_counted;
+    _counters.connections_created++;
+    flow_counters &lc = _listener_counters[l.index], &bc = _backend_counters[c.backend_slot];
+    lc.new_connections++;
+    lc.active_connections++;
+    bc.new_connections++;
+    bc.active_connections++;
+}
+
+bool worker::evict_unassured() {
+    // A scan that found nothing is not repeated within the same tick (10 ms): a full
+    // table of established connections must not make every new packet a long walk.
+    if (_evict_miss_tick == _clock.now_tick) return false;
+    // The scan resumes where the last one found its victim: under a flood every slot
+    // before it is empty or assured, and walking them again (thousands of empty slots
+    // between now and the flood's 30-second deadlines) would cap evictions at ~150k/s.
+    connection *victim = _wheel.find_due_first([](const connection &c) { return !(c.flags & conn::assured); },
+                                               _evict_from, conn::timer_wheel::ticks_per_second * 600, 4096);
+    if (!victim) {
+        _evict_miss_tick = _clock.now_tick;
+        return false;
+    }
+    _wheel.remove(victim);
+    _counters.connections_evicted++;
+    expire(victim);
+    return true;
+}
+
+void worker::flush_inserts() {
+    _conns.flush_deferred([this](connection *c) {
+        // Its SYN or first datagram went out; the backend's answer will find nothing, and
+        // the client retries. Counted as the table being full.
+        _drops.count(drop::table_full);
+        _wheel.remove(c);
+        expire(c);
+    });
+}
+
+bool worker::take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry) {
+    // (A snapshot made without port_laddrs: every laddr is every port's.)
+    const std::vector<uint16_t> *mine = egress < _snap->port_laddrs.size() ? &_snap->port_laddrs[egress] : nullptr;
+    if (_laddr_turn.size() <= egress) _laddr_turn.resize(egress + 1u);
+    uint32_t n = static_cast<uint32_t>(mine ? mine->size() : _snap->laddrs.size());
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t l = mine ? (*mine)[(_laddr_turn[egress] + k) % n] : (_laddr_turn[egress] + k) % n;
+        bool got = !_lports.rss(l) ? _lports.take(l, 0, entry)
+                                   : _lports.take_rss(l, b.rss_part ^ _snap->laddr_rss_part[l], _id,
+                                                      _snap->ports[egress].rx_queues, _rss_turn, entry);
+        if (got) {
+            _laddr_turn[egress] = (_laddr_turn[egress] + k + 1) % n;
+            return true;
+        }
+    }
+    return false;
+}
+
+uint32_t worker::reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const {
+    if (l >= _snap->laddrs.size() || !_lports.rss(l)) return laddr::owner_of_port(rte_be_to_cpu_16(lport), _n_workers);
+    // The queue the NIC would pick: the same hash and RETA (entry j -> queue j % queues).
+    uint32_t h = net::source_part(bip, bport) ^ _snap->laddr_rss_part[l] ^ net::port_part(lport);
+    return (h & (_lports.buckets(l) - 1)) % _snap->ports[_snap->laddr_port[l]].rx_queues;
+}
+
+void worker::expire(connection *c) {
+    _counters.connections_expired++;
+    _listener_counters[c->listener].active_connections--;
+    _backend_counters[c->backend_slot].active_connections--;
+    _lports.give(c->laddr_entry);
+    _neigh.at(c->neigh[0]).refs--;
+    _neigh.at(c->neigh[1]).refs--;
+    if (c->flags & conn::src_counted) _admission.release_source(c->listener, c->cip);
+    _synproxy.half_open_done(*c);
+    if ((c->flags & conn::has_side) && c->state == tcp_state::syn_sent) _synproxy.forget(_conns.index_of(c));
+    _conns.remove(c);
+}
+
+} // namespace fulcrum::dataplane
