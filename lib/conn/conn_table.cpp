@@ -6,6 +6,7 @@
 #include <cstdlib>
 #include <cstring>
 #include <new>
+#include <string>
 
 namespace fulcrum::conn {
 
@@ -16,10 +17,12 @@ size_t line_bytes(size_t bytes) { return (bytes + huge - 1) & ~(huge - 1); }
 // 2 MiB-aligned and THP-advised: a lookup is a random access, and with 4 KiB pages each
 // one would also miss the TLB (measured: ~2x the forwarding rate).
 template <class T>
-T *alloc_lines(size_t n) {
+T *alloc_lines(size_t n, const char *what) {
     size_t bytes = line_bytes(n * sizeof(T));
     void *raw = mmap(nullptr, bytes + huge, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-    if (raw == MAP_FAILED) throw std::bad_alloc();
+    if (raw == MAP_FAILED)
+        throw table_alloc_failed("cannot map the connection table's " + std::string(what) + " (" +
+                                 std::to_string(bytes) + " bytes for " + std::to_string(n) + " entries)");
     uintptr_t base = reinterpret_cast<uintptr_t>(raw), aligned = (base + huge - 1) & ~(huge - 1);
     if (aligned > base) munmap(raw, aligned - base);
     if (size_t tail = base + bytes + huge - (aligned + bytes)) munmap(reinterpret_cast<void *>(aligned + bytes), tail);
@@ -49,9 +52,15 @@ conn_table::conn_table(uint32_t capacity, first_touch when, uint32_t seed) : _ca
     }
     uint64_t n = buckets_for(capacity);
     _mask = static_cast<uint32_t>(n - 1);
-    _conns = alloc_lines<connection>(capacity);
-    _buckets = alloc_lines<bucket>(n);
-    _free = alloc_lines<uint32_t>(capacity);
+    try {
+        _conns = alloc_lines<connection>(capacity, "connections");
+        _buckets = alloc_lines<bucket>(n, "index");
+        _free = alloc_lines<uint32_t>(capacity, "free list");
+    } catch (const table_alloc_failed &) {
+        if (_conns) free_lines(_conns, capacity);
+        if (_buckets) free_lines(_buckets, n);
+        throw;
+    }
     _free_top = capacity; // nothing in use (the pool itself is filled by prepare)
     if (when == first_touch::now) prepare();
 }

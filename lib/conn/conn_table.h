@@ -15,8 +15,14 @@
 #include <cstddef>
 #include <cstdint>
 #include <memory>
+#include <stdexcept>
 
 namespace fulcrum::conn {
+
+// The table's memory could not be mapped (what and how much in the message).
+struct table_alloc_failed : std::runtime_error {
+    using std::runtime_error::runtime_error;
+};
 
 class conn_table {
   public:
@@ -151,9 +157,9 @@ class conn_table {
     uint32_t _capacity;
     uint32_t _seed;
     uint32_t _mask;
-    connection *_conns;
-    bucket *_buckets;
-    uint32_t *_free;
+    connection *_conns = nullptr;
+    bucket *_buckets = nullptr;
+    uint32_t *_free = nullptr;
     uint32_t _free_top;
     struct deferred {
         uint32_t idx, h1;

@@ -41,7 +41,14 @@ result<std::unique_ptr<instance>> instance::create(const instance_params &p, std
         wp.pool = p.pool;
         wp.cookie_key = cookie_key;
         wp.socket = w < p.lcores.size() ? static_cast<int>(rte_lcore_to_socket_id(p.lcores[w])) : SOCKET_ID_ANY;
-        inst->_workers.push_back(std::make_unique<worker>(wp, inst->_snap.get()));
+        // Every allocation a worker makes names what and how much when it fails.
+        try {
+            inst->_workers.push_back(std::make_unique<worker>(wp, inst->_snap.get()));
+        } catch (const std::exception &e) {
+            std::string what = dynamic_cast<const std::bad_alloc *>(&e) ? "out of memory" : e.what();
+            return error{"conn_capacity", "worker " + std::to_string(w) + " (" + std::to_string(p.conn_capacity) +
+                                              " connections): " + what};
+        }
     }
     std::vector<rte_ring *> redirect, msgs;
     std::vector<const flow_counters *> counters;

@@ -1,16 +1,12 @@
 // A worker lcore: polls its (port, queue) pairs and does full-NAT for TCP and UDP.
-//
 //   rx burst -> parse/validate -> conn lookup (own table)
 //     hit:  rewrite with the connection's precomputed checksum deltas -> tx buffer
 //     miss: listener -> admission -> scheduler -> laddr:lport -> both directions indexed
-//   ARP, ICMP echo and errors for local addresses; the rest is counted by reason, dropped.
-//
-// The worker keeps the loop, the classification and the rewrite (worker.cpp,
-// worker_fnat.cpp, worker_conn.cpp, worker_icmp.cpp); each feature is a component with
-// its own state, called inline with explicit arguments: synproxy, side_table (+
-// client_addr), drain, admission, scheduler, neighbours, handoff. Everything here is
-// owned by this worker; other cores reach it only through its two rings: `redirect`
-// (replies that arrived on another worker's queue) and `messages` (messages.h).
+// The worker keeps the loop, the classification and the rewrite; each feature is a
+// component with its own state, called inline with explicit arguments (synproxy,
+// side_table + client_addr, drain, admission, scheduler, neighbours, handoff). Other
+// cores reach it only through its rings: `redirect` (replies that arrived on another
+// worker's queue) and `messages` (messages.h).
 #pragma once
 
 #include "conn/conn_table.h"
@@ -28,9 +24,7 @@
 namespace fulcrum::dataplane {
 
 struct worker_params {
-    uint32_t id = 0;
-    uint32_t n_workers = 1;
-    uint32_t conn_capacity = 1 << 16;
+    uint32_t id = 0, n_workers = 1, conn_capacity = 1 << 16;
     uint16_t lport_min = 1024, lport_max = 65535;
     rte_mempool *pool = nullptr;
     rte_rcu_qsbr *qsbr = nullptr; // reports a quiescent state at the top of every loop
@@ -45,15 +39,11 @@ class worker {
     worker(const worker_params &p, const snapshot *snap); // throws allocation_failed
     ~worker();
     worker(const worker &) = delete;
-    worker &operator=(const worker &) = delete;
 
-    // Wiring done by the instance before launch: rx queues, this worker's queue of each
-    // port's exception-path tap, and the peers' rings and counters (read-only here: wlc
-    // and MaxConnections sum every worker's).
+    // Wiring before launch: rx queues, its queue of each port's tap, the peers' rings and
+    // counters (read-only here: wlc and MaxConnections sum every worker's).
     void add_rx_queue(uint16_t port_id, uint16_t queue) { _rxq.push_back({port_id, queue, 0}); }
-    void add_exception_queue(uint16_t tap_port_id, uint16_t queue, uint8_t port_index) {
-        _excq.push_back({tap_port_id, queue, port_index});
-    }
+    void add_exception_queue(uint16_t tap, uint16_t queue, uint8_t port) { _excq.push_back({tap, queue, port}); }
     void set_peers(std::vector<rte_ring *> redirect_rings, std::vector<rte_ring *> msg_rings,
                    std::vector<const flow_counters *> backend_counters,
                    std::vector<const flow_counters *> listener_counters);
@@ -62,8 +52,7 @@ class worker {
     rte_ring *redirect_ring() const { return _redirect_in; }
     rte_ring *message_ring() const { return _msg_in; }
 
-    // One loop iteration at time `now_tsc`: rings, rx bursts, timers, tx drain. The lcore
-    // loop passes rte_rdtsc(); tests pass a controlled clock.
+    // One loop iteration at `now_tsc` (rte_rdtsc(), or a test's clock): rings, rx, timers, tx.
     void poll_once(uint64_t now_tsc);
     void run(const std::atomic<bool> &quit);
     bool ready() const { return _ready.load(std::memory_order_acquire); } // first loop done
@@ -86,10 +75,7 @@ class worker {
     const connection *find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) const;
 
   private:
-    struct queue_ref {
-        uint16_t port_id, queue;
-        uint8_t port_index;
-    };
+    struct queue_ref { uint16_t port_id, queue; uint8_t port_index; };
     void drain_rings();
     void poll_exception_queues();
     void process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port);
@@ -101,8 +87,7 @@ class worker {
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected);
     bool icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
     bool too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t reserve = 0);
-    // Connections (worker_conn.cpp): a new one is admitted, given a backend, bound to an
-    // laddr:lport and counted; every refusal ends in refuse().
+    // Connections (worker_conn.cpp): admitted, given a backend, bound, counted; or refuse().
     connection *new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port);
     connection *bind(const flow_key &key, const listener_rt &l, const backend_rt &b, drop &why);
     void count_new(connection &c, const listener_rt &l);
@@ -123,11 +108,11 @@ class worker {
     void drop_pkt(rte_mbuf *m, drop reason) { dataplane::drop_pkt(_drops, m, reason); }
 
     uint32_t _id, _n_workers;
+    rte_mempool *_pool;
     const snapshot *_snap;
     rte_rcu_qsbr *_qsbr;
-    std::atomic<uint64_t> _adopted{0};
+    std::atomic<uint64_t> _adopted{0}; // generation in use, published for the control thread
     std::atomic<bool> _ready{false};
-    rte_mempool *_pool;
     worker_clock _clock;
     drop_counts _drops;
     worker_own_counters _counters;
