@@ -2,8 +2,8 @@
 //
 // Instance-level keys are snake_case; listener and backend keys use the public cloud's
 // names (ListenerPort, BackendServerPort, ServerId, ServerIp, Weight...) so that an
-// operator's JSON carries over. Addresses are kept in host byte order here; the data
-// plane converts them when it builds its snapshot.
+// operator's JSON carries over. Addresses are kept in host byte order here; the
+// snapshot builder (deploy/snapshot_builder.h) converts them for the data plane.
 #pragma once
 
 #include "net/addr.h"
@@ -133,7 +133,7 @@ struct tcp_timeouts {
 };
 
 // Exactly two backends: traffic goes to the master while it is healthy, to the slave
-// when it is not (health checking comes with issue 4: until then, always the master).
+// when it is not, and back when the master recovers (the slave is not health-checked).
 struct master_slave_group {
     std::string id;
     std::string name;

@@ -1,6 +1,6 @@
 // The runtime API: JSON requests with the public cloud's action names, applied to the
 // configuration model. Pure functions of (running config, request): the caller turns a
-// successful result into a snapshot (dataplane::instance::apply), so a rejected request
+// successful result into a snapshot (deploy::deployment::apply), so a rejected request
 // changes nothing.
 #pragma once
 

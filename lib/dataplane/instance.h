@@ -31,7 +31,8 @@ struct instance_params {
 
 class instance {
   public:
-    // `ports` are started (ports.h), `taps[i]` is port i's exception-path tap (or none).
+    // The snapshot's ports are started (ports.h); each names its exception-path tap (or
+    // none). A failure, an allocation's included, is an error naming what and how much.
     static result<std::unique_ptr<instance>> create(const instance_params &p, std::unique_ptr<snapshot> first);
     ~instance();
     instance(const instance &) = delete;

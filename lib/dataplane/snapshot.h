@@ -100,7 +100,7 @@ struct listener_rt {
     // Admission caps (0: none); the worker shares rate and per-source caps out evenly.
     uint32_t max_conns, max_cps, max_per_source;
     enum : uint8_t { proxy_auto, proxy_on, proxy_off } syn_proxy;
-    // How the backend learns the client's address (worker_client_addr.cpp).
+    // How the backend learns the client's address (client_addr.h).
     enum : uint8_t { client_addr_none, client_addr_proxy_v2, client_addr_toa } client_addr;
 };
 

@@ -49,7 +49,7 @@ std::vector<uint32_t> rss_buckets(const snapshot &s) {
 } // namespace
 
 worker::worker(const worker_params &p, const snapshot *snap)
-    : _id(p.id), _n_workers(p.n_workers), _snap(snap), _qsbr(p.qsbr), _pool(p.pool),
+    : _id(p.id), _n_workers(p.n_workers), _pool(p.pool), _snap(snap), _qsbr(p.qsbr),
       _listener_counters(socket_array<flow_counters>("listener counters", max_listener_slots, p.socket)),
       _backend_counters(socket_array<flow_counters>("backend counters", max_backend_slots, p.socket)),
       _idle_timeout_s(max_listener_slots), _conns(p.conn_capacity, conn::conn_table::first_touch::later),
