@@ -23,7 +23,7 @@ std::vector<member> members_of(const instance &cfg, const listener &l) {
     return out;
 }
 
-std::vector<local_address> local_addresses_by_port(const instance &cfg) {
+std::vector<local_address> local_addresses_by_port(const startup &cfg) {
     std::vector<local_address> all;
     for (uint32_t l : cfg.local_addresses) {
         size_t home = 0;

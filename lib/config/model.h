@@ -160,20 +160,38 @@ struct cluster_settings {
     bool operator==(const cluster_settings &) const = default;
 };
 
-struct instance {
+// Every local address with the port it belongs to: the top-level list's, each to the
+// first port whose subnet holds it (the only port when there is one), then each port's
+// own pool. Indices into this list are the laddr indices of the data plane.
+struct local_address {
+    uint32_t ip;
+    size_t port;
+    bool operator==(const local_address &) const = default;
+};
+
+// What only a restart changes: the ports, the workers, the local addresses and their
+// ports, the tables' sizes, the exception path. A running Fulcrum compares the whole of
+// it with a new config (deploy::restart_needed) and refuses any difference, so a field
+// placed here can never be accepted live and then ignored. Everything in `instance`
+// outside it applies live, through a new snapshot.
+struct startup {
     uint32_t workers = 0; // 0: every EAL worker lcore
     std::vector<port> ports;
-    std::vector<uint32_t> vips;
     std::vector<uint32_t> local_addresses;
     uint16_t lport_min = 1024;
     uint16_t lport_max = 60999;
     // Exception path: a kernel (net_tap) interface per port for what the data plane
     // does not handle: health probes, traffic to the port addresses, ARP replies.
     bool exception_path = true;
-    uint32_t probe_source = 0;  // health probes leave from this laddr (0: the first one)
-    uint16_t probe_port_min = 61000, probe_port_max = 65535; // their source ports: never lports
+    uint16_t probe_port_min = 61000, probe_port_max = 65535; // health probes' source ports: never lports
     uint32_t conn_capacity = 1 << 20; // per worker
     uint32_t mbufs = 32768;
+    bool operator==(const startup &) const = default;
+};
+
+struct instance : startup {
+    std::vector<uint32_t> vips;
+    uint32_t probe_source = 0;  // health probes leave from this laddr (0: the first one)
     uint32_t maglev_size = 65537; // prime; entries of each sch/tch listener's lookup table
     tcp_timeouts timeouts;
     uint32_t udp_unreplied_timeout = 30; // s: a UDP flow no reply came back on (conntrack's udp_timeout)
@@ -193,13 +211,6 @@ constexpr uint32_t max_listeners = 50;
 constexpr uint32_t max_acl_entries = 300;
 constexpr uint32_t max_local_addresses = 256;
 
-// Every local address with the port it belongs to: the top-level list's, each to the
-// first port whose subnet holds it (the only port when there is one), then each port's
-// own pool. Indices into this list are the laddr indices of the data plane.
-struct local_address {
-    uint32_t ip;
-    size_t port;
-};
-std::vector<local_address> local_addresses_by_port(const instance &cfg);
+std::vector<local_address> local_addresses_by_port(const startup &cfg);
 
 } // namespace fulcrum::config

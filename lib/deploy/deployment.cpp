@@ -16,18 +16,21 @@ std::optional<error> restart_needed(const config::instance &run, const config::i
     auto restart = [](std::string field) {
         return error{std::move(field), "cannot change while running (restart Fulcrum to change it)"};
     };
-    if (next.ports.size() != run.ports.size()) return restart("ports");
-    for (size_t i = 0; i < next.ports.size(); i++)
-        if (next.ports[i] != run.ports[i]) return restart("ports[" + std::to_string(i) + "]");
-    if (next.workers != run.workers) return restart("workers");
-    if (next.local_addresses != run.local_addresses) return restart("local_addresses");
-    if (next.lport_min != run.lport_min || next.lport_max != run.lport_max) return restart("lport_range");
-    if (next.conn_capacity != run.conn_capacity) return restart("conn_capacity");
-    if (next.mbufs != run.mbufs) return restart("mbufs");
-    if (next.exception_path != run.exception_path) return restart("exception_path");
-    if (next.probe_port_min != run.probe_port_min || next.probe_port_max != run.probe_port_max)
-        return restart("probe_port_range");
-    return std::nullopt;
+    // The whole start-up part is compared; the field checks below only name the first
+    // difference for the error (one not named still refuses).
+    const config::startup &a = run, &b = next;
+    if (a == b) return std::nullopt;
+    if (b.ports.size() != a.ports.size()) return restart("ports");
+    for (size_t i = 0; i < b.ports.size(); i++)
+        if (b.ports[i] != a.ports[i]) return restart("ports[" + std::to_string(i) + "]");
+    if (b.workers != a.workers) return restart("workers");
+    if (b.local_addresses != a.local_addresses) return restart("local_addresses");
+    if (b.lport_min != a.lport_min || b.lport_max != a.lport_max) return restart("lport_range");
+    if (b.conn_capacity != a.conn_capacity) return restart("conn_capacity");
+    if (b.mbufs != a.mbufs) return restart("mbufs");
+    if (b.exception_path != a.exception_path) return restart("exception_path");
+    if (b.probe_port_min != a.probe_port_min || b.probe_port_max != a.probe_port_max) return restart("probe_port_range");
+    return restart("startup");
 }
 
 result<std::unique_ptr<deployment>> deployment::create(const config::instance &cfg, rte_mempool *pool,
@@ -35,7 +38,9 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
     std::unique_ptr<deployment> d(new deployment());
     d->_cfg = cfg;
     std::vector<dataplane::port_rt> ports;
-    std::vector<config::local_address> laddrs = config::local_addresses_by_port(cfg);
+    // The laddr plan, once: the laddrs are restart-only (config::startup).
+    d->_laddr_plan = config::local_addresses_by_port(cfg);
+    const std::vector<config::local_address> &laddrs = d->_laddr_plan;
     d->_steer_notes.resize(cfg.ports.size());
     for (size_t i = 0; i < cfg.ports.size(); i++) {
         const config::port &cp = cfg.ports[i];
@@ -63,9 +68,9 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
             if (!tap) return tap.err();
             d->_tap_ids.push_back(tap.value());
             ports[i].exc_port_id = tap.value();
-            if (auto up = configure_host_if(cfg, i); !up) return up.err();
+            if (auto up = configure_host_if(cfg, i, laddrs); !up) return up.err();
         }
-    auto snap = build_snapshot(cfg, ports, d->_slots);
+    auto snap = build_snapshot(cfg, ports, d->_slots, {}, &laddrs);
     if (!snap) return snap.err();
     d->attach_persistence(*snap.value());
     dataplane::instance_params ip;
@@ -95,7 +100,7 @@ result<uint64_t> deployment::apply(const config::instance &cfg, const persist_fn
     if (auto e = restart_needed(_cfg, cfg)) return *e;
     slot_registry slots = _slots; // kept only if the snapshot is posted
     offer_free_slots(slots);
-    auto built = build_snapshot(cfg, current_snapshot().ports, slots, _health);
+    auto built = build_snapshot(cfg, current_snapshot().ports, slots, _health, &_laddr_plan);
     if (!built) return built.err();
     if (persist)
         if (auto saved = persist(cfg); !saved) return saved.err();

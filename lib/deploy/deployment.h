@@ -85,6 +85,7 @@ class deployment {
 
     config::instance _cfg;
     slot_registry _slots;
+    std::vector<config::local_address> _laddr_plan; // made once in create (laddrs are restart-only)
     health_fn _health;
     std::vector<uint16_t> _port_ids, _tap_ids;
     std::vector<std::string> _steer_notes;

@@ -34,7 +34,7 @@ std::string host_ifname(const config::instance &cfg, size_t i) {
     return n;
 }
 
-result<bool> configure_host_if(const config::instance &cfg, size_t i) {
+result<bool> configure_host_if(const config::instance &cfg, size_t i, const std::vector<config::local_address> &laddrs) {
     const config::port &p = cfg.ports[i];
     std::string ifname = host_ifname(cfg, i);
     // Fulcrum carries IPv4: the kernel's own IPv6 chatter (MLD, router solicitations)
@@ -44,7 +44,7 @@ result<bool> configure_host_if(const config::instance &cfg, size_t i) {
         {"ip", "link", "set", "dev", ifname, "mtu", std::to_string(p.mtu), "up"},
         {"ip", "addr", "add", net::format_prefix(p.address, p.prefix_len), "dev", ifname}};
     // Each laddr lives on the interface of the port it belongs to.
-    for (const config::local_address &l : config::local_addresses_by_port(cfg))
+    for (const config::local_address &l : laddrs)
         if (l.port == i) cmds.push_back({"ip", "addr", "add", net::format_ipv4(l.ip) + "/32", "dev", ifname});
     for (const auto &c : cmds)
         if (run(c) != 0) {

@@ -14,6 +14,6 @@ namespace fulcrum::deploy {
 // The kernel interface name of port i (at most 15 characters).
 std::string host_ifname(const config::instance &cfg, size_t i);
 // Configure port i's tap (already created and up in DPDK) in the kernel.
-result<bool> configure_host_if(const config::instance &cfg, size_t i);
+result<bool> configure_host_if(const config::instance &cfg, size_t i, const std::vector<config::local_address> &laddrs);
 
 } // namespace fulcrum::deploy

@@ -109,7 +109,7 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
 
 result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
                                                  const std::vector<dataplane::port_rt> &ports, slot_registry &slots,
-                                                 const health_fn &health) {
+                                                 const health_fn &health, const std::vector<config::local_address> *plan) {
     auto s = std::make_unique<snapshot>();
     s->ports = ports;
     s->probe_port_min = cfg.probe_port_min;
@@ -124,7 +124,9 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
                                         [&](const config::listener &l) { return l.vip == vip; });
         s->add_local({rte_cpu_to_be_32(vip), local_kind::vip, has_listener, 0});
     }
-    std::vector<config::local_address> laddrs = config::local_addresses_by_port(cfg);
+    std::vector<config::local_address> made;
+    if (!plan) made = config::local_addresses_by_port(cfg);
+    const std::vector<config::local_address> &laddrs = plan ? *plan : made;
     s->port_laddrs.resize(std::max<size_t>({ports.size(), cfg.ports.size(), 1}));
     for (size_t i = 0; i < laddrs.size(); i++) {
         s->laddrs.push_back(rte_cpu_to_be_32(laddrs[i].ip));

@@ -23,8 +23,11 @@ using health_fn = std::function<bool(const config::listener &, const config::bac
 // existing ones follow the listener's drain setting. A master/slave listener uses its
 // master while the master is up, its slave otherwise. Persistence tables are not
 // attached here (they outlive snapshots: see deployment).
+// `laddrs`: the deployment's laddr plan (config::local_addresses_by_port, made once at
+// start: the laddrs are restart-only); nullptr (a model made in code): made here.
 result<std::unique_ptr<dataplane::snapshot>> build_snapshot(const config::instance &cfg,
                                                             const std::vector<dataplane::port_rt> &ports,
-                                                            slot_registry &slots, const health_fn &health = {});
+                                                            slot_registry &slots, const health_fn &health = {},
+                                                            const std::vector<config::local_address> *laddrs = nullptr);
 
 } // namespace fulcrum::deploy

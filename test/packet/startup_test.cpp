@@ -10,6 +10,7 @@
 #include <sys/resource.h>
 
 #include <fstream>
+#include <functional>
 
 using namespace fulcrum::test;
 
@@ -44,4 +45,31 @@ TEST_CASE("a connection table that cannot be mapped is an error naming its size,
     CHECK(made.err().field == "conn_capacity");
     CHECK_THAT(made.err().rule, Catch::Contains("worker 0 (16777216 connections)"));
     CHECK_THAT(made.err().rule, Catch::Contains("cannot map the connection table's connections (1073741824 bytes"));
+}
+
+TEST_CASE("every start-up-only setting changed on a running instance is refused, naming it, and changes nothing",
+          "[startup][restart]") {
+    lb t;
+    std::vector<std::pair<std::string, std::function<void(nlohmann::json &)>>> changes = {
+        {"workers", [](nlohmann::json &c) { c["workers"] = 2; }},
+        {"conn_capacity", [](nlohmann::json &c) { c["conn_capacity"] = 8192; }},
+        {"mbufs", [](nlohmann::json &c) { c["mbufs"] = 65535; }},
+        {"exception_path", [](nlohmann::json &c) { c["exception_path"] = "on"; }},
+        {"lport_range", [](nlohmann::json &c) { c["lport_range"] = "2000-50000"; }},
+        {"probe_port_range", [](nlohmann::json &c) { c["probe_port_range"] = "62000-65000"; }},
+        {"local_addresses", [](nlohmann::json &c) { c["local_addresses"].push_back("10.0.0.101"); }},
+        {"ports[0]", [](nlohmann::json &c) { c["ports"][0]["mtu"] = 1400; }},
+    };
+    for (const auto &[field, change] : changes) {
+        auto cfg = base_config("");
+        change(cfg);
+        auto r = t.apply(cfg);
+        INFO(field);
+        REQUIRE_FALSE(r);
+        CHECK(r.err().message() == "field '" + field + "': cannot change while running (restart Fulcrum to change it)");
+    }
+    CHECK(t.inst->current_snapshot().generation == 1);
+    auto live = base_config("");
+    live["listeners"][0]["IdleTimeout"] = 77; // a live setting still applies
+    CHECK(t.apply(live));
 }
