@@ -43,7 +43,7 @@ struct prompt {
 bytes syn(lb &t, uint32_t src, uint16_t sport) {
     frame_spec s;
     s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = src, s.dst = ip("10.0.0.10"), s.sport = sport, s.dport = 80, s.tcp_flags = SYN;
+    s.src = src, s.dst = test::net::vip, s.sport = sport, s.dport = 80, s.tcp_flags = SYN;
     return build_frame(s);
 }
 
@@ -64,7 +64,7 @@ TEST_CASE("after 10,000 flows over weights 1/3, show stats backends prints share
     prompt p(t);
     for (int batch = 0; batch < 10; batch++) {
         std::vector<bytes> frames;
-        for (int i = 0; i < 1000; i++) frames.push_back(syn(t, ip("10.0.0.50"), uint16_t(10000 + batch * 1000 + i)));
+        for (int i = 0; i < 1000; i++) frames.push_back(syn(t, test::net::client, uint16_t(10000 + batch * 1000 + i)));
         REQUIRE(t.send(frames).size() == 1000);
     }
     std::string out = p.run("show stats backends");

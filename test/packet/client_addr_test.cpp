@@ -349,7 +349,7 @@ TEST_CASE("TOA with the SYN proxy: the cookie SYN-ACK offers 8 bytes less, the h
           "[client_addr][toa][synproxy]") {
     lb t(client_addr_config("ToaEnabled", "on"));
     bytes sa = proxy_synack(t);
-    CHECK((uint32_t(sa[56]) << 8 | sa[57]) == 1452); // MSS option right after the fixed header
+    CHECK(get16(sa, off::tcp_options + 2) == 1452); // MSS option right after the fixed header
     uint32_t cookie = seq_of(sa);
     REQUIRE(t.send({build_frame(from_client(t, ACK, 1001, cookie + 1))}).size() == 1);
     bytes out = t.send_one(build_frame(from_backend(t, SYN | ACK, 7000, 1001)));

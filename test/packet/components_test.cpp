@@ -34,7 +34,7 @@ uint16_t be16(uint16_t host) { return __builtin_bswap16(host); }
 frame_spec conversation_frame() {
     frame_spec s;
     s.dst_mac = {2, 0, 0, 0, 0, 1}, s.src_mac = client_mac;
-    s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10"), s.sport = 40000, s.dport = 80, s.tcp_flags = ACK;
+    s.src = net::client, s.dst = net::vip, s.sport = 40000, s.dport = 80, s.tcp_flags = ACK;
     return s;
 }
 
@@ -63,14 +63,14 @@ struct bench_parts {
 
     bench_parts() {
         port_params pp;
-        pp.field = "ports[0]", pp.device = ring.name, pp.ip = nip("10.0.0.1"), pp.mask = be(0xffffff00);
+        pp.field = "ports[0]", pp.device = ring.name, pp.ip = be(net::port_ip), pp.mask = be(0xffffff00);
         auto port = start_port(pp, test_pool(), 1);
         REQUIRE(port);
         snap.ports.push_back(port.value());
-        snap.laddrs = {nip("10.0.0.100")};
-        snap.add_local({nip("10.0.0.10"), local_kind::vip, true, 0});
-        snap.add_local({nip("10.0.0.100"), local_kind::laddr, false, 0});
-        snap.add_local({nip("10.0.0.1"), local_kind::port, false, 0});
+        snap.laddrs = {be(net::laddr)};
+        snap.add_local({be(net::vip), local_kind::vip, true, 0});
+        snap.add_local({be(net::laddr), local_kind::laddr, false, 0});
+        snap.add_local({be(net::port_ip), local_kind::port, false, 0});
         snap.index();
         tx = std::make_unique<tx_buffers>(std::vector<uint16_t>{ring.port_id}, 0, drops);
         clock.start(rte_get_tsc_hz(), rte_get_tsc_cycles());
@@ -87,14 +87,14 @@ struct bench_parts {
 
 listener_rt tcp_listener(uint8_t index = 0) {
     listener_rt l{};
-    l.vip = nip("10.0.0.10"), l.port = be16(80), l.proto = IPPROTO_TCP, l.index = index;
+    l.vip = be(net::vip), l.port = be16(80), l.proto = IPPROTO_TCP, l.index = index;
     l.syn_proxy = listener_rt::proxy_off, l.client_addr = listener_rt::client_addr_none;
     return l;
 }
 
 connection make_conn(uint8_t proto = IPPROTO_TCP) {
     connection c{};
-    c.cip = nip("10.0.0.50"), c.vip = nip("10.0.0.10"), c.laddr = nip("10.0.0.100"), c.bip = nip("10.0.0.21");
+    c.cip = be(net::client), c.vip = be(net::vip), c.laddr = be(net::laddr), c.bip = be(net::backend(0));
     c.cport = be16(40000), c.vport = be16(80), c.lport = be16(1024), c.bport = be16(8080);
     c.proto = proto;
     return c;
@@ -120,15 +120,15 @@ TEST_CASE("neighbours: ARP for a local address answered, an unsolicited reply cr
     bench_parts t;
     neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     mac_t peer{2, 0, 0, 0, 0, 0x50};
-    bool kernel = n.on_arp(mbuf_of(build_arp(1, broadcast, peer, ip("10.0.0.50"), zero, ip("10.0.0.10"))), 0, t.snap);
+    bool kernel = n.on_arp(mbuf_of(build_arp(1, broadcast, peer, net::client, zero, net::vip)), 0, t.snap);
     CHECK_FALSE(kernel);
     auto out = t.sent();
     REQUIRE(out.size() == 1);
-    CHECK(hex(out[0]) == hex(build_arp(2, peer, t.mac, ip("10.0.0.10"), peer, ip("10.0.0.50"))));
+    CHECK(hex(out[0]) == hex(build_arp(2, peer, t.mac, net::vip, peer, net::client)));
     CHECK(n.counts().arp_replies == 1);
     CHECK(n.used() == 0); // a request learns only entries that exist
 
-    rte_mbuf *reply = mbuf_of(build_arp(2, t.mac, peer, ip("10.0.0.77"), t.mac, ip("10.0.0.1")));
+    rte_mbuf *reply = mbuf_of(build_arp(2, t.mac, peer, ip("10.0.0.77"), t.mac, net::port_ip));
     CHECK(n.on_arp(reply, 0, t.snap)); // a reply is also the kernel's: not consumed
     rte_pktmbuf_free(reply);
     CHECK(n.find(nip("10.0.0.77")) == nullptr);
@@ -139,14 +139,14 @@ TEST_CASE("neighbours: a frame to an unresolved next hop asks by ARP, waits, and
           "[components][neighbours]") {
     bench_parts t;
     neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    neigh_entry *e = n.find_or_add(nip("10.0.0.21"));
+    neigh_entry *e = n.find_or_add(be(net::backend(0)));
     REQUIRE(e);
     frame_spec s = conversation_frame();
     n.send(mbuf_of(build_frame(s)), 0, *e, t.snap);
     auto out = t.sent();
     REQUIRE(out.size() == 1); // the request; the frame waits
-    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.mac, ip("10.0.0.1"), zero, ip("10.0.0.21"))));
-    n.learn(nip("10.0.0.21"), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}, false);
+    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.mac, net::port_ip, zero, net::backend(0))));
+    n.learn(be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}, false);
     out = t.sent();
     REQUIRE(out.size() == 1);
     s.dst_mac = {2, 0, 0, 0, 0, 0x21}, s.src_mac = t.mac;
@@ -158,17 +158,17 @@ TEST_CASE("neighbours: static entries are kept against ARP; unused learned ones 
     bench_parts t;
     t.snap.neigh_timeout_s = 60;
     neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    n.add_static({{nip("10.0.0.21"), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
-    n.learn(nip("10.0.0.21"), rte_ether_addr{{2, 0, 0, 0, 0, 0x99}}, false);
-    CHECK(n.find(nip("10.0.0.21"))->mac.addr_bytes[5] == 0x21);
+    n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
+    n.learn(be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x99}}, false);
+    CHECK(n.find(be(net::backend(0)))->mac.addr_bytes[5] == 0x21);
     CHECK(n.counts().neighbour_static_kept == 1);
-    REQUIRE(n.find_or_add(nip("10.0.0.22")));
-    n.learn(nip("10.0.0.22"), rte_ether_addr{{2, 0, 0, 0, 0, 0x22}}, false);
+    REQUIRE(n.find_or_add(be(net::backend(1))));
+    n.learn(be(net::backend(1)), rte_ether_addr{{2, 0, 0, 0, 0, 0x22}}, false);
     CHECK(n.used() == 2);
     t.advance(61);
     n.timers(t.snap);
-    CHECK(n.find(nip("10.0.0.22")) == nullptr);
-    CHECK(n.find(nip("10.0.0.21")) != nullptr);
+    CHECK(n.find(be(net::backend(1))) == nullptr);
+    CHECK(n.find(be(net::backend(0))) != nullptr);
     CHECK(n.counts().neighbours_aged == 1);
 }
 
@@ -200,7 +200,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
           "[components][synproxy]") {
     bench_parts t;
     neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    n.add_static({{nip("10.0.0.21"), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
+    n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     side_table side(1024);
     std::array<uint8_t, 16> key{1, 2, 3};
     synproxy p(key, test_pool(), side, n, *t.tx, t.drops, t.clock);
@@ -210,7 +210,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
 
     frame_spec syn = conversation_frame();
     syn.tcp_flags = SYN, syn.seq = 1000, syn.tcp_options = {2, 4, 0x05, 0xb4};
-    fulcrum::conn::flow_key k{nip("10.0.0.50"), nip("10.0.0.10"), fulcrum::conn::pack_ports(be16(40000), be16(80)), IPPROTO_TCP};
+    fulcrum::conn::flow_key k{be(net::client), be(net::vip), fulcrum::conn::pack_ports(be16(40000), be16(80)), IPPROTO_TCP};
     p.answer(mbuf_of(build_frame(syn)), 0, l3_off + 20, k, l, t.snap);
     auto out = t.sent();
     REQUIRE(out.size() == 1);
@@ -234,7 +234,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
     CHECK(o.mss == 1460);
 
     connection c = make_conn();
-    c.neigh[0] = n.index_of(n.find(nip("10.0.0.21")));
+    c.neigh[0] = n.index_of(n.find(be(net::backend(0))));
     c.state = tcp_state::syn_sent;
     REQUIRE(p.can_wait());
     side.open(c, 7, 1001, 0);
@@ -243,7 +243,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
     out = t.sent();
     REQUIRE(out.size() == 1); // the SYN to the backend, with the client's ISN and MSS
     frame_spec bsyn;
-    bsyn.dst_mac = {2, 0, 0, 0, 0, 0x21}, bsyn.src_mac = t.mac, bsyn.src = ip("10.0.0.100"), bsyn.dst = ip("10.0.0.21");
+    bsyn.dst_mac = {2, 0, 0, 0, 0, 0x21}, bsyn.src_mac = t.mac, bsyn.src = net::laddr, bsyn.dst = net::backend(0);
     bsyn.sport = 1024, bsyn.dport = 8080, bsyn.tcp_flags = SYN, bsyn.seq = 1000, bsyn.ip_id = 0;
     bsyn.tcp_options = {2, 4, 0x05, 0xb4};
     CHECK(hex(out[0]) == hex(build_frame(bsyn)));
@@ -345,35 +345,35 @@ TEST_CASE("admission: connection, rate and per-source caps refuse with their rea
     drop why = drop::count;
     l.max_conns = 10;
     mine[5].active_connections = 4, other[5].active_connections = 5;
-    CHECK(a.admit(l, nip("10.0.0.50"), why));
+    CHECK(a.admit(l, be(net::client), why));
     other[5].active_connections = 6; // every worker's count
-    CHECK_FALSE(a.admit(l, nip("10.0.0.50"), why));
+    CHECK_FALSE(a.admit(l, be(net::client), why));
     CHECK(why == drop::listener_conn_cap);
 
     l.max_conns = 0, l.max_cps = 20; // 10 per worker, one second of burst
     int admitted = 0;
-    for (int i = 0; i < 30; i++) admitted += a.admit(l, nip("10.0.0.50"), why);
+    for (int i = 0; i < 30; i++) admitted += a.admit(l, be(net::client), why);
     CHECK(admitted == 10);
     CHECK(why == drop::listener_rate_cap);
     clock.set(clock.now_tsc + clock.hz / 2); // half a second refills half
     admitted = 0;
-    for (int i = 0; i < 30; i++) admitted += a.admit(l, nip("10.0.0.50"), why);
+    for (int i = 0; i < 30; i++) admitted += a.admit(l, be(net::client), why);
     CHECK(admitted == 5);
 
     l.max_cps = 0, l.max_per_source = 4; // 2 per worker
-    CHECK(a.admit(l, nip("10.0.0.50"), why));
-    CHECK(a.count_source(5, nip("10.0.0.50")));
-    CHECK(a.count_source(5, nip("10.0.0.50")));
-    CHECK_FALSE(a.admit(l, nip("10.0.0.50"), why));
+    CHECK(a.admit(l, be(net::client), why));
+    CHECK(a.count_source(5, be(net::client)));
+    CHECK(a.count_source(5, be(net::client)));
+    CHECK_FALSE(a.admit(l, be(net::client), why));
     CHECK(why == drop::source_cap);
     CHECK(a.admit(l, nip("10.0.0.51"), why)); // another source
-    a.release_source(5, nip("10.0.0.50"));
-    CHECK(a.admit(l, nip("10.0.0.50"), why));
+    a.release_source(5, be(net::client));
+    CHECK(a.admit(l, be(net::client), why));
 }
 
 TEST_CASE("scheduler: sequences by cursor, persistence while eligible, wlc by active per weight", "[components][scheduler]") {
     snapshot s;
-    for (uint16_t i = 0; i < 3; i++) s.backends.push_back({nip("10.0.0.21") + be(i), be16(8080), uint8_t(i + 1), i, 0});
+    for (uint16_t i = 0; i < 3; i++) s.backends.push_back({be(net::backend(0)) + be(i), be16(8080), uint8_t(i + 1), i, 0});
     s.sched_seq = {0, 1, 2, 2};
     listener_rt l = tcp_listener(0);
     l.n_backends = 3, l.seq_len = 4, l.pick = listener_rt::by_sequence;
@@ -381,7 +381,7 @@ TEST_CASE("scheduler: sequences by cursor, persistence while eligible, wlc by ac
     s.index();
     scheduler sch(0, 1);
     sch.adopt(s);
-    fulcrum::conn::flow_key k{nip("10.0.0.50"), nip("10.0.0.10"), fulcrum::conn::pack_ports(be16(1), be16(80)), IPPROTO_TCP};
+    fulcrum::conn::flow_key k{be(net::client), be(net::vip), fulcrum::conn::pack_ports(be16(1), be16(80)), IPPROTO_TCP};
     std::vector<uint16_t> picks;
     for (int i = 0; i < 8; i++) picks.push_back(sch.choose(l, k, s, 100).slot);
     CHECK(picks == std::vector<uint16_t>{0, 1, 2, 2, 0, 1, 2, 2});

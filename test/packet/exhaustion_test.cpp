@@ -8,7 +8,7 @@ using namespace fulcrum::test;
 using fulcrum::dataplane::drop;
 
 namespace {
-const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+const uint32_t client = net::client, vip = net::vip, laddr = net::laddr, be0 = net::backend(0);
 
 bytes udp_in(lb &t, uint16_t sport, uint32_t src = client) {
     frame_spec a;

@@ -8,9 +8,7 @@
 namespace fulcrum::test {
 
 namespace {
-void put16(bytes &b, size_t at, uint16_t v) { b[at] = v >> 8, b[at + 1] = v & 0xff; }
-void put32(bytes &b, size_t at, uint32_t v) { put16(b, at, v >> 16), put16(b, at + 2, v & 0xffff); }
-uint16_t get16(const bytes &b, size_t at) { return uint16_t(b[at] << 8 | b[at + 1]); }
+void put32(bytes &b, size_t at, uint32_t v) { set16(b, at, uint16_t(v >> 16)), set16(b, at + 2, uint16_t(v)); }
 uint32_t sum16(const uint8_t *p, size_t n, uint32_t s = 0) {
     for (size_t i = 0; i + 1 < n; i += 2) s += uint32_t(p[i]) << 8 | p[i + 1];
     if (n & 1) s += uint32_t(p[n - 1]) << 8;
@@ -21,7 +19,7 @@ uint16_t finish(uint32_t s) {
     return uint16_t(~s);
 }
 uint32_t pseudo(const bytes &f, uint8_t proto, size_t l4_len) {
-    return sum16(&f[26], 8) + proto + uint32_t(l4_len);
+    return sum16(&f[off::ip_src], 8) + proto + uint32_t(l4_len);
 }
 } // namespace
 
@@ -31,18 +29,18 @@ bytes build_icmp_error(const mac_t &dst_mac, const mac_t &src_mac, uint32_t src,
     bytes f(14 + 20 + 8 + quote_len, 0);
     std::copy(dst_mac.begin(), dst_mac.end(), f.begin());
     std::copy(src_mac.begin(), src_mac.end(), f.begin() + 6);
-    put16(f, 12, 0x0800);
-    f[14] = 0x45;
-    put16(f, 16, uint16_t(20 + 8 + quote_len));
-    f[22] = ttl;
-    f[23] = 1;
+    set16(f, 12, 0x0800);
+    f[off::ip_vhl] = 0x45;
+    set16(f, 16, uint16_t(20 + 8 + quote_len));
+    f[off::ip_ttl] = ttl;
+    f[off::ip_proto] = 1;
     put32(f, 26, src);
     put32(f, 30, dst);
-    put16(f, 24, finish(sum16(&f[14], 20)));
-    f[34] = type, f[35] = code;
-    put16(f, 40, mtu);
+    set16(f, off::ip_csum, finish(sum16(&f[off::ip_vhl], 20)));
+    f[off::icmp_type] = type, f[off::icmp_code] = code;
+    set16(f, 40, mtu);
     std::copy(quoted.begin(), quoted.begin() + long(quote_len), f.begin() + 42);
-    put16(f, 36, finish(sum16(&f[34], 8 + quote_len)));
+    set16(f, off::icmp_csum, finish(sum16(&f[off::l4], 8 + quote_len)));
     return f;
 }
 
@@ -58,47 +56,47 @@ bytes build_frame(const frame_spec &s) {
     bytes f(14 + 20 + l4_len, 0);
     std::copy(s.dst_mac.begin(), s.dst_mac.end(), f.begin());
     std::copy(s.src_mac.begin(), s.src_mac.end(), f.begin() + 6);
-    put16(f, 12, 0x0800);
-    f[14] = 0x45;
-    put16(f, 16, uint16_t(20 + l4_len));
-    put16(f, 18, s.ip_id);
-    put16(f, 20, 0x4000); // DF
-    f[22] = s.ttl;
-    f[23] = s.proto;
+    set16(f, 12, 0x0800);
+    f[off::ip_vhl] = 0x45;
+    set16(f, 16, uint16_t(20 + l4_len));
+    set16(f, 18, s.ip_id);
+    set16(f, 20, 0x4000); // DF
+    f[off::ip_ttl] = s.ttl;
+    f[off::ip_proto] = s.proto;
     put32(f, 26, s.src);
     put32(f, 30, s.dst);
-    put16(f, 24, finish(sum16(&f[14], 20)));
+    set16(f, off::ip_csum, finish(sum16(&f[off::ip_vhl], 20)));
     size_t l4 = 34;
     std::copy(s.payload.begin(), s.payload.end(), f.begin() + long(l4 + l4_hdr));
     if (s.proto == 6) {
-        put16(f, l4, s.sport);
-        put16(f, l4 + 2, s.dport);
+        set16(f, l4, s.sport);
+        set16(f, l4 + 2, s.dport);
         put32(f, l4 + 4, s.seq);
         put32(f, l4 + 8, s.ack);
         f[l4 + 12] = uint8_t((l4_hdr / 4) << 4);
         f[l4 + 13] = s.tcp_flags;
-        put16(f, l4 + 14, s.window);
+        set16(f, l4 + 14, s.window);
         std::copy(s.tcp_options.begin(), s.tcp_options.end(), f.begin() + long(l4 + 20));
-        put16(f, l4 + 16, finish(sum16(&f[l4], l4_len, pseudo(f, 6, l4_len))));
+        set16(f, l4 + 16, finish(sum16(&f[l4], l4_len, pseudo(f, 6, l4_len))));
     } else if (s.proto == 17) {
-        put16(f, l4, s.sport);
-        put16(f, l4 + 2, s.dport);
-        put16(f, l4 + 4, uint16_t(l4_len));
+        set16(f, l4, s.sport);
+        set16(f, l4 + 2, s.dport);
+        set16(f, l4 + 4, uint16_t(l4_len));
         if (!s.udp_zero_checksum) {
             uint16_t c = finish(sum16(&f[l4], l4_len, pseudo(f, 17, l4_len)));
-            put16(f, l4 + 6, c == 0 ? 0xffff : c);
+            set16(f, l4 + 6, c == 0 ? 0xffff : c);
         }
     } else if (s.proto == 1) {
         f.resize(34 + 8 + s.payload.size());
-        put16(f, 16, uint16_t(20 + 8 + s.payload.size()));
-        put16(f, 24, 0);
-        put16(f, 24, finish(sum16(&f[14], 20)));
+        set16(f, 16, uint16_t(20 + 8 + s.payload.size()));
+        set16(f, off::ip_csum, 0);
+        set16(f, off::ip_csum, finish(sum16(&f[off::ip_vhl], 20)));
         f[l4] = s.icmp_type;
         f[l4 + 1] = 0;
-        put16(f, l4 + 4, s.icmp_id);
-        put16(f, l4 + 6, s.icmp_seq);
+        set16(f, l4 + 4, s.icmp_id);
+        set16(f, l4 + 6, s.icmp_seq);
         std::copy(s.payload.begin(), s.payload.end(), f.begin() + long(l4 + 8));
-        put16(f, l4 + 2, finish(sum16(&f[l4], 8 + s.payload.size())));
+        set16(f, l4 + 2, finish(sum16(&f[l4], 8 + s.payload.size())));
     }
     return f;
 }
@@ -107,12 +105,12 @@ bytes build_arp(uint16_t op, const mac_t &eth_dst, const mac_t &sha, uint32_t si
     bytes f(42, 0);
     std::copy(eth_dst.begin(), eth_dst.end(), f.begin());
     std::copy(sha.begin(), sha.end(), f.begin() + 6);
-    put16(f, 12, 0x0806);
-    put16(f, 14, 1);
-    put16(f, 16, 0x0800);
-    f[18] = 6;
+    set16(f, 12, 0x0806);
+    set16(f, 14, 1);
+    set16(f, 16, 0x0800);
+    f[18] = 6; // ARP: hardware and protocol address lengths
     f[19] = 4;
-    put16(f, 20, op);
+    set16(f, 20, op);
     std::copy(sha.begin(), sha.end(), f.begin() + 22);
     put32(f, 28, sip);
     std::copy(tha.begin(), tha.end(), f.begin() + 32);
@@ -122,13 +120,13 @@ bytes build_arp(uint16_t op, const mac_t &eth_dst, const mac_t &sha, uint32_t si
 
 bool checksums_valid(const bytes &f) {
     if (f.size() < 34 || get16(f, 12) != 0x0800) return false;
-    if (finish(sum16(&f[14], 20)) != 0) return false;
+    if (finish(sum16(&f[off::ip_vhl], 20)) != 0) return false;
     size_t total = get16(f, 16);
     size_t l4_len = total - 20;
-    uint8_t proto = f[23];
-    if (proto == 6) return finish(sum16(&f[34], l4_len, pseudo(f, 6, l4_len))) == 0;
-    if (proto == 17) return get16(f, 40) == 0 || finish(sum16(&f[34], l4_len, pseudo(f, 17, l4_len))) == 0;
-    if (proto == 1) return finish(sum16(&f[34], l4_len)) == 0;
+    uint8_t proto = f[off::ip_proto];
+    if (proto == 6) return finish(sum16(&f[off::l4], l4_len, pseudo(f, 6, l4_len))) == 0;
+    if (proto == 17) return get16(f, off::udp_csum) == 0 || finish(sum16(&f[off::l4], l4_len, pseudo(f, 17, l4_len))) == 0;
+    if (proto == 1) return finish(sum16(&f[off::l4], l4_len)) == 0;
     return true;
 }
 
@@ -142,6 +140,11 @@ std::string hex(const bytes &b) {
         else s += ' ';
     }
     return s;
+}
+
+void fix_ip_checksum(bytes &f) {
+    f[off::ip_csum] = f[off::ip_csum + 1] = 0;
+    set16(f, off::ip_csum, finish(sum16(&f[off::ip], 20)));
 }
 
 } // namespace fulcrum::test

@@ -45,4 +45,23 @@ std::string hex(const bytes &b);
 
 constexpr uint8_t FIN = 0x01, SYN = 0x02, RST = 0x04, PSH = 0x08, ACK = 0x10;
 
+// Where each header field of an untagged IPv4 frame (IHL 5) sits, in bytes.
+namespace off {
+constexpr size_t eth_dst = 0, eth_src = 6, eth_type = 12;
+constexpr size_t ip = 14, ip_vhl = 14, ip_len = 16, ip_id = 18, ip_frag = 20, ip_ttl = 22, ip_proto = 23,
+                 ip_csum = 24, ip_src = 26, ip_dst = 30;
+constexpr size_t l4 = 34, sport = 34, dport = 36;
+constexpr size_t tcp_seq = 38, tcp_ack = 42, tcp_doff = 46, tcp_flags = 47, tcp_win = 48, tcp_csum = 50,
+                 tcp_options = 54;
+constexpr size_t udp_len = 38, udp_csum = 40, udp_payload = 42;
+constexpr size_t icmp_type = 34, icmp_code = 35, icmp_csum = 36;
+} // namespace off
+
+// Big-endian fields of a frame.
+inline uint16_t get16(const bytes &f, size_t at) { return uint16_t(f[at] << 8 | f[at + 1]); }
+inline uint32_t get32(const bytes &f, size_t at) { return uint32_t(get16(f, at)) << 16 | get16(f, at + 2); }
+inline void set16(bytes &f, size_t at, uint16_t v) { f[at] = uint8_t(v >> 8), f[at + 1] = uint8_t(v); }
+// The IPv4 header checksum made right again after a test edited the header.
+void fix_ip_checksum(bytes &frame);
+
 } // namespace fulcrum::test

@@ -92,7 +92,7 @@ gen::settings scenario_of(gen::scenario mode, gen::l4 proto, uint32_t flows, uin
     s.flows = flows;
     s.frame_size = size;
     s.frame.clients.client_ip = test::ip("10.0.1.1");
-    s.frame.vip = test::ip("10.0.0.10");
+    s.frame.vip = test::net::vip;
     s.frame.vport = 80;
     return s;
 }

@@ -66,18 +66,14 @@ void fixed_run(lb &t) {
 
     // Refusals and malformed frames, one of each kind.
     frame_spec none = from_client(t, SYN, 1, 0);
-    none.dst = fulcrum::test::ip("10.0.0.11"); // a VIP without listeners
+    none.dst = fulcrum::test::net::quiet_vip; // a VIP without listeners
     t.send({build_frame(none)});
     frame_spec no_conn = from_backend(t, ACK, 7, 7);
     no_conn.dport = 2000; // an lport nobody holds
     t.send({build_frame(from_client(t, ACK, 7, 7)), build_frame(no_conn)}); // a bad cookie; no connection
     bytes frag = build_frame(from_client(t, SYN, 2, 0));
-    frag[20] = 0x20; // more fragments, and the header checksum to match
-    frag[24] = frag[25] = 0;
-    uint32_t sum = 0;
-    for (int i = 14; i < 34; i += 2) sum += uint32_t(frag[i]) << 8 | frag[i + 1];
-    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
-    frag[24] = uint8_t(~sum >> 8), frag[25] = uint8_t(~sum);
+    set16(frag, off::ip_frag, 0x2000); // more fragments
+    fix_ip_checksum(frag);
     t.send({frag});
     bytes other = build_frame(from_client(t, SYN, 3, 0));
     other[0] = 0x02, other[5] = 0x99; // another host's MAC

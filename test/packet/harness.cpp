@@ -68,7 +68,7 @@ void ring_port::inject(const bytes &frame, unsigned queue) {
 }
 
 void ring_port::inject_rss(const bytes &frame) {
-    inject(frame, net::rss_queue_of_frame(frame.data(), frame.size(), dataplane::emulated_reta_size,
+    inject(frame, fulcrum::net::rss_queue_of_frame(frame.data(), frame.size(), dataplane::emulated_reta_size,
                                           static_cast<uint32_t>(rxs.size())));
 }
 
@@ -129,47 +129,39 @@ private_netns::~private_netns() {
     ::close(original);
 }
 
-bytes tcp_from_client(const mac_t &port_mac, uint32_t client, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack,
-                      std::string payload) {
+frame_spec client_segment(const mac_t &port_mac, uint32_t client, uint16_t cport, uint8_t flags, uint32_t seq,
+                          uint32_t ack, std::string payload) {
     frame_spec s;
-    s.dst_mac = port_mac, s.src_mac = client_mac;
-    s.src = client, s.dst = ip("10.0.0.10"), s.sport = cport, s.dport = 80, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
-    s.payload = std::move(payload);
-    return build_frame(s);
+    s.dst_mac = port_mac, s.src_mac = net::client_mac;
+    s.src = client, s.dst = net::vip, s.sport = cport, s.dport = net::vport;
+    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
+    return s;
 }
 
-bytes tcp_from_backend(const mac_t &port_mac, uint32_t backend, uint16_t lport, uint8_t flags, uint32_t seq,
-                       uint32_t ack, std::string payload) {
+frame_spec backend_segment(const mac_t &port_mac, uint32_t backend, uint16_t lport, uint8_t flags, uint32_t seq,
+                           uint32_t ack, std::string payload) {
     frame_spec s;
-    s.dst_mac = port_mac, s.src_mac = backend_mac(int((backend & 0xff) - 21));
-    s.src = backend, s.dst = ip("10.0.0.100"), s.sport = 8080, s.dport = lport, s.tcp_flags = flags, s.seq = seq, s.ack = ack;
-    s.payload = std::move(payload);
-    return build_frame(s);
+    s.dst_mac = port_mac, s.src_mac = net::backend_mac(int(backend - net::backend(0)));
+    s.src = backend, s.dst = net::laddr, s.sport = net::bport, s.dport = lport;
+    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
+    return s;
 }
 
 namespace conversation {
 frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload) {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = client, s.dst = vip, s.sport = 40000, s.dport = 80;
-    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
-    return s;
+    return client_segment(t.port->mac(), client, net::cport, flags, seq, ack, std::move(payload));
 }
 frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload) {
-    frame_spec s;
-    s.dst_mac = t.port->mac(), s.src_mac = backend_mac(0);
-    s.src = be0, s.dst = laddr, s.sport = 8080, s.dport = 1024;
-    s.tcp_flags = flags, s.seq = seq, s.ack = ack, s.payload = std::move(payload);
-    return s;
+    return backend_segment(t.port->mac(), be0, net::first_lport, flags, seq, ack, std::move(payload));
 }
 frame_spec to_backend(lb &t, frame_spec s, uint16_t lport) {
     s.dst_mac = backend_mac(0), s.src_mac = t.port->mac();
-    s.src = laddr, s.dst = be0, s.sport = lport, s.dport = 8080, s.ttl = 63;
+    s.src = laddr, s.dst = be0, s.sport = lport, s.dport = net::bport, s.ttl = 63;
     return s;
 }
 frame_spec to_client(lb &t, frame_spec s) {
     s.dst_mac = client_mac, s.src_mac = t.port->mac();
-    s.src = vip, s.dst = client, s.sport = 80, s.dport = 40000, s.ttl = 63;
+    s.src = vip, s.dst = client, s.sport = net::vport, s.dport = net::cport, s.ttl = 63;
     return s;
 }
 conn::tcp_state state_of(lb &t) {

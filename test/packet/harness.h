@@ -34,8 +34,21 @@ struct ring_port {
     mac_t mac() const;
 };
 
+// The standard one-armed test network on 10.0.0.0/24, which every packet test speaks
+// (base_config() is its configuration):
+//   port 10.0.0.1, VIP 10.0.0.10 (listeners tcp/80 -> 8080 and udp/53 -> 5353), VIP
+//   10.0.0.11 (no listener), laddr 10.0.0.100 (lports from 1024), client 10.0.0.50,
+//   backends 10.0.0.21.. with static neighbours, MACs by the last octet.
+namespace net {
+inline const uint32_t port_ip = ip("10.0.0.1"), vip = ip("10.0.0.10"), quiet_vip = ip("10.0.0.11"),
+                      laddr = ip("10.0.0.100"), client = ip("10.0.0.50");
+inline uint32_t backend(int i) { return ip("10.0.0.21") + uint32_t(i); }
+constexpr uint16_t cport = 40000, vport = 80, bport = 8080, udp_vport = 53, udp_bport = 5353, first_lport = 1024;
 constexpr mac_t client_mac{2, 0, 0, 0, 0, 0x50};
 inline mac_t backend_mac(int i) { return {2, 0, 0, 0, 0, uint8_t(0x20 + i)}; }
+} // namespace net
+using net::backend_mac;
+using net::client_mac;
 
 // `s` framed between two MACs (what changes when a frame is handed on unchanged above L2).
 inline bytes framed(frame_spec s, const mac_t &dst, const mac_t &src) {
@@ -43,17 +56,16 @@ inline bytes framed(frame_spec s, const mac_t &dst, const mac_t &src) {
     return build_frame(s);
 }
 
-// The standard one-armed test network on 10.0.0.0/24:
-//   port 10.0.0.1, VIP 10.0.0.10 (listeners tcp/80 and udp/53), VIP 10.0.0.11 (none),
-//   laddr 10.0.0.100, client 10.0.0.50, backends 10.0.0.21.. with static neighbours.
+// The standard network's configuration (net above), one backend per weight.
 nlohmann::json base_config(const std::string &device, std::vector<int> weights = {1, 1, 1});
 
-// TCP segments of the standard network's listener tcp/80: from a client to the VIP, and
-// from backend 10.0.0.2x:8080 to the laddr 10.0.0.100 (its MAC by its last octet).
-bytes tcp_from_client(const mac_t &port_mac, uint32_t client, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack,
-                      std::string payload = {});
-bytes tcp_from_backend(const mac_t &port_mac, uint32_t backend, uint16_t lport, uint8_t flags, uint32_t seq,
-                       uint32_t ack, std::string payload = {});
+// TCP segments of the standard network's listener tcp/80 (the one frame family: every
+// maker returns a frame_spec, build_frame makes the bytes): from a client to the VIP, and
+// from a backend 10.0.0.2x:8080 to the laddr (its MAC by its last octet).
+frame_spec client_segment(const mac_t &port_mac, uint32_t client, uint16_t cport, uint8_t flags, uint32_t seq,
+                          uint32_t ack, std::string payload = {});
+frame_spec backend_segment(const mac_t &port_mac, uint32_t backend, uint16_t lport, uint8_t flags, uint32_t seq,
+                           uint32_t ack, std::string payload = {});
 
 // For tests that stand for many clients with SYNs nobody completes: past
 // syn_proxy_threshold half-open connections that is a flood, and SynProxy auto would
@@ -92,14 +104,14 @@ struct lb {
 // client 10.0.0.50:40000 -> VIP 10.0.0.10:80 becomes laddr 10.0.0.100:lport -> backend
 // 10.0.0.21:8080 (only addressing and TTL change). fnat, synproxy and client_addr tests.
 namespace conversation {
-inline const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+inline const uint32_t client = net::client, vip = net::vip, laddr = net::laddr, be0 = net::backend(0);
 frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "");
 frame_spec from_backend(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "");
 frame_spec to_backend(lb &t, frame_spec s, uint16_t lport = 1024);
 frame_spec to_client(lb &t, frame_spec s);
 conn::tcp_state state_of(lb &t); // of the conversation's connection (tcp_state::count: none)
 // A TCP frame's sequence number (the SYN proxy's cookie, in its SYN-ACK).
-inline uint32_t seq_of(const bytes &f) { return uint32_t(f[38]) << 24 | uint32_t(f[39]) << 16 | uint32_t(f[40]) << 8 | f[41]; }
+inline uint32_t seq_of(const bytes &f) { return get32(f, off::tcp_seq); }
 } // namespace conversation
 
 } // namespace fulcrum::test

@@ -8,7 +8,7 @@ using namespace fulcrum::test;
 using fulcrum::dataplane::drop;
 
 namespace {
-const uint32_t client = ip("10.0.0.50"), vip = ip("10.0.0.10"), laddr = ip("10.0.0.100"), be0 = ip("10.0.0.21");
+const uint32_t client = net::client, vip = net::vip, laddr = net::laddr, be0 = net::backend(0);
 const mac_t router_mac{2, 0, 0, 0, 0, 0x99};
 
 bytes ip_part(const bytes &frame) { return bytes(frame.begin() + 14, frame.end()); }

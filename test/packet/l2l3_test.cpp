@@ -10,7 +10,7 @@ using fulcrum::dataplane::drop;
 
 namespace {
 const mac_t broadcast{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, zero{};
-const uint32_t client = ip("10.0.0.50");
+const uint32_t client = net::client;
 } // namespace
 
 TEST_CASE("ARP requests for VIPs, local addresses and the port address are answered", "[arp]") {
@@ -34,16 +34,16 @@ TEST_CASE("a backend without a neighbour entry is resolved by ARP and the queued
     lb t(cfg);
     frame_spec syn;
     syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
-    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    syn.src = client, syn.dst = net::vip, syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
     auto out = t.send({build_frame(syn)});
     REQUIRE(out.size() == 1);
-    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), net::port_ip, zero, net::backend(0))));
 
-    out = t.send({build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
+    out = t.send({build_arp(2, t.port->mac(), backend_mac(0), net::backend(0), t.port->mac(), net::port_ip)});
     REQUIRE(out.size() == 1);
     frame_spec exp = syn;
     exp.dst_mac = backend_mac(0), exp.src_mac = t.port->mac();
-    exp.src = ip("10.0.0.100"), exp.dst = ip("10.0.0.21"), exp.sport = 1024, exp.dport = 8080, exp.ttl = 63;
+    exp.src = net::laddr, exp.dst = net::backend(0), exp.sport = 1024, exp.dport = 8080, exp.ttl = 63;
     CHECK(hex(out[0]) == hex(build_frame(exp)));
 }
 
@@ -53,7 +53,7 @@ TEST_CASE("packets for a neighbour that never answers are dropped after retries"
     lb t(cfg);
     frame_spec syn;
     syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
-    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    syn.src = client, syn.dst = net::vip, syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
     t.send({build_frame(syn)});
     for (int i = 0; i < 4; i++) t.advance_seconds(1.1);
     CHECK(t.drops(drop::neigh_unresolved) == 1);
@@ -64,15 +64,15 @@ TEST_CASE("ICMP echo to a VIP is answered only while the VIP has a listener", "[
     lb t;
     frame_spec echo;
     echo.proto = 1, echo.dst_mac = t.port->mac(), echo.src_mac = client_mac;
-    echo.src = client, echo.dst = ip("10.0.0.10"), echo.icmp_id = 77, echo.icmp_seq = 3, echo.payload = "ping-payload";
+    echo.src = client, echo.dst = net::vip, echo.icmp_id = 77, echo.icmp_seq = 3, echo.payload = "ping-payload";
     frame_spec reply = echo;
     reply.dst_mac = client_mac, reply.src_mac = t.port->mac();
-    reply.src = ip("10.0.0.10"), reply.dst = client, reply.icmp_type = 0;
+    reply.src = net::vip, reply.dst = client, reply.icmp_type = 0;
     auto out = t.send_one(build_frame(echo));
     CHECK(hex(out) == hex(build_frame(reply)));
     CHECK(checksums_valid(out));
 
-    echo.dst = ip("10.0.0.11"); // a VIP without listeners
+    echo.dst = net::quiet_vip; // a VIP without listeners
     CHECK(t.send({build_frame(echo)}).empty());
     CHECK(t.drops(drop::icmp_ignored) == 1);
 
@@ -80,7 +80,7 @@ TEST_CASE("ICMP echo to a VIP is answered only while the VIP has a listener", "[
     auto cfg = base_config("");
     cfg["listeners"] = nlohmann::json::array();
     lb quiet(cfg);
-    echo.dst = ip("10.0.0.10"), echo.dst_mac = quiet.port->mac();
+    echo.dst = net::vip, echo.dst_mac = quiet.port->mac();
     CHECK(quiet.send({build_frame(echo)}).empty());
     CHECK(quiet.drops(drop::icmp_ignored) == 1);
 }
@@ -89,21 +89,21 @@ TEST_CASE("unsolicited ARP creates no neighbour and never overrides a static one
     lb t;
     unsigned before = t.w().neighbour_count();
     // A reply nobody asked for, from an address on the segment.
-    auto out = t.send({build_arp(2, t.port->mac(), {2, 0, 0, 0, 0, 0x77}, ip("10.0.0.77"), t.port->mac(), ip("10.0.0.1"))});
+    auto out = t.send({build_arp(2, t.port->mac(), {2, 0, 0, 0, 0, 0x77}, ip("10.0.0.77"), t.port->mac(), net::port_ip)});
     CHECK(out.empty());
     CHECK(t.w().neighbour(fulcrum::test::be(ip("10.0.0.77"))) == nullptr);
     CHECK(t.w().neighbour_count() == before);
     // A request for a VIP from an unknown host is answered but not learned either.
-    CHECK(t.send({build_arp(1, broadcast, {2, 0, 0, 0, 0, 0x78}, ip("10.0.0.78"), zero, ip("10.0.0.10"))}).size() == 1);
+    CHECK(t.send({build_arp(1, broadcast, {2, 0, 0, 0, 0, 0x78}, ip("10.0.0.78"), zero, net::vip)}).size() == 1);
     CHECK(t.w().neighbour(fulcrum::test::be(ip("10.0.0.78"))) == nullptr);
 
     // 10.0.0.21 is static (02:..:20): a spoofed reply does not move traffic.
     const mac_t spoof{2, 0, 0, 0, 0, 0x66};
-    t.send({build_arp(2, t.port->mac(), spoof, ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
+    t.send({build_arp(2, t.port->mac(), spoof, net::backend(0), t.port->mac(), net::port_ip)});
     CHECK(t.w().counters().neighbour_static_kept == 1);
     frame_spec syn;
     syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
-    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    syn.src = client, syn.dst = net::vip, syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
     auto fwd = t.send({build_frame(syn)});
     REQUIRE(fwd.size() == 1);
     CHECK(mac_t{fwd[0][0], fwd[0][1], fwd[0][2], fwd[0][3], fwd[0][4], fwd[0][5]} == backend_mac(0));
@@ -114,12 +114,12 @@ TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not
     cfg["ports"][0]["static_neighbours"].erase(1); // 10.0.0.21 must be learned
     cfg["neighbour_timeout"] = 10;
     lb t(cfg);
-    const uint32_t be0 = fulcrum::test::be(ip("10.0.0.21"));
+    const uint32_t be0 = fulcrum::test::be(net::backend(0));
     frame_spec syn;
     syn.dst_mac = t.port->mac(), syn.src_mac = client_mac;
-    syn.src = client, syn.dst = ip("10.0.0.10"), syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
+    syn.src = client, syn.dst = net::vip, syn.sport = 40000, syn.dport = 80, syn.tcp_flags = SYN;
     t.send({build_frame(syn)});
-    REQUIRE(t.send({build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))}).size() == 1);
+    REQUIRE(t.send({build_arp(2, t.port->mac(), backend_mac(0), net::backend(0), t.port->mac(), net::port_ip)}).size() == 1);
     REQUIRE(t.w().neighbour(be0));
     CHECK(t.w().neighbour(be0)->resolved);
 
@@ -127,10 +127,10 @@ TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not
     t.advance_seconds(10.5);
     std::vector<bytes> asked = t.port->collect();
     REQUIRE(asked.size() == 1);
-    CHECK(hex(asked[0]) == hex(build_arp(1, backend_mac(0), t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+    CHECK(hex(asked[0]) == hex(build_arp(1, backend_mac(0), t.port->mac(), net::port_ip, zero, net::backend(0))));
     CHECK(t.w().neighbour(be0)->resolved);
     // Its answer confirms it; no more requests for another timeout.
-    t.send({build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"))});
+    t.send({build_arp(2, t.port->mac(), backend_mac(0), net::backend(0), t.port->mac(), net::port_ip)});
     t.advance_seconds(5);
     CHECK(t.port->collect().empty());
 
@@ -145,7 +145,7 @@ TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not
     syn.sport = 40001;
     auto out = t.send({build_frame(syn)});
     REQUIRE(out.size() == 1);
-    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), ip("10.0.0.1"), zero, ip("10.0.0.21"))));
+    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), net::port_ip, zero, net::backend(0))));
 }
 
 TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exception path's rate",
@@ -160,7 +160,7 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
     lb t(cfg);
     frame_spec bgp;
     bgp.dst_mac = t.port->mac(), bgp.src_mac = client_mac;
-    bgp.src = client, bgp.dst = ip("10.0.0.1"), bgp.sport = 40000, bgp.dport = 179, bgp.tcp_flags = SYN;
+    bgp.src = client, bgp.dst = net::port_ip, bgp.sport = 40000, bgp.dport = 179, bgp.tcp_flags = SYN;
     bgp.ttl = 1; // single-hop BGP
     CHECK(t.send({build_frame(bgp)}).empty());
     CHECK(t.w().counters().kernel_out == 1);
@@ -181,7 +181,7 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
 
     // TTL 1 on a packet to forward (to a VIP) is still dropped.
     frame_spec fwd = bgp;
-    fwd.dst = ip("10.0.0.10"), fwd.dport = 80;
+    fwd.dst = net::vip, fwd.dport = 80;
     CHECK(t.send({build_frame(fwd)}).empty());
     CHECK(t.drops(drop::ttl_exceeded) == 1);
 }

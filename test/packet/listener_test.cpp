@@ -10,10 +10,8 @@ using fulcrum::dataplane::drop;
 using nlohmann::json;
 
 namespace {
-const uint32_t vip = ip("10.0.0.10"), laddr = ip("10.0.0.100");
+const uint32_t vip = net::vip, laddr = net::laddr;
 
-uint32_t ip_at(const bytes &f, size_t off) { return uint32_t(f[off]) << 24 | f[off + 1] << 16 | f[off + 2] << 8 | f[off + 3]; }
-uint16_t port_at(const bytes &f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
 
 frame_spec client_frame(lb &t, uint32_t src, uint16_t sport, uint8_t flags, uint32_t seq, uint32_t ack) {
     frame_spec s;
@@ -33,7 +31,7 @@ struct flow {
 flow open_syn(lb &t, uint32_t client, uint16_t cport) {
     auto out = t.send({build_frame(client_frame(t, client, cport, SYN, 1000, 0))});
     if (out.size() != 1) return {client, cport, 0, 0};
-    return {client, cport, ip_at(out[0], 30), port_at(out[0], 34)};
+    return {client, cport, get32(out[0], off::ip_dst), get16(out[0], off::sport)};
 }
 
 frame_spec backend_frame(lb &t, const flow &f, uint8_t flags, uint32_t seq, uint32_t ack) {
@@ -62,7 +60,7 @@ bool still_forwards(lb &t, const flow &f) {
     auto data = client_frame(t, f.client, f.cport, ACK | PSH, 1011, 5011);
     data.payload = "more";
     auto out = t.send({build_frame(data)});
-    return out.size() == 1 && ip_at(out[0], 30) == f.backend;
+    return out.size() == 1 && get32(out[0], off::ip_dst) == f.backend;
 }
 
 // The two resets a drained connection gets, in either order.
@@ -77,7 +75,7 @@ void check_resets(lb &t, const std::vector<bytes> &out, const flow &f) {
     to_backend.src = laddr, to_backend.dst = f.backend, to_backend.sport = f.lport, to_backend.dport = 8080;
     to_backend.tcp_flags = RST, to_backend.seq = 1011, to_backend.window = 0, to_backend.ip_id = 0;
     bytes a = build_frame(to_client), b = build_frame(to_backend); // DF set, as on Linux's resets
-    bool in_order = out[0][30] == a[30] && ip_at(out[0], 30) == f.client;
+    bool in_order = out[0][off::ip_dst] == a[off::ip_dst] && get32(out[0], off::ip_dst) == f.client;
     CHECK(hex(out[in_order ? 0 : 1]) == hex(a));
     CHECK(hex(out[in_order ? 1 : 0]) == hex(b));
     CHECK(checksums_valid(out[0]));
@@ -100,7 +98,7 @@ json with_listener(std::vector<int> weights, json fields) {
 TEST_CASE("ACL whitelist admits only listed sources; blacklist refuses them", "[listener][acl]") {
     auto cfg = with_listener({1, 1}, {{"AclStatus", "on"}, {"AclType", "white"}, {"AclEntries", {"10.0.0.48/30"}}});
     lb t(cfg);
-    CHECK(open_syn(t, ip("10.0.0.50"), 1000).backend != 0);
+    CHECK(open_syn(t, net::client, 1000).backend != 0);
     CHECK(open_syn(t, ip("10.0.0.60"), 1000).backend == 0);
     CHECK(t.drops(drop::acl_denied) == 1);
 
@@ -109,21 +107,21 @@ TEST_CASE("ACL whitelist admits only listed sources; blacklist refuses them", "[
     REQUIRE(t.apply(cfg));
     t.poll_all();
     CHECK(open_syn(t, ip("10.0.0.60"), 1001).backend != 0);
-    CHECK(open_syn(t, ip("10.0.0.50"), 1002).backend == 0);
+    CHECK(open_syn(t, net::client, 1002).backend == 0);
     CHECK(t.drops(drop::acl_denied) == 2);
-    auto ack = client_frame(t, ip("10.0.0.50"), 1000, ACK, 1001, 1);
+    auto ack = client_frame(t, net::client, 1000, ACK, 1001, 1);
     CHECK(t.send({build_frame(ack)}).size() == 1); // established before the change
 
     cfg["listeners"][0]["AclStatus"] = "off";
     REQUIRE(t.apply(cfg));
     t.poll_all();
-    CHECK(open_syn(t, ip("10.0.0.50"), 1003).backend != 0);
+    CHECK(open_syn(t, net::client, 1003).backend != 0);
 }
 
 TEST_CASE("source-IP persistence keeps one client on one backend within the timeout", "[listener][persistence]") {
     auto cfg = with_listener({1, 1, 1}, {{"PersistenceTimeout", 60}});
     lb t(cfg);
-    const uint32_t a = ip("10.0.0.50"), b = ip("10.0.0.51");
+    const uint32_t a = net::client, b = ip("10.0.0.51");
     uint32_t first = open_syn(t, a, 2000).backend;
     REQUIRE(first != 0);
     for (uint16_t p = 2001; p < 2030; p++) CHECK(open_syn(t, a, p).backend == first);
@@ -159,8 +157,8 @@ TEST_CASE("connection drain on: established connections run until the drain time
           "[listener][drain]") {
     auto cfg = with_listener({1, 1}, {{"ConnectionDrain", "on"}, {"ConnectionDrainTimeout", 10}});
     lb t(cfg);
-    flow f = open_established(t, ip("10.0.0.50"), 3000);
-    flow g = open_established(t, ip("10.0.0.50"), 3001);
+    flow f = open_established(t, net::client, 3000);
+    flow g = open_established(t, net::client, 3001);
     REQUIRE(f.backend != g.backend);
 
     auto drained = cfg; // f's backend: weight 0
@@ -185,8 +183,8 @@ TEST_CASE("connection drain on: established connections run until the drain time
 TEST_CASE("connection drain off: removing a backend resets its connections at once", "[listener][drain]") {
     auto cfg = with_listener({1, 1}, {});
     lb t(cfg);
-    flow f = open_established(t, ip("10.0.0.50"), 3000);
-    flow g = open_established(t, ip("10.0.0.50"), 3001);
+    flow f = open_established(t, net::client, 3000);
+    flow g = open_established(t, net::client, 3001);
     auto removed = cfg;
     for (size_t i = 0; i < removed["default_server_group"].size(); i++)
         if (removed["default_server_group"][i]["ServerIp"] == fulcrum::config::format_ipv4(f.backend))
@@ -200,7 +198,7 @@ TEST_CASE("connection drain off: removing a backend resets its connections at on
 TEST_CASE("a backend eligible again before its drain deadline keeps its connections", "[listener][drain]") {
     auto cfg = with_listener({1, 1}, {{"ConnectionDrain", "on"}, {"ConnectionDrainTimeout", 10}});
     lb t(cfg);
-    flow f = open_established(t, ip("10.0.0.50"), 3000);
+    flow f = open_established(t, net::client, 3000);
     auto drained = cfg;
     for (auto &be : drained["default_server_group"])
         if (be["ServerIp"] == fulcrum::config::format_ipv4(f.backend)) be["Weight"] = 0;
@@ -217,11 +215,11 @@ TEST_CASE("a backend eligible again before its drain deadline keeps its connecti
 TEST_CASE("a deleted listener's connections follow its drain setting", "[listener][drain]") {
     auto cfg = with_listener({1}, {});
     lb t(cfg);
-    flow f = open_established(t, ip("10.0.0.50"), 3000);
+    flow f = open_established(t, net::client, 3000);
     auto without = cfg;
     without["listeners"].erase(0);
     REQUIRE(t.apply(without));
     check_resets(t, sweep(t), f);
-    CHECK(open_syn(t, ip("10.0.0.50"), 3001).backend == 0);
+    CHECK(open_syn(t, net::client, 3001).backend == 0);
     CHECK(t.drops(drop::no_listener) == 1);
 }

@@ -9,13 +9,6 @@ using namespace fulcrum::test;
 using fulcrum::dataplane::drop;
 
 namespace {
-void fix_ip_checksum(bytes &f) {
-    f[24] = f[25] = 0;
-    uint32_t s = 0;
-    for (size_t i = 14; i < 34; i += 2) s += uint32_t(f[i]) << 8 | f[i + 1];
-    while (s >> 16) s = (s & 0xffff) + (s >> 16);
-    f[24] = uint8_t(~s >> 8), f[25] = uint8_t(~s);
-}
 
 struct bad_case {
     const char *name;
@@ -29,34 +22,34 @@ TEST_CASE("malformed frames are dropped and counted by reason", "[malformed]") {
     const std::vector<bad_case> cases = {
         {"truncated Ethernet", 17, [](bytes &f) { f.resize(10); }, drop::trunc_eth},
         {"truncated IP", 17, [](bytes &f) { f.resize(14 + 12); }, drop::trunc_ip},
-        {"IP version 6", 17, [](bytes &f) { f[14] = 0x65; }, drop::bad_ip_version},
-        {"IHL 4", 17, [](bytes &f) { f[14] = 0x44; }, drop::bad_ihl},
-        {"IP options", 17, [](bytes &f) { f[14] = 0x46; }, drop::ip_options},
-        {"total length past the frame", 17, [](bytes &f) { f[16] = 0x07, f[17] = 0xd0, fix_ip_checksum(f); }, drop::bad_total_length},
-        {"total length below the header", 17, [](bytes &f) { f[16] = 0, f[17] = 10, fix_ip_checksum(f); }, drop::bad_total_length},
-        {"bad IP checksum", 17, [](bytes &f) { f[24] ^= 0x55; }, drop::bad_ip_checksum},
-        {"fragment (MF)", 17, [](bytes &f) { f[20] = 0x20, f[21] = 0, fix_ip_checksum(f); }, drop::fragment},
-        {"fragment (offset)", 17, [](bytes &f) { f[20] = 0x00, f[21] = 0x10, fix_ip_checksum(f); }, drop::fragment},
-        {"TTL 1", 17, [](bytes &f) { f[22] = 1, fix_ip_checksum(f); }, drop::ttl_exceeded},
-        {"truncated TCP", 6, [](bytes &f) { f[16] = 0, f[17] = 30, fix_ip_checksum(f); }, drop::trunc_l4},
-        {"truncated UDP", 17, [](bytes &f) { f[16] = 0, f[17] = 24, fix_ip_checksum(f); }, drop::trunc_l4},
-        {"TCP data offset 3", 6, [](bytes &f) { f[46] = 0x30; }, drop::bad_l4_header},
-        {"TCP data offset past the packet", 6, [](bytes &f) { f[46] = 0xf0; }, drop::bad_l4_header},
-        {"UDP length past the packet", 17, [](bytes &f) { f[38] = 0x04; }, drop::bad_l4_header},
-        {"not a local address", 17, [](bytes &f) { f[33] = 99, fix_ip_checksum(f); }, drop::not_local},
-        {"GRE to a VIP", 17, [](bytes &f) { f[23] = 47, fix_ip_checksum(f); }, drop::unsupported_proto},
+        {"IP version 6", 17, [](bytes &f) { f[off::ip_vhl] = 0x65; }, drop::bad_ip_version},
+        {"IHL 4", 17, [](bytes &f) { f[off::ip_vhl] = 0x44; }, drop::bad_ihl},
+        {"IP options", 17, [](bytes &f) { f[off::ip_vhl] = 0x46; }, drop::ip_options},
+        {"total length past the frame", 17, [](bytes &f) { set16(f, off::ip_len, 2000), fix_ip_checksum(f); }, drop::bad_total_length},
+        {"total length below the header", 17, [](bytes &f) { set16(f, off::ip_len, 10), fix_ip_checksum(f); }, drop::bad_total_length},
+        {"bad IP checksum", 17, [](bytes &f) { f[off::ip_csum] ^= 0x55; }, drop::bad_ip_checksum},
+        {"fragment (MF)", 17, [](bytes &f) { set16(f, off::ip_frag, 0x2000), fix_ip_checksum(f); }, drop::fragment},
+        {"fragment (offset)", 17, [](bytes &f) { set16(f, off::ip_frag, 0x0010), fix_ip_checksum(f); }, drop::fragment},
+        {"TTL 1", 17, [](bytes &f) { f[off::ip_ttl] = 1, fix_ip_checksum(f); }, drop::ttl_exceeded},
+        {"truncated TCP", 6, [](bytes &f) { set16(f, off::ip_len, 30), fix_ip_checksum(f); }, drop::trunc_l4},
+        {"truncated UDP", 17, [](bytes &f) { set16(f, off::ip_len, 24), fix_ip_checksum(f); }, drop::trunc_l4},
+        {"TCP data offset 3", 6, [](bytes &f) { f[off::tcp_doff] = 0x30; }, drop::bad_l4_header},
+        {"TCP data offset past the packet", 6, [](bytes &f) { f[off::tcp_doff] = 0xf0; }, drop::bad_l4_header},
+        {"UDP length past the packet", 17, [](bytes &f) { f[off::udp_len] = 0x04; }, drop::bad_l4_header},
+        {"not a local address", 17, [](bytes &f) { f[off::ip_dst + 3] = 99, fix_ip_checksum(f); }, drop::not_local},
+        {"GRE to a VIP", 17, [](bytes &f) { f[off::ip_proto] = 47, fix_ip_checksum(f); }, drop::unsupported_proto},
         {"unicast to another MAC", 17, [](bytes &f) { f[5] ^= 0x01; }, drop::other_mac},
-        {"IPv6 EtherType", 17, [](bytes &f) { f[12] = 0x86, f[13] = 0xdd; }, drop::unsupported_l2},
-        {"TCP without SYN and without connection", 6, [](bytes &f) { f[47] = ACK; }, drop::no_conn},
-        {"TCP SYN to a port without listener", 6, [](bytes &f) { f[37] = 81; }, drop::no_listener},
-        {"reply to a local address without connection", 17, [](bytes &f) { f[33] = 100, fix_ip_checksum(f); }, drop::no_conn},
+        {"IPv6 EtherType", 17, [](bytes &f) { set16(f, off::eth_type, 0x86dd); }, drop::unsupported_l2},
+        {"TCP without SYN and without connection", 6, [](bytes &f) { f[off::tcp_flags] = ACK; }, drop::no_conn},
+        {"TCP SYN to a port without listener", 6, [](bytes &f) { set16(f, off::dport, 81); }, drop::no_listener},
+        {"reply to a local address without connection", 17, [](bytes &f) { f[off::ip_dst + 3] = 100, fix_ip_checksum(f); }, drop::no_conn},
     };
     for (const auto &c : cases) {
         SECTION(c.name) {
             lb t;
             frame_spec s;
             s.proto = c.proto, s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-            s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10"), s.sport = 4000;
+            s.src = net::client, s.dst = net::vip, s.sport = 4000;
             s.dport = c.proto == 6 ? 80 : 53, s.tcp_flags = SYN, s.payload = "payload";
             bytes f = build_frame(s);
             c.mutate(f);
@@ -77,7 +70,7 @@ TEST_CASE("Ethernet padding after a short IP packet is trimmed, not forwarded", 
     lb t;
     frame_spec s;
     s.proto = 17, s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10"), s.sport = 4000, s.dport = 53, s.payload = "x";
+    s.src = net::client, s.dst = net::vip, s.sport = 4000, s.dport = 53, s.payload = "x";
     bytes f = build_frame(s);
     size_t ip_len = f.size();
     f.resize(60, 0xee); // minimum frame with padding

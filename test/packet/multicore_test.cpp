@@ -18,10 +18,10 @@ namespace {
 frame_spec client_syn(lb &t, uint16_t sport) {
     frame_spec s;
     s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-    s.src = ip("10.0.0.50"), s.dst = ip("10.0.0.10"), s.sport = sport, s.dport = 80, s.tcp_flags = SYN;
+    s.src = net::client, s.dst = net::vip, s.sport = sport, s.dport = 80, s.tcp_flags = SYN;
     return s;
 }
-uint16_t sport_of(const bytes &f) { return uint16_t(f[34] << 8 | f[35]); }
+uint16_t sport_of(const bytes &f) { return get16(f, off::sport); }
 } // namespace
 
 TEST_CASE("each worker takes lports from its own slice", "[multicore]") {
@@ -46,7 +46,7 @@ TEST_CASE("a reply arriving on another worker's queue is redirected to the owner
 
     frame_spec synack;
     synack.dst_mac = t.port->mac(), synack.src_mac = backend_mac(0);
-    synack.src = ip("10.0.0.21"), synack.dst = ip("10.0.0.100"), synack.sport = 8080, synack.dport = 1024;
+    synack.src = net::backend(0), synack.dst = net::laddr, synack.sport = 8080, synack.dport = 1024;
     synack.tcp_flags = SYN | ACK, synack.seq = 7, synack.ack = 1;
     t.port->inject(build_frame(synack), 1); // ...but its reply lands on worker 1's queue
     t.poll_all();
@@ -55,12 +55,12 @@ TEST_CASE("a reply arriving on another worker's queue is redirected to the owner
     auto out = t.port->collect();
     REQUIRE(out.size() == 1);
     frame_spec exp = synack;
-    exp.dst_mac = client_mac, exp.src_mac = t.port->mac(), exp.src = ip("10.0.0.10"), exp.dst = ip("10.0.0.50");
+    exp.dst_mac = client_mac, exp.src_mac = t.port->mac(), exp.src = net::vip, exp.dst = net::client;
     exp.sport = 80, exp.dport = 40000, exp.ttl = 63;
     CHECK(hex(out[0]) == hex(build_frame(exp)));
     CHECK(t.w(1).counters().redirected_out == 1);
     CHECK(t.w(0).counters().redirected_in == 1);
-    CHECK(t.w(0).find_conn(6, ip("10.0.0.50"), 40000, ip("10.0.0.10"), 80)->state == fulcrum::conn::tcp_state::syn_recv);
+    CHECK(t.w(0).find_conn(6, net::client, 40000, net::vip, 80)->state == fulcrum::conn::tcp_state::syn_recv);
     CHECK(t.w(1).conns().in_use() == 0);
 }
 
@@ -73,7 +73,7 @@ TEST_CASE("a neighbour learned by one worker releases packets queued on another"
     t.poll_all();
     auto out = t.port->collect();
     REQUIRE(out.size() == 1); // worker 0's ARP request
-    t.port->inject(build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1")), 1);
+    t.port->inject(build_arp(2, t.port->mac(), backend_mac(0), net::backend(0), t.port->mac(), net::port_ip), 1);
     t.poll_all(); // worker 1 learns and tells worker 0
     t.poll_all(); // worker 0 takes the message and sends its queued SYN
     out = t.port->collect();
@@ -82,7 +82,7 @@ TEST_CASE("a neighbour learned by one worker releases packets queued on another"
 }
 
 namespace {
-uint32_t dst_of(const bytes &f) { return uint32_t(f[30]) << 24 | f[31] << 16 | f[32] << 8 | f[33]; }
+uint32_t dst_of(const bytes &f) { return get32(f, off::ip_dst); }
 // One SYN on the given worker's queue; the backend it went to (0: nothing came out).
 uint32_t syn_on(lb &t, unsigned queue, uint32_t client, uint16_t sport) {
     auto s = client_syn(t, sport);
@@ -98,7 +98,7 @@ TEST_CASE("source-IP persistence holds when a client's connections land on diffe
     auto cfg = base_config("");
     cfg["listeners"][0]["PersistenceTimeout"] = 60;
     lb t(cfg, 2);
-    const uint32_t a = ip("10.0.0.50");
+    const uint32_t a = net::client;
     uint32_t first = syn_on(t, 0, a, 3000);
     REQUIRE(first != 0);
     // Alternate queues: each worker has its own scheduler cursor, so without the shared
@@ -116,17 +116,17 @@ TEST_CASE("wlc counts the active connections of every worker", "[multicore][wlc]
     lb t(cfg, 2);
     // Worker 0 opens 6 connections: 3 per backend.
     std::map<uint32_t, int> on0;
-    for (uint16_t p = 0; p < 6; p++) on0[syn_on(t, 0, ip("10.0.0.50"), static_cast<uint16_t>(4000 + p))]++;
-    REQUIRE(on0[ip("10.0.0.21")] == 3);
-    REQUIRE(on0[ip("10.0.0.22")] == 3);
+    for (uint16_t p = 0; p < 6; p++) on0[syn_on(t, 0, net::client, static_cast<uint16_t>(4000 + p))]++;
+    REQUIRE(on0[net::backend(0)] == 3);
+    REQUIRE(on0[net::backend(1)] == 3);
     // Reset two of .21's from the backend side, through worker 0's queue.
     int reset = 0;
     for (uint16_t p = 0; p < 6 && reset < 2; p++) {
-        auto *c = t.w(0).find_conn(6, ip("10.0.0.50"), static_cast<uint16_t>(4000 + p), ip("10.0.0.10"), 80);
+        auto *c = t.w(0).find_conn(6, net::client, static_cast<uint16_t>(4000 + p), net::vip, 80);
         REQUIRE(c != nullptr);
-        if (c->bip != htonl(ip("10.0.0.21"))) continue;
+        if (c->bip != htonl(net::backend(0))) continue;
         frame_spec rst;
-        rst.dst_mac = t.port->mac(), rst.src_mac = backend_mac(0), rst.src = ip("10.0.0.21"), rst.dst = ip("10.0.0.100");
+        rst.dst_mac = t.port->mac(), rst.src_mac = backend_mac(0), rst.src = net::backend(0), rst.dst = net::laddr;
         rst.sport = 8080, rst.dport = ntohs(c->lport), rst.tcp_flags = RST;
         t.port->inject(build_frame(rst), 0);
         t.poll_all();
@@ -138,8 +138,8 @@ TEST_CASE("wlc counts the active connections of every worker", "[multicore][wlc]
     t.poll_all();
     // Worker 1 has no connection of its own: only the other worker's counts say that
     // .21 now has 1 and .22 has 3. Its next two new connections go to .21.
-    CHECK(syn_on(t, 1, ip("10.0.0.60"), 5000) == ip("10.0.0.21"));
-    CHECK(syn_on(t, 1, ip("10.0.0.60"), 5001) == ip("10.0.0.21"));
+    CHECK(syn_on(t, 1, ip("10.0.0.60"), 5000) == net::backend(0));
+    CHECK(syn_on(t, 1, ip("10.0.0.60"), 5001) == net::backend(0));
 }
 
 TEST_CASE("a worker's ARP answer landing on a worker that already knows the neighbour still releases it",
@@ -147,7 +147,7 @@ TEST_CASE("a worker's ARP answer landing on a worker that already knows the neig
     auto cfg = base_config("", {1});
     cfg["ports"][0]["static_neighbours"].erase(1); // 10.0.0.21 must be resolved
     lb t(cfg, 2);
-    const bytes reply = build_arp(2, t.port->mac(), backend_mac(0), ip("10.0.0.21"), t.port->mac(), ip("10.0.0.1"));
+    const bytes reply = build_arp(2, t.port->mac(), backend_mac(0), net::backend(0), t.port->mac(), net::port_ip);
     // Worker 0 resolves it for itself.
     t.port->inject(build_frame(client_syn(t, 40000)), 0);
     t.poll_all();

@@ -14,12 +14,10 @@ using namespace fulcrum::test;
 using nlohmann::json;
 
 namespace {
-const uint32_t client = fulcrum::test::ip("10.0.0.50"), vip = fulcrum::test::ip("10.0.0.10"),
-               laddr = fulcrum::test::ip("10.0.0.100");
+const uint32_t client = fulcrum::test::net::client, vip = fulcrum::test::net::vip,
+               laddr = fulcrum::test::net::laddr;
 
-uint32_t ip_at(const bytes &f, size_t off) { return uint32_t(f[off]) << 24 | f[off + 1] << 16 | f[off + 2] << 8 | f[off + 3]; }
-uint16_t port_at(const bytes &f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
-uint32_t seq_at(const bytes &f) { return ip_at(f, 38); }
+uint32_t seq_at(const bytes &f) { return get32(f, off::tcp_seq); }
 
 struct flow {
     uint16_t cport;
@@ -41,10 +39,10 @@ std::vector<bytes> round_trip(lb &t, const std::vector<bytes> &in) {
 }
 
 bytes from_client(lb &t, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = {}) {
-    return tcp_from_client(t.port->mac(), client, cport, flags, seq, ack, std::move(payload));
+    return build_frame(client_segment(t.port->mac(), client, cport, flags, seq, ack, std::move(payload)));
 }
 bytes from_backend(lb &t, const flow &f, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = {}) {
-    return tcp_from_backend(t.port->mac(), f.backend, f.lport, flags, seq, ack, std::move(payload));
+    return build_frame(backend_segment(t.port->mac(), f.backend, f.lport, flags, seq, ack, std::move(payload)));
 }
 
 struct totals {
@@ -71,8 +69,8 @@ totals run_flows(lb &t, uint32_t n) {
         size_t seen = 0;
         for (const bytes &f : round_trip(t, in)) {
             uint32_t i = seq_at(f) / 1000;
-            if (i < first || i >= last || ip_at(f, 26) != laddr) continue;
-            flows[i].backend = ip_at(f, 30), flows[i].lport = port_at(f, 34);
+            if (i < first || i >= last || get32(f, off::ip_src) != laddr) continue;
+            flows[i].backend = get32(f, off::ip_dst), flows[i].lport = get16(f, off::sport);
             seen++;
         }
         REQUIRE(seen == last - first);
@@ -81,8 +79,8 @@ totals run_flows(lb &t, uint32_t n) {
             for (uint32_t i = first; i < last; i++) in.push_back(make(flows[i], i));
             size_t arrived = 0;
             for (const bytes &f : round_trip(t, in)) {
-                bool right_way = to_client ? ip_at(f, 30) == client && port_at(f, 34) == 80
-                                           : ip_at(f, 26) == laddr && port_at(f, 36) == 8080;
+                bool right_way = to_client ? get32(f, off::ip_dst) == client && get16(f, off::sport) == 80
+                                           : get32(f, off::ip_src) == laddr && get16(f, off::dport) == 8080;
                 std::string body(f.begin() + 54, f.end());
                 if (right_way && body == payload) arrived++;
             }

@@ -18,8 +18,6 @@ namespace {
 uint32_t addr(const char *a) { return fulcrum::test::ip(a); }
 const uint32_t vip = addr("10.0.0.10"), laddr = addr("10.0.0.100");
 
-uint32_t ip_at(const bytes &f, size_t off) { return uint32_t(f[off]) << 24 | f[off + 1] << 16 | f[off + 2] << 8 | f[off + 3]; }
-uint16_t port_at(const bytes &f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
 
 struct flow {
     uint16_t cport;
@@ -28,16 +26,16 @@ struct flow {
 };
 
 bytes client_seg(lb &t, uint16_t cport, uint8_t flags, uint32_t seq, uint32_t ack) {
-    return tcp_from_client(t.port->mac(), addr("10.0.0.50"), cport, flags, seq, ack);
+    return build_frame(client_segment(t.port->mac(), net::client, cport, flags, seq, ack));
 }
 bytes backend_seg(lb &t, const flow &f, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = {}) {
-    return tcp_from_backend(t.port->mac(), f.backend, f.lport, flags, seq, ack, std::move(payload));
+    return build_frame(backend_segment(t.port->mac(), f.backend, f.lport, flags, seq, ack, std::move(payload)));
 }
 
 flow open_established(lb &t, uint16_t cport) {
     auto out = t.send({client_seg(t, cport, SYN, 1000, 0)});
     REQUIRE(out.size() == 1);
-    flow f{cport, ip_at(out[0], 30), port_at(out[0], 34)};
+    flow f{cport, get32(out[0], off::ip_dst), get16(out[0], off::sport)};
     REQUIRE(t.send({backend_seg(t, f, SYN | ACK, 5000, 1001)}).size() == 1);
     REQUIRE(t.send({client_seg(t, cport, ACK, 1001, 5001)}).size() == 1);
     return f;

@@ -31,9 +31,7 @@ using nlohmann::json;
 using steady = std::chrono::steady_clock;
 
 namespace {
-const uint32_t vip = ip("10.0.0.10");
-uint32_t ip_at(const bytes &f, size_t off) { return uint32_t(f[off]) << 24 | f[off + 1] << 16 | f[off + 2] << 8 | f[off + 3]; }
-uint16_t port_at(const bytes &f, size_t off) { return uint16_t(f[off] << 8 | f[off + 1]); }
+const uint32_t vip = test::net::vip;
 
 json soak_config() {
     auto cfg = without_syn_proxy(base_config("", {1, 2, 3, 1, 1, 1})); // static neighbours for 10.0.0.21-26
@@ -122,8 +120,8 @@ TEST_CASE("1,000 socket updates under traffic: nothing dropped or misrouted, no 
         for (unsigned d = 0; d < dataplane::drop_count; d++)
             if (t.w().counters().drops[d]) FAIL(dataplane::drop_name(static_cast<dataplane::drop>(d)));
         REQUIRE(out.size() == 1);
-        flows.push_back({ip("10.0.1.1"), uint16_t(10000 + i), uint64_t(ip_at(out[0], 30)) << 16 | port_at(out[0], 36),
-                         port_at(out[0], 34), ip_at(out[0], 26)});
+        flows.push_back({ip("10.0.1.1"), uint16_t(10000 + i), uint64_t(get32(out[0], off::ip_dst)) << 16 | get16(out[0], off::dport),
+                         get16(out[0], off::sport), get32(out[0], off::ip_src)});
     }
 
     std::atomic<bool> stop{false};
@@ -179,17 +177,17 @@ TEST_CASE("1,000 socket updates under traffic: nothing dropped or misrouted, no 
         while (seen_gen < snap->generation) visible[++seen_gen] = steady::now();
         auto allowed = eligible(*snap);
         for (const auto &o : out) {
-            uint32_t dst = ip_at(o, 30);
-            uint64_t key = uint64_t(dst) << 16 | port_at(o, 36);
+            uint32_t dst = get32(o, off::ip_dst);
+            uint64_t key = uint64_t(dst) << 16 | get16(o, off::dport);
             bool to_client = dst == ip("10.0.1.1");
             if (to_client) continue;
-            if (o[47] == SYN) {
+            if (o[off::tcp_flags] == SYN) {
                 syns++;
                 if (!allowed.count(key)) misrouted++;
                 continue;
             }
-            uint16_t lport = port_at(o, 34);
-            auto f = std::find_if(flows.begin(), flows.end(), [&](const tracked &x) { return x.lport == lport && x.laddr == ip_at(o, 26); });
+            uint16_t lport = get16(o, off::sport);
+            auto f = std::find_if(flows.begin(), flows.end(), [&](const tracked &x) { return x.lport == lport && x.laddr == get32(o, off::ip_src); });
             if (f == flows.end() || f->backend != key) moved++;
         }
         rounds++;

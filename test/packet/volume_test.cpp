@@ -29,7 +29,7 @@ TEST_CASE("a million packets through net_ring and net_null leave the mempool ful
         for (int i = 0; i < 4000; i++) {
             frame_spec s;
             s.proto = 17, s.dst_mac = t.port->mac(), s.src_mac = client_mac;
-            s.src = fulcrum::test::ip("10.0.0.50") + uint32_t(i / 1000), s.dst = fulcrum::test::ip("10.0.0.10");
+            s.src = fulcrum::test::net::client + uint32_t(i / 1000), s.dst = fulcrum::test::net::vip;
             s.sport = static_cast<uint16_t>(1000 + i % 1000), s.dport = 53, s.payload = "0123456789abcdef";
             flows.push_back(build_frame(s));
         }
