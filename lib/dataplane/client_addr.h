@@ -38,9 +38,7 @@ namespace fulcrum::dataplane {
 
 class client_addr {
   public:
-    struct counters {
-        FULCRUM_CLIENT_ADDR_COUNTERS(FULCRUM_COUNTER_FIELD)
-    };
+    FULCRUM_COUNTERS_OF(FULCRUM_CLIENT_ADDR_COUNTERS);
     client_addr(rte_mempool *pool, neighbours &neigh, drop_counts &drops) : _pool(pool), _neigh(neigh), _drops(drops) {}
 
     // UDP, client to backend: the header in front of the payload (the caller checked the

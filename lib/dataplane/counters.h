@@ -72,6 +72,11 @@ constexpr unsigned drop_count = static_cast<unsigned>(drop::count);
 enum class counter_kind : uint8_t { counter, gauge };
 
 #define FULCRUM_COUNTER_FIELD(name, kind, help) uint64_t name = 0;
+// A component's counters struct, from its rows.
+#define FULCRUM_COUNTERS_OF(rows) \
+    struct counters {             \
+        rows(FULCRUM_COUNTER_FIELD) \
+    }
 
 // Per listener and per backend; `active_connections` is created minus expired by this
 // worker, so the sum over workers is the live count.

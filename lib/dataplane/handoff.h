@@ -15,9 +15,7 @@ namespace fulcrum::dataplane {
 
 class handoff {
   public:
-    struct counters {
-        FULCRUM_HANDOFF_COUNTERS(FULCRUM_COUNTER_FIELD)
-    };
+    FULCRUM_COUNTERS_OF(FULCRUM_HANDOFF_COUNTERS);
     handoff(rte_mempool *pool, neighbours &neigh, drop_counts &drops, const worker_clock &clock)
         : _pool(pool), _neigh(neigh), _drops(drops), _clock(clock) {}
 

@@ -25,9 +25,7 @@ namespace fulcrum::dataplane {
 
 class neighbours {
   public:
-    struct counters {
-        FULCRUM_NEIGHBOUR_COUNTERS(FULCRUM_COUNTER_FIELD)
-    };
+    FULCRUM_COUNTERS_OF(FULCRUM_NEIGHBOUR_COUNTERS);
 
     // `self`: this worker's index in the peers' message rings. The table lives on `socket`.
     neighbours(uint32_t self, int socket, rte_mempool *pool, tx_buffers &tx, drop_counts &drops,

@@ -16,9 +16,7 @@ namespace fulcrum::dataplane {
 
 class scheduler {
   public:
-    struct counters {
-        FULCRUM_SCHEDULER_COUNTERS(FULCRUM_COUNTER_FIELD)
-    };
+    FULCRUM_COUNTERS_OF(FULCRUM_SCHEDULER_COUNTERS);
     scheduler(uint32_t self, uint32_t n_workers) : _self(self), _n_workers(n_workers), _cursor(max_listener_slots) {}
 
     // Every worker's backend counters (read-only: wlc sums their active connections).

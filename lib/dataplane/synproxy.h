@@ -37,9 +37,7 @@ class synproxy {
   public:
     static constexpr unsigned max_held = 4;         // client segments kept per waiting connection
     static constexpr unsigned waiting_slots = 16384; // per worker: more wait their client's retry
-    struct counters {
-        FULCRUM_SYNPROXY_COUNTERS(FULCRUM_COUNTER_FIELD)
-    };
+    FULCRUM_COUNTERS_OF(FULCRUM_SYNPROXY_COUNTERS);
     // What the worker does with a segment of a connection still waiting for its backend.
     enum class verdict : uint8_t {
         consumed,    // held or dropped here

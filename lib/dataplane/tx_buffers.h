@@ -23,9 +23,7 @@ inline void drop_pkt(drop_counts &drops, rte_mbuf *m, drop reason) {
 class tx_buffers {
   public:
     static constexpr uint16_t burst = 32;
-    struct counters {
-        FULCRUM_TX_COUNTERS(FULCRUM_COUNTER_FIELD)
-    };
+    FULCRUM_COUNTERS_OF(FULCRUM_TX_COUNTERS);
 
     // `port_ids`: the DPDK port of each buffer; every buffer sends on tx queue `queue`.
     tx_buffers(std::vector<uint16_t> port_ids, uint16_t queue, drop_counts &drops)

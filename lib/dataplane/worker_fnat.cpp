@@ -66,15 +66,11 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
     }
 
     uint32_t bytes = m->pkt_len;
+    // TCP and UDP keep their ports in the same first word: both written in one store.
+    uint32_t ports = dir == 0 ? conn::pack_ports(c.lport, c.bport) : conn::pack_ports(c.vport, c.cport);
+    std::memcpy(rte_pktmbuf_mtod_offset(m, uint8_t *, l4_off), &ports, sizeof ports);
     if (c.proto == IPPROTO_TCP) {
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
-        if (dir == 0) {
-            tcp->src_port = c.lport;
-            tcp->dst_port = c.bport;
-        } else {
-            tcp->src_port = c.vport;
-            tcp->dst_port = c.cport;
-        }
         uint32_t delta = l4_delta;
         if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
             delta += clamp_mss(tcp, _snap->mss_clamp);
@@ -88,13 +84,6 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         track_tcp(c, dir, tcp->tcp_flags);
     } else {
         auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
-        if (dir == 0) {
-            udp->src_port = c.lport;
-            udp->dst_port = c.bport;
-        } else {
-            udp->src_port = c.vport;
-            udp->dst_port = c.cport;
-        }
         if (udp->dgram_cksum != 0) {
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
