@@ -69,7 +69,7 @@ check "with 8,192-frame rings it has near-zero retransmits ($retr, at most 50)" 
 
 read -r bytes retr <<< "$(iperf -p 5202 -n 1M)"
 kill -USR1 "$FULCRUM_PID"; sleep 0.5
-fwd=$(sed -n 's/.* icmp errors fwd \([0-9]*\),.*/\1/p' "$LAB_DIR/fulcrum.log" | tail -1)
+fwd=$(sed -n 's/.* icmp errors forwarded \([0-9]*\),.*/\1/p' "$LAB_DIR/fulcrum.log" | tail -1)
 pmtu=$(lab_ns cl ip route get 10.10.1.10 | grep -o 'mtu [0-9]*' || true)
 check "1 MB uploaded to a backend behind a 1400-MTU hop ($bytes bytes, $retr retransmits)" [ "$bytes" -ge 1048576 ]
 check "the hop's fragmentation-needed reached the client through Fulcrum ($fwd forwarded; client route: ${pmtu:-no pmtu})" \

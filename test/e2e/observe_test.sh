@@ -21,8 +21,8 @@ after=$(telemetry /fulcrum/stats | field 'd["/fulcrum/stats"]["connections_creat
 check "telemetry /fulcrum/stats counts the 20 new connections ($before -> $after)" test "$((after - before))" -eq 20
 web3=$(telemetry /fulcrum/backends | field 'd["/fulcrum/backends"]["tcp_10_10_1_10_80_10_10_2_13_8080"]')
 check "telemetry /fulcrum/backends has web3's live counters and shares ($web3)" \
-  python3 -c "d=$web3; import sys; sys.exit(0 if d['new_conns'] == $c and d['weight_share_pct'] == '70.00' else 1)"
-lst=$(telemetry /fulcrum/listeners | field 'd["/fulcrum/listeners"]["tcp_10_10_1_10_80"]["new_conns"]')
+  python3 -c "d=$web3; import sys; sys.exit(0 if d['new_connections'] == $c and d['weight_share_pct'] == '70.00' else 1)"
+lst=$(telemetry /fulcrum/listeners | field 'd["/fulcrum/listeners"]["tcp_10_10_1_10_80"]["new_connections"]')
 check "telemetry /fulcrum/listeners: $lst connections on tcp 10.10.1.10:80" test "$lst" -eq 20
 
 scrape() { lab_ns lb curl -s --max-time 3 http://127.0.0.1:9100/metrics; }
