@@ -21,20 +21,20 @@
 // Health probes are the control thread's own kernel sockets and never pass here.
 #pragma once
 
+// Its counter rows (counters.h).
+#define FULCRUM_CLIENT_ADDR_COUNTERS(X) X(proxy_v2_headers, counter, "PROXY v2 headers sent to backends (one per TCP connection, one per UDP datagram).")  \
+    X(proxy_v2_headers_resent, counter, "PROXY v2 headers sent again: a backend segment had not acknowledged it.")     \
+    X(toa_options, counter, "Client segments given the TOA option (254).")                                            \
+    X(toa_no_room, counter,                                                                                            \
+      "Client segments at the first sequence number sent without TOA: no option space or over the MTU.")               \
+    X(syn_data_trimmed, counter, "SYN payloads (TCP Fast Open) removed on PROXY v2 listeners, sent again by the client.")
+
 #include "dataplane/neighbours.h"
 #include "dataplane/side_table.h"
 
 #include <rte_tcp.h>
 
 namespace fulcrum::dataplane {
-
-#define FULCRUM_CLIENT_ADDR_COUNTERS(X)                                                                                 \
-    X(proxy_v2_headers, counter, "PROXY v2 headers sent to backends (one per TCP connection, one per UDP datagram).")  \
-    X(proxy_v2_headers_resent, counter, "PROXY v2 headers sent again: a backend segment had not acknowledged it.")     \
-    X(toa_options, counter, "Client segments given the TOA option (254).")                                            \
-    X(toa_no_room, counter,                                                                                            \
-      "Client segments at the first sequence number sent without TOA: no option space or over the MTU.")               \
-    X(syn_data_trimmed, counter, "SYN payloads (TCP Fast Open) removed on PROXY v2 listeners, sent again by the client.")
 
 class client_addr {
   public:

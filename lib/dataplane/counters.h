@@ -80,8 +80,7 @@ enum class counter_kind : uint8_t { counter, gauge };
 
 // Per listener and per backend; `active_connections` is created minus expired by this
 // worker, so the sum over workers is the live count.
-#define FULCRUM_FLOW_COUNTERS(X)                                                          \
-    X(new_connections, counter, "New connections.")                                       \
+#define FULCRUM_FLOW_COUNTERS(X) X(new_connections, counter, "New connections.")                                       \
     X(active_connections, gauge, "Connections in the tables now.")                        \
     X(packets_in, counter, "Packets client to backend.")                                  \
     X(packets_out, counter, "Packets backend to client.")                                 \

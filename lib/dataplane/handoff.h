@@ -10,8 +10,7 @@
 
 namespace fulcrum::dataplane {
 
-#define FULCRUM_HANDOFF_COUNTERS(X) \
-    X(cluster_handoffs, counter, "Segments of connections this node does not hold, copied to other cluster nodes (one per node).")
+#define FULCRUM_HANDOFF_COUNTERS(X) X(cluster_handoffs, counter, "Segments of connections this node does not hold, copied to other cluster nodes (one per node).")
 
 class handoff {
   public:

@@ -4,21 +4,20 @@
 // (neigh_table.h has the table and its rules).
 #pragma once
 
+#include <rte_ring.h>
+
+#include <memory>
+#include <vector>
+
 #include "dataplane/clock.h"
 #include "dataplane/neigh_table.h"
 #include "dataplane/snapshot.h"
 #include "dataplane/socket_memory.h"
 #include "dataplane/tx_buffers.h"
 
-#include <rte_ring.h>
-
-#include <memory>
-#include <vector>
-
 namespace fulcrum::dataplane {
 
-#define FULCRUM_NEIGHBOUR_COUNTERS(X)                                                                         \
-    X(arp_replies, counter, "ARP replies sent.")                                                              \
+#define FULCRUM_NEIGHBOUR_COUNTERS(X) X(arp_replies, counter, "ARP replies sent.")                                                              \
     X(arp_requests, counter, "ARP requests sent.")                                                            \
     X(neighbours_aged, counter, "Learned neighbours forgotten: unused and unconfirmed for neighbour_timeout.") \
     X(neighbour_static_kept, counter, "ARP packets that disagreed with a static neighbour (ignored).")

@@ -11,8 +11,7 @@
 
 namespace fulcrum::dataplane {
 
-#define FULCRUM_SCHEDULER_COUNTERS(X) \
-    X(persistence_hits, counter, "New connections sent to a client's persistent backend.")
+#define FULCRUM_SCHEDULER_COUNTERS(X) X(persistence_hits, counter, "New connections sent to a client's persistent backend.")
 
 class scheduler {
   public:

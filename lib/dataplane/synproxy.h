@@ -16,6 +16,13 @@
 // half of it; connections made while it is idle carry no proxy state and pay nothing.
 #pragma once
 
+// Its counter rows (counters.h).
+#define FULCRUM_SYNPROXY_COUNTERS(X) X(syn_cookies_sent, counter, "SYN-ACKs with a cookie sent by the SYN proxy.")                                  \
+    X(syn_proxy_connections, counter, "Connections opened by a valid cookie ACK.")                                 \
+    X(syn_proxy_established, counter, "Proxied connections the backend accepted.")                                 \
+    X(syn_proxy_backend_syns, counter, "SYNs the proxy sent to backends (retries included).")                      \
+    X(syn_proxy_engaged, counter, "Times SynProxy auto engaged on a listener (half-open over syn_proxy_threshold).")
+
 #include "dataplane/clock.h"
 #include "dataplane/neighbours.h"
 #include "dataplane/side_table.h"
@@ -25,13 +32,6 @@
 #include <vector>
 
 namespace fulcrum::dataplane {
-
-#define FULCRUM_SYNPROXY_COUNTERS(X)                                                                               \
-    X(syn_cookies_sent, counter, "SYN-ACKs with a cookie sent by the SYN proxy.")                                  \
-    X(syn_proxy_connections, counter, "Connections opened by a valid cookie ACK.")                                 \
-    X(syn_proxy_established, counter, "Proxied connections the backend accepted.")                                 \
-    X(syn_proxy_backend_syns, counter, "SYNs the proxy sent to backends (retries included).")                      \
-    X(syn_proxy_engaged, counter, "Times SynProxy auto engaged on a listener (half-open over syn_proxy_threshold).")
 
 class synproxy {
   public:

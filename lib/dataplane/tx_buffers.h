@@ -11,8 +11,7 @@
 
 namespace fulcrum::dataplane {
 
-#define FULCRUM_TX_COUNTERS(X)               \
-    X(tx_packets, counter, "Packets sent.") \
+#define FULCRUM_TX_COUNTERS(X) X(tx_packets, counter, "Packets sent.") \
     X(tx_bytes, counter, "Bytes sent.")
 
 inline void drop_pkt(drop_counts &drops, rte_mbuf *m, drop reason) {

@@ -14,24 +14,20 @@
 
 namespace fulcrum::dataplane {
 
-#define FULCRUM_RX_COUNTERS(X)                     \
-    X(rx_packets, counter, "Packets received.") \
+#define FULCRUM_RX_COUNTERS(X) X(rx_packets, counter, "Packets received.") \
     X(rx_bytes, counter, "Bytes received.")
 
-#define FULCRUM_CONN_COUNTERS(X)                                                                                      \
-    X(connections_created, counter, "Connections created.")                                                           \
+#define FULCRUM_CONN_COUNTERS(X) X(connections_created, counter, "Connections created.")                                                           \
     X(connections_expired, counter, "Connections expired or closed.")                                                 \
     X(connections_evicted, counter, "Unreplied or half-open connections evicted to make room (table or lport pool full).") \
     X(connections_drained, counter, "Connections reset when their backend's drain ended.")                            \
     X(resets_sent, counter, "TCP resets Fulcrum sent on its own (drained connections, no backend up).")
 
-#define FULCRUM_ICMP_COUNTERS(X)                                                                    \
-    X(icmp_replies, counter, "ICMP echo replies sent.")                                             \
+#define FULCRUM_ICMP_COUNTERS(X) X(icmp_replies, counter, "ICMP echo replies sent.")                                             \
     X(icmp_errors_forwarded, counter, "ICMP errors about a connection translated to its other side.") \
     X(icmp_frag_needed, counter, "Fragmentation-needed errors sent for DF packets over the egress MTU.")
 
-#define FULCRUM_PATH_COUNTERS(X)                                                                \
-    X(redirected_out, counter, "Replies sent to the worker that owns their connection.")        \
+#define FULCRUM_PATH_COUNTERS(X) X(redirected_out, counter, "Replies sent to the worker that owns their connection.")        \
     X(redirected_in, counter, "Replies received from another worker's queue.")                  \
     X(kernel_out, counter, "Frames handed to the kernel (exception path).")                     \
     X(kernel_in, counter, "Frames the kernel sent out (exception path).")
