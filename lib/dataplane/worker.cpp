@@ -70,7 +70,12 @@ worker::worker(const worker_params &p, const snapshot *snap)
     _exc_poll_tsc = _clock.hz / 20000;       // 50 us
     std::string sfx = std::to_string(p.id) + "_" + std::to_string(reinterpret_cast<uintptr_t>(this) & 0xffffff);
     _redirect_in = make_ring("fr_redir_" + sfx, sizeof(void *), 4096, p.socket);
-    _msg_in = make_ring("fr_msg_" + sfx, sizeof(worker_msg), 1024, p.socket);
+    try { // the destructor does not run for a constructor that throws: no ring left behind
+        _msg_in = make_ring("fr_msg_" + sfx, sizeof(worker_msg), 1024, p.socket);
+    } catch (...) {
+        rte_ring_free(_redirect_in);
+        throw;
+    }
     adopt_snapshot(snap);
     _neigh.add_static(snap->static_neighbours);
 }
