@@ -51,7 +51,10 @@ struct alignas(64) connection {
 
     uint32_t expire_tick; // lazily extended; the wheel re-files the entry when it fires
     uint32_t timer_next, timer_prev;
-    uint32_t laddr_entry; // laddr_pool entry to return on expiry
+    // TCP: the window field each side last sent in a segment that passed the window
+    // check (host order; scaled by its wscale nibble): what that side accepts beyond its
+    // acknowledgment. See tcp_window.h.
+    uint16_t win[2];
 
     uint16_t ip_delta; // folded checksum delta of direction 0 (addresses only)
     uint16_t l4_delta; // folded checksum delta of direction 0 (addresses and ports)
@@ -61,9 +64,24 @@ struct alignas(64) connection {
     uint8_t proto;    // IPPROTO_TCP / IPPROTO_UDP; 0 while the entry is free
     tcp_state state;
     uint8_t flags;
-    uint8_t out_port[2];
+    uint8_t out_ports; // per direction a nibble: the snapshot index of the port it leaves by (at most 16)
+    // TCP: per side a nibble, the window scale its windows are read with (low: the
+    // client's, high: the backend's); until the backend's SYN-ACK the low nibble holds
+    // the scale the client offered, 15 for none.
+    uint8_t wscale;
+
+    uint8_t out_port(unsigned dir) const { return static_cast<uint8_t>((out_ports >> (dir * 4)) & 15); }
+    void set_out_port(unsigned dir, uint8_t port) {
+        out_ports = static_cast<uint8_t>((out_ports & ~(15u << (dir * 4))) | (port & 15u) << (dir * 4));
+    }
 };
 static_assert(sizeof(connection) == 64, "a connection must fit one cache line");
+
+// A TCP connection both ends are done with (TIME_WAIT) or one reset (CLOSE): kept only
+// so stragglers translate, and the first to give way for room.
+inline bool finished(const connection &c) {
+    return c.proto == 6 /* IPPROTO_TCP */ && (c.state == tcp_state::time_wait || c.state == tcp_state::close);
+}
 
 // Two adjacent 16-bit ports as one word, source port first in memory as in a header.
 // Building and comparing keys with whole words avoids store-forwarding stalls that

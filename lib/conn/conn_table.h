@@ -114,6 +114,13 @@ class conn_table {
         return true;
     }
     bool deferred_full() const { return _n_deferred == max_deferred; }
+    // Whether a connection of this burst, not yet indexed by its reply direction, has
+    // reply tuple `k` (a lookup cannot see it yet).
+    bool deferred_holds(const flow_key &k) const {
+        for (uint32_t i = 0; i < _n_deferred; i++)
+            if (key_matches(_conns[_deferred[i].idx], 1, k)) return true;
+        return false;
+    }
     // Index the deferred reply directions; a connection whose reply finds no slot is
     // handed to `failed` (still indexed by its client direction: the caller expires it).
     template <class F> void flush_deferred(F &&failed) {

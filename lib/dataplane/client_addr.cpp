@@ -169,7 +169,7 @@ void client_addr::send_header(const connection &c, conn_side &s, const rte_tcp_h
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
     _counters.proxy_v2_headers++;
-    _neigh.send(m, c.out_port[0], _neigh.at(c.neigh[0]), snap);
+    _neigh.send(m, c.out_port(0), _neigh.at(c.neigh[0]), snap);
 }
 
 uint32_t client_addr::translate(connection &c, conn_side &s, unsigned dir, rte_tcp_hdr *tcp, const snapshot &snap) {
@@ -182,10 +182,11 @@ uint32_t client_addr::translate(connection &c, conn_side &s, unsigned dir, rte_t
             sum = net::csum_replace32(sum, tcp->sent_seq, seq);
             tcp->sent_seq = seq;
         }
-        if (s.ws_backend != s.ws_client_view) {
+        unsigned backend_shift = s.ws_backend == tcp_window::no_scale ? 0 : s.ws_backend;
+        if (backend_shift != s.ws_client_view) {
             // The client reads windows with the scale the SYN-ACK promised: rescale,
             // rounding up (a window never shrinks to zero by the conversion).
-            uint32_t win = uint32_t(rte_be_to_cpu_16(tcp->rx_win)) << s.ws_backend;
+            uint32_t win = uint32_t(rte_be_to_cpu_16(tcp->rx_win)) << backend_shift;
             uint32_t unit = 1u << s.ws_client_view;
             uint16_t nw = rte_cpu_to_be_16(static_cast<uint16_t>(std::min<uint32_t>(65535, (win + unit - 1) >> s.ws_client_view)));
             sum = net::csum_replace16(sum, tcp->rx_win, nw);
@@ -205,7 +206,7 @@ uint32_t client_addr::translate(connection &c, conn_side &s, unsigned dir, rte_t
             sum += map_sack_blocks(tcp, [&](uint32_t e) { return unshift_header(e, s.first_seq); });
         }
         if (s.client_addr == listener_rt::client_addr_toa && (f & tcp_syn)) // room for the option
-            sum += clamp_mss(tcp, static_cast<uint16_t>(snap.ports[c.out_port[0]].mtu - 40 - toa_len));
+            sum += clamp_mss(tcp, static_cast<uint16_t>(snap.ports[c.out_port(0)].mtu - 40 - toa_len));
         return sum;
     }
     if (s.delta) { // SYN proxy: acks and SACK blocks name the backend's bytes in the client's numbering
@@ -215,6 +216,13 @@ uint32_t client_addr::translate(connection &c, conn_side &s, unsigned dir, rte_t
             tcp->recv_ack = ack;
         }
         sum += map_sack_blocks(tcp, [&](uint32_t e) { return seq_add(e, 0u - s.delta); });
+        if (s.ws_backend == tcp_window::no_scale && tcp_window::scale(c, 0)) {
+            // The backend did not scale, so it reads the client's windows as bytes.
+            uint32_t win = uint32_t(rte_be_to_cpu_16(tcp->rx_win)) << tcp_window::scale(c, 0);
+            uint16_t nw = rte_cpu_to_be_16(static_cast<uint16_t>(std::min<uint32_t>(65535, win)));
+            sum = net::csum_replace16(sum, tcp->rx_win, nw);
+            tcp->rx_win = nw;
+        }
     }
     if (v2 && !(f & tcp_syn)) {
         if (s.header == conn_side::header_unsent && (f & tcp_ack) && !(f & tcp_rst)) {

@@ -5,6 +5,7 @@
 #pragma once
 
 #include "conn/conn.h"
+#include "conn/tcp_window.h"
 
 #include <cstdint>
 
@@ -13,12 +14,14 @@ namespace fulcrum::dataplane {
 using conn::connection;
 using conn::flow_key;
 using conn::tcp_state;
+namespace tcp_window = conn::tcp_window;
 
 struct conn_side {
     uint32_t delta;         // SYN proxy: client-facing sequence = backend's + delta
     uint32_t first_seq;     // the client's ISN + 1: where its bytes (or the PROXY header) start
     uint16_t pending;       // SYN proxy: 1 + its waiting slot while the backend has not answered
-    uint8_t ws_backend;     // SYN proxy: window scale the backend uses
+    uint8_t ws_backend;     // SYN proxy: window scale the backend uses; tcp_window::no_scale when
+                            // it did not answer the offer of a client that scales (both ways unscaled)
     uint8_t ws_client_view; // SYN proxy: window scale the client was promised
     uint8_t client_addr;    // listener_rt::client_addr_*, fixed when the connection was made
     uint8_t header;         // PROXY v2 over TCP: header_unsent, header_sent, header_acked

@@ -122,7 +122,7 @@ void synproxy::send_backend_syn(connection &c, const waiting_conn &w, const snap
     auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
     std::memset(eth, 0, max_len);
     eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    uint16_t mss = std::min<uint16_t>(w.opts.mss, static_cast<uint16_t>(s.ports[c.out_port[0]].mtu - 40));
+    uint16_t mss = std::min<uint16_t>(w.opts.mss, static_cast<uint16_t>(s.ports[c.out_port(0)].mtu - 40));
     uint32_t opt_len = write_syn_options(reinterpret_cast<uint8_t *>(tcp + 1), mss, w.opts.wscale, w.opts.sack);
     uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + opt_len);
     rte_pktmbuf_trim(m, static_cast<uint16_t>(max_len - l3_off - ip_len));
@@ -134,7 +134,7 @@ void synproxy::send_backend_syn(connection &c, const waiting_conn &w, const snap
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
     _counters.syn_proxy_backend_syns++;
-    _neigh.send(m, c.out_port[0], _neigh.at(c.neigh[0]), s);
+    _neigh.send(m, c.out_port(0), _neigh.at(c.neigh[0]), s);
 }
 
 void synproxy::open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net::cookie_options &o,
@@ -154,6 +154,7 @@ void synproxy::open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net
     ps.ws_client_view = o.wscale >= 0 ? proxy_wscale : 0;
     c.flags |= conn::assured | conn::ack_in; // the client finished its handshake
     c.ack[0] = tcp->recv_ack;
+    c.win[0] = rte_be_to_cpu_16(tcp->rx_win); // scaled by the client's own scale (tcp_window.h)
     _counters.syn_proxy_connections++;
     send_backend_syn(c, w, s);
 }
@@ -192,10 +193,17 @@ synproxy::verdict synproxy::on_segment(rte_mbuf *m, connection &c, uint32_t idx,
     conn_side &ps = _side.at(idx);
     ps.delta = w.cookie - rte_be_to_cpu_32(tcp->sent_seq);
     syn_options bo = parse_syn_options(tcp);
-    ps.ws_backend = ps.ws_client_view && bo.wscale >= 0 ? uint8_t(bo.wscale) : 0;
-    if (!ps.ws_client_view || bo.wscale < 0) ps.ws_client_view = ps.ws_backend = 0; // no scaling either side
+    // The backend scales only when it answered our offer (made only when the client's SYN
+    // offered); the client keeps the scale its SYN-ACK promised either way, and
+    // client_addr::translate converts windows between the two.
+    bool client_scales = w.opts.wscale >= 0, backend_scales = client_scales && bo.wscale >= 0;
+    ps.ws_backend = backend_scales ? uint8_t(bo.wscale) : client_scales ? tcp_window::no_scale : 0;
     c.ack[1] = tcp->recv_ack;
     c.flags |= conn::ack_out;
+    c.win[1] = rte_be_to_cpu_16(tcp->rx_win);
+    // The window check reads each side's windows as that side scales them: the client
+    // its own offer when the proxy promised scaling, the backend its answer.
+    c.wscale = static_cast<uint8_t>((client_scales ? w.opts.wscale : 0) | (backend_scales ? bo.wscale : 0) << 4);
     c.state = tcp_state::established;
     rte_pktmbuf_free(m);
     _counters.syn_proxy_established++;

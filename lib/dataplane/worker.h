@@ -10,6 +10,7 @@
 #pragma once
 
 #include "conn/conn_table.h"
+#include "conn/tcp_window.h"
 #include "conn/timer_wheel.h"
 #include "dataplane/admission.h"
 #include "dataplane/drain.h"
@@ -92,15 +93,16 @@ class worker {
     connection *bind(const flow_key &key, const listener_rt &l, const backend_rt &b, drop &why);
     void count_new(connection &c, const listener_rt &l);
     connection *refuse(rte_mbuf *m, const listener_rt *l, drop why);
-    bool take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry);
+    bool take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint32_t &laddr, uint16_t &lport);
     uint32_t reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const;
-    bool evict_unassured();
+    bool evict_for_room();
+    connection *due_first(bool finished_only);
     void flush_inserts();
     void expire(connection *c);
     // The rewrite and TCP state (worker_fnat.cpp).
     void forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off);
     void proxied_segment(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off);
-    void track_tcp(connection &c, unsigned dir, uint8_t tcp_flags);
+    void track_tcp(connection &c, unsigned dir, tcp_window::segment &seg, const rte_tcp_hdr *tcp);
     void refresh_expiry(connection &c, uint32_t timeout_s);
     void close_drained(connection &c);
     void send_reset(const connection &c, unsigned dir);         // to one side, at its expected seq
@@ -124,7 +126,9 @@ class worker {
     laddr::laddr_pool _lports;
     std::vector<uint32_t> _laddr_turn; // by port: where the next laddr choice starts
     uint32_t _rss_turn = 0;            // which of its own RETA entries it aims at next
-    uint32_t _evict_miss_tick = UINT32_MAX, _evict_from = 0; // see evict_unassured
+    struct eviction_scan {
+        uint32_t miss_tick = UINT32_MAX, from = 0;
+    } _evict_scan[2]; // see evict_for_room: finished entries, then any not assured
 
     tx_buffers _tx;
     neighbours _neigh;

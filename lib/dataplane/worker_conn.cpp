@@ -82,9 +82,9 @@ connection *worker::refuse(rte_mbuf *m, const listener_rt *l, drop why) {
 }
 
 // The connection's state: routes and next hops both ways, an laddr:lport, a table entry
-// indexed both ways, a timer. A full pool or table makes room from flows that never got
-// an answer, never from established ones: a flood of one-packet flows cannot lock out
-// real clients.
+// indexed both ways, a timer. A full table makes room from finished connections first,
+// then from flows that never got an answer, never from established ones: a flood of
+// one-packet flows cannot lock out real clients.
 connection *worker::bind(const flow_key &key, const listener_rt &l, const backend_rt &b, drop &why) {
     route to_backend, to_client;
     if (!_snap->lookup_route(b.ip, to_backend) || !_snap->lookup_route(key.src, to_client))
@@ -94,32 +94,28 @@ connection *worker::bind(const flow_key &key, const listener_rt &l, const backen
     if (!nh_backend || !nh_client) return why = drop::neigh_table_full, nullptr;
     if (to_backend.port < _snap->port_laddrs.size() && _snap->port_laddrs[to_backend.port].empty())
         return why = drop::no_laddr, nullptr;
-    uint32_t entry;
-    if (!take_lport(b, to_backend.port, entry) && !(evict_unassured() && take_lport(b, to_backend.port, entry)))
-        return why = drop::lport_exhausted, nullptr;
+    uint32_t laddr_index;
+    uint16_t lport;
+    if (!take_lport(b, key.proto, to_backend.port, laddr_index, lport)) return why = drop::lport_exhausted, nullptr;
     connection *c = _conns.alloc();
-    if (!c && evict_unassured()) c = _conns.alloc();
-    if (!c) {
-        _lports.give(entry);
-        return why = drop::table_full, nullptr;
-    }
+    if (!c && evict_for_room()) c = _conns.alloc();
+    if (!c) return why = drop::table_full, nullptr;
     c->cip = key.src;
     c->vip = key.dst;
     c->cport = key.sport();
     c->vport = key.dport();
-    c->laddr = _snap->laddrs[laddr::entry_laddr(entry)];
-    c->lport = rte_cpu_to_be_16(laddr::entry_port(entry));
+    c->laddr = _snap->laddrs[laddr_index];
+    c->lport = rte_cpu_to_be_16(lport);
     c->bip = b.ip;
     c->bport = b.port;
     c->proto = key.proto;
-    c->laddr_entry = entry;
     c->listener = l.index;
     c->backend_slot = b.slot;
     c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
     if (key.proto == IPPROTO_UDP) c->ack[0] = _clock.now_tick; // when it began: see forward
-    c->out_port[0] = to_backend.port;
+    c->set_out_port(0, to_backend.port);
     c->neigh[0] = _neigh.index_of(nh_backend);
-    c->out_port[1] = to_client.port;
+    c->set_out_port(1, to_client.port);
     c->neigh[1] = _neigh.index_of(nh_client);
     nh_backend->port = to_backend.port;
     nh_client->port = to_client.port;
@@ -130,7 +126,6 @@ connection *worker::bind(const flow_key &key, const listener_rt &l, const backen
     if (_conns.deferred_full()) flush_inserts();
     if (!_conns.insert_deferred(c, _conns.hash(key))) {
         _conns.release(c);
-        _lports.give(entry);
         return why = drop::table_full, nullptr;
     }
     uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
@@ -152,23 +147,32 @@ void worker::count_new(connection &c, const listener_rt &l) {
     bc.active_connections++;
 }
 
-bool worker::evict_unassured() {
-    // A scan that found nothing is not repeated within the same tick (10 ms): a full
-    // table of established connections must not make every new packet a long walk.
-    if (_evict_miss_tick == _clock.now_tick) return false;
-    // The scan resumes where the last one found its victim: under a flood every slot
-    // before it is empty or assured, and walking them again (thousands of empty slots
-    // between now and the flood's 30-second deadlines) would cap evictions at ~150k/s.
-    connection *victim = _wheel.find_due_first([](const connection &c) { return !(c.flags & conn::assured); },
-                                               _evict_from, conn::timer_wheel::ticks_per_second * 600, 4096);
-    if (!victim) {
-        _evict_miss_tick = _clock.now_tick;
-        return false;
-    }
+// Room in a full table: the finished connection due first (TIME_WAIT, CLOSE: their
+// endpoints are done with them), else the flow due first that never became assured (a
+// half-open handshake, an unanswered datagram). Established connections never give way.
+bool worker::evict_for_room() {
+    connection *victim = due_first(true);
+    if (!victim) victim = due_first(false);
+    if (!victim) return false;
     _wheel.remove(victim);
     _counters.connections_evicted++;
     expire(victim);
     return true;
+}
+
+connection *worker::due_first(bool finished_only) {
+    // A scan that found nothing is not repeated within the same tick (10 ms): a full
+    // table of established connections must not make every new packet a long walk.
+    eviction_scan &scan = _evict_scan[finished_only ? 0 : 1];
+    if (scan.miss_tick == _clock.now_tick) return nullptr;
+    // The scan resumes where the last one found its victim: under a flood every slot
+    // before it is empty or assured, and walking them again (thousands of empty slots
+    // between now and the flood's 30-second deadlines) would cap evictions at ~150k/s.
+    connection *victim = _wheel.find_due_first(
+        [finished_only](const connection &c) { return finished_only ? conn::finished(c) : !(c.flags & conn::assured); },
+        scan.from, conn::timer_wheel::ticks_per_second * 600, 4096);
+    if (!victim) scan.miss_tick = _clock.now_tick;
+    return victim;
 }
 
 void worker::flush_inserts() {
@@ -181,22 +185,52 @@ void worker::flush_inserts() {
     });
 }
 
-bool worker::take_lport(const backend_rt &b, uint8_t egress, uint32_t &entry) {
+// An laddr:lport whose reply tuple toward the backend's address and port no connection
+// holds (laddr_pool.h): the laddrs of the egress port in turn, a few candidates each.
+// When every candidate is held, the tuple of a finished connection among them is taken
+// over (the old entry ends now instead of at its TIME_WAIT deadline), else that of one
+// never assured: of either kind the one due first.
+bool worker::take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint32_t &laddr_index, uint16_t &lport) {
+    constexpr uint32_t tries_per_laddr = 16;
     // (A snapshot made without port_laddrs: every laddr is every port's.)
     const std::vector<uint16_t> *mine = egress < _snap->port_laddrs.size() ? &_snap->port_laddrs[egress] : nullptr;
     if (_laddr_turn.size() <= egress) _laddr_turn.resize(egress + 1u);
     uint32_t n = static_cast<uint32_t>(mine ? mine->size() : _snap->laddrs.size());
+    struct holder {
+        connection *c = nullptr;
+        uint32_t laddr = 0;
+        uint16_t lport = 0;
+    } give_way[2]; // finished, not assured
     for (uint32_t k = 0; k < n; k++) {
         uint32_t l = mine ? (*mine)[(_laddr_turn[egress] + k) % n] : (_laddr_turn[egress] + k) % n;
-        bool got = !_lports.rss(l) ? _lports.take(l, 0, entry)
-                                   : _lports.take_rss(l, b.rss_part ^ _snap->laddr_rss_part[l], _id,
-                                                      _snap->ports[egress].rx_queues, _rss_turn, entry);
-        if (got) {
-            _laddr_turn[egress] = (_laddr_turn[egress] + k + 1) % n;
-            return true;
+        bool rss = _lports.rss(l);
+        uint32_t fixed = rss ? b.rss_part ^ _snap->laddr_rss_part[l] : 0;
+        for (uint32_t t = 0; t < tries_per_laddr; t++) {
+            uint32_t bucket = rss ? _lports.rss_bucket(l, fixed, _id, _snap->ports[egress].rx_queues, _rss_turn++) : 0;
+            uint16_t candidate;
+            if (!_lports.next(l, bucket, candidate)) continue;
+            flow_key reply{b.ip, _snap->laddrs[l], conn::pack_ports(b.port, rte_cpu_to_be_16(candidate)), proto};
+            unsigned dir;
+            connection *held = _conns.lookup(reply, _conns.hash(reply), dir);
+            if (!held && !_conns.deferred_holds(reply)) {
+                _laddr_turn[egress] = (_laddr_turn[egress] + k + 1) % n;
+                laddr_index = l, lport = candidate;
+                return true;
+            }
+            if (!held) continue;
+            // Of each kind, the one due first: the least recently active.
+            unsigned rank = conn::finished(*held) ? 0 : (held->flags & conn::assured) ? 2 : 1;
+            if (rank < 2 && (!give_way[rank].c || static_cast<int32_t>(held->expire_tick - give_way[rank].c->expire_tick) < 0))
+                give_way[rank] = {held, l, candidate};
         }
     }
-    return false;
+    const holder &victim = give_way[0].c ? give_way[0] : give_way[1];
+    if (!victim.c) return false;
+    laddr_index = victim.laddr, lport = victim.lport;
+    _wheel.remove(victim.c);
+    _counters.connections_evicted++;
+    expire(victim.c);
+    return true;
 }
 
 uint32_t worker::reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const {
@@ -210,7 +244,6 @@ void worker::expire(connection *c) {
     _counters.connections_expired++;
     _listener_counters[c->listener].active_connections--;
     _backend_counters[c->backend_slot].active_connections--;
-    _lports.give(c->laddr_entry);
     _neigh.at(c->neigh[0]).refs--;
     _neigh.at(c->neigh[1]).refs--;
     if (c->flags & conn::src_counted) _admission.release_source(c->listener, c->cip);

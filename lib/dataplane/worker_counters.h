@@ -19,9 +19,11 @@ namespace fulcrum::dataplane {
 
 #define FULCRUM_CONN_COUNTERS(X) X(connections_created, counter, "Connections created.")                                                           \
     X(connections_expired, counter, "Connections expired or closed.")                                                 \
-    X(connections_evicted, counter, "Unreplied or half-open connections evicted to make room (table or lport pool full).") \
+    X(connections_evicted, counter, "Finished, unreplied or half-open connections ended early to make room (table full, or every lport toward a backend held).") \
     X(connections_drained, counter, "Connections reset when their backend's drain ended.")                            \
-    X(resets_sent, counter, "TCP resets Fulcrum sent on its own (drained connections, no backend up).")
+    X(resets_sent, counter, "TCP resets Fulcrum sent on its own (drained connections, no backend up).")             \
+    X(tcp_out_of_window, counter,                                                                                      \
+      "TCP segments outside the receiver's window (a blind reset, FIN or ACK): forwarded, the connection unchanged.")
 
 #define FULCRUM_ICMP_COUNTERS(X) X(icmp_replies, counter, "ICMP echo replies sent.")                                             \
     X(icmp_errors_forwarded, counter, "ICMP errors about a connection translated to its other side.") \

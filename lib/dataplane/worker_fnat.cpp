@@ -30,17 +30,17 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             if (dir == 0 && side->client_addr != listener_rt::client_addr_none &&
                 (side->client_addr == listener_rt::client_addr_toa ||
                  (rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off)->tcp_flags & tcp_syn)))
-                _client_addr.prepare_tcp(m, c, *side, l4_off, _max_frame[c.out_port[0]]);
+                _client_addr.prepare_tcp(m, c, *side, l4_off, _max_frame[c.out_port(0)]);
         }
     }
     // One compare on the common path: only a frame over the smallest port's limit looks further.
-    if (__builtin_expect(m->pkt_len > _min_max_frame, 0) && m->pkt_len > _max_frame[c.out_port[dir]] &&
+    if (__builtin_expect(m->pkt_len > _min_max_frame, 0) && m->pkt_len > _max_frame[c.out_port(dir)] &&
         too_big(m, c, dir))
         return;
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     uint16_t ip_delta = dir == 0 ? c.ip_delta : net::csum_negate(c.ip_delta);
     uint16_t l4_delta = dir == 0 ? c.l4_delta : net::csum_negate(c.l4_delta);
-    uint8_t out = c.out_port[dir];
+    uint8_t out = c.out_port(dir);
     const port_rt &op = _snap->ports[out];
 
     if (dir == 0) {
@@ -74,14 +74,15 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         uint32_t delta = l4_delta;
         if (_snap->mss_clamp && (tcp->tcp_flags & tcp_syn))
             delta += clamp_mss(tcp, _snap->mss_clamp);
-        // Each side's acknowledgment as that side numbers it: what a reset to it needs.
-        if (tcp->tcp_flags & tcp_ack) {
-            c.ack[dir] = tcp->recv_ack;
-            c.flags = static_cast<uint8_t>(c.flags | (conn::ack_in << dir));
-        }
+        // The acknowledgment and window as the sender wrote them, the sequence as the
+        // receiver will read it (tcp_window.h).
+        tcp_window::segment seg{0, rte_be_to_cpu_32(tcp->recv_ack), 0, rte_be_to_cpu_16(tcp->rx_win), tcp->tcp_flags};
         if (__builtin_expect(side != nullptr, 0)) delta += _client_addr.translate(c, *side, dir, tcp, *_snap);
         tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
-        track_tcp(c, dir, tcp->tcp_flags);
+        seg.seq = rte_be_to_cpu_32(tcp->sent_seq);
+        seg.len = rte_be_to_cpu_16(ip->total_length) - sizeof(rte_ipv4_hdr) - (tcp->data_off >> 4) * 4u +
+                  ((seg.flags & tcp_syn) ? 1 : 0) + ((seg.flags & tcp_fin) ? 1 : 0);
+        track_tcp(c, dir, seg, tcp);
     } else {
         auto *udp = rte_pktmbuf_mtod_offset(m, rte_udp_hdr *, l4_off);
         if (udp->dgram_cksum != 0) {
@@ -127,26 +128,64 @@ void worker::proxied_segment(rte_mbuf *m, connection &c, unsigned dir, uint32_t 
     }
 }
 
-void worker::track_tcp(connection &c, unsigned dir, uint8_t f) {
+namespace {
+
+uint8_t syn_wscale(const rte_tcp_hdr *tcp) {
+    uint8_t ws = tcp_window::no_scale;
+    for_each_option(tcp, [&](const uint8_t *p) {
+        if (p[0] != opt_wscale || p[1] != 3) return true;
+        ws = std::min<uint8_t>(p[2], 14); // RFC 7323: larger is read as 14
+        return false;
+    });
+    return ws;
+}
+
+} // namespace
+
+// The connection's state from a segment that passed the window check (tcp_window.h);
+// one that did not is forwarded and counted, and changes nothing, its expiry included.
+void worker::track_tcp(connection &c, unsigned dir, tcp_window::segment &seg, const rte_tcp_hdr *tcp) {
+    const uint8_t f = seg.flags;
     tcp_state s = c.state;
-    if (f & tcp_rst) {
-        s = tcp_state::close;
+    if (f & tcp_syn) {
+        seg.wscale = syn_wscale(tcp);
+        bool ok;
+        if (dir == 0 && !(f & tcp_ack)) { // the client's SYN: the first, or its retransmission
+            ok = s == tcp_state::syn_sent && !(c.flags & conn::ack_in);
+            if (ok) tcp_window::client_syn(c, seg);
+            else ok = seg.seq + 1 == tcp_window::be32(c.ack[1]) && (s == tcp_state::syn_recv || s == tcp_state::syn_sent);
+        } else {
+            ok = dir == 1 && (f & tcp_ack) && !(f & tcp_rst) && (s == tcp_state::syn_sent || s == tcp_state::syn_recv) &&
+                 tcp_window::backend_syn_ack(c, seg);
+            if (ok) s = tcp_state::syn_recv;
+        }
+        if (!ok) {
+            _counters.tcp_out_of_window++;
+            return;
+        }
     } else {
-        if (s == tcp_state::syn_sent && dir == 1 && (f & (tcp_syn | tcp_ack)) == (tcp_syn | tcp_ack))
-            s = tcp_state::syn_recv;
-        else if (s == tcp_state::syn_recv && dir == 0 && (f & (tcp_ack | tcp_syn)) == tcp_ack)
-            s = tcp_state::established;
-        if (f & tcp_fin) {
-            c.flags = static_cast<uint8_t>(c.flags | (dir == 0 ? conn::fin_in : conn::fin_out));
-            if ((c.flags & (conn::fin_in | conn::fin_out)) == (conn::fin_in | conn::fin_out))
-                s = tcp_state::time_wait;
-            else if (s != tcp_state::time_wait && s != tcp_state::close)
-                s = tcp_state::fin_wait;
+        if (tcp_window::check(c, dir, seg) != tcp_window::verdict::ok) {
+            _counters.tcp_out_of_window++;
+            return;
+        }
+        tcp_window::note(c, dir, seg);
+        if (f & tcp_rst) {
+            s = tcp_state::close;
+        } else {
+            if (s == tcp_state::syn_recv && dir == 0 && (f & tcp_ack)) s = tcp_state::established;
+            if (f & tcp_fin) {
+                c.flags = static_cast<uint8_t>(c.flags | (dir == 0 ? conn::fin_in : conn::fin_out));
+                if ((c.flags & (conn::fin_in | conn::fin_out)) == (conn::fin_in | conn::fin_out))
+                    s = tcp_state::time_wait;
+                else if (s != tcp_state::time_wait && s != tcp_state::close)
+                    s = tcp_state::fin_wait;
+            }
         }
     }
     if (s != c.state) {
         c.state = s;
         if (s == tcp_state::established) c.flags |= conn::assured;
+        if (conn::finished(c)) c.flags &= static_cast<uint8_t>(~conn::assured); // first to give way for room
         if (s != tcp_state::syn_sent && s != tcp_state::syn_recv) _synproxy.half_open_done(c);
     }
     refresh_expiry(c, s == tcp_state::established ? _idle_timeout_s[c.listener] : _snap->tcp_timeout_s[static_cast<int>(s)]);
@@ -200,7 +239,7 @@ void worker::send_reset(const connection &c, unsigned dir) {
     ip->hdr_checksum = rte_ipv4_cksum(ip);
     tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
     _counters.resets_sent++;
-    _neigh.send(m, c.out_port[dir], _neigh.at(c.neigh[dir]), *_snap);
+    _neigh.send(m, c.out_port(dir), _neigh.at(c.neigh[dir]), *_snap);
 }
 
 void worker::reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off) {

@@ -137,12 +137,12 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     icmp->icmp_cksum = static_cast<uint16_t>(~net::csum_buffer(icmp, icmp_len));
     m->ol_flags = 0;
     _counters.icmp_errors_forwarded++;
-    _neigh.send(m, c->out_port[to], _neigh.at(c->neigh[to]), *_snap);
+    _neigh.send(m, c->out_port(to), _neigh.at(c->neigh[to]), *_snap);
     return true;
 }
 
 bool worker::too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t reserve) {
-    uint16_t mtu = static_cast<uint16_t>(_snap->ports[c.out_port[dir]].mtu - reserve);
+    uint16_t mtu = static_cast<uint16_t>(_snap->ports[c.out_port(dir)].mtu - reserve);
     if (m->pkt_len - l3_off <= mtu) return false;
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     if (!(ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG))) {
@@ -174,7 +174,7 @@ bool worker::too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t re
         icmp->icmp_seq_nb = rte_cpu_to_be_16(mtu); // next-hop MTU (RFC 1191), after 16 unused bits
         icmp->icmp_cksum = static_cast<uint16_t>(~net::csum_buffer(icmp, icmp_hdr_len + quote));
         _counters.icmp_frag_needed++;
-        _neigh.send(e, c.out_port[back], _neigh.at(c.neigh[back]), *_snap);
+        _neigh.send(e, c.out_port(back), _neigh.at(c.neigh[back]), *_snap);
     }
     drop_pkt(m, drop::too_big);
     return true;

@@ -28,8 +28,8 @@ stats_view collect_stats(const deployment &d) {
     v.node.drained = cfg.node_drain;
     for (size_t i = 0; i < d.worker_count(); i++) {
         const dataplane::worker &w = d.worker_at(i);
-        worker_stat ws{w.id(), w.counters(), w.conns().in_use(), w.conns().capacity(), w.lports().free_count(),
-                       w.lports().capacity(), w.adopted_generation()};
+        worker_stat ws{w.id(), w.counters(), w.conns().in_use(), w.conns().capacity(), w.lports().capacity(),
+                       w.adopted_generation()};
         if (i < base.workers.size()) add_counts(ws.c, base.workers[i], -1);
         add_counts(v.total, ws.c);
         v.workers.push_back(ws);

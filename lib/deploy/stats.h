@@ -22,7 +22,7 @@ struct worker_stat {
     uint32_t id;
     worker_counters c;
     uint32_t conns_in_use, conns_capacity;
-    size_t lports_free, lports_capacity;
+    size_t lports; // laddr:lport pairs it deals, each toward every backend port at once
     uint64_t generation; // snapshot the worker runs on
 };
 

@@ -1,20 +1,27 @@
-// Local address/port pool: the full-NAT source addresses (laddr:lport) of one worker.
+// Local address/port candidates: the full-NAT source addresses (laddr:lport) of one
+// worker, dealt in turn.
 //
-// How a laddr's ports are dealt depends on how its port steers replies (dataplane
+// A connection's reply tuple (backend, bport, laddr, lport) is what has to be unique,
+// not the lport: the same laddr:lport serves a connection to every backend address and
+// port at once. So the pool holds no free list. It offers candidates in a fixed
+// rotation, and the worker takes the first whose reply tuple its connection table does
+// not hold (worker::take_lport): capacity is the lport range per laddr *per backend
+// port*, and a port is offered again only after the rotation has gone round, which
+// keeps a backend's TIME_WAIT entries from colliding with new connections.
+//
+// Which lports a worker offers depends on how its port steers replies (dataplane
 // port_rt::steer):
-//   by share (redirect, flow, one worker): the worker owns the lports with
+//   by share (redirect, flow, one worker): the worker offers the lports with
 //     lport % n_workers == worker, which any worker can compute to send a misdelivered
 //     reply home through the software redirect ring.
-//   by RSS bucket (rss, emulated): every worker holds every lport, sorted into one FIFO
-//     per RETA entry by the lport's share of the reply's Toeplitz hash (low bits of
-//     net::port_part). A reply's hash is source_part(backend) ^ address_part(laddr) ^
-//     port_part(lport), so for a connection the worker wants RETA entry t it takes an
-//     lport from bucket (source_part ^ address_part ^ t) & (buckets - 1): the NIC then
-//     delivers the reply to t's queue, its own. For one backend a given lport sends its
-//     reply to exactly one queue, so two workers can never hand out the same
-//     (backend, laddr, lport): no sharing, no atomics.
-// FIFO order maximises the time before a port is reused, which keeps a backend's
-// TIME_WAIT entries from colliding with new connections.
+//   by RSS bucket (rss, emulated): every worker holds every lport, sorted into one
+//     rotation per RETA entry by the lport's share of the reply's Toeplitz hash (low
+//     bits of net::port_part). A reply's hash is source_part(backend) ^
+//     address_part(laddr) ^ port_part(lport), so for a connection the worker wants RETA
+//     entry t it takes an lport from bucket (source_part ^ address_part ^ t) &
+//     (buckets - 1): the NIC then delivers the reply to t's queue, its own. For one
+//     backend a given lport sends its reply to exactly one queue, so two workers can
+//     never hand out the same (backend, laddr, lport): no sharing, no atomics.
 #pragma once
 
 #include <cstddef>
@@ -22,11 +29,6 @@
 #include <vector>
 
 namespace fulcrum::laddr {
-
-// An entry packs (laddr index << 16) | lport.
-inline uint32_t make_entry(uint32_t laddr_index, uint16_t lport) { return laddr_index << 16 | lport; }
-inline uint32_t entry_laddr(uint32_t e) { return e >> 16; }
-inline uint16_t entry_port(uint32_t e) { return static_cast<uint16_t>(e & 0xffff); }
 
 inline uint32_t owner_of_port(uint16_t lport, uint32_t n_workers) { return lport % n_workers; }
 
@@ -41,58 +43,41 @@ class laddr_pool {
     // The low bits of port_part(lport): its bucket in an RSS laddr of `buckets` buckets.
     uint32_t bucket_of(uint16_t lport, uint32_t buckets) const { return _lport_bits[lport - _port_min] & (buckets - 1); }
 
-    // A free lport of `laddr` (from `bucket` when it is an RSS laddr; 0 otherwise).
-    bool take(uint32_t laddr, uint32_t bucket, uint32_t &entry) {
-        fifo &f = _fifos[_laddrs[laddr].first + bucket];
-        if (f.count == 0) return false;
-        entry = make_entry(laddr, _store[f.start + f.head]);
-        f.head = f.head + 1 == f.size ? 0 : f.head + 1;
-        f.count--;
-        _free--;
+    // The next candidate lport (host order) of `laddr`'s `bucket` (0 for a laddr dealt by
+    // share); false when that bucket holds none.
+    bool next(uint32_t laddr, uint32_t bucket, uint16_t &lport) {
+        rotation &r = _rotations[_laddrs[laddr].first + bucket];
+        if (r.size == 0) return false;
+        lport = _store[r.start + r.at];
+        r.at = r.at + 1 == r.size ? 0 : r.at + 1;
         return true;
     }
-    // From an RSS laddr: an lport whose reply lands on a RETA entry of `queue` (entries j
-    // with j % queues == queue), `fixed` being the rest of the reply's hash
-    // (source_part(backend) ^ address_part(laddr)). Aims at those entries in turn from
-    // `turn`, skipping buckets that ran dry.
-    bool take_rss(uint32_t laddr, uint32_t fixed, uint32_t queue, uint32_t queues, uint32_t &turn, uint32_t &entry) {
+    // For an RSS laddr, try `k` of a connection: the bucket of the `k`-th RETA entry of
+    // `queue` (entries j with j % queues == queue) from `turn`, `fixed` being the rest of
+    // the reply's hash (source_part(backend) ^ address_part(laddr)).
+    uint32_t rss_bucket(uint32_t laddr, uint32_t fixed, uint32_t queue, uint32_t queues, uint32_t turn) const {
         uint32_t buckets = _laddrs[laddr].buckets, own = buckets / queues;
-        fixed &= buckets - 1;
-        for (uint32_t i = 0; i < own; i++)
-            if (take(laddr, fixed ^ (((turn + i) % own) * queues + queue), entry)) {
-                turn += i + 1;
-                return true;
-            }
-        return false;
-    }
-    void give(uint32_t entry) {
-        uint32_t l = entry_laddr(entry);
-        uint16_t lport = entry_port(entry);
-        fifo &f = _fifos[_laddrs[l].first + (rss(l) ? bucket_of(lport, _laddrs[l].buckets) : 0)];
-        uint32_t tail = f.head + f.count;
-        if (tail >= f.size) tail -= f.size;
-        _store[f.start + tail] = lport;
-        f.count++;
-        _free++;
+        return (fixed ^ ((turn % own) * queues + queue)) & (buckets - 1);
     }
 
-    size_t free_count() const { return _free; }
+    // Candidates per laddr this worker offers (each serves every backend port once).
+    size_t per_laddr(uint32_t laddr) const { return _laddrs[laddr].ports; }
     size_t capacity() const { return _store.size(); }
 
   private:
-    struct fifo {
-        uint32_t start, size, head, count;
+    struct rotation {
+        uint32_t start, size, at;
     };
-    struct laddr_fifos {
-        uint32_t first;   // index of its first fifo
+    struct laddr_rotations {
+        uint32_t first;   // index of its first rotation
         uint32_t buckets; // 1: by share
+        uint32_t ports;   // in all its rotations
     };
     uint16_t _port_min;
     std::vector<uint16_t> _lport_bits; // by lport - port_min
-    std::vector<uint16_t> _store;      // every fifo's ring, one after another
-    std::vector<fifo> _fifos;
-    std::vector<laddr_fifos> _laddrs;
-    size_t _free = 0;
+    std::vector<uint16_t> _store;      // every rotation's ports, one after another
+    std::vector<rotation> _rotations;
+    std::vector<laddr_rotations> _laddrs;
 };
 
 } // namespace fulcrum::laddr

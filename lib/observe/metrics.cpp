@@ -105,8 +105,8 @@ std::string prometheus_text(const deploy::stats_view &v) {
          [](const deploy::worker_stat &s) { return uint64_t(s.conns_in_use); }},
         {"fulcrum_worker_connection_capacity", "Size of the worker's connection table.",
          [](const deploy::worker_stat &s) { return uint64_t(s.conns_capacity); }},
-        {"fulcrum_worker_lports_free", "Free local address/port pairs.",
-         [](const deploy::worker_stat &s) { return uint64_t(s.lports_free); }},
+        {"fulcrum_worker_lports", "Local address/port pairs the worker deals; each serves one connection to every backend address and port at once.",
+         [](const deploy::worker_stat &s) { return uint64_t(s.lports); }},
         {"fulcrum_worker_snapshot_generation", "Snapshot generation the worker runs on.",
          [](const deploy::worker_stat &s) { return s.generation; }},
     };

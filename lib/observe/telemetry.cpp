@@ -62,8 +62,7 @@ int workers_cb(const char *, const char *, rte_tel_data *d) {
         rte_tel_data_start_dict(x);
         rte_tel_data_add_dict_u64(x, "conns", w.conns_in_use);
         rte_tel_data_add_dict_u64(x, "conn_capacity", w.conns_capacity);
-        rte_tel_data_add_dict_u64(x, "lports_free", w.lports_free);
-        rte_tel_data_add_dict_u64(x, "lports", w.lports_capacity);
+        rte_tel_data_add_dict_u64(x, "lports", w.lports);
         rte_tel_data_add_dict_u64(x, "snapshot_generation", w.generation);
         add_worker(x, w.c);
         rte_tel_data_add_dict_container(d, ("worker" + std::to_string(w.id)).c_str(), x, 0);

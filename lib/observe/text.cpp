@@ -43,10 +43,9 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
     if (sections & workers) {
         if (sections != workers) o.printf("== workers ==\n");
         for (const auto &w : v.workers) {
-            o.printf("worker %u (snapshot %" PRIu64 "): table %u/%u (%.1f%%), lports free %zu/%zu (%.1f%% used), drops %" PRIu64 ",",
+            o.printf("worker %u (snapshot %" PRIu64 "): table %u/%u (%.1f%%), lports %zu per backend port, drops %" PRIu64 ",",
                      w.id, w.generation, w.conns_in_use, w.conns_capacity,
-                     100.0 * w.conns_in_use / std::max<uint32_t>(1, w.conns_capacity), w.lports_free, w.lports_capacity,
-                     100.0 * double(w.lports_capacity - w.lports_free) / double(std::max<size_t>(1, w.lports_capacity)),
+                     100.0 * w.conns_in_use / std::max<uint32_t>(1, w.conns_capacity), w.lports,
                      dataplane::total_drops(w.c));
 #define X(name, kind, help) o.printf(" %s %" PRIu64 ",", dataplane::counter_label(#name).c_str(), uint64_t(w.c.name));
             FULCRUM_WORKER_COUNTERS(X)

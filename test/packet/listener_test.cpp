@@ -148,6 +148,9 @@ TEST_CASE("source-IP persistence keeps one client on one backend within the time
     REQUIRE(t.apply(drained));
     t.poll_all();
     REQUIRE(now_first != 0);
+    // Its connections close; the half-open ones' backend gets a reset at the ISN + 1.
+    t.advance_seconds(1);
+    for (const bytes &f : t.port->collect()) CHECK((f[off::tcp_flags] == RST && get32(f, off::ip_src) == laddr));
     uint32_t after_drain = open_syn(t, a, 2301).backend;
     REQUIRE(after_drain != 0);
     CHECK(after_drain != now_first);

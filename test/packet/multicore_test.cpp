@@ -127,7 +127,7 @@ TEST_CASE("wlc counts the active connections of every worker", "[multicore][wlc]
         if (c->bip != htonl(net::backend(0))) continue;
         frame_spec rst;
         rst.dst_mac = t.port->mac(), rst.src_mac = backend_mac(0), rst.src = net::backend(0), rst.dst = net::laddr;
-        rst.sport = 8080, rst.dport = ntohs(c->lport), rst.tcp_flags = RST;
+        rst.sport = 8080, rst.dport = ntohs(c->lport), rst.tcp_flags = RST | ACK, rst.ack = 1; // acknowledges the SYN (ISN 0)
         t.port->inject(build_frame(rst), 0);
         t.poll_all();
         REQUIRE(t.port->collect().size() == 1);

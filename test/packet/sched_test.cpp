@@ -215,7 +215,7 @@ TEST_CASE("wlc sends new flows to the backend whose connections closed", "[sched
         if (dst_of(f) != net::backend(0) || reset == 4) continue;
         frame_spec rst;
         rst.dst_mac = t.port->mac(), rst.src_mac = backend_mac(0), rst.src = net::backend(0), rst.dst = net::laddr;
-        rst.sport = 8080, rst.dport = get16(f, off::sport), rst.tcp_flags = RST;
+        rst.sport = 8080, rst.dport = get16(f, off::sport), rst.tcp_flags = RST | ACK, rst.ack = 1; // acknowledges the SYN (ISN 0)
         REQUIRE(t.send({build_frame(rst)}).size() == 1);
         reset++;
     }

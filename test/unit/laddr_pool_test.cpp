@@ -14,37 +14,36 @@
 using namespace fulcrum::laddr;
 namespace net = fulcrum::net;
 
-TEST_CASE("by share: workers own disjoint lport slices that cover the range", "[laddr]") {
-    std::set<uint32_t> seen;
-    size_t total = 0;
+TEST_CASE("by share: workers offer disjoint lport slices that cover the range", "[laddr]") {
+    std::set<std::pair<uint32_t, uint16_t>> seen;
     for (uint32_t w = 0; w < 3; w++) {
         laddr_pool p({0, 0}, 1024, 2047, w, 3);
-        uint32_t e;
-        for (uint32_t l = 0; l < 2; l++)
-            while (p.take(l, 0, e)) {
-                CHECK(entry_laddr(e) == l);
-                CHECK(owner_of_port(entry_port(e), 3) == w);
-                CHECK(seen.insert(e).second);
-                total++;
+        for (uint32_t l = 0; l < 2; l++) {
+            REQUIRE(p.per_laddr(l) > 0);
+            for (size_t i = 0; i < p.per_laddr(l); i++) {
+                uint16_t lport;
+                REQUIRE(p.next(l, 0, lport));
+                CHECK(owner_of_port(lport, 3) == w);
+                CHECK(seen.insert({l, lport}).second);
             }
+        }
     }
-    CHECK(total == 2 * 1024);
+    CHECK(seen.size() == 2 * 1024);
 }
 
-TEST_CASE("ports come back in FIFO order and exhaustion is reported, not fatal", "[laddr]") {
+TEST_CASE("candidates come in a fixed rotation: a port is offered again only after every other one", "[laddr]") {
     laddr_pool p({0}, 1024, 1027, 0, 1);
-    uint32_t a = 0, b = 0, e = 0;
-    REQUIRE(p.take(0, 0, a));
-    REQUIRE(p.take(0, 0, b));
-    CHECK(entry_port(a) == 1024);
-    CHECK(entry_port(b) == 1025);
-    REQUIRE(p.take(0, 0, e));
-    REQUIRE(p.take(0, 0, e));
-    CHECK_FALSE(p.take(0, 0, e));
-    CHECK(p.free_count() == 0);
-    p.give(a);
-    REQUIRE(p.take(0, 0, e));
-    CHECK(e == a);
+    std::vector<uint16_t> got;
+    for (int i = 0; i < 9; i++) {
+        uint16_t lport;
+        REQUIRE(p.next(0, 0, lport));
+        got.push_back(lport);
+    }
+    CHECK(got == std::vector<uint16_t>{1024, 1025, 1026, 1027, 1024, 1025, 1026, 1027, 1024});
+    CHECK(p.capacity() == 4);
+    laddr_pool none({0}, 1024, 1024, 1, 2); // worker 1 of 2 owns no port of a one-port range
+    uint16_t lport;
+    CHECK_FALSE(none.next(0, 0, lport));
 }
 
 TEST_CASE("Fulcrum's Toeplitz agrees with DPDK's rte_softrss and is the XOR of its parts", "[laddr][rss]") {
@@ -61,8 +60,9 @@ TEST_CASE("Fulcrum's Toeplitz agrees with DPDK's rte_softrss and is the XOR of i
     }
 }
 
-TEST_CASE("by RSS: 100,000 random reply tuples, every lport a worker takes sends its reply to one of that worker's "
-          "queues (rte_softrss with the programmed key and a 128-entry RETA), never one another worker holds",
+TEST_CASE("by RSS: 100,000 random reply tuples, every lport a worker is offered sends its reply to one of that "
+          "worker's queues (rte_softrss with the programmed key and a 128-entry RETA), so no tuple another worker "
+          "holds is ever offered",
           "[laddr][rss]") {
     constexpr uint32_t reta = 128, workers = 2;
     const std::vector<uint32_t> laddrs = {0x0a000064, 0x0a000065}; // 10.0.0.100, .101
@@ -70,9 +70,9 @@ TEST_CASE("by RSS: 100,000 random reply tuples, every lport a worker takes sends
     for (uint32_t w = 0; w < workers; w++) pools.emplace_back(std::vector<uint32_t>{reta, reta}, 1024, 65535, w, workers);
     std::vector<uint32_t> turn(workers, 0);
     std::mt19937 rng(5);
-    // Held (backend, bport, laddr, lport) -> worker: a reply tuple is never given out twice.
+    // Held (backend, bport, laddr, lport) -> worker, as the workers' tables would hold them.
     std::map<std::tuple<uint32_t, uint16_t, uint32_t, uint16_t>, uint32_t> held;
-    std::vector<std::pair<uint32_t, std::tuple<uint32_t, uint16_t, uint32_t, uint16_t>>> order;
+    std::vector<std::tuple<uint32_t, uint16_t, uint32_t, uint16_t>> order;
     std::vector<size_t> per_queue(workers, 0);
     for (int i = 0; i < 100000; i++) {
         uint32_t w = rng() % workers, l = rng() % 2;
@@ -80,23 +80,27 @@ TEST_CASE("by RSS: 100,000 random reply tuples, every lport a worker takes sends
         uint32_t bip = 0x0a000200 + rng() % 16;
         uint16_t bport = static_cast<uint16_t>(rng() % 2 ? 8080 : 1024 + rng() % 64000);
         uint32_t fixed = net::source_part(htonl(bip), htons(bport)) ^ net::address_part(htonl(laddrs[l]));
-        uint32_t e;
-        REQUIRE(pools[w].take_rss(l, fixed, w, workers, turn[w], e));
-        REQUIRE(entry_laddr(e) == l);
-        uint16_t lport = entry_port(e);
-        uint32_t tuple[3] = {bip, laddrs[l], uint32_t(bport) << 16 | lport};
-        uint32_t queue = (rte_softrss(tuple, 3, net::rss_key) & (reta - 1)) % workers; // RETA j -> j % workers
-        REQUIRE(queue == w);
-        per_queue[queue]++;
-        auto key = std::make_tuple(bip, bport, laddrs[l], lport);
-        REQUIRE(held.emplace(key, w).second);
-        order.push_back({e, key});
-        // Give most back (FIFO reuse), keep a growing few.
-        if (order.size() > 2000) {
-            auto [old, old_key] = order.front();
+        for (int tries = 0;; tries++) {
+            REQUIRE(tries < 16);
+            uint16_t lport;
+            REQUIRE(pools[w].next(l, pools[w].rss_bucket(l, fixed, w, workers, turn[w]++), lport));
+            uint32_t tuple[3] = {bip, laddrs[l], uint32_t(bport) << 16 | lport};
+            uint32_t queue = (rte_softrss(tuple, 3, net::rss_key) & (reta - 1)) % workers; // RETA j -> j % workers
+            REQUIRE(queue == w);
+            auto key = std::make_tuple(bip, bport, laddrs[l], lport);
+            auto it = held.find(key);
+            if (it != held.end()) {
+                REQUIRE(it->second == w); // held by this very worker: its table says so, it tries the next
+                continue;
+            }
+            per_queue[queue]++;
+            held.emplace(key, w);
+            order.push_back(key);
+            break;
+        }
+        if (order.size() > 2000) { // most connections end, a growing few stay
+            held.erase(order.front());
             order.erase(order.begin());
-            pools[held[old_key]].give(old);
-            held.erase(old_key);
         }
     }
     CHECK(per_queue[0] > 40000);
