@@ -146,6 +146,9 @@ struct master_slave_group {
 struct bgp_settings {
     std::string include_file;
     std::vector<std::string> reload_command; // argv, e.g. birdc -s /run/bird/bird.ctl configure
+    // The routers the speaker peers with: their BGP (TCP port 179) to and from this host
+    // goes to the kernel ahead of other host traffic (worker::to_kernel).
+    std::vector<uint32_t> neighbours;
     bool operator==(const bgp_settings &) const = default;
 };
 
@@ -186,6 +189,7 @@ struct startup {
     uint16_t probe_port_min = 61000, probe_port_max = 65535; // health probes' source ports: never lports
     uint32_t conn_capacity = 1 << 20; // per worker
     uint32_t mbufs = 32768;
+    uint32_t neighbour_capacity = 8192; // per worker: next hops (backends, routers, on-link clients)
     bool operator==(const startup &) const = default;
 };
 

@@ -154,7 +154,7 @@ void parse_groups(const json &doc, const char *key, const char *id_field, const 
 }
 
 bgp_settings parse_bgp(const json &j, const std::string &f) {
-    check_keys(j, f, {"include_file", "reload_command"});
+    check_keys(j, f, {"include_file", "reload_command", "neighbours"});
     bgp_settings b;
     b.include_file = get_string(require(j, f, "include_file"), join(f, "include_file"));
     if (b.include_file.empty() || b.include_file[0] != '/') fail(join(f, "include_file"), "must be an absolute path");
@@ -163,6 +163,10 @@ bgp_settings parse_bgp(const json &j, const std::string &f) {
         for (size_t i = 0; i < argv.size(); i++) b.reload_command.push_back(get_string(argv[i], index(join(f, "reload_command"), i)));
         if (b.reload_command.empty() || b.reload_command[0].empty())
             fail(join(f, "reload_command"), "must name a program, e.g. [\"birdc\", \"-s\", \"/run/bird/bird.ctl\", \"configure\"]");
+    }
+    if (auto it = j.find("neighbours"); it != j.end()) {
+        b.neighbours = parse_ip_list(*it, join(f, "neighbours"));
+        if (b.neighbours.size() > 64) fail(join(f, "neighbours"), "must have at most 64 entries");
     }
     return b;
 }
@@ -183,7 +187,7 @@ cluster_settings parse_cluster(const json &j, const std::vector<port> &ports) {
 
 instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
-                         "conn_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
+                         "conn_capacity", "neighbour_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
                          "exception_path", "health_check_source", "probe_port_range", "udp_timeouts",
                          "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "bgp", "cluster", "node_drain"});
@@ -239,6 +243,7 @@ instance parse_root(const json &doc) {
             fail("health_check_source", "must be one of the local addresses");
     }
     inst.conn_capacity = static_cast<uint32_t>(opt_uint(doc, "", "conn_capacity", 64, 1u << 26, 1u << 20));
+    inst.neighbour_capacity = static_cast<uint32_t>(opt_uint(doc, "", "neighbour_capacity", 16, 32768, 8192));
     inst.mbufs = static_cast<uint32_t>(opt_uint(doc, "", "mbufs", 1024, 1u << 24, 32768));
     inst.maglev_size = static_cast<uint32_t>(opt_uint(doc, "", "maglev_size", 251, 1000003, 65537));
     if (!sched::is_prime(inst.maglev_size)) fail("maglev_size", "must be a prime number (e.g. 65537)");

@@ -111,6 +111,7 @@ json instance_to_json(const instance &c) {
     j["exception_path"] = c.exception_path ? "on" : "off";
     j["health_check_source"] = format_ipv4(c.probe_source);
     j["conn_capacity"] = c.conn_capacity;
+    j["neighbour_capacity"] = c.neighbour_capacity;
     j["mbufs"] = c.mbufs;
     j["maglev_size"] = c.maglev_size;
     j["tcp_timeouts"] = {{"syn_sent", c.timeouts.syn_sent}, {"syn_recv", c.timeouts.syn_recv},
@@ -124,6 +125,10 @@ json instance_to_json(const instance &c) {
     if (!c.bgp.include_file.empty()) {
         j["bgp"] = {{"include_file", c.bgp.include_file}};
         if (!c.bgp.reload_command.empty()) j["bgp"]["reload_command"] = c.bgp.reload_command;
+        if (!c.bgp.neighbours.empty()) {
+            j["bgp"]["neighbours"] = json::array();
+            for (uint32_t n : c.bgp.neighbours) j["bgp"]["neighbours"].push_back(format_ipv4(n));
+        }
     }
     if (!c.cluster.nodes.empty()) {
         j["cluster"] = {{"nodes", json::array()}, {"handoff_rate", c.cluster.handoff_rate}};

@@ -24,17 +24,18 @@ struct worker_clock {
     static uint32_t ticks(uint32_t seconds) { return seconds * conn::timer_wheel::ticks_per_second; }
 };
 
-// One frame's token from a bucket refilled at `per_s` with room for `cap_frames`. Tokens
-// are kept in frames x hz, so the refill needs no division.
+// `n` frames' tokens (all or none) from a bucket refilled at `per_s` with room for
+// `cap_frames`. Tokens are kept in frames x hz, so the refill needs no division.
 struct token_bucket {
     uint64_t tokens = UINT64_MAX / 2, last_tsc = 0; // starts full (clamped to the cap)
 
-    bool take(const worker_clock &clock, uint64_t per_s, uint64_t cap_frames) {
+    // `keep`: frames' tokens that must be left (a reserve only other takers may use).
+    bool take(const worker_clock &clock, uint64_t per_s, uint64_t cap_frames, uint64_t n = 1, uint64_t keep = 0) {
         uint64_t elapsed = std::min(clock.now_tsc - last_tsc, clock.hz);
         last_tsc = clock.now_tsc;
         tokens = std::min(cap_frames * clock.hz, tokens + elapsed * per_s);
-        if (tokens < clock.hz) return false;
-        tokens -= clock.hz;
+        if (tokens < (n + keep) * clock.hz) return false;
+        tokens -= n * clock.hz;
         return true;
     }
 };

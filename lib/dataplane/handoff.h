@@ -3,14 +3,16 @@
 // starts nothing here goes, unchanged but for its Ethernet header, to every other node
 // on the link (snapshot::cluster_peers); the one that holds the connection forwards it,
 // the others drop it. A frame that came from a peer is never handed on again, so
-// nothing loops.
+// nothing loops: peers are known by MAC, their neighbour entries held (resolved,
+// re-confirmed, never aged) while the snapshot names them. The rate is copies per
+// second, and only a segment a listener here would take (its ACL passed) is copied.
 #pragma once
 
 #include "dataplane/neighbours.h"
 
 namespace fulcrum::dataplane {
 
-#define FULCRUM_HANDOFF_COUNTERS(X) X(cluster_handoffs, counter, "Segments of connections this node does not hold, copied to other cluster nodes (one per node).")
+#define FULCRUM_HANDOFF_COUNTERS(X) X(cluster_handoffs, counter, "Copies of segments of connections this node does not hold, sent to other cluster nodes (one per node).")
 
 class handoff {
   public:
@@ -22,6 +24,8 @@ class handoff {
     // false, nothing consumed, when there is none, the frame came from one of them, or
     // (consumed, counted) over the rate.
     bool hand_off(rte_mbuf *m, const snapshot &s);
+    // Whether the frame came from another cluster node (by its source MAC).
+    bool from_peer(const rte_mbuf *m, const snapshot &s) const;
     const counters &counts() const { return _counters; }
 
   private:

@@ -6,22 +6,32 @@
 // Entries are created only by the worker's own need (a next hop it must send to) or by
 // configuration (static entries, never overwritten); ARP packets only update entries
 // that exist, so unsolicited replies cannot fill the table. Connections hold a
-// reference to the entries of their two next hops; an entry nobody references and that
-// nobody confirmed within the neighbour timeout is freed (its slot becomes a tombstone
-// that the next new entry reuses), so the table follows the traffic, not its history.
+// reference to the entries of their two next hops, by the entry's index in the store,
+// which never moves. An entry nobody references and nobody confirmed within the
+// neighbour timeout is freed; when the store is full, a new next hop takes the place of
+// the least recently confirmed entry nobody references (not static, not a cluster peer,
+// nothing queued), so the table follows the traffic, not its history.
+//
+// The index (ip -> store index) is open addressing at most half full; a freed entry
+// leaves a tombstone, and the index is rebuilt once tombstones reach a quarter of its
+// slots, so a miss never walks a table of tombstones.
 #pragma once
+
+#include "dataplane/socket_memory.h"
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
 
 #include <array>
 #include <cstdint>
+#include <memory>
+#include <vector>
 
 namespace fulcrum::dataplane {
 
 struct neigh_entry {
     static constexpr unsigned max_pending = 8; // frames queued per unresolved entry
-    uint32_t ip = 0; // network order; 0 = free slot, tombstone = freed slot
+    uint32_t ip = 0; // network order; 0 = free
     rte_ether_addr mac{};
     bool resolved = false;
     bool is_static = false; // from the configuration: never learned over, never aged
@@ -29,71 +39,63 @@ struct neigh_entry {
     uint8_t retries = 0;
     uint8_t n_pending = 0;
     bool probing = false;   // a resolved entry being re-confirmed (unicast requests)
+    bool peer = false;      // a cluster node the snapshot names: resolved and kept, never aged
     uint32_t refs = 0;      // connections whose next hop this is
     uint64_t next_try_tsc = 0;
     uint64_t confirmed_tsc = 0; // last ARP from it (or creation)
     std::array<rte_mbuf *, max_pending> pending{};
+
+    bool evictable() const { return refs == 0 && !is_static && !peer && n_pending == 0; }
 };
 
 class neigh_table {
   public:
-    static constexpr unsigned slots = 1024;
-    static constexpr uint32_t tombstone = 0xffffffffu; // the broadcast address: never a neighbour
+    static constexpr uint32_t max_capacity = 32768; // connections keep a 16-bit store index
+    static constexpr uint16_t no_entry = 0xffff;
 
-    neigh_entry *find(uint32_t ip) {
-        return const_cast<neigh_entry *>(static_cast<const neigh_table *>(this)->find(ip));
-    }
+    // Room for `capacity` neighbours, on `socket`; throws allocation_failed.
+    neigh_table(uint32_t capacity, int socket);
+    neigh_table(const neigh_table &) = delete;
+    neigh_table &operator=(const neigh_table &) = delete;
+
+    neigh_entry *find(uint32_t ip) { return const_cast<neigh_entry *>(static_cast<const neigh_table *>(this)->find(ip)); }
     const neigh_entry *find(uint32_t ip) const {
         uint32_t i = slot_of(ip);
-        for (unsigned n = 0; n < slots; n++, i = (i + 1) & (slots - 1)) {
-            if (_e[i].ip == ip) return &_e[i];
-            if (_e[i].ip == 0) return nullptr;
+        for (uint32_t n = 0; n <= _mask; n++, i = (i + 1) & _mask) {
+            uint16_t v = _index[i];
+            if (v == empty) return nullptr;
+            if (v != tombstone && _e[v].ip == ip) return &_e[v];
         }
         return nullptr;
     }
-
-    // Existing entry or a new unresolved one; nullptr when the table is full.
-    neigh_entry *find_or_add(uint32_t ip, uint64_t now_tsc) {
-        uint32_t i = slot_of(ip);
-        neigh_entry *reuse = nullptr;
-        for (unsigned n = 0; n < slots; n++, i = (i + 1) & (slots - 1)) {
-            if (_e[i].ip == ip) return &_e[i];
-            if (_e[i].ip == tombstone && !reuse) reuse = &_e[i];
-            if (_e[i].ip == 0) {
-                if (!reuse) reuse = &_e[i];
-                break;
-            }
-        }
-        if (!reuse) return nullptr;
-        *reuse = neigh_entry{};
-        reuse->ip = ip;
-        reuse->confirmed_tsc = now_tsc;
-        _used++;
-        return reuse;
-    }
-
+    // Existing entry or a new unresolved one (in place of the least recently confirmed
+    // evictable entry when the store is full: `evicted` is then set); nullptr when
+    // every entry is in use.
+    neigh_entry *find_or_add(uint32_t ip, uint64_t now_tsc, bool *evicted = nullptr);
     // Free an entry nobody references (no connection, nothing queued).
-    void forget(neigh_entry &e) {
-        e = neigh_entry{};
-        e.ip = tombstone;
-        _used--;
-    }
+    void forget(neigh_entry &e);
 
-    // A connection keeps an entry's index for its lifetime (it holds a reference).
-    uint16_t index_of(const neigh_entry *e) const { return static_cast<uint16_t>(e - _e.data()); }
+    uint16_t index_of(const neigh_entry *e) const { return static_cast<uint16_t>(e - _e.get()); }
     neigh_entry &at(uint16_t i) { return _e[i]; }
-
-    template <class F>
-    void for_each(F &&f) {
-        for (auto &e : _e)
-            if (e.ip != 0 && e.ip != tombstone) f(e);
+    template <class F> void for_each(F &&f) {
+        for (uint32_t i = 0; i < _capacity; i++)
+            if (_e[i].ip != 0) f(_e[i]);
     }
     unsigned used() const { return _used; }
+    uint32_t capacity() const { return _capacity; }
 
   private:
-    static uint32_t slot_of(uint32_t ip) { return (ip * 2654435761u) >> 12 & (slots - 1); }
-    std::array<neigh_entry, slots> _e{};
-    unsigned _used = 0;
+    static constexpr uint16_t empty = 0xffff, tombstone = 0xfffe;
+    uint32_t slot_of(uint32_t ip) const { return (ip * 2654435761u) >> 7 & _mask; }
+    void index_insert(uint32_t ip, uint16_t v);
+    void rebuild_index();
+
+    uint32_t _capacity, _mask;
+    std::unique_ptr<neigh_entry[], rte_free_deleter> _e;
+    std::unique_ptr<uint16_t[], rte_free_deleter> _index;
+    std::vector<uint16_t> _free;
+    unsigned _used = 0, _tombstones = 0;
+    uint32_t _evict_at = 0; // where the next full-table scan starts
 };
 
 } // namespace fulcrum::dataplane

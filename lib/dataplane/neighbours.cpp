@@ -5,10 +5,10 @@
 
 namespace fulcrum::dataplane {
 
-neighbours::neighbours(uint32_t self, int socket, rte_mempool *pool, tx_buffers &tx, drop_counts &drops,
-                       const worker_clock &clock)
+neighbours::neighbours(uint32_t self, uint32_t capacity, int socket, rte_mempool *pool, tx_buffers &tx,
+                       drop_counts &drops, const worker_clock &clock)
     : _self(self), _pool(pool), _tx(tx), _drops(drops), _clock(clock),
-      _table(socket_array<neigh_table>("the neighbour table", 1, socket)) {}
+      _table(std::make_unique<neigh_table>(capacity, socket)) {}
 
 neighbours::~neighbours() {
     _table->for_each([](neigh_entry &e) {
@@ -24,6 +24,23 @@ void neighbours::add_static(const std::vector<neighbour_rt> &entries) {
         e->mac = n.mac;
         e->resolved = true;
         e->is_static = true;
+    }
+}
+
+void neighbours::hold_peers(const snapshot &s) {
+    for (uint32_t ip : _peers)
+        if (neigh_entry *e = _table->find(ip)) e->peer = false;
+    _peers.clear();
+    for (const auto &[ip, port] : s.cluster_peers) {
+        neigh_entry *e = _table->find_or_add(ip, _clock.now_tsc);
+        if (!e) continue; // counted when a handoff needs it (neigh_table_full)
+        e->peer = true;
+        e->port = port;
+        _peers.push_back(ip);
+        if (!e->resolved && !e->is_static && e->n_pending == 0 && e->next_try_tsc <= _clock.now_tsc) {
+            e->next_try_tsc = _clock.now_tsc + _clock.hz;
+            send_request(s.ports[port], port, ip, nullptr);
+        }
     }
 }
 
@@ -98,7 +115,7 @@ void neighbours::hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snaps
     if (e.n_pending == neigh_entry::max_pending) return drop_pkt(_drops, m, drop::neigh_queue_full);
     e.port = out_port;
     e.pending[e.n_pending++] = m;
-    if (e.n_pending == 1) {
+    if (e.n_pending == 1 && e.next_try_tsc <= _clock.now_tsc) { // (else a request is out already)
         e.retries = 0;
         e.next_try_tsc = _clock.now_tsc + _clock.hz;
         send_request(s.ports[out_port], out_port, e.ip, nullptr);
@@ -115,6 +132,13 @@ void neighbours::timers(const snapshot &s) {
         if (e.is_static) return;
         if (!e.resolved) {
             if (e.n_pending == 0) {
+                if (e.peer) { // asked for once a second until it answers
+                    if (now >= e.next_try_tsc) {
+                        e.next_try_tsc = now + _clock.hz;
+                        send_request(s.ports[e.port], e.port, e.ip, nullptr);
+                    }
+                    return;
+                }
                 if (e.refs == 0 && now - e.confirmed_tsc > age_tsc) {
                     _counters.neighbours_aged++;
                     _table->forget(e);
@@ -132,7 +156,7 @@ void neighbours::timers(const snapshot &s) {
             return;
         }
         if (now - e.confirmed_tsc <= age_tsc) return;
-        if (e.refs == 0) {
+        if (e.refs == 0 && !e.peer) {
             _counters.neighbours_aged++;
             _table->forget(e);
             return;
@@ -144,7 +168,7 @@ void neighbours::timers(const snapshot &s) {
             return;
         } else if (++e.retries >= 3) {
             e.probing = false; // gone quiet: the next frame for it asks the whole segment
-            e.resolved = false;
+            e.resolved = false; // (its MAC is kept: a peer's frames are still known by it)
             e.confirmed_tsc = now;
             return;
         }

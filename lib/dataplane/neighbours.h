@@ -20,6 +20,7 @@ namespace fulcrum::dataplane {
 #define FULCRUM_NEIGHBOUR_COUNTERS(X) X(arp_replies, counter, "ARP replies sent.")                                                              \
     X(arp_requests, counter, "ARP requests sent.")                                                            \
     X(neighbours_aged, counter, "Learned neighbours forgotten: unused and unconfirmed for neighbour_timeout.") \
+    X(neighbours_evicted, counter, "Unused neighbours forgotten early to make room for a new next hop (table full).") \
     X(neighbour_static_kept, counter, "ARP packets that disagreed with a static neighbour (ignored).")
 
 class neighbours {
@@ -27,7 +28,7 @@ class neighbours {
     FULCRUM_COUNTERS_OF(FULCRUM_NEIGHBOUR_COUNTERS);
 
     // `self`: this worker's index in the peers' message rings. The table lives on `socket`.
-    neighbours(uint32_t self, int socket, rte_mempool *pool, tx_buffers &tx, drop_counts &drops,
+    neighbours(uint32_t self, uint32_t capacity, int socket, rte_mempool *pool, tx_buffers &tx, drop_counts &drops,
                const worker_clock &clock);
     ~neighbours();
     neighbours(const neighbours &) = delete;
@@ -35,6 +36,9 @@ class neighbours {
 
     void set_peers(std::vector<rte_ring *> msg_rings) { _msg_to = std::move(msg_rings); }
     void add_static(const std::vector<neighbour_rt> &entries);
+    // The snapshot's cluster peers are held: resolved at once, re-confirmed, never aged
+    // (handoff knows them by MAC); those it no longer names age as any other entry.
+    void hold_peers(const snapshot &s);
 
     // An ARP frame on port `in_port`: learned from, answered for a local address; true
     // when it is a reply the kernel should see too (its probes' next hops): not consumed.
@@ -58,10 +62,16 @@ class neighbours {
 
     neigh_entry *find(uint32_t ip) { return _table->find(ip); }
     const neigh_entry *find(uint32_t ip) const { return _table->find(ip); }
-    neigh_entry *find_or_add(uint32_t ip) { return _table->find_or_add(ip, _clock.now_tsc); }
+    neigh_entry *find_or_add(uint32_t ip) {
+        bool evicted = false;
+        neigh_entry *e = _table->find_or_add(ip, _clock.now_tsc, &evicted);
+        _counters.neighbours_evicted += evicted;
+        return e;
+    }
     neigh_entry &at(uint16_t i) { return _table->at(i); }
     uint16_t index_of(const neigh_entry *e) const { return _table->index_of(e); }
     unsigned used() const { return _table->used(); }
+    uint32_t capacity() const { return _table->capacity(); }
     const counters &counts() const { return _counters; }
 
   private:
@@ -73,8 +83,9 @@ class neighbours {
     tx_buffers &_tx;
     drop_counts &_drops;
     const worker_clock &_clock;
-    std::unique_ptr<neigh_table, rte_free_deleter> _table;
+    std::unique_ptr<neigh_table> _table;
     std::vector<rte_ring *> _msg_to;
+    std::vector<uint32_t> _peers; // held by hold_peers
     counters _counters;
 };
 

@@ -30,6 +30,13 @@ std::vector<uint16_t> tx_port_ids(const snapshot &s) {
     return ids;
 }
 
+// TCP with a configured BGP neighbour, on port 179 either way.
+bool bgp_with_neighbour(const snapshot &s, const flow_key &k) {
+    constexpr uint16_t bgp_be = RTE_BE16(179);
+    if (k.proto != IPPROTO_TCP || (k.sport() != bgp_be && k.dport() != bgp_be)) return false;
+    return std::find(s.bgp_neighbours.begin(), s.bgp_neighbours.end(), k.src) != s.bgp_neighbours.end();
+}
+
 bool probe_reply_port(const snapshot &s, uint16_t dport_be) {
     uint16_t p = rte_be_to_cpu_16(dport_be);
     return p >= s.probe_port_min && p <= s.probe_port_max;
@@ -54,7 +61,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _backend_counters(socket_array<flow_counters>("backend counters", max_backend_slots, p.socket)),
       _idle_timeout_s(max_listener_slots), _conns(p.conn_capacity, conn::conn_table::first_touch::later),
       _wheel(_conns), _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers),
-      _tx(tx_port_ids(*snap), static_cast<uint16_t>(p.id), _drops), _neigh(p.id, p.socket, p.pool, _tx, _drops, _clock),
+      _tx(tx_port_ids(*snap), static_cast<uint16_t>(p.id), _drops), _neigh(p.id, p.neighbour_capacity, p.socket, p.pool, _tx, _drops, _clock),
       _side(p.conn_capacity), _synproxy(p.cookie_key, p.pool, _side, _neigh, _tx, _drops, _clock),
       _client_addr(p.pool, _neigh, _drops), _handoff(p.pool, _neigh, _drops, _clock),
       _admission(_clock, p.n_workers, _conns.seed()), _scheduler(p.id, p.n_workers) {
@@ -138,6 +145,7 @@ void worker::poll_once(uint64_t now_tsc) {
         _wheel.start(0);
         _last_drain_tsc = _last_neigh_tsc = now_tsc;
         _started = true;
+        _neigh.hold_peers(*_snap);
     }
     _clock.set(now_tsc);
 
@@ -192,6 +200,7 @@ void worker::adopt_snapshot(const snapshot *snap) {
     _adopted.store(snap->generation, std::memory_order_release);
     _scheduler.adopt(*snap);
     for (const auto &l : snap->listeners) _idle_timeout_s[l.index] = l.idle_timeout_s;
+    if (_started) _neigh.hold_peers(*snap); // (the first loop holds the first snapshot's)
     // Existing connections keep their backend; those of backends no longer eligible drain.
     if (old != snap) _drain.note_ineligible(*old, *snap, _clock.now_tick);
 }
@@ -227,14 +236,21 @@ void worker::poll_exception_queues() {
     }
 }
 
-void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise) {
+void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise, host_class cls) {
     if (_snap->ports[in_port].exc_port_id == port_rt::no_exception_port) return drop_pkt(m, otherwise);
     if (uint32_t rate = _snap->exception_rate_pps) {
         // A token bucket per port, the rate shared out over the workers, 100 ms of burst:
         // a flood aimed at the host costs the worker a counter, not a syscall per frame.
-        uint64_t per_worker = std::max<uint64_t>(1, rate / _n_workers);
-        if (!_exc_bucket[in_port].take(_clock, per_worker, std::max<uint64_t>(32, per_worker / 10)))
+        // The host's lifelines (ARP replies, BGP with the configured neighbours, health
+        // probe replies) have a reserve of the bucket that other host traffic cannot
+        // take, and the refill goes to them first: a flood at the port address leaves
+        // them the whole rate.
+        uint64_t per_worker = std::max<uint64_t>(1, rate / _n_workers), burst = std::max<uint64_t>(32, per_worker / 10);
+        uint64_t keep = cls == host_class::lifeline ? 0 : burst;
+        if (!_exc_bucket[in_port].take(_clock, per_worker, 2 * burst, 1, keep)) {
+            if (cls == host_class::lifeline) _counters.kernel_lifelines_limited++;
             return drop_pkt(m, drop::exception_limited);
+        }
     }
     _counters.kernel_out++;
     _tx.enqueue(static_cast<uint8_t>(_snap->ports.size() + in_port), m);
@@ -302,7 +318,7 @@ void worker::process(rte_mbuf *m, uint8_t in_port) {
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return handle_ipv4(m, in_port, false);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
-        if (_neigh.on_arp(m, in_port, *_snap)) to_kernel(m, in_port, drop::arp_ignored);
+        if (_neigh.on_arp(m, in_port, *_snap)) to_kernel(m, in_port, drop::arp_ignored, host_class::lifeline);
         return;
     }
     drop_pkt(m, drop::unsupported_l2);
@@ -376,9 +392,10 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         const local_entry *local = _snap->find_local(ip->dst_addr);
         if (!local) return drop_pkt(m, drop::not_local);
         // The host's own traffic (ssh, BGP...) and replies to health probes: the kernel's.
-        if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto);
+        if (local->kind == local_kind::port)
+            return to_kernel(m, in_port, drop::unsupported_proto, bgp_with_neighbour(*_snap, key) ? host_class::lifeline : host_class::other);
         if (local->kind == local_kind::laddr) {
-            if (probe_reply_port(*_snap, key.dport())) return to_kernel(m, in_port, drop::no_conn);
+            if (probe_reply_port(*_snap, key.dport())) return to_kernel(m, in_port, drop::no_conn, host_class::lifeline);
             // A reply to an lport another worker owns goes home through its redirect ring.
             uint32_t owner = reply_owner(local->index, key.src, key.sport(), key.dport());
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);

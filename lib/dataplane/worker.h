@@ -25,7 +25,7 @@
 namespace fulcrum::dataplane {
 
 struct worker_params {
-    uint32_t id = 0, n_workers = 1, conn_capacity = 1 << 16;
+    uint32_t id = 0, n_workers = 1, conn_capacity = 1 << 16, neighbour_capacity = 8192;
     uint16_t lport_min = 1024, lport_max = 65535;
     rte_mempool *pool = nullptr;
     rte_rcu_qsbr *qsbr = nullptr; // reports a quiescent state at the top of every loop
@@ -82,7 +82,11 @@ class worker {
     void process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port);
     bool accept_frame(rte_mbuf *m, uint8_t in_port);
     void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
-    void to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise);
+    // The host's own frames, to the kernel through the port's tap, within the exception
+    // path's rate; a lifeline (ARP replies, BGP with configured neighbours, health probe
+    // replies) has a reserve other host traffic cannot use.
+    enum class host_class : uint8_t { other, lifeline };
+    void to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise, host_class cls);
     void adopt_snapshot(const snapshot *snap);
     // ICMP (worker_icmp.cpp): echo, errors about connections, "fragmentation needed".
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected);

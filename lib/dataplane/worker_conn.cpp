@@ -31,8 +31,9 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
             by_cookie = f == tcp_ack && l && l->syn_proxy != listener_rt::proxy_off &&
                         _synproxy.check_cookie(m, l4_off, key, cookie);
             if (!by_cookie) {
-                // Perhaps another node's connection, its flow moved here by the routers.
-                if (l && _handoff.hand_off(m, *_snap)) return nullptr;
+                // Perhaps another node's connection, its flow moved here by the routers:
+                // copied only when this listener would have taken it.
+                if (l && (!l->acl_on || acl_allows(*_snap, *l, key.src)) && _handoff.hand_off(m, *_snap)) return nullptr;
                 return refuse(m, nullptr, drop::no_conn);
             }
             // Every waiting slot taken: the client's retry comes back.

@@ -32,7 +32,9 @@ namespace fulcrum::dataplane {
 #define FULCRUM_PATH_COUNTERS(X) X(redirected_out, counter, "Replies sent to the worker that owns their connection.")        \
     X(redirected_in, counter, "Replies received from another worker's queue.")                  \
     X(kernel_out, counter, "Frames handed to the kernel (exception path).")                     \
-    X(kernel_in, counter, "Frames the kernel sent out (exception path).")
+    X(kernel_in, counter, "Frames the kernel sent out (exception path).")                       \
+    X(kernel_lifelines_limited, counter,                                                        \
+      "ARP replies, BGP with configured neighbours and probe replies over the exception path's whole rate (dropped).")
 
 // Every worker counter, in report order.
 #define FULCRUM_WORKER_COUNTERS(X)                                                                           \

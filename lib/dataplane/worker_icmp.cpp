@@ -53,7 +53,8 @@ void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local,
     // Other ICMP to the host or a laddr (echo replies, port unreachable for a UDP probe)
     // is the kernel's; to a VIP it is dropped.
     if (!answer) return local.kind == local_kind::vip ? drop_pkt(m, drop::icmp_ignored)
-                                                      : to_kernel(m, in_port, drop::icmp_ignored);
+                                                      : to_kernel(m, in_port, drop::icmp_ignored,
+                                                                  local.kind == local_kind::laddr ? host_class::lifeline : host_class::other);
 
     turn_around(m, _snap->ports[in_port].mac);
     ip->time_to_live = 64;

@@ -28,6 +28,7 @@ std::optional<error> restart_needed(const config::instance &run, const config::i
     if (b.lport_min != a.lport_min || b.lport_max != a.lport_max) return restart("lport_range");
     if (b.conn_capacity != a.conn_capacity) return restart("conn_capacity");
     if (b.mbufs != a.mbufs) return restart("mbufs");
+    if (b.neighbour_capacity != a.neighbour_capacity) return restart("neighbour_capacity");
     if (b.exception_path != a.exception_path) return restart("exception_path");
     if (b.probe_port_min != a.probe_port_min || b.probe_port_max != a.probe_port_max) return restart("probe_port_range");
     return restart("startup");
@@ -76,6 +77,7 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
     dataplane::instance_params ip;
     ip.n_workers = n_workers;
     ip.conn_capacity = cfg.conn_capacity;
+    ip.neighbour_capacity = cfg.neighbour_capacity;
     ip.lport_min = cfg.lport_min;
     ip.lport_max = cfg.lport_max;
     ip.pool = pool;

@@ -117,6 +117,7 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     s->udp_unreplied_s = static_cast<uint16_t>(cfg.udp_unreplied_timeout);
     s->neigh_timeout_s = static_cast<uint16_t>(cfg.neighbour_timeout);
     s->exception_rate_pps = cfg.exception_path_rate;
+    for (uint32_t n : cfg.bgp.neighbours) s->bgp_neighbours.push_back(rte_cpu_to_be_32(n));
     s->syn_proxy_threshold = cfg.syn_proxy_threshold;
 
     for (uint32_t vip : cfg.vips) {

@@ -118,7 +118,7 @@ TEST_CASE("tx_buffers: a full burst goes at once, the rest on flush, counted in 
 
 TEST_CASE("neighbours: ARP for a local address answered, an unsolicited reply creates nothing", "[components][neighbours]") {
     bench_parts t;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     mac_t peer{2, 0, 0, 0, 0, 0x50};
     bool kernel = n.on_arp(mbuf_of(build_arp(1, broadcast, peer, net::client, zero, net::vip)), 0, t.snap);
     CHECK_FALSE(kernel);
@@ -138,7 +138,7 @@ TEST_CASE("neighbours: ARP for a local address answered, an unsolicited reply cr
 TEST_CASE("neighbours: a frame to an unresolved next hop asks by ARP, waits, and leaves with the learned MAC",
           "[components][neighbours]") {
     bench_parts t;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     neigh_entry *e = n.find_or_add(be(net::backend(0)));
     REQUIRE(e);
     frame_spec s = conversation_frame();
@@ -157,7 +157,7 @@ TEST_CASE("neighbours: a frame to an unresolved next hop asks by ARP, waits, and
 TEST_CASE("neighbours: static entries are kept against ARP; unused learned ones age out", "[components][neighbours]") {
     bench_parts t;
     t.snap.neigh_timeout_s = 60;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     n.learn(be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x99}}, false);
     CHECK(n.find(be(net::backend(0)))->mac.addr_bytes[5] == 0x21);
@@ -199,7 +199,7 @@ TEST_CASE("side_table: entries open fresh and flag the connection; untouched ent
 TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the backend's SYN-ACK releases the held ACK",
           "[components][synproxy]") {
     bench_parts t;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     side_table side(1024);
     std::array<uint8_t, 16> key{1, 2, 3};
@@ -265,7 +265,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
 
 TEST_CASE("synproxy: auto engages above the half-open threshold and lets go below half of it", "[components][synproxy]") {
     bench_parts t;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     side_table side(64);
     synproxy p({}, test_pool(), side, n, *t.tx, t.drops, t.clock);
     listener_rt l = tcp_listener(3);
@@ -285,7 +285,7 @@ TEST_CASE("synproxy: auto engages above the half-open threshold and lets go belo
 
 TEST_CASE("client_addr: a datagram gets the PROXY v2 header before its payload, checksums right", "[components][client_addr]") {
     bench_parts t;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     client_addr ca(test_pool(), n, t.drops);
     frame_spec q = conversation_frame();
     q.proto = 17, q.dport = 53, q.payload = "query";
@@ -306,7 +306,7 @@ TEST_CASE("client_addr: a datagram gets the PROXY v2 header before its payload, 
 TEST_CASE("handoff: nothing without peers, one copy per peer, never a frame from a peer, at most the rate",
           "[components][handoff]") {
     bench_parts t;
-    neighbours n(0, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     n.add_static({{nip("10.0.0.2"), rte_ether_addr{{2, 0, 0, 0, 0, 2}}}, {nip("10.0.0.3"), rte_ether_addr{{2, 0, 0, 0, 0, 3}}}});
     handoff h(test_pool(), n, t.drops, t.clock);
     frame_spec s = conversation_frame();
@@ -327,11 +327,13 @@ TEST_CASE("handoff: nothing without peers, one copy per peer, never a frame from
     rte_mbuf *from_peer = mbuf_of(build_frame(s));
     CHECK_FALSE(h.hand_off(from_peer, t.snap));
     rte_pktmbuf_free(from_peer);
-    t.snap.handoff_rate_pps = 100; // a burst of 32 (100 ms at 100/s, at least 32), then dropped
+    // A token per copy: a burst of 32 copies (100 ms at 100/s, at least 32), sixteen
+    // segments to two peers, then dropped.
+    t.snap.handoff_rate_pps = 100;
     s.src_mac = client_mac;
     for (int i = 0; i < 40; i++) CHECK(h.hand_off(mbuf_of(build_frame(s)), t.snap));
-    t.sent();
-    CHECK(t.drops.n[static_cast<unsigned>(drop::handoff_limited)] == 8);
+    CHECK(t.sent().size() == 32);
+    CHECK(t.drops.n[static_cast<unsigned>(drop::handoff_limited)] == 24);
 }
 
 TEST_CASE("admission: connection, rate and per-source caps refuse with their reason", "[components][admission]") {
@@ -435,4 +437,43 @@ TEST_CASE("drain: a backend that stops being eligible has its connections closed
     d.note_ineligible(*before, *after, 200); // eligible again before the deadline: nothing closes
     d.note_ineligible(*after, *before, 201);
     CHECK(d.pending() == 0);
+}
+
+TEST_CASE("neigh_table: sized as asked, unused entries give way when full, churn leaves no walk of tombstones",
+          "[components][neighbours]") {
+    neigh_table t(64, SOCKET_ID_ANY);
+    CHECK(t.capacity() == 64);
+    // 64 in use (referenced): the 65th finds no room.
+    for (uint32_t i = 1; i <= 64; i++) {
+        neigh_entry *e = t.find_or_add(nip("10.1.0.0") + htonl(i), i);
+        REQUIRE(e != nullptr);
+        e->refs = 1;
+    }
+    CHECK(t.find_or_add(nip("10.2.0.1"), 100) == nullptr);
+    // Two let go: the least recently confirmed of them gives way.
+    t.find(nip("10.1.0.0") + htonl(7))->refs = 0;
+    t.find(nip("10.1.0.0") + htonl(3))->refs = 0;
+    bool evicted = false;
+    neigh_entry *n = t.find_or_add(nip("10.2.0.1"), 101, &evicted);
+    REQUIRE(n != nullptr);
+    CHECK(evicted);
+    CHECK(t.find(nip("10.1.0.0") + htonl(3)) == nullptr); // confirmed at 3, before 7
+    CHECK(t.find(nip("10.1.0.0") + htonl(7)) != nullptr);
+    CHECK(t.used() == 64);
+    // 200,000 adds and forgets of distinct addresses: every lookup still ends, and right.
+    neigh_table churn(64, SOCKET_ID_ANY);
+    std::vector<uint32_t> live;
+    for (uint32_t i = 0; i < 200000; i++) {
+        uint32_t ip = htonl(0x0b000000u + i * 7919u);
+        neigh_entry *e = churn.find_or_add(ip, i);
+        REQUIRE(e != nullptr);
+        live.push_back(ip);
+        if (live.size() > 48) {
+            churn.forget(*churn.find(live.front()));
+            live.erase(live.begin());
+        }
+    }
+    CHECK(churn.used() == 48);
+    for (uint32_t ip : live) CHECK(churn.find(ip) != nullptr);
+    CHECK(churn.find(htonl(0x0c000001u)) == nullptr);
 }

@@ -185,3 +185,90 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
     CHECK(t.send({build_frame(fwd)}).empty());
     CHECK(t.drops(drop::ttl_exceeded) == 1);
 }
+
+TEST_CASE("the host's lifelines keep a reserve of the exception path a flood at the port address cannot take",
+          "[exception]") {
+    private_netns ns;
+    REQUIRE(ns.ok);
+    auto cfg = base_config("");
+    cfg["exception_path"] = "on";
+    cfg["exception_path_rate"] = 100; // one worker: 32 frames of burst for any host traffic, 32 more kept back
+    cfg["bgp"] = {{"include_file", "/nonexistent/fulcrum-bgp.conf"}, {"neighbours", {"10.0.0.254"}}};
+    lb t(cfg);
+    frame_spec ssh;
+    ssh.dst_mac = t.port->mac(), ssh.src_mac = client_mac;
+    ssh.src = ip("10.0.0.66"), ssh.dst = net::port_ip, ssh.dport = 22, ssh.tcp_flags = SYN;
+    std::vector<bytes> flood;
+    for (uint16_t i = 0; i < 100; i++) {
+        ssh.sport = uint16_t(30000 + i);
+        flood.push_back(build_frame(ssh));
+    }
+    t.send(flood);
+    CHECK(t.w().counters().kernel_out == 32);
+    CHECK(t.drops(drop::exception_limited) == 68);
+
+    // BGP from the configured neighbour, an ARP reply, a health probe's reply: all through.
+    std::vector<bytes> lifelines;
+    frame_spec bgp = ssh;
+    bgp.src = ip("10.0.0.254"), bgp.sport = 179, bgp.dport = 40000, bgp.tcp_flags = ACK, bgp.ttl = 1;
+    for (int i = 0; i < 20; i++) lifelines.push_back(build_frame(bgp));
+    const mac_t router_mac{2, 0, 0, 0, 0, 0xfe};
+    lifelines.push_back(build_arp(2, t.port->mac(), router_mac, ip("10.0.0.254"), t.port->mac(), net::port_ip));
+    frame_spec probe_reply;
+    probe_reply.dst_mac = t.port->mac(), probe_reply.src_mac = backend_mac(0);
+    probe_reply.src = net::backend(0), probe_reply.dst = net::laddr, probe_reply.sport = 8080, probe_reply.dport = 61000;
+    probe_reply.tcp_flags = SYN | ACK;
+    lifelines.push_back(build_frame(probe_reply));
+    // BGP from anyone else is other host traffic.
+    frame_spec stranger = bgp;
+    stranger.src = ip("10.0.0.77");
+    lifelines.push_back(build_frame(stranger));
+    t.send(lifelines);
+    CHECK(t.w().counters().kernel_out == 32 + 22);
+    CHECK(t.w().counters().kernel_lifelines_limited == 0);
+    CHECK(t.drops(drop::exception_limited) == 69);
+
+    // The refill goes to the reserve first: 100 ms (10 frames) later the flood still waits.
+    t.advance_seconds(0.1);
+    t.send({flood.begin(), flood.begin() + 10});
+    CHECK(t.w().counters().kernel_out == 54);
+    t.advance_seconds(0.2); // the reserve is whole again, and 8 frames over
+    t.send({flood.begin(), flood.begin() + 10});
+    CHECK(t.w().counters().kernel_out == 54 + 8);
+}
+
+TEST_CASE("5,000 on-link next hops are all served; with a small table, unused ones give way", "[neighbours]") {
+    auto cfg = without_syn_proxy(base_config("", {1}));
+    cfg["ports"][0]["address"] = "10.0.0.1/16"; // clients on the link: each its own next hop
+    cfg["conn_capacity"] = 16384;
+    auto on_link = [](int k) { return ip("10.0.0.0") + uint32_t(256 + k); }; // 10.0.1.0 on
+    auto syn_from = [&](lb &t, int k) {
+        return build_frame(client_segment(t.port->mac(), on_link(k), uint16_t(20000 + k % 20000), SYN, 1000, 0));
+    };
+    SECTION("the default table (8,192 next hops)") {
+        lb t(cfg);
+        size_t out = 0;
+        for (int k = 0; k < 5000; k += 50) {
+            std::vector<bytes> burst;
+            for (int j = k; j < k + 50; j++) burst.push_back(syn_from(t, j));
+            out += t.send(burst).size();
+        }
+        CHECK(out == 5000);
+        CHECK(t.drops(drop::neigh_table_full) == 0);
+        CHECK(t.w().neighbour_count() > 5000); // and the static ones
+    }
+    SECTION("neighbour_capacity 1024: a client whose connections ended gives way") {
+        cfg["neighbour_capacity"] = 1024;
+        cfg["tcp_timeouts"] = {{"syn_sent", 1}};
+        lb t(cfg);
+        const int room = 1024 - int(t.w().neighbour_count()); // after the static entries
+        for (int k = 0; k < room; k++) REQUIRE(t.send({syn_from(t, k)}).size() == 1);
+        CHECK(t.send({syn_from(t, room)}).empty()); // every entry held by a connection
+        CHECK(t.drops(drop::neigh_table_full) == 1);
+        for (int i = 0; i < 20; i++) t.advance_seconds(0.1); // the half-open ones expire: next hops unused
+        REQUIRE(t.w().conns().in_use() == 0);
+        for (int k = 2000; k < 3000; k++) REQUIRE(t.send({syn_from(t, k)}).size() == 1);
+        CHECK(t.w().counters().neighbours_evicted == 1000);
+        CHECK(t.drops(drop::neigh_table_full) == 1);
+    }
+}
