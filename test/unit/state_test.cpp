@@ -165,6 +165,7 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
       "exception_path": "on",
       "health_check_source": "10.0.0.100",
       "conn_capacity": 1048576,
+      "neighbour_capacity": 8192,
       "mbufs": 32768,
       "maglev_size": 65537,
       "tcp_timeouts": {"syn_sent": 30, "syn_recv": 30, "fin_wait": 30, "time_wait": 7, "close": 3},
