@@ -36,10 +36,11 @@ uint32_t write_syn_options(uint8_t *p, uint16_t mss, int8_t wscale, bool sack) {
 
 } // namespace
 
-synproxy::synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, side_table &side, neighbours &neigh,
-                   tx_buffers &tx, drop_counts &drops, const worker_clock &clock)
+synproxy::synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, uint32_t n_workers, side_table &side,
+                   neighbours &neigh, tx_buffers &tx, drop_counts &drops, const worker_clock &clock)
     : _cookies(key), _pool(pool), _side(side), _neigh(neigh), _tx(tx), _drops(drops), _clock(clock),
-      _waiting(waiting_slots), _half_open(max_listener_slots), _engaged(max_listener_slots) {
+      _waiting(waiting_slots), _half_open(max_listener_slots), _engaged(max_listener_slots),
+      _held_budget(std::max<uint32_t>(16, (pool ? pool->size : 0) / (8 * std::max<uint32_t>(1, n_workers)))) {
     for (uint32_t i = waiting_slots; i-- > 0;) _free.push_back(static_cast<uint16_t>(i));
 }
 
@@ -149,6 +150,7 @@ void synproxy::open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net
     w.opts = o;
     w.syn_tsc = _clock.now_tsc;
     w.held[w.n_held++] = ack;
+    _held++;
     conn_side &ps = _side.at(conn_index);
     ps.pending = static_cast<uint16_t>(slot + 1);
     ps.ws_client_view = o.wscale >= 0 ? proxy_wscale : 0;
@@ -173,8 +175,12 @@ synproxy::verdict synproxy::on_segment(rte_mbuf *m, connection &c, uint32_t idx,
         }
         // The client is ahead of the backend: keep its segment (up to four) and, when
         // the backend's answer is late, ask again.
-        if (w.n_held == max_held) drop_pkt(_drops, m, drop::syn_proxy_backlog);
-        else w.held[w.n_held++] = m;
+        if (w.n_held == max_held || _held >= _held_budget) {
+            drop_pkt(_drops, m, drop::syn_proxy_backlog);
+        } else {
+            w.held[w.n_held++] = m;
+            _held++;
+        }
         if (_clock.now_tsc - w.syn_tsc >= _clock.hz) {
             w.syn_tsc = _clock.now_tsc;
             send_backend_syn(c, w, s);
@@ -209,6 +215,7 @@ synproxy::verdict synproxy::on_segment(rte_mbuf *m, connection &c, uint32_t idx,
     _counters.syn_proxy_established++;
     held.n = w.n_held;
     std::copy(w.held, w.held + w.n_held, held.m);
+    _held -= w.n_held;
     w.n_held = 0;
     release(idx);
     return verdict::established;
@@ -228,6 +235,7 @@ void synproxy::forget(uint32_t idx) {
     waiting_conn *w = waiting_of(idx);
     if (!w) return;
     for (unsigned i = 0; i < w->n_held; i++) rte_pktmbuf_free(w->held[i]);
+    _held -= w->n_held;
     w->n_held = 0;
     release(idx);
 }

@@ -50,8 +50,10 @@ class synproxy {
         rte_mbuf *m[max_held];
     };
 
-    synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, side_table &side, neighbours &neigh,
-             tx_buffers &tx, drop_counts &drops, const worker_clock &clock);
+    // `n_workers`: the pool's share this worker may hold (held_budget) is its part of an
+    // eighth of the pool.
+    synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, uint32_t n_workers, side_table &side,
+             neighbours &neigh, tx_buffers &tx, drop_counts &drops, const worker_clock &clock);
     ~synproxy();
     synproxy(const synproxy &) = delete;
     synproxy &operator=(const synproxy &) = delete;
@@ -74,7 +76,12 @@ class synproxy {
                 const snapshot &s);
     // The options a client's ACK's cookie carries, or false when it is not a valid cookie.
     bool check_cookie(const rte_mbuf *m, uint32_t l4_off, const flow_key &key, net::cookie_options &out) const;
-    bool can_wait() const { return !_free.empty(); }
+    // A waiting slot, and room in the held-frame budget for the cookie ACK itself.
+    bool can_wait() const { return !_free.empty() && _held < _held_budget; }
+    // Client frames this worker may hold while backends answer: a backend that drops
+    // SYNs cannot pin the mbufs every rx refill needs.
+    uint32_t held_budget() const { return _held_budget; }
+    uint32_t held() const { return _held; }
     // The connection the cookie ACK `ack` made (its side entry open): the ACK is held and
     // the SYN goes to the backend.
     void open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net::cookie_options &o, const snapshot &s);
@@ -109,6 +116,7 @@ class synproxy {
     std::vector<uint16_t> _free;
     std::vector<uint32_t> _half_open; // per listener slot: non-proxied half-open connections
     std::vector<uint8_t> _engaged;    // per listener slot: SynProxy auto is engaged
+    uint32_t _held_budget, _held = 0; // frames held by waiting connections, and their bound
     counters _counters;
 };
 

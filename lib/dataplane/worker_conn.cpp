@@ -27,8 +27,9 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
         uint8_t f = tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin);
         if (f != tcp_syn) {
-            // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy.
-            by_cookie = f == tcp_ack && l && l->syn_proxy != listener_rt::proxy_off &&
+            // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy (with
+            // or without data, or the client's FIN already).
+            by_cookie = (f == tcp_ack || f == (tcp_ack | tcp_fin)) && l && l->syn_proxy != listener_rt::proxy_off &&
                         _synproxy.check_cookie(m, l4_off, key, cookie);
             if (!by_cookie) {
                 // Perhaps another node's connection, its flow moved here by the routers:

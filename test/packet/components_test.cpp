@@ -203,7 +203,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
     n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     side_table side(1024);
     std::array<uint8_t, 16> key{1, 2, 3};
-    synproxy p(key, test_pool(), side, n, *t.tx, t.drops, t.clock);
+    synproxy p(key, test_pool(), 1, side, n, *t.tx, t.drops, t.clock);
     listener_rt l = tcp_listener();
     l.syn_proxy = listener_rt::proxy_on;
     CHECK(p.engaged(l, 512));
@@ -267,7 +267,7 @@ TEST_CASE("synproxy: auto engages above the half-open threshold and lets go belo
     bench_parts t;
     neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     side_table side(64);
-    synproxy p({}, test_pool(), side, n, *t.tx, t.drops, t.clock);
+    synproxy p({}, test_pool(), 1, side, n, *t.tx, t.drops, t.clock);
     listener_rt l = tcp_listener(3);
     l.syn_proxy = listener_rt::proxy_auto;
     std::vector<connection> half(11, make_conn());

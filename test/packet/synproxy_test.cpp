@@ -163,7 +163,12 @@ TEST_CASE("resets cross a proxied connection in the numbering each side expects"
         cfg["default_server_group"][0]["Weight"] = 0;
         lb t(cfg);
         auto syn = from_client(t, SYN, 1000, 0);
-        REQUIRE(t.send({build_frame(syn)}).size() == 1); // a reset already: nothing serves
+        frame_spec refused = to_client(t, from_client(t, RST | ACK, 0, 1001)); // a reset already: nothing serves
+        refused.src = vip, refused.dst = client, refused.sport = 80, refused.dport = 40000;
+        refused.ttl = 64, refused.ip_id = 0, refused.window = 0;
+        CHECK(hex(t.send_one(build_frame(syn))) == hex(build_frame(refused)));
+        CHECK(t.drops(drop::no_backend) == 1);
+        CHECK(t.w().conns().in_use() == 0);
         cfg["default_server_group"][0]["Weight"] = 1;
         lb t2(cfg);
         uint32_t cookie = cookie_handshake(t2);
@@ -227,4 +232,69 @@ TEST_CASE("SynProxy auto engages past syn_proxy_threshold half-open connections 
     exp.sport = 1030; // lports 1024-1028 went back to the end of the pool, 1029 is the proxied one's
     CHECK(hex(t.send_one(build_frame(syn))) == hex(build_frame(exp)));
     CHECK(t.w().counters().syn_cookies_sent == 1);
+}
+
+TEST_CASE("a backend that does not scale: the client keeps the promised 7, windows translated both ways",
+          "[synproxy]") {
+    lb t(proxy_config());
+    uint32_t cookie = cookie_handshake(t); // the client offered 7, was promised 7
+    t.send({build_frame(from_client(t, ACK, 1001, cookie + 1))});
+    t.send({build_frame(from_backend(t, SYN | ACK, 5000, 1001))}); // no window scale option
+    // The backend's 65535 bytes read as 512 units of 128 by the client...
+    auto down = from_backend(t, ACK, 5001, 1001, "x");
+    auto exp_down = to_client(t, from_backend(t, ACK, cookie + 1, 1001, "x"));
+    exp_down.window = 512;
+    CHECK(hex(t.send_one(build_frame(down))) == hex(build_frame(exp_down)));
+    // ...and the client's 100 units of 128 reach the backend as 12,800 bytes.
+    auto up = from_client(t, ACK, 1001, cookie + 2);
+    up.window = 100;
+    auto exp_up = to_backend(t, from_client(t, ACK, 1001, 5002));
+    exp_up.window = 12800;
+    CHECK(hex(t.send_one(build_frame(up))) == hex(build_frame(exp_up)));
+    CHECK(t.w().counters().tcp_out_of_window == 0);
+}
+
+TEST_CASE("a cookie ACK that carries the client's FIN (and data) opens the connection", "[synproxy]") {
+    lb t(proxy_config());
+    uint32_t cookie = cookie_handshake(t);
+    auto ack_fin = from_client(t, FIN | PSH | ACK, 1001, cookie + 1, "bye");
+    bytes syn = t.send_one(build_frame(ack_fin)); // held; the proxy's SYN goes to the backend
+    REQUIRE(!syn.empty());
+    CHECK(syn[off::tcp_flags] == SYN);
+    CHECK(t.w().counters().syn_proxy_connections == 1);
+    auto out = t.send({build_frame(from_backend(t, SYN | ACK, 7000, 1001))});
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_frame(to_backend(t, from_client(t, FIN | PSH | ACK, 1001, 7001, "bye")))));
+    CHECK(state_of(t) == tcp_state::fin_wait);
+}
+
+TEST_CASE("held client segments stay within the worker's mbuf budget: a backend that drops SYNs cannot starve rx",
+          "[synproxy]") {
+    lb t(proxy_config());
+    const unsigned pool = rte_mempool_avail_count(test_pool());
+    // 600 clients complete the proxy's handshake and send three segments each; the
+    // backend never answers. Held frames would be 600 x 4 = 2,400; the budget is an
+    // eighth of the pool (16,383 / 8 = 2,047).
+    for (uint16_t i = 0; i < 600; i++) {
+        auto syn = client_segment(t.port->mac(), client, uint16_t(30000 + i), SYN, 1000, 0);
+        bytes synack = t.send_one(build_frame(syn));
+        REQUIRE(synack.size() > 41);
+        uint32_t cookie = seq_of(synack);
+        std::vector<bytes> segs = {build_frame(client_segment(t.port->mac(), client, uint16_t(30000 + i), ACK, 1001, cookie + 1))};
+        for (int k = 0; k < 3; k++)
+            segs.push_back(build_frame(client_segment(t.port->mac(), client, uint16_t(30000 + i), PSH | ACK,
+                                                      1001 + 10 * k, cookie + 1, "0123456789")));
+        t.send(segs);
+    }
+    // Held: 2,047 frames (511 connections of four, one of three); refused: the rest, the
+    // cookie ACKs over the budget as backlog, the segments after them (their sequence no
+    // longer the cookie's) as no connection.
+    CHECK(t.w().counters().syn_proxy_connections == 512);
+    CHECK(t.drops(drop::syn_proxy_backlog) + t.drops(drop::no_conn) == 2400 - 2047);
+    CHECK(pool - rte_mempool_avail_count(test_pool()) <= 2047 + 64);
+    // An unrelated flow still gets its mbufs.
+    frame_spec q;
+    q.proto = 17, q.dst_mac = t.port->mac(), q.src_mac = client_mac;
+    q.src = client, q.dst = vip, q.sport = 5000, q.dport = 53, q.payload = "q";
+    CHECK(t.send({build_frame(q)}).size() == 1);
 }
