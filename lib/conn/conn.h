@@ -30,7 +30,7 @@ enum conn_flags : uint8_t {
     ack_in = 1 << 2,  // ack[0] holds the client's acknowledgment number
     ack_out = 1 << 3, // ack[1] holds the backend's
     udp_replied = ack_out, // UDP (no acknowledgments): a reply came back
-    assured = 1 << 4, // TCP: reached ESTABLISHED; UDP: answered and still active 2 s on. Never evicted.
+    assured = 1 << 4, // TCP: reached ESTABLISHED (until it finishes); UDP: both ways 10 s on. Never evicted.
     src_counted = 1 << 5, // counted in its listener's per-source table
     has_side = 1 << 6,    // has a worker side entry: opened by the SYN proxy (sequence numbers
                           // translated) or telling its backend the client's address
@@ -46,7 +46,8 @@ struct alignas(64) connection {
     uint16_t neigh[2]; // per direction: the worker's neighbour-table slot of the next hop
     // TCP: the last acknowledgment number each side sent (network order) = the sequence
     // number that side accepts next, so a reset Fulcrum sends on its own is exact.
-    // UDP: ack[0] is the tick the flow started at (see worker::forward).
+    // UDP: ack[0] is the tick the flow started at, ack[1] which directions came 10 s on
+    // (see worker::forward).
     uint32_t ack[2];
 
     uint32_t expire_tick; // lazily extended; the wheel re-files the entry when it fires

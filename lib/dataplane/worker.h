@@ -75,6 +75,9 @@ class worker {
     // Diagnostic lookup by the tuple a packet would carry (host byte order arguments).
     const connection *find_conn(uint8_t proto, uint32_t src, uint16_t sport, uint32_t dst, uint16_t dport) const;
 
+    // A UDP flow with datagrams both ways this long after it began is a stream (forward).
+    static constexpr uint32_t udp_stream_after_s = 10;
+
   private:
     struct queue_ref { uint16_t port_id, queue; uint8_t port_index; };
     void drain_rings();

@@ -89,13 +89,18 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
         }
-        // conntrack's rule: a flow is a stream, kept for its IdleTimeout and never
-        // evicted, once a reply came back and it is still active two seconds after it
-        // began. Until then (a flood, or one-query-one-answer traffic) the short
-        // udp_timeouts.unreplied applies and it may be evicted for room.
+        // A flow is a stream, kept for its IdleTimeout and never evicted, once datagrams
+        // went both ways at least udp_stream_after_s after it began: a client datagram
+        // and a reply both that late (ack[1] notes which came). conntrack's rule (a reply,
+        // then anything two seconds on) is met by a spoofed query pair to a DNS-like
+        // backend; this one asks a flow to live. Until then (a flood, one-query-one-answer
+        // traffic) the short udp_timeouts.unreplied applies and it may give way for room.
         if (!(c.flags & conn::assured)) {
             if (dir == 1) c.flags |= conn::udp_replied;
-            if ((c.flags & conn::udp_replied) && _clock.now_tick - c.ack[0] >= worker_clock::ticks(2)) c.flags |= conn::assured;
+            if (_clock.now_tick - c.ack[0] >= worker_clock::ticks(udp_stream_after_s)) {
+                c.ack[1] |= 1u << dir;
+                if (c.ack[1] == 3) c.flags |= conn::assured;
+            }
         }
         refresh_expiry(c, c.flags & conn::assured ? _idle_timeout_s[c.listener]
                                                   : std::min<uint32_t>(_idle_timeout_s[c.listener], _snap->udp_unreplied_s));

@@ -41,12 +41,9 @@ TEST_CASE("a flood of unanswered UDP flows cannot lock another listener out of t
     cfg["lport_range"] = "1024-1031"; // eight local ports
     cfg["listeners"][1]["IdleTimeout"] = 300;
     lb t(cfg);
-    // One stream (answered, still talking two seconds on), then seven flows nothing
-    // answers, 0.1 s apart (oldest first): every tuple toward the DNS backend is held.
-    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
-    REQUIRE(t.send({udp_reply(t, 1024)}).size() == 1);
-    t.advance_seconds(2.1);
-    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
+    // One stream (both ways ten seconds on), then seven flows nothing answers, 0.1 s
+    // apart (oldest first): every tuple toward the DNS backend is held.
+    make_streams(t, {{udp_in(t, 5000), udp_reply(t, 1024)}});
     for (uint16_t p = 5001; p <= 5007; p++) {
         t.advance_seconds(0.1);
         REQUIRE(t.send({udp_in(t, p)}).size() == 1);
@@ -80,12 +77,9 @@ TEST_CASE("a full table evicts half-open connections oldest first, never establi
     cfg["conn_capacity"] = 64;
     lb t(cfg);
     // 60 UDP streams (kept) and 4 half-open TCP connections.
-    for (uint16_t i = 0; i < 60; i++) {
-        REQUIRE(t.send({udp_in(t, uint16_t(30000 + i))}).size() == 1);
-        REQUIRE(t.send({udp_reply(t, uint16_t(1024 + i))}).size() == 1);
-    }
-    t.advance_seconds(2.1);
-    for (uint16_t i = 0; i < 60; i++) REQUIRE(t.send({udp_in(t, uint16_t(30000 + i))}).size() == 1);
+    std::vector<std::pair<bytes, bytes>> streams;
+    for (uint16_t i = 0; i < 60; i++) streams.push_back({udp_in(t, uint16_t(30000 + i)), udp_reply(t, uint16_t(1024 + i))});
+    make_streams(t, streams);
     for (uint16_t i = 0; i < 4; i++) {
         t.advance_seconds(0.05);
         REQUIRE(t.send({syn_in(t, uint16_t(41000 + i))}).size() == 1);
@@ -119,15 +113,18 @@ TEST_CASE("UDP flows live udp_timeouts.unreplied until they are a stream, then t
     REQUIRE(t.send({udp_reply(t, 1025)}).size() == 1); // 5001's answer
     REQUIRE(t.send({udp_reply(t, 1026)}).size() == 1); // 5002's
     t.advance_seconds(3);
-    REQUIRE(t.send({udp_in(t, 5002)}).size() == 1); // 3 s on and answered: a stream (conntrack's rule)
-    t.advance_seconds(16);
+    REQUIRE(t.send({udp_in(t, 5002)}).size() == 1); // 3 s on and answered: conntrack's stream, not ours yet
+    t.advance_seconds(7.5);
+    REQUIRE(t.send({udp_in(t, 5002)}).size() == 1);    // both ways 10.5 s on: a stream
+    REQUIRE(t.send({udp_reply(t, 1026)}).size() == 1);
+    t.advance_seconds(8.5);
     CHECK(udp_live(t, 5000));
     CHECK(udp_live(t, 5001));
     t.advance_seconds(2); // 21 s after their last packet
     CHECK_FALSE(udp_live(t, 5000));
     CHECK_FALSE(udp_live(t, 5001));
     CHECK(udp_live(t, 5002));
-    t.advance_seconds(270); // 288 s after its last packet
+    t.advance_seconds(277.5); // 288 s after its last packet
     CHECK(udp_live(t, 5002));
     t.advance_seconds(15);
     CHECK_FALSE(udp_live(t, 5002));
@@ -178,4 +175,31 @@ TEST_CASE("MaxConnectionsPerSource refuses one client, not the next", "[exhausti
     t.advance_seconds(31); // both of the first client's expire: it may connect again
     CHECK(t.send({syn_in(t, 40003)}).size() == 1);
     CHECK(t.drops(drop::source_cap) == 1);
+}
+
+TEST_CASE("a UDP flow is a stream only once datagrams went both ways 10 s after it began: a spoofed query pair "
+          "2 s apart to a DNS-like backend is not",
+          "[exhaustion][udp]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][1]["IdleTimeout"] = 300;
+    lb t(cfg);
+    auto assured = [&](uint16_t sport) {
+        const auto *c = t.w().find_conn(17, client, sport, vip, 53);
+        REQUIRE(c != nullptr);
+        return (c->flags & fulcrum::conn::assured) != 0;
+    };
+    // conntrack's stream: a reply, then a datagram 2 s on (and its answer).
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
+    REQUIRE(t.send({udp_reply(t, 1024)}).size() == 1);
+    t.advance_seconds(2.1);
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
+    REQUIRE(t.send({udp_reply(t, 1024)}).size() == 1);
+    CHECK_FALSE(assured(5000));
+    // 10 s on, only the client talks: still not.
+    t.advance_seconds(8);
+    REQUIRE(t.send({udp_in(t, 5000)}).size() == 1);
+    CHECK_FALSE(assured(5000));
+    // The backend answers that late too: a stream.
+    REQUIRE(t.send({udp_reply(t, 1024)}).size() == 1);
+    CHECK(assured(5000));
 }

@@ -136,10 +136,7 @@ TEST_CASE("an idle udp flow expires and its lport is reusable", "[fnat][expiry]"
     cfg["lport_range"] = "1024-1024"; // exactly one local port
     lb t(cfg);
     auto a = udp_from_client(t, 5000), b = udp_from_client(t, 5001);
-    REQUIRE(t.send({build_frame(a)}).size() == 1);
-    REQUIRE(t.send({build_frame(udp_from_backend(t, 1024))}).size() == 1);
-    t.advance_seconds(2.1);
-    REQUIRE(t.send({build_frame(a)}).size() == 1); // answered and talking on: a stream, kept
+    make_streams(t, {{build_frame(a), build_frame(udp_from_backend(t, 1024))}}); // both ways 10 s on: kept
     CHECK(t.send({build_frame(b)}).empty());
     CHECK(t.drops(drop::lport_exhausted) == 1);
     CHECK(t.w().counters().connections_evicted == 0);
@@ -159,12 +156,10 @@ TEST_CASE("a full table drops new flows and keeps existing (answered) ones", "[f
     auto cfg = base_config("", {1});
     cfg["conn_capacity"] = 64;
     lb t(cfg);
-    for (uint16_t i = 0; i < 64; i++) {
-        REQUIRE(t.send({build_frame(udp_from_client(t, uint16_t(30000 + i)))}).size() == 1);
-        REQUIRE(t.send({build_frame(udp_from_backend(t, uint16_t(1024 + i)))}).size() == 1);
-    }
-    t.advance_seconds(2.1); // and still talking: streams, never evicted
-    for (uint16_t i = 0; i < 64; i++) REQUIRE(t.send({build_frame(udp_from_client(t, uint16_t(30000 + i)))}).size() == 1);
+    std::vector<std::pair<bytes, bytes>> streams; // streams: never evicted
+    for (uint16_t i = 0; i < 64; i++)
+        streams.push_back({build_frame(udp_from_client(t, uint16_t(30000 + i))), build_frame(udp_from_backend(t, uint16_t(1024 + i)))});
+    make_streams(t, streams);
     std::vector<bytes> more;
     for (uint16_t i = 64; i < 70; i++) more.push_back(build_frame(udp_from_client(t, uint16_t(30000 + i))));
     CHECK(t.send(more).empty());

@@ -147,6 +147,16 @@ frame_spec backend_segment(const mac_t &port_mac, uint32_t backend, uint16_t lpo
     return s;
 }
 
+void make_streams(lb &t, const std::vector<std::pair<bytes, bytes>> &exchanges) {
+    for (int round = 0; round < 4; round++) {
+        if (round) t.advance_seconds(3.5);
+        for (const auto &[datagram, reply] : exchanges) {
+            if (t.send({datagram}).size() != 1 || t.send({reply}).size() != 1)
+                throw std::runtime_error("make_streams: a datagram was not forwarded");
+        }
+    }
+}
+
 namespace conversation {
 frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload) {
     return client_segment(t.port->mac(), client, net::cport, flags, seq, ack, std::move(payload));

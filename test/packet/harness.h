@@ -103,6 +103,11 @@ struct lb {
 // One TCP conversation of the standard network, as frames arrive and as they must leave:
 // client 10.0.0.50:40000 -> VIP 10.0.0.10:80 becomes laddr 10.0.0.100:lport -> backend
 // 10.0.0.21:8080 (only addressing and TTL change). fnat, synproxy and client_addr tests.
+// UDP flows made streams (worker::udp_stream_after_s): each (datagram, its reply) sent
+// four times 3.5 s apart, so datagrams go both ways 10.5 s after the flows began (and no
+// IdleTimeout of 5 s lapses in between). Each must be forwarded.
+void make_streams(lb &t, const std::vector<std::pair<bytes, bytes>> &exchanges);
+
 namespace conversation {
 inline const uint32_t client = net::client, vip = net::vip, laddr = net::laddr, be0 = net::backend(0);
 frame_spec from_client(lb &t, uint8_t flags, uint32_t seq, uint32_t ack, std::string payload = "");
