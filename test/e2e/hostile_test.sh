@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Floods from the client side, real kernel clients and servers: while (and right after)
+# Attacks from the client side, real kernel clients and servers: while (and right after)
 # 300,000 one-datagram UDP flows from four client addresses fill Fulcrum's table, and
-# while a spoofed SYN flood runs, new curl connections to the TCP listener all succeed.
+# while a spoofed SYN flood runs, new curl connections to the TCP listener all succeed;
+# a blind RST with the right tuple leaves a long-lived connection working.
 source "$(dirname "$0")/lab_prelude.sh"
 
 cfg="$LAB_DIR/cfg.json"
@@ -13,6 +14,10 @@ c["ports"][0]["gateway"] = "10.10.1.2"
 c["conn_capacity"] = 65536
 c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "udp", "ListenerPort": 53,
                        "BackendServerPort": 5353, "IdleTimeout": 300})
+c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 7000,
+                       "BackendServerPort": 7000, "VServerGroupId": "echo"})
+c["vserver_groups"] = [{"VServerGroupId": "echo", "VServerGroupName": "echo",
+                        "BackendServers": [{"ServerId": "i-echo", "ServerIp": "10.10.2.11", "Port": 7000}]}]
 json.dump(c, open(sys.argv[2], "w"))
 PY
 lab_up
@@ -22,6 +27,8 @@ for i in 11 12 13; do # DNS-like backends: every datagram answered
   lab_ns sv python3 "$ROOT/test/e2e/udp_echo.py" "10.10.2.$i" 5353 "udp$i" - &
   LAB_PIDS+=($!)
 done
+lab_ns sv python3 "$ROOT/test/e2e/tcp_echo.py" 10.10.2.11 7000 echo "$LAB_DIR/echo.log" &
+LAB_PIDS+=($!)
 lab_start_fulcrum "$cfg"
 
 curls() { # curls N: how many of N new connections to the TCP listener got an answer
@@ -36,6 +43,30 @@ counter() { # counter LABEL: the worker counter of that label in the last report
 }
 report() { kill -USR1 "$FULCRUM_PID"; sleep 0.5; }
 
+# --- a blind RST: the right tuple, guessed sequence numbers --------------------------------
+coproc LONG { lab_ns cl python3 -u "$ROOT/test/e2e/long_lived.py" 10.10.1.10 7000; }
+read -r -t 5 cport <&"${LONG[0]}" || cport=""
+echo first >&"${LONG[1]}"; read -r -t 5 first <&"${LONG[0]}" || first=""
+check "a long-lived connection through the VIP echoes ($first, client port $cport)" [ "$first" = "echo first" ]
+# Twenty resets an off-path attacker could send: the client's own tuple, random sequence
+# numbers, with and without ACK (hping3 -R, -M seq, -A -L ack).
+rst_pids=()
+for i in $(seq 1 10); do
+  lab_ns cl timeout 3 hping3 -q -c 1 -R -s "$cport" -k -p 7000 -M "$((RANDOM * 65536 + RANDOM))" 10.10.1.10 >/dev/null 2>&1 &
+  rst_pids+=($!)
+  lab_ns cl timeout 3 hping3 -q -c 1 -R -A -s "$cport" -k -p 7000 -M "$((RANDOM * 65536 + RANDOM))" \
+    -L "$((RANDOM * 65536 + RANDOM))" 10.10.1.10 >/dev/null 2>&1 &
+  rst_pids+=($!)
+done
+for p in "${rst_pids[@]}"; do wait "$p" || true; done
+sleep 10 # past the 3 s a CLOSE entry lives
+echo second >&"${LONG[1]}"; read -r -t 5 second <&"${LONG[0]}" || second=""
+check "10 s after 20 blind resets it still echoes ($second)" [ "$second" = "echo second" ]
+exec {LONG[1]}>&-
+report
+oow=$(sed -n "s/.* tcp out of window \([0-9]*\),.*/\1/p" "$LAB_DIR/fulcrum.log" | tail -1)
+check "the resets were counted out of window, not acted on (${oow:-0})" [ "${oow:-0}" -ge 20 ]
+
 # --- UDP: 75,000 datagrams from each of four addresses, source port +1 each --------------
 # (64,512 distinct ports per address: ~258,000 distinct flows, 300,000 datagrams)
 flood_pids=()
@@ -43,14 +74,17 @@ for a in 2 3 4 5; do
   lab_ns cl hping3 -q -2 -a "10.10.1.$a" -s 1024 -p 53 -c 75000 -i u20 10.10.1.10 >/dev/null 2>&1 &
   flood_pids+=($!)
 done
-sleep 3
+sleep 0.5
 during=$(curls 20)
+running=0 # the curls must have run while the flood did
+for p in "${flood_pids[@]}"; do kill -0 "$p" 2>/dev/null && running=$((running + 1)); done
 for p in "${flood_pids[@]}"; do wait "$p" || true; done
 after=$(curls 20)
 report
-created=$(counter "connections created"); evicted=$(counter evicted)
+created=$(counter "connections created"); evicted=$(counter "connections evicted")
 table=$(sed -n 's/.*: table \([0-9]*\)\/.*/\1/p' "$LAB_DIR/fulcrum.log" | tail -1)
-check "20 of 20 curl connections during the UDP flood ($during)" [ "$during" -eq 20 ]
+check "20 of 20 curl connections during the UDP flood ($during; $running of 4 flooders still running after them)" \
+  bash -c "[ '$during' -eq 20 ] && [ '$running' -ge 1 ]"
 check "20 of 20 right after it ($after)" [ "$after" -eq 20 ]
 check "the flood made over 200,000 flows ($created) and filled the table ($table of 65,536)" \
   bash -c "[ '$created' -gt 200000 ] && [ '$table' -gt 60000 ]"
