@@ -1,5 +1,6 @@
 #include "host_check.h"
 
+#include "config/capacity.h"
 #include "conn/conn_table.h"
 #include "dataplane/ports.h"
 
@@ -200,6 +201,7 @@ void check_memory(report &r, const config::instance &cfg, uint32_t workers) {
         r.fail("conn_capacity", what + "; the host has " + human(avail) + " available (MemAvailable)", "a smaller conn_capacity, or fewer workers");
     else
         r.ok("conn_capacity", what + "; " + human(avail) + " available");
+    r.ok("capacity", config::describe(config::capacity_of(cfg, workers), cfg, workers));
 }
 
 } // namespace

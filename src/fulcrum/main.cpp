@@ -3,6 +3,7 @@
 // Options are parsed here and the parts wired together; the EAL main lcore then runs
 // the control loop (control/control_loop.h) while one worker per remaining lcore forwards.
 #include "cli/cli.h"
+#include "config/capacity.h"
 #include "config/parse.h"
 #include "config/state.h"
 #include "control/control_loop.h"
@@ -170,6 +171,8 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     std::printf("fulcrum: connection table %u per worker, %zu bytes per connection "
                 "(64 B entry + both directions indexed + pool), %.1f MiB per worker\n",
                 dp.worker_at(0).conns().capacity(), dp.bytes_per_conn(), double(dp.worker_at(0).conns().bytes()) / (1 << 20));
+    std::printf("fulcrum: capacity %s\n",
+                config::describe(config::capacity_of(cfg, uint32_t(lcores.size())), cfg, uint32_t(lcores.size())).c_str());
     std::fflush(stdout);
     if (!o.cmd_file.empty()) prompt.run_file(o.cmd_file, STDOUT_FILENO), std::fflush(stdout);
     host::notify_service_manager("READY=1\nSTATUS=forwarding on " + std::to_string(cfg.ports.size()) + " port(s) with " +

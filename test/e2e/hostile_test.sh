@@ -104,4 +104,22 @@ check "the SYN proxy engaged ($engaged) and answered the flood with cookies ($co
 check "the clients' connections went through the proxy ($proxied proxied)" [ "${proxied:-0}" -ge 1 ]
 lab_stop_fulcrum
 check "no packet dropped as malformed" bash -c "! grep -qE 'bad_|trunc_' '$LAB_DIR/fulcrum.log'"
+
+# --- a table of 1,024 entries full of established connections ------------------------------
+python3 - "$cfg" "$LAB_DIR/small.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1]))
+c["conn_capacity"] = 1024
+json.dump(c, open(sys.argv[2], "w"))
+PY
+lab_start_fulcrum "$LAB_DIR/small.json"
+mapfile -t full < <(lab_ns cl python3 "$ROOT/test/e2e/table_full.py" 10.10.1.10 7000 1024)
+report
+table_full=$(sed -n "s/.*drop table_full *\([0-9][0-9]*\).*/\1/p" "$LAB_DIR/fulcrum.log" | tail -1)
+check "1,024 established connections fill the table (${full[0]:-none})" [ "${full[0]:-}" = "opened 1024" ]
+check "one more is refused cleanly: its SYNs dropped and counted (${full[1]:-none}, table_full ${table_full:-0})" \
+  bash -c "[ '${full[1]:-}' = 'refused yes' ] && [ '${table_full:-0}' -ge 1 ]"
+check "within 1 s of half of them closing a new one is answered (${full[2]:-none})" \
+  bash -c "[[ '${full[2]:-}' == after_close_s\ 0.* ]]"
+lab_stop_fulcrum
 e2e_finish

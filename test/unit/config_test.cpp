@@ -1,3 +1,4 @@
+#include "config/capacity.h"
 #include "config/parse.h"
 
 #include <catch2/catch.hpp>
@@ -338,4 +339,22 @@ TEST_CASE("local addresses belong to a port: by subnet, or a port's own routed p
         j["ports"][1]["rss"] = "fast";
         CHECK(error_of(j) == "field 'ports[1].rss': must be one of auto, emulated, off");
     }
+}
+
+TEST_CASE("the capacity a configuration states: tables, tuples per backend port, rates at time_wait", "[config][capacity]") {
+    auto doc = nlohmann::json::parse(R"({
+      "ports": [{"name": "p0", "device": "net_null0", "address": "10.0.0.1/24"}],
+      "vips": ["10.0.0.10"], "local_addresses": ["10.0.0.100", "10.0.0.101", "10.0.0.102", "10.0.0.103"],
+      "conn_capacity": 4194304, "tcp_timeouts": {"time_wait": 10}, "listeners": [], "default_server_group": []})");
+    auto cfg = fulcrum::config::parse_instance(doc);
+    REQUIRE(cfg);
+    auto c = fulcrum::config::capacity_of(cfg.value(), 1);
+    CHECK(c.held == 4194304);
+    CHECK(c.tuples_per_bport == 4 * 59976); // default lport_range 1024-60999
+    CHECK(c.bport_cps == Approx(23990.4));
+    CHECK(c.table_cps == Approx(419430.4));
+    CHECK(fulcrum::config::describe(c, cfg.value(), 1) ==
+          "4,194,304 connections (1 worker(s) x 4,194,304); 239,904 at once toward each backend port (4 laddr(s) x "
+          "59,976 lports); 23,990 new/s per backend port and 419,430/s in all with every TIME_WAIT kept 10 s (past "
+          "that, finished connections give way early)");
 }
