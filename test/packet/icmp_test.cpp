@@ -111,3 +111,49 @@ TEST_CASE("a DF packet over the egress MTU gets fragmentation needed from the VI
     big.payload += std::string(100, 'z');
     CHECK(t.send({on_wire(t, big, client_mac)}).size() == 1);
 }
+
+TEST_CASE("an ICMP error's quoted sequence number is put back in the numbering its receiver sent: the SYN proxy's "
+          "delta and the PROXY header's 28 bytes",
+          "[icmp][synproxy][client_addr]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][0]["SynProxy"] = "on";
+    cfg["listeners"][0]["ProxyProtocolV2Enabled"] = "on";
+    lb t(cfg);
+    frame_spec syn = tcp(client, 40000, vip, 80, 1000, 0);
+    syn.tcp_flags = SYN, syn.payload.clear();
+    bytes synack = t.send_one(on_wire(t, syn, client_mac));
+    REQUIRE(synack.size() > 41);
+    uint32_t cookie = get32(synack, off::tcp_seq);
+    frame_spec ack = tcp(client, 40000, vip, 80, 1001, cookie + 1);
+    ack.payload.clear();
+    REQUIRE(t.send({on_wire(t, ack, client_mac)}).size() == 1); // the proxy's SYN to the backend
+    frame_spec bsynack = tcp(be0, 8080, laddr, 1024, 7000, 1001);
+    bsynack.tcp_flags = SYN | ACK, bsynack.payload.clear();
+    REQUIRE(t.send({on_wire(t, bsynack, backend_mac(0))}).size() == 2); // the PROXY header, the client's ACK
+    const uint32_t delta = cookie - 7000;
+
+    SECTION("from the client side: the backend's own sequence number (less the delta)") {
+        bytes delivered = build_frame(tcp(vip, 80, client, 40000, 7001 + delta, 1001, 63));
+        bytes err = build_icmp_error(t.port->mac(), client_mac, client, vip, 64, 3, 4, 1280, ip_part(delivered), 28);
+        bytes out = t.send_one(err);
+        bytes as_backend_sent = build_frame(tcp(be0, 8080, laddr, 1024, 7001, 1001, 63));
+        bytes exp = build_icmp_error(backend_mac(0), t.port->mac(), laddr, be0, 63, 3, 4, 1280, ip_part(as_backend_sent), 28);
+        CHECK(hex(out) == hex(exp));
+        CHECK(checksums_valid(out));
+    }
+    SECTION("from the backend side: the client's own sequence number (less the header)") {
+        bytes sent = build_frame(tcp(laddr, 1024, be0, 8080, 1001 + 28 + 10, 7001, 63));
+        bytes err = build_icmp_error(t.port->mac(), backend_mac(0), be0, laddr, 64, 3, 4, 1280, ip_part(sent), 28);
+        bytes out = t.send_one(err);
+        bytes as_client_sent = build_frame(tcp(client, 40000, vip, 80, 1001 + 10, 7001 + delta, 63));
+        bytes exp = build_icmp_error(client_mac, t.port->mac(), vip, client, 63, 3, 4, 1280, ip_part(as_client_sent), 28);
+        CHECK(hex(out) == hex(exp));
+    }
+    SECTION("an error to forward with TTL 1 is dropped, not sent on with TTL 255") {
+        bytes delivered = build_frame(tcp(vip, 80, client, 40000, 7001 + delta, 1001, 63));
+        bytes err = build_icmp_error(t.port->mac(), client_mac, client, vip, 1, 3, 4, 1280, ip_part(delivered), 28);
+        CHECK(t.send({err}).empty());
+        CHECK(t.drops(drop::ttl_exceeded) == 1);
+        CHECK(t.w().counters().icmp_errors_forwarded == 0);
+    }
+}
