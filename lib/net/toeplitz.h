@@ -18,11 +18,21 @@ namespace fulcrum::net {
 constexpr size_t rss_key_size = 40;
 // The RETA a port configured "rss": "emulated" assumes (entry j -> queue j % queues).
 constexpr uint16_t emulated_reta_size = 128;
-// The widely used default key (Microsoft's RSS verification suite; most NICs ship it).
-inline constexpr uint8_t rss_key[rss_key_size] = {
+// The key Fulcrum programs and computes with. It starts as the widely used default
+// (Microsoft's RSS verification suite; most NICs ship it), which tests keep; the daemon
+// draws a random one at start (randomize_rss_key), before any port or pool uses it, so a
+// flood cannot be aimed at one queue by precomputed tuples. The XOR construction works
+// with any key.
+inline uint8_t rss_key[rss_key_size] = {
     0x6d, 0x5a, 0x56, 0xda, 0x25, 0x5b, 0x0e, 0xc2, 0x41, 0x67, 0x25, 0x3d, 0x43, 0xa3,
     0x8f, 0xb0, 0xd0, 0xca, 0x2b, 0xcb, 0xae, 0x7b, 0x30, 0xb4, 0x77, 0xcb, 0x2d, 0xa3,
     0x80, 0x30, 0xf2, 0x0c, 0x6a, 0x42, 0xb7, 0x3b, 0xbe, 0xac, 0x01, 0xfa};
+
+// How many of the hash's low `bits` bits the 16 bits of a destination port reach
+// (the rank of that linear map): `bits` means every RETA entry of 2^bits has lports.
+unsigned port_rank(unsigned bits);
+// A random key whose port part reaches 12 low bits (every RETA up to 4,096 entries);
+void randomize_rss_key();
 
 // Toeplitz over `len` input bytes (len + 8 <= key size): a 64-bit window of the key
 // slides one bit per input bit; a set bit takes the window's top 32 bits.

@@ -15,6 +15,7 @@
 #include "dataplane/log.h"
 #include "health/checker.h"
 #include "host_check.h"
+#include "net/toeplitz.h"
 #include "observe/observe.h"
 #include "service_manager.h"
 
@@ -115,6 +116,10 @@ result<std::vector<unsigned>> worker_lcores(const config::instance &cfg) {
 // Everything that needs the running data plane: parts wired, loop run, report printed.
 int serve(const options &o, const config::instance &cfg, rte_mempool *pool, const std::vector<unsigned> &lcores) {
     auto fail = [](const error &e) { return std::fprintf(stderr, "fulcrum: %s\n", e.message().c_str()), exit_config; };
+    // A random RSS key per start (net/toeplitz.h), unless a port is "emulated": then the
+    // traffic source splits by the known default key.
+    if (std::none_of(cfg.ports.begin(), cfg.ports.end(), [](const config::port &p) { return p.rss == config::rss_setting::emulated; }))
+        net::randomize_rss_key();
     auto made = deploy::deployment::create(cfg, pool, static_cast<uint32_t>(lcores.size()), lcores);
     if (!made) return fail(made.err());
     deploy::deployment &dp = *made.value();

@@ -114,3 +114,28 @@ TEST_CASE("by RSS: every bucket of a 512-entry RETA has lports (the key reaches 
     for (uint32_t b = 0; b < 512; b++) REQUIRE(n[b] > 0);
     CHECK(p.capacity() == 65535 - 1024 + 1);
 }
+
+TEST_CASE("a random RSS key per start: it differs, every RETA entry up to 4,096 stays reachable through the lport, "
+          "and the hash is still the XOR of its parts",
+          "[laddr][rss]") {
+    uint8_t before[net::rss_key_size];
+    std::copy(std::begin(net::rss_key), std::end(net::rss_key), before);
+    CHECK(net::port_rank(12) == 12); // the default key too
+    net::randomize_rss_key();
+    CHECK_FALSE(std::equal(std::begin(before), std::end(before), std::begin(net::rss_key)));
+    CHECK(net::port_rank(12) == 12);
+    std::mt19937 rng(7);
+    for (int i = 0; i < 2000; i++) {
+        uint32_t src = rng(), dst = rng(), ports = rng();
+        uint16_t sport = uint16_t(ports >> 16), dport = uint16_t(ports);
+        uint32_t tuple[3] = {src, dst, uint32_t(sport) << 16 | dport};
+        REQUIRE(net::rss_hash(htonl(src), htonl(dst), htons(sport), htons(dport)) == rte_softrss(tuple, 3, net::rss_key));
+        REQUIRE((net::source_part(htonl(src), htons(sport)) ^ net::address_part(htonl(dst)) ^ net::port_part(htons(dport))) ==
+                rte_softrss(tuple, 3, net::rss_key));
+    }
+    laddr_pool p({4096}, 1024, 65535, 0, 1);
+    std::vector<uint32_t> n(4096, 0);
+    for (uint32_t lport = 1024; lport <= 65535; lport++) n[p.bucket_of(static_cast<uint16_t>(lport), 4096)]++;
+    CHECK(std::count(n.begin(), n.end(), 0u) == 0);
+    std::copy(std::begin(before), std::end(before), net::rss_key); // the other tests use the default
+}
