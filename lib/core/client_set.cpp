@@ -35,12 +35,22 @@ void client_set::accept_all(double now) {
         int fd = ::accept4(_listen, nullptr, nullptr, SOCK_NONBLOCK | SOCK_CLOEXEC);
         if (fd < 0) return; // EAGAIN, or out of descriptors: the listen backlog waits
         if (_clients.size() >= _p.max_clients) {
-            _refused++;
-            ::close(fd);
-            continue;
+            int oldest = -1;
+            uint64_t oldest_order = UINT64_MAX;
+            if (_p.shed_incomplete)
+                for (const auto &[cfd, cl] : _clients)
+                    if (!cl.replying && cl.order < oldest_order) oldest = cfd, oldest_order = cl.order;
+            if (oldest < 0) {
+                _refused++;
+                ::close(fd);
+                continue;
+            }
+            _shed++;
+            drop(oldest);
         }
         client &c = _clients[fd];
         c.deadline = now + _p.deadline_s;
+        c.order = ++_accepted;
         epoll_event ev{};
         ev.events = EPOLLIN | EPOLLRDHUP;
         ev.data.fd = fd;

@@ -23,7 +23,11 @@ class client_set {
     struct policy {
         size_t max_request = 1 << 20;
         double deadline_s = 2;      // from accept to the reply's last byte
-        unsigned max_clients = 128; // beyond: refused at accept (closed at once)
+        unsigned max_clients = 128; // beyond: refused at accept (closed at once)...
+        // ...unless this is set: then the client accepted longest ago that has not sent a
+        // whole request gives way (closed, counted), as servers shed idle keep-alive
+        // clients, so idle or slow clients cannot keep a real request out.
+        bool shed_incomplete = false;
         // Bytes of `in` that make one whole request, 0 while it is not (the peer closing
         // its write side also ends a request).
         std::function<size_t(const std::string &in)> complete;
@@ -47,6 +51,7 @@ class client_set {
     size_t clients() const { return _clients.size(); }
     uint64_t refused() const { return _refused; }   // over max_clients, or not admitted
     uint64_t timed_out() const { return _timed_out; }
+    uint64_t shed() const { return _shed; } // gave way to a newer client (shed_incomplete)
 
   private:
     struct client {
@@ -54,6 +59,7 @@ class client_set {
         size_t out_off = 0;
         double deadline = 0;
         bool replying = false;
+        uint64_t order = 0; // accepted as the order-th
     };
     void accept_all(double now);
     void on_readable(int fd, client &c);
@@ -64,7 +70,7 @@ class client_set {
     int _listen, _ep;
     policy _p;
     std::unordered_map<int, client> _clients;
-    uint64_t _refused = 0, _timed_out = 0;
+    uint64_t _refused = 0, _timed_out = 0, _shed = 0, _accepted = 0;
 };
 
 } // namespace fulcrum

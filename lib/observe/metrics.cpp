@@ -193,6 +193,7 @@ metrics_server::metrics_server(int fd, uint16_t port) : _port(port) {
     p.max_request = 8192;
     p.deadline_s = 5; // a scraper that never reads its answer is dropped after this
     p.max_clients = 64;
+    p.shed_incomplete = true; // a scraper with a whole request always gets in
     p.complete = [](const std::string &in) -> size_t {
         auto end = in.find("\r\n\r\n");
         return end == std::string::npos ? 0 : end + 4;

@@ -40,6 +40,8 @@ got=$(field "d['cases'].get('trickling client (1 byte / 100 ms)')")
 check "a trickling client is answered at its deadline, not waited for ($got)" [ "$got" = InvalidParameter ]
 got=$(field "d['cases'].get('metrics clients that never read, then a scrape')")
 check "metrics clients that never read do not stop the next scrape ($got)" [ "$got" = 200 ]
+got=$(field "d['cases'].get('70 idle metrics clients, then a scrape')")
+check "70 idle metrics clients (the port takes 64) do not keep a scrape out ($got)" [ "$got" = 200 ]
 got=$(field "d['cases'].get('non-root peer')")
 check "a non-root peer is refused by the socket's mode, and by SO_PEERCRED when the mode is loosened ($got)" \
   [ "$got" = "EACCES; with the socket opened to all: Forbidden" ]
