@@ -5,8 +5,11 @@
 
 #include <rte_byteorder.h>
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
+#include <sys/stat.h>
+#include <unistd.h>
 #include <sys/wait.h>
 #include <time.h>
 
@@ -66,9 +69,17 @@ void announcer::write_file() {
     std::string text = "# Written by Fulcrum: the VIPs this node serves (none while it is drained). Do not edit.\n";
     for (uint32_t v : _st.announced) text += "route " + config::format_ipv4(v) + "/32 blackhole;\n";
     std::string tmp = _s.include_file + ".tmp";
-    FILE *f = std::fopen(tmp.c_str(), "w");
-    bool ok = f && std::fwrite(text.data(), 1, text.size(), f) == text.size();
-    if (f && std::fclose(f) != 0) ok = false;
+    // Not through a link someone left at the temporary name; readable by the speaker,
+    // which often runs as its own user (Debian's BIRD runs as bird), whatever the umask.
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
+    bool ok = fd >= 0 && ::fchmod(fd, 0644) == 0;
+    for (size_t off = 0; ok && off < text.size();) {
+        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ok = false;
+        else off += size_t(n);
+    }
+    if (fd >= 0 && ::close(fd) != 0) ok = false;
     if (!ok || std::rename(tmp.c_str(), _s.include_file.c_str()) != 0) {
         _st.last_error = "cannot write " + _s.include_file + ": " + std::strerror(errno);
         _st.failures++;
@@ -100,8 +111,19 @@ void announcer::start_reload() {
         if (std::strncmp(*e, "FULCRUM_VIPS=", 13) != 0) envp.push_back(*e);
     envp.push_back(set.data());
     envp.push_back(nullptr);
+    // Nor Fulcrum's signal state: its loop blocks SIGTERM, SIGINT, SIGHUP and SIGUSR1 for
+    // signalfd and ignores SIGPIPE; the child starts with nothing blocked, all default.
+    posix_spawnattr_t attr;
+    posix_spawnattr_init(&attr);
+    sigset_t none, defaults;
+    sigemptyset(&none);
+    sigfillset(&defaults);
+    posix_spawnattr_setsigmask(&attr, &none);
+    posix_spawnattr_setsigdefault(&attr, &defaults);
+    posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK | POSIX_SPAWN_SETSIGDEF);
     pid_t pid;
-    int rc = posix_spawnp(&pid, argv[0], &fa, nullptr, argv.data(), envp.data());
+    int rc = posix_spawnp(&pid, argv[0], &fa, &attr, argv.data(), envp.data());
+    posix_spawnattr_destroy(&attr);
     posix_spawn_file_actions_destroy(&fa);
     _st.pending = false;
     if (rc != 0) {
@@ -121,12 +143,16 @@ void announcer::poll() {
     if (_child > 0) {
         int status = 0;
         pid_t r = waitpid(_child, &status, WNOHANG);
-        if (r == 0 && now_ms() - _child_started_ms >= reload_timeout_ms) {
-            kill(_child, SIGKILL); // a hung speaker must not hold every later change back
-            r = waitpid(_child, &status, 0);
-        } else if (r == 0) {
-            return; // still running
+        if (r == 0) {
+            // A hung speaker must not hold every later change back: killed, and reaped by
+            // a later poll (never waited for here: the loop serves everything else).
+            if (!_killed && now_ms() - _child_started_ms >= reload_timeout_ms) {
+                kill(_child, SIGKILL);
+                _killed = true;
+            }
+            return;
         }
+        _killed = false;
         _child = -1;
         _st.reloading = false;
         _st.reloads++;

@@ -53,6 +53,7 @@ class announcer {
     bool _written = false; // the file holds _st.announced
     pid_t _child = -1;
     uint64_t _child_started_ms = 0;
+    bool _killed = false; // the running reload overran and was sent SIGKILL
     static constexpr uint64_t reload_timeout_ms = 5000; // then the reload is killed and retried
     uint64_t _retry_ms = 0; // CLOCK_MONOTONIC ms before which a failed reload is not retried
     void write_file();

@@ -11,6 +11,8 @@
 #include <rte_byteorder.h>
 
 #include <algorithm>
+#include <chrono>
+#include <thread>
 #include <cstdio>
 #include <ctime>
 
@@ -45,6 +47,22 @@ int service::health_change_fd() const { return _health ? _health->change_fd() : 
 void service::announce() {
     _announcer.configure(_dp.config().bgp);
     _announcer.update(announcer::wanted(_dp.current_snapshot(), _dp.config().node_drain));
+}
+
+void service::withdraw_for_stop(double max_s, double grace_s) {
+    if (_dp.config().bgp.include_file.empty()) return;
+    FULCRUM_LOG(NOTICE, control, "bgp: stopping: every VIP withdrawn first\n");
+    _announcer.update({});
+    auto start = std::chrono::steady_clock::now();
+    auto elapsed = [&] { return std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count(); };
+    while (elapsed() < max_s) {
+        _announcer.poll();
+        if (!_announcer.state().reloading && !_announcer.state().pending) break;
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    auto settled = std::chrono::steady_clock::now();
+    while (std::chrono::duration<double>(std::chrono::steady_clock::now() - settled).count() < grace_s)
+        std::this_thread::sleep_for(std::chrono::milliseconds(20));
 }
 
 void service::poll() {

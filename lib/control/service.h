@@ -43,6 +43,10 @@ class service {
     // DescribeNodeStatus: drain, the VIPs announced, connections left, the speaker's state.
     nlohmann::json node_status() const;
     const announcer &bgp() const { return _announcer; }
+    // A clean stop, before the data plane stops: every VIP withdrawn and the speaker's
+    // reload waited for (at most `max_s`), then `grace_s` more of forwarding while the
+    // routers move the traffic away. Nothing when no speaker is configured.
+    void withdraw_for_stop(double max_s, double grace_s);
 
     deploy::deployment &deployment() { return _dp; }
 

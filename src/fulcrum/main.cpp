@@ -185,6 +185,7 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     if (o.interactive) prompt.start_interactive();
     loop.run();
     host::notify_service_manager("STOPPING=1");
+    service.withdraw_for_stop(3.0, 1.0); // routers move away while this node still forwards
     dp.stop();
     rte_pdump_uninit();
     loop.final_report();

@@ -11,6 +11,9 @@
 #include <fstream>
 #include <thread>
 #include <unistd.h>
+#include <csignal>
+#include <pthread.h>
+#include <sys/stat.h>
 
 using namespace fulcrum;
 using namespace fulcrum::test;
@@ -196,4 +199,61 @@ TEST_CASE("a reload that hangs is killed after 5 s and tried again; a reload see
     // Only what sh itself holds (the test's stdio, the directory it reads): none of the
     // process's sockets, epoll/event descriptors or hugepage files.
     for (const char *leak : {"socket:", "anon_inode:", "hugepages", "memfd:"}) CHECK(seen.find(leak) == std::string::npos);
+}
+
+TEST_CASE("a reload starts with no signal blocked or ignored; the include file is 0644 whatever the umask",
+          "[announce][service]") {
+    speaker_files f;
+    auto cfg = base_config("", {1});
+    cfg["bgp"] = {{"include_file", f.vips()},
+                  {"reload_command", {"sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/$$/status >> " + f.reloads()}}};
+    // As the control loop runs: SIGTERM, SIGINT, SIGHUP, SIGUSR1 blocked for signalfd, SIGPIPE ignored.
+    sigset_t block, old;
+    sigemptyset(&block);
+    for (int s : {SIGTERM, SIGINT, SIGHUP, SIGUSR1}) sigaddset(&block, s);
+    pthread_sigmask(SIG_BLOCK, &block, &old);
+    auto old_pipe = std::signal(SIGPIPE, SIG_IGN);
+    mode_t old_umask = ::umask(077);
+    lb t(cfg);
+    control::service svc(*t.inst, "");
+    auto seen = reloads_seen(svc, f, 2);
+    ::umask(old_umask);
+    std::signal(SIGPIPE, old_pipe);
+    pthread_sigmask(SIG_SETMASK, &old, nullptr);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[0] == "SigBlk:\t0000000000000000");
+    uint64_t ignored = std::stoull(seen[1].substr(seen[1].find('\t') + 1), nullptr, 16);
+    CHECK((ignored & (1ull << (SIGPIPE - 1))) == 0);
+    struct stat st {};
+    REQUIRE(::stat(f.vips().c_str(), &st) == 0);
+    CHECK((st.st_mode & 0777) == 0644);
+}
+
+TEST_CASE("the include file is never written through a link left at its temporary name", "[announce][service]") {
+    speaker_files f;
+    std::string victim = f.dir + "/victim";
+    REQUIRE(::symlink(victim.c_str(), (f.vips() + ".tmp").c_str()) == 0);
+    auto cfg = base_config("", {1});
+    cfg["bgp"] = {{"include_file", f.vips()}};
+    lb t(cfg);
+    control::service svc(*t.inst, "");
+    svc.poll();
+    CHECK(svc.bgp().state().failures >= 1);
+    CHECK(::access(victim.c_str(), F_OK) != 0);
+    CHECK(::access(f.vips().c_str(), F_OK) != 0);
+}
+
+TEST_CASE("a clean stop withdraws every VIP and waits for the speaker before the data plane stops",
+          "[announce][service]") {
+    speaker_files f;
+    lb t(bgp_config(f));
+    control::service svc(*t.inst, "");
+    auto seen = reloads_seen(svc, f, 1);
+    REQUIRE(seen.size() == 1);
+    CHECK(seen[0] == "route 10.0.0.10/32 ");
+    svc.withdraw_for_stop(3.0, 0.0);
+    // When it returns the speaker has reloaded with nothing announced (no poll since).
+    CHECK(read_text(f.reloads()) == "route 10.0.0.10/32 \n\n");
+    CHECK_FALSE(svc.bgp().state().reloading);
+    CHECK(read_text(f.vips()).find("route") == std::string::npos);
 }
