@@ -102,6 +102,28 @@ fixes=$(grep -cE '^        fix: ' <<< "$out")
 check "it printed $items items ($fails failed), each failure with its fix" test "$items" -ge 7 -a "$fails" -eq "$fixes"
 check "its exit status says whether any failed ($rc)" test "$rc" -eq $((fails > 0 ? 1 : 0))
 
+echo "== fulcrum-setup on a device tree of the test's own"
+# A PCI port whose kernel interface is up with an address (the management NIC named by
+# mistake) and CPUs 2-3 isolated as the kernel writes it.
+T="$WORK/sysfs"
+mkdir -p "$T/bus/pci/devices/0000:01:00.0/net/fsmgmt0" "$T/devices/system/cpu"
+echo "2-3" > "$T/devices/system/cpu/isolated"
+ip netns add "$LAB-setup"
+ip -n "$LAB-setup" link add fsmgmt0 type veth peer name fsmgmt1
+ip -n "$LAB-setup" addr add 192.0.2.1/24 dev fsmgmt0
+ip -n "$LAB-setup" link set fsmgmt0 up; ip -n "$LAB-setup" link set fsmgmt1 up
+python3 - "$demo" "$WORK/pci.json" <<'PY'
+import json, sys
+c = json.load(open(sys.argv[1])); c["ports"][0]["device"] = "0000:01:00.0"
+json.dump(c, open(sys.argv[2], "w"))
+PY
+out=$(ip netns exec "$LAB-setup" env FULCRUM_SETUP_SYSFS="$T" /usr/sbin/fulcrum-setup --check --config "$WORK/pci.json" --lcores 0@0,1@2,2@3 2>&1) || true
+ip netns del "$LAB-setup"
+echo "$out" | grep -E 'port |cpu isolation' | sed 's/^/    /'
+check "a port that is up with an address is refused, not taken (the management NIC named by mistake)" \
+  bash -c "grep -q 'FAIL  port client .*fsmgmt0, up with an address' <<< \"\$1\"" _ "$out"
+check "isolated '2-3' is the workers' 2,3" bash -c "grep -q 'PASS  cpu isolation' <<< \"\$1\"" _ "$out"
+
 echo "== the installed binaries through the lab, started as the unit starts them"
 lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13
 cp "$demo" /etc/fulcrum/fulcrum.json
