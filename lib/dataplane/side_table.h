@@ -20,12 +20,13 @@ struct conn_side {
     uint32_t delta;         // SYN proxy: client-facing sequence = backend's + delta
     uint32_t first_seq;     // the client's ISN + 1: where its bytes (or the PROXY header) start
     uint16_t pending;       // SYN proxy: 1 + its waiting slot while the backend has not answered
-    uint8_t ws_backend;     // SYN proxy: window scale the backend uses; tcp_window::no_scale when
+    uint8_t ws_backend : 4; // SYN proxy: window scale the backend uses; tcp_window::no_scale when
                             // it did not answer the offer of a client that scales (both ways unscaled)
-    uint8_t ws_client_view; // SYN proxy: window scale the client was promised
-    uint8_t client_addr;    // listener_rt::client_addr_*, fixed when the connection was made
-    uint8_t header;         // PROXY v2 over TCP: header_unsent, header_sent, header_acked
+    uint8_t ws_client_view : 4; // SYN proxy: window scale the client was promised
+    uint8_t client_addr : 4;    // listener_rt::client_addr_*, fixed when the connection was made
+    uint8_t header : 4;         // PROXY v2 over TCP: header_unsent, header_sent, header_acked
     uint16_t win;           // PROXY v2: the client's window when the header went out (resends)
+    uint16_t backend_mss;   // SYN proxy: the MSS the backend's SYN-ACK asked for (0: none)
     enum : uint8_t { header_unsent, header_sent, header_acked };
 };
 static_assert(sizeof(conn_side) == 16);

@@ -207,6 +207,10 @@ synproxy::verdict synproxy::on_segment(rte_mbuf *m, connection &c, uint32_t idx,
     c.ack[1] = tcp->recv_ack;
     c.flags |= conn::ack_out;
     c.win[1] = rte_be_to_cpu_16(tcp->rx_win);
+    // The client was promised an MSS before the backend had its say: a client segment
+    // over the backend's gets "fragmentation needed" (worker::forward), and the client's
+    // TCP sends smaller ones from then on.
+    ps.backend_mss = bo.mss;
     // The window check reads each side's windows as that side scales them: the client
     // its own offer when the proxy promised scaling, the backend its answer.
     c.wscale = static_cast<uint8_t>((client_scales ? w.opts.wscale : 0) | (backend_scales ? bo.wscale : 0) << 4);

@@ -27,6 +27,12 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             if (dir == 0 && (too_big(m, c, 0, proxy_v2_len) || !_client_addr.add_udp_header(m, c, l4_off))) return;
         } else {
             side = &_side.at(_conns.index_of(&c));
+            // The SYN proxy's backend asked for a smaller MSS than the client was promised.
+            if (dir == 0 && side->backend_mss && m->pkt_len - l3_off > side->backend_mss + 40u) {
+                uint16_t mtu = _snap->ports[c.out_port(0)].mtu;
+                if (side->backend_mss + 40u < mtu && too_big(m, c, 0, static_cast<uint16_t>(mtu - side->backend_mss - 40)))
+                    return;
+            }
             if (dir == 0 && side->client_addr != listener_rt::client_addr_none &&
                 (side->client_addr == listener_rt::client_addr_toa ||
                  (rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off)->tcp_flags & tcp_syn)))

@@ -157,3 +157,30 @@ TEST_CASE("an ICMP error's quoted sequence number is put back in the numbering i
         CHECK(t.w().counters().icmp_errors_forwarded == 0);
     }
 }
+
+TEST_CASE("the SYN proxy honours the backend's MSS: a client segment over it gets fragmentation needed for MSS + 40",
+          "[icmp][mtu][synproxy]") {
+    auto cfg = base_config("", {1});
+    cfg["listeners"][0]["SynProxy"] = "on";
+    lb t(cfg);
+    frame_spec syn = tcp(client, 40000, vip, 80, 1000, 0);
+    syn.tcp_flags = SYN, syn.payload.clear(), syn.tcp_options = {2, 4, 0x05, 0xb4}; // MSS 1460
+    bytes synack = t.send_one(on_wire(t, syn, client_mac)); // promises the client 1460
+    REQUIRE(synack.size() > 41);
+    uint32_t cookie = get32(synack, off::tcp_seq);
+    frame_spec ack = tcp(client, 40000, vip, 80, 1001, cookie + 1);
+    ack.payload.clear();
+    REQUIRE(t.send({on_wire(t, ack, client_mac)}).size() == 1);
+    frame_spec bsynack = tcp(be0, 8080, laddr, 1024, 7000, 1001);
+    bsynack.tcp_flags = SYN | ACK, bsynack.payload.clear(), bsynack.tcp_options = {2, 4, 0x03, 0xe8}; // MSS 1000
+    REQUIRE(t.send({on_wire(t, bsynack, backend_mac(0))}).size() == 1); // the client's ACK goes on
+    frame_spec big = tcp(client, 40000, vip, 80, 1001, cookie + 1);
+    big.payload = std::string(1200, 'x'); // fits the port's 1500, not the backend's 1000
+    bytes in = on_wire(t, big, client_mac);
+    bytes out = t.send_one(in);
+    bytes exp = build_icmp_error(client_mac, t.port->mac(), vip, client, 64, 3, 4, 1040, ip_part(in), 576 - 28);
+    CHECK(hex(out) == hex(exp));
+    CHECK(t.drops(drop::too_big) == 1);
+    big.payload = std::string(1000, 'y'); // at the backend's MSS: on its way
+    CHECK(t.send({on_wire(t, big, client_mac)}).size() == 1);
+}
