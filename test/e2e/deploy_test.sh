@@ -139,6 +139,18 @@ check "the service said READY=1 (Type=notify) after $((i / 10)).$((i % 10)) s" g
 grep '^STATUS=' "$WORK/unit.log" | sed 's/^/    /'
 pid=$(awk '/^started/ {print $2}' "$WORK/unit.log")
 check "the process runs /usr/bin/fulcrum" test "$(readlink "/proc/$pid/exe")" = /usr/bin/fulcrum
+grep '^hardening' "$WORK/unit.log" | sed 's/^/    /'
+# The unit's sandbox, as the service really runs (test/e2e/unit_run.py applies it).
+check "under the unit's hardening: no new privileges, no module or clock capabilities" \
+  bash -c "grep -q '^NoNewPrivs:[[:space:]]*1' /proc/$pid/status &&
+           (( (0x\$(awk '/^CapBnd/ {print \$2}' /proc/$pid/status) >> 16 & 1) == 0 )) &&
+           (( (0x\$(awk '/^CapBnd/ {print \$2}' /proc/$pid/status) >> 25 & 1) == 0 ))"
+check "under the unit's hardening: /usr and /etc read-only, /tmp its own" \
+  bash -c "nsenter -t $pid -m findmnt -no OPTIONS /usr | grep -q '^ro' &&
+           nsenter -t $pid -m findmnt -no OPTIONS /etc | grep -q '^ro' &&
+           nsenter -t $pid -m findmnt -no FSTYPE /tmp | grep -q tmpfs"
+check "/run/fulcrum is 0755 (RuntimeDirectoryMode): group members and the speaker reach it" \
+  test "$(stat -c %a /run/fulcrum)" = 755
 ok=0; for n in $(seq 1 30); do lab_ns cl curl -s --max-time 3 "http://10.10.1.10/r$n" | grep -q '^web' && ok=$((ok + 1)); done
 check "30 of 30 requests answered through the installed fulcrum ($ok)" test "$ok" -eq 30
 check "the installed fulcrumctl talks to /run/fulcrum/fulcrum.sock" \

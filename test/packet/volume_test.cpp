@@ -53,3 +53,48 @@ TEST_CASE("a million packets through net_ring and net_null leave the mempool ful
     rte_vdev_uninit("net_null_vol0");
     CHECK(rte_mempool_avail_count(pool) == avail_before);
 }
+
+TEST_CASE("a million segments of 4,000 established TCP connections: each window-checked, none out of window, the "
+          "mempool full again",
+          "[volume][tcp]") {
+    rte_mempool *pool = test_pool();
+    unsigned avail_before = rte_mempool_avail_count(pool);
+    {
+        auto cfg = without_syn_proxy(base_config("", {1, 1, 1, 1}));
+        cfg["conn_capacity"] = 8192;
+        lb t(cfg);
+        const mac_t mac = t.port->mac();
+        auto client_of = [](int) { return fulcrum::test::net::client; }; // a static neighbour
+        auto cport_of = [](int i) { return static_cast<uint16_t>(20000 + i); };
+        for (int i = 0; i < 4000; i++) {
+            bytes out = t.send_one(build_frame(client_segment(mac, client_of(i), cport_of(i), SYN, 1000, 0)));
+            REQUIRE(!out.empty());
+            uint32_t backend = get32(out, off::ip_dst);
+            uint16_t lport = get16(out, off::sport);
+            REQUIRE(t.send({build_frame(backend_segment(mac, backend, lport, SYN | ACK, 5000, 1001))}).size() == 1);
+            REQUIRE(t.send({build_frame(client_segment(mac, client_of(i), cport_of(i), ACK, 1001, 5001))}).size() == 1);
+        }
+        // 250 ten-byte segments per connection: 2,500 bytes, inside the backend's 64 KiB window.
+        const int total = 1'000'000;
+        for (int sent = 0; sent < total;) {
+            for (int k = 0; k < 2048 && sent < total; k++, sent++) {
+                int i = sent % 4000; // the stream moves on ten bytes a round
+                t.port->inject(build_frame(client_segment(mac, client_of(i), cport_of(i), PSH | ACK,
+                                                          1001 + 10 * uint32_t(sent / 4000), 5001, "0123456789")));
+            }
+            while (rte_ring_count(t.port->rx) > 0) t.w().poll_once(t.clock);
+            t.w().flush_tx();
+            t.port->collect();
+        }
+        const auto &c = t.w().counters();
+        CHECK(c.tcp_out_of_window == 0);
+        CHECK(t.w().listener_counters(0).packets_in == uint64_t(total) + 8000);
+        CHECK(c.tx_packets == uint64_t(total) + 12000);
+        for (int i = 0; i < 4000; i += 997) {
+            const auto *conn = t.w().find_conn(6, client_of(i), cport_of(i), fulcrum::test::net::vip, 80);
+            REQUIRE(conn != nullptr);
+            CHECK(conn->state == fulcrum::conn::tcp_state::established);
+        }
+    }
+    CHECK(rte_mempool_avail_count(pool) == avail_before);
+}
