@@ -39,7 +39,7 @@ uint32_t write_syn_options(uint8_t *p, uint16_t mss, int8_t wscale, bool sack) {
 synproxy::synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, uint32_t n_workers, side_table &side,
                    neighbours &neigh, tx_buffers &tx, drop_counts &drops, const worker_clock &clock)
     : _cookies(key), _pool(pool), _side(side), _neigh(neigh), _tx(tx), _drops(drops), _clock(clock),
-      _waiting(waiting_slots), _half_open(max_listener_slots), _engaged(max_listener_slots),
+      _waiting(waiting_slots), _order(waiting_slots), _half_open(max_listener_slots), _engaged(max_listener_slots),
       _held_budget(std::max<uint32_t>(16, (pool ? pool->size : 0) / (8 * std::max<uint32_t>(1, n_workers)))) {
     for (uint32_t i = waiting_slots; i-- > 0;) _free.push_back(static_cast<uint16_t>(i));
 }
@@ -153,6 +153,11 @@ void synproxy::open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net
     _held++;
     conn_side &ps = _side.at(conn_index);
     ps.pending = static_cast<uint16_t>(slot + 1);
+    if (_order_count == waiting_slots) { // full of stale entries: the oldest goes
+        _order_head = (_order_head + 1) % waiting_slots;
+        _order_count--;
+    }
+    _order[(_order_head + _order_count++) % waiting_slots] = {slot, conn_index};
     ps.ws_client_view = o.wscale >= 0 ? proxy_wscale : 0;
     c.flags |= conn::assured | conn::ack_in; // the client finished its handshake
     c.ack[0] = tcp->recv_ack;
@@ -223,6 +228,19 @@ synproxy::verdict synproxy::on_segment(rte_mbuf *m, connection &c, uint32_t idx,
     w.n_held = 0;
     release(idx);
     return verdict::established;
+}
+
+bool synproxy::oldest_waiting(uint32_t &conn_index) {
+    while (_order_count) {
+        in_order o = _order[_order_head];
+        _order_head = (_order_head + 1) % waiting_slots;
+        _order_count--;
+        if (_side.at(o.conn_index).pending == o.slot + 1) {
+            conn_index = o.conn_index;
+            return true;
+        }
+    }
+    return false;
 }
 
 synproxy::waiting_conn *synproxy::waiting_of(uint32_t idx) {

@@ -21,7 +21,9 @@
     X(syn_proxy_connections, counter, "Connections opened by a valid cookie ACK.")                                 \
     X(syn_proxy_established, counter, "Proxied connections the backend accepted.")                                 \
     X(syn_proxy_backend_syns, counter, "SYNs the proxy sent to backends (retries included).")                      \
-    X(syn_proxy_engaged, counter, "Times SynProxy auto engaged on a listener (half-open over syn_proxy_threshold).")
+    X(syn_proxy_engaged, counter, "Times SynProxy auto engaged on a listener (half-open over syn_proxy_threshold).") \
+    X(syn_proxy_waiting_evicted, counter,                                                                          \
+      "Proxied connections still waiting for their backend ended to make room (slots or held-frame budget full).")
 
 #include "dataplane/clock.h"
 #include "dataplane/neighbours.h"
@@ -78,6 +80,11 @@ class synproxy {
     bool check_cookie(const rte_mbuf *m, uint32_t l4_off, const flow_key &key, net::cookie_options &out) const;
     // A waiting slot, and room in the held-frame budget for the cookie ACK itself.
     bool can_wait() const { return !_free.empty() && _held < _held_budget; }
+    // When it cannot: the connection index of the one that has waited longest, for the
+    // worker to end so a new one can wait (its client's next segment carries the same
+    // valid cookie and opens it again); false when none waits.
+    bool oldest_waiting(uint32_t &conn_index);
+    void count_waiting_evicted() { _counters.syn_proxy_waiting_evicted++; }
     // Client frames this worker may hold while backends answer: a backend that drops
     // SYNs cannot pin the mbufs every rx refill needs.
     uint32_t held_budget() const { return _held_budget; }
@@ -114,6 +121,14 @@ class synproxy {
     const worker_clock &_clock;
     std::vector<waiting_conn> _waiting; // fixed pool (no allocation per connection)
     std::vector<uint16_t> _free;
+    // Waiting connections in the order they began (slot, connection index); an entry
+    // whose slot has since been released or reused is skipped when met.
+    struct in_order {
+        uint16_t slot;
+        uint32_t conn_index;
+    };
+    std::vector<in_order> _order; // a ring of waiting_slots entries
+    uint32_t _order_head = 0, _order_count = 0;
     std::vector<uint32_t> _half_open; // per listener slot: non-proxied half-open connections
     std::vector<uint8_t> _engaged;    // per listener slot: SynProxy auto is engaged
     uint32_t _held_budget, _held = 0; // frames held by waiting connections, and their bound

@@ -37,7 +37,17 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
                 if (l && (!l->acl_on || acl_allows(*_snap, *l, key.src)) && _handoff.hand_off(m, *_snap)) return nullptr;
                 return refuse(m, nullptr, drop::no_conn);
             }
-            // Every waiting slot taken: the client's retry comes back.
+            // Every waiting slot or the held-frame budget taken: the connection that has
+            // waited longest makes room (its client's next segment opens it again), so
+            // clients of a backend that never answers cannot lock the proxy up.
+            uint32_t oldest;
+            while (!_synproxy.can_wait() && _synproxy.oldest_waiting(oldest)) {
+                connection &victim = _conns.at(oldest);
+                if (!conn::conn_table::live(victim) || !(victim.flags & conn::has_side)) continue;
+                _wheel.remove(&victim);
+                _synproxy.count_waiting_evicted();
+                expire(&victim);
+            }
             if (!_synproxy.can_wait()) return refuse(m, nullptr, drop::syn_proxy_backlog);
         }
     }

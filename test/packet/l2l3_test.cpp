@@ -148,15 +148,33 @@ TEST_CASE("learned neighbours are re-confirmed while used and forgotten when not
     CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.port->mac(), net::port_ip, zero, net::backend(0))));
 }
 
+namespace {
+// `n` copies of `s` from source ports `first`, `first` + 1, ...: a flood.
+std::vector<bytes> from_ports(frame_spec s, uint16_t first, uint16_t n) {
+    std::vector<bytes> out;
+    for (uint16_t i = 0; i < n; i++) {
+        s.sport = uint16_t(first + i);
+        out.push_back(build_frame(s));
+    }
+    return out;
+}
+// The standard network with its exception path on (a real net_tap: the test makes a
+// private_netns first), at 100 frames/s.
+nlohmann::json exception_config() {
+    auto cfg = base_config("");
+    cfg["exception_path"] = "on";
+    cfg["exception_path_rate"] = 100;
+    return cfg;
+}
+} // namespace
+
 TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exception path's rate",
           "[exception]") {
     // The exception path is a real net_tap interface: made in a network namespace of
     // this thread's own, so the test leaves nothing in the host's.
     private_netns ns;
     REQUIRE(ns.ok);
-    auto cfg = base_config("");
-    cfg["exception_path"] = "on";
-    cfg["exception_path_rate"] = 100; // one worker: a burst of 32, then 100/s
+    auto cfg = exception_config(); // one worker: a burst of 32, then 100/s
     lb t(cfg);
     frame_spec bgp;
     bgp.dst_mac = t.port->mac(), bgp.src_mac = client_mac;
@@ -167,11 +185,7 @@ TEST_CASE("frames for the host reach the kernel even with TTL 1, within the exce
     CHECK(t.drops(drop::ttl_exceeded) == 0);
 
     // A flood at the host: the bucket's 31 remaining frames pass, the rest are counted.
-    std::vector<bytes> flood;
-    for (uint16_t i = 0; i < 60; i++) {
-        bgp.sport = uint16_t(41000 + i);
-        flood.push_back(build_frame(bgp));
-    }
+    std::vector<bytes> flood = from_ports(bgp, 41000, 60);
     t.send(flood);
     CHECK(t.w().counters().kernel_out == 32);
     CHECK(t.drops(drop::exception_limited) == 29);
@@ -190,19 +204,13 @@ TEST_CASE("the host's lifelines keep a reserve of the exception path a flood at 
           "[exception]") {
     private_netns ns;
     REQUIRE(ns.ok);
-    auto cfg = base_config("");
-    cfg["exception_path"] = "on";
-    cfg["exception_path_rate"] = 100; // one worker: 32 frames of burst for any host traffic, 32 more kept back
+    auto cfg = exception_config(); // one worker: 32 frames of burst for any host traffic, 32 more kept back
     cfg["bgp"] = {{"include_file", "/nonexistent/fulcrum-bgp.conf"}, {"neighbours", {"10.0.0.254"}}};
     lb t(cfg);
     frame_spec ssh;
     ssh.dst_mac = t.port->mac(), ssh.src_mac = client_mac;
     ssh.src = ip("10.0.0.66"), ssh.dst = net::port_ip, ssh.dport = 22, ssh.tcp_flags = SYN;
-    std::vector<bytes> flood;
-    for (uint16_t i = 0; i < 100; i++) {
-        ssh.sport = uint16_t(30000 + i);
-        flood.push_back(build_frame(ssh));
-    }
+    std::vector<bytes> flood = from_ports(ssh, 30000, 100);
     t.send(flood);
     CHECK(t.w().counters().kernel_out == 32);
     CHECK(t.drops(drop::exception_limited) == 68);
