@@ -206,7 +206,9 @@ TEST_CASE("a reload starts with no signal blocked or ignored; the include file i
     speaker_files f;
     auto cfg = base_config("", {1});
     cfg["bgp"] = {{"include_file", f.vips()},
-                  {"reload_command", {"sh", "-c", "grep -E '^Sig(Blk|Ign)' /proc/$$/status >> " + f.reloads()}}};
+                  {"reload_command", {"sh", "-c", "exec grep -E '^Sig(Blk|Ign)' /proc/self/status >> " + f.reloads()}}};
+    // (exec: grep reads its own state, as the reload command got it; the shell blocks
+    // signals around its own forks)
     // As the control loop runs: SIGTERM, SIGINT, SIGHUP, SIGUSR1 blocked for signalfd, SIGPIPE ignored.
     sigset_t block, old;
     sigemptyset(&block);
