@@ -106,7 +106,7 @@ inline void note(connection &c, unsigned d, const segment &s) {
         if (!(c.flags & ack_flag(d)) || after(s.ack, be32(c.ack[d]))) c.ack[d] = be32(s.ack);
         c.flags |= ack_flag(d);
     }
-    c.win[d] = s.win;
+    if (!(s.flags & rst)) c.win[d] = s.win; // a reset's window (often 0) says nothing
 }
 
 } // namespace fulcrum::conn::tcp_window

@@ -174,6 +174,8 @@ void worker::track_tcp(connection &c, unsigned dir, tcp_window::segment &seg, co
             _counters.tcp_out_of_window++;
             return;
         }
+    } else if (s == tcp_state::close) {
+        return; // reset already: stragglers are translated, not judged, until it expires
     } else {
         if (tcp_window::check(c, dir, seg) != tcp_window::verdict::ok) {
             _counters.tcp_out_of_window++;

@@ -66,6 +66,8 @@ drops=$(ring_drops)
 echo "  (iperf3: $bytes bytes in 10 s, $retr retransmits; kernel ring drops $drops)"
 check "a 10 s four-stream iperf3 transfer through the VIP completes ($bytes bytes)" [ "$bytes" -gt 10000000 ]
 check "with 8,192-frame rings it has near-zero retransmits ($retr, at most 50)" bash -c "[ '$retr' -ge 0 ] && [ '$retr' -le 50 ]"
+oow=$(sed -n 's/.* tcp out of window \([0-9]*\),.*/\1/p' "$LAB_DIR/fulcrum.log" | tail -1)
+check "real kernels' bulk TCP is never judged out of window (${oow:-none})" [ "${oow:-x}" = 0 ]
 
 read -r bytes retr <<< "$(iperf -p 5202 -n 1M)"
 kill -USR1 "$FULCRUM_PID"; sleep 0.5
