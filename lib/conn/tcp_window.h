@@ -100,6 +100,21 @@ inline verdict check(const connection &c, unsigned d, const segment &s) {
     return verdict::ok;
 }
 
+// The common segment, checked with less: ESTABLISHED (both acknowledgments known), no
+// SYN, FIN or RST, ACK set. The same rules as check() for that case.
+inline bool established_ok(const connection &c, unsigned d, uint32_t seq, uint32_t len, uint32_t ack_no) {
+    unsigned r = 1 - d;
+    uint32_t next = be32(c.ack[r]), rw = window(c, r);
+    uint32_t prev = be32(c.ack[d]), sw = window(c, d);
+    // Both edges of the receiver's window in one unsigned compare: seq + len no further
+    // back than next - back (back = max(rw, 64 KiB)), seq no further on than next + rw.
+    uint32_t back = rw > 65536 ? rw : 65536;
+    bool seq_ok = seq + len - (next - back) <= rw + back + len;
+    uint32_t sback = sw > 65536 ? sw : 65536;
+    bool ack_ok = ack_no - (prev - sback) <= sw + 1 + sback;
+    return seq_ok && ack_ok;
+}
+
 // What an in-window segment from `d` teaches: its acknowledgment (only forward) and window.
 inline void note(connection &c, unsigned d, const segment &s) {
     if (s.flags & ack) {

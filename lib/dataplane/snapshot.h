@@ -30,7 +30,7 @@ namespace fulcrum::dataplane {
 //   redirect  whichever queue it lands on; the worker hands it to the owner
 //             (lport % workers) through a software ring, counted
 // Counter slots: a listener's or backend's counters keep their slot across snapshots.
-constexpr unsigned max_backend_slots = 4096;
+constexpr unsigned max_backend_slots = 8192;
 constexpr unsigned max_listener_slots = 256; // distinct listeners over a process's life
 
 enum class steering : uint8_t { single, rss, emulated, flow, redirect };

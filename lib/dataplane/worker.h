@@ -110,6 +110,8 @@ class worker {
     void forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off);
     void proxied_segment(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off);
     void track_tcp(connection &c, unsigned dir, tcp_window::segment &seg, const rte_tcp_hdr *tcp);
+    __attribute__((noinline)) void track_tcp_slow(connection &c, unsigned dir, tcp_window::segment &seg,
+                                                  const rte_tcp_hdr *tcp);
     void refresh_expiry(connection &c, uint32_t timeout_s);
     void close_drained(connection &c);
     void send_reset(const connection &c, unsigned dir);         // to one side, at its expected seq

@@ -156,6 +156,20 @@ uint8_t syn_wscale(const rte_tcp_hdr *tcp) {
 // The connection's state from a segment that passed the window check (tcp_window.h);
 // one that did not is forwarded and counted, and changes nothing, its expiry included.
 void worker::track_tcp(connection &c, unsigned dir, tcp_window::segment &seg, const rte_tcp_hdr *tcp) {
+    // The common segment (an established connection's data or ACK) on a short path; the
+    // rest (and anything out of window) on the long one, kept out of line.
+    if (__builtin_expect(c.state == tcp_state::established &&
+                             (seg.flags & (tcp_syn | tcp_fin | tcp_rst | tcp_ack)) == tcp_ack &&
+                             tcp_window::established_ok(c, dir, seg.seq, seg.len, seg.ack),
+                         1)) {
+        if (tcp_window::after(seg.ack, tcp_window::be32(c.ack[dir]))) c.ack[dir] = tcp_window::be32(seg.ack);
+        c.win[dir] = seg.win;
+        return refresh_expiry(c, _idle_timeout_s[c.listener]);
+    }
+    track_tcp_slow(c, dir, seg, tcp);
+}
+
+void worker::track_tcp_slow(connection &c, unsigned dir, tcp_window::segment &seg, const rte_tcp_hdr *tcp) {
     const uint8_t f = seg.flags;
     tcp_state s = c.state;
     if (f & tcp_syn) {

@@ -105,7 +105,9 @@ TEST_CASE("counter slots are given again once nothing refers to them: 6,000 back
     uint8_t tcp80 = listener_slot(t, 80).value(), udp53 = listener_slot(t, 53, config::protocol::udp).value();
 
     std::set<uint16_t> reused_b, reused_l;
-    for (int r = 0; r < 12; r++) {
+    // Rounds of 500 new backends each, enough to use every slot and come round again.
+    const int rounds = int(fulcrum::dataplane::max_backend_slots / 500) + 8;
+    for (int r = 0; r < rounds; r++) {
         auto applied = t.apply(round_config(cfg, r, 500, 30));
         INFO("round " << r << ": " << (applied ? "" : applied.err().message()));
         REQUIRE(applied);
@@ -118,7 +120,7 @@ TEST_CASE("counter slots are given again once nothing refers to them: 6,000 back
         for (const auto &b : v.backends) REQUIRE((b.c.new_connections == 0 && b.c.active_connections == 0 && b.c.packets_in == 0));
         for (const auto &l : v.listeners) REQUIRE((l.c.new_connections == 0 && l.c.active_connections == 0 && l.c.packets_in == 0));
     }
-    CHECK(t.inst->slots().backends_used() == 4096);
+    CHECK(t.inst->slots().backends_used() == fulcrum::dataplane::max_backend_slots);
     CHECK(t.inst->slots().listeners_used() == 256);
     // The closed connections' slots went to new backends, the live one's did not.
     CHECK(reused_b.count(closed_slot[0]) == 1);
@@ -139,7 +141,7 @@ TEST_CASE("counter slots are given again once nothing refers to them: 6,000 back
     close_by_client(t, kept);
     t.advance_seconds(30);
     std::set<uint16_t> last_b, last_l;
-    for (int r = 12; r < 14; r++) {
+    for (int r = rounds; r < rounds + 2; r++) {
         REQUIRE(t.apply(round_config(cfg, r, 500, 30)));
         settle(t);
         last_b.insert(t.inst->slots().reused_backends().begin(), t.inst->slots().reused_backends().end());
@@ -156,24 +158,25 @@ TEST_CASE("more backends in use at once than there are slots: the change is refu
     json cfg = without_syn_proxy(base_config(""));
     lb t(cfg);
     auto gen = t.inst->current_snapshot().generation;
-    auto too_many_b = t.apply(round_config(cfg, 0, 4097, 1));
+    const unsigned slots = fulcrum::dataplane::max_backend_slots, n = slots - 96;
+    auto too_many_b = t.apply(round_config(cfg, 0, int(slots) + 1, 1));
     REQUIRE(!too_many_b);
     CHECK(too_many_b.err().field == "default_server_group");
-    CHECK(too_many_b.err().message().find("4096") != std::string::npos);
+    CHECK(too_many_b.err().message().find(std::to_string(slots)) != std::string::npos);
     auto too_many_l = t.apply(round_config(cfg, 0, 2, 51)); // the config's own bound
     REQUIRE(!too_many_l);
     CHECK(too_many_l.err().field == "listeners");
     CHECK(t.inst->current_snapshot().generation == gen);
-    REQUIRE(t.apply(round_config(cfg, 0, 4000, 1)));
+    REQUIRE(t.apply(round_config(cfg, 0, int(n), 1)));
     settle(t);
     auto all = t.apply(round_config(cfg, 1, 3, 50, 0));
     INFO((all ? "" : all.err().message()));
     REQUIRE(all);
     settle(t);
-    // No snapshot names the first 4,000 backends now and none holds a connection: a
-    // second 4,000 takes their slots.
-    auto again = t.apply(round_config(cfg, 2, 4000, 1));
+    // No snapshot names the first n backends now and none holds a connection: a second n
+    // takes their slots.
+    auto again = t.apply(round_config(cfg, 2, int(n), 1));
     INFO((again ? "" : again.err().message()));
     CHECK(again);
-    CHECK(t.inst->slots().reused_backends().size() == 4000 - (4096 - 4009)); // 6 base (tcp and udp), 4,000, 3
+    CHECK(t.inst->slots().reused_backends().size() == n - (slots - (n + 9))); // 6 base (tcp and udp), n, 3
 }
