@@ -107,7 +107,15 @@ protocol static fulcrum_vips {
 protocol bgp up { local as 65001; neighbor 10.10.1.254 as 65000; ipv4 { import none; export where proto = "fulcrum_vips"; };
   hold time 3; keepalive time 1; connect retry time 1; }
 EOF
-  lab_ns "$n" bird -c "$LAB_DIR/bird-$n.conf" -s "$LAB_DIR/bird-$n.ctl" -P "$LAB_DIR/bird-$n.pid"
+  # The node's speaker runs as Debian's does, under its own user: it must read the include
+  # file Fulcrum writes (0644, in a directory it can enter, as /run/fulcrum is 0755).
+  local as_user=()
+  if id bird >/dev/null 2>&1; then
+    as_user=(-u bird -g bird)
+    chmod 755 "$LAB_DIR"
+    touch "$LAB_DIR/bird-$n.log" "$LAB_DIR/bird-$n.pid" && chown bird:bird "$LAB_DIR/bird-$n.log" "$LAB_DIR/bird-$n.pid"
+  fi
+  lab_ns "$n" bird -c "$LAB_DIR/bird-$n.conf" -s "$LAB_DIR/bird-$n.ctl" -P "$LAB_DIR/bird-$n.pid" "${as_user[@]}"
   # shellcheck disable=SC2046
   # Not through lab_ns: `ip netns exec` execs Fulcrum, so $! is Fulcrum's own pid.
   ip netns exec "$LAB-$n" "$BUILD/src/fulcrum/fulcrum" --lcores "$cores" --file-prefix "$LAB-$n" --no-pci $(eal_mem_args) \

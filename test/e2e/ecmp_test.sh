@@ -29,6 +29,10 @@ echo "== 1. both nodes announce; 1,000 connections"
 hops_up=$(ecmp_wait_hops "10.10.1.1 10.10.1.2" 30 || true)
 check "the router installed two next hops for the VIP (after ${hops_up} s): $(ecmp_route | xargs)" \
   test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
+for n in a b; do
+  check "node $n's BIRD runs as its own user (bird), and read Fulcrum's include file" \
+    bash -c "[ \"\$(ps -o user= -p \$(cat '$LAB_DIR/bird-$n.pid'))\" = bird ] && [ \"\$(stat -c %a '$LAB_DIR/vips-$n.conf')\" = 644 ]"
+done
 check "both BGP sessions are Established" \
   test "$(lab_ns rt birdc -s "$LAB_DIR/bird-rt.ctl" show protocols | grep -c Established)" = 2
 for n in a b; do
