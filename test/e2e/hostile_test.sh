@@ -16,6 +16,8 @@ c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "udp", "ListenerPort": 5
                        "BackendServerPort": 5353, "IdleTimeout": 300})
 c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 7000,
                        "BackendServerPort": 7000, "VServerGroupId": "echo"})
+c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "udp", "ListenerPort": 54,
+                       "BackendServerPort": 5353, "IdleTimeout": 300})
 c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 8000,
                        "BackendServerPort": 8000, "VServerGroupId": "mute", "SynProxy": "on"})
 c["listeners"].append({"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 5201,
@@ -29,7 +31,7 @@ c["vserver_groups"] = [{"VServerGroupId": "echo", "VServerGroupName": "echo",
 json.dump(c, open(sys.argv[2], "w"))
 PY
 lab_up
-for a in 4 5; do lab_ns cl ip addr add "10.10.1.$a/24" dev cl0; done
+for a in 4 5 6; do lab_ns cl ip addr add "10.10.1.$a/24" dev cl0; done
 lab_start_backends web1:10.10.2.11 web2:10.10.2.12 web3:10.10.2.13
 for i in 11 12 13; do # DNS-like backends: every datagram answered
   lab_ns sv python3 "$ROOT/test/e2e/udp_echo.py" "10.10.2.$i" 5353 "udp$i" - &
@@ -106,6 +108,17 @@ check "the proxy's budget refused what it could not hold (${backlog:-0} frames)"
 check "an unrelated transfer kept its throughput ($((during / 1000000)) vs $((before / 1000000)) Mbit/s, at least half)" \
   [ "$during" -ge $((before / 2)) ]
 
+# --- spoofed query pairs 2 s apart: conntrack's stream, not Fulcrum's ---------------------
+# 5,000 flows from 10.10.1.6, each a datagram, its answer, a datagram 2.2 s later and its
+# answer. By conntrack's rule each is a stream (assured, never evicted, 300 s); by
+# Fulcrum's it is not (both ways 10 s on), so the flood below may take their room.
+listener_new() { # listener_new PORT: the UDP listener's new connections in the last report
+  grep -E "^udp 10\.10\.1\.10:$1 +[0-9]" "$LAB_DIR/fulcrum.log" | tail -1 | awk '{print $3}'
+}
+pairs() { lab_ns cl hping3 -q -2 -a 10.10.1.6 -s 30000 -p 54 -c 5000 -i u100 10.10.1.10 >/dev/null 2>&1 || true; }
+pairs; sleep 2.2; pairs
+report
+
 # --- UDP: 75,000 datagrams from each of four addresses, source port +1 each --------------
 # (64,512 distinct ports per address: ~258,000 distinct flows, 300,000 datagrams)
 flood_pids=()
@@ -128,6 +141,14 @@ check "20 of 20 right after it ($after)" [ "$after" -eq 20 ]
 check "the flood made over 200,000 flows ($created) and filled the table ($table of 65,536)" \
   bash -c "[ '$created' -gt 200000 ] && [ '$table' -gt 60000 ]"
 check "room came from unassured flows ($evicted evicted)" [ "${evicted:-0}" -gt 100000 ]
+# The pairs' third datagrams: new flows, so the flood had evicted them (not streams).
+report
+before_third=$(listener_new 54)
+pairs
+report
+third=$(( $(listener_new 54) - before_third ))
+check "the 5,000 spoofed query pairs were not streams: the flood took their room, a third datagram opens each anew ($third new)" \
+  bash -c "[ '$third' -ge 4500 ] && [ '$third' -le 5000 ]"
 
 # --- SYN flood from random spoofed sources -------------------------------------------------
 lab_ns cl timeout 8 hping3 -q -S --rand-source -p 80 --flood 10.10.1.10 >/dev/null 2>&1 &
