@@ -78,6 +78,20 @@ inline bool backend_syn_ack(connection &c, const segment &s) {
     return true;
 }
 
+// The two range tests, each one unsigned compare (sequence differences up to 2^31):
+// a segment [seq, seq + len) touches the receiver's window (it accepts `next` on, `wnd`
+// bytes; retransmissions from up to max(wnd, 64 KiB) back)...
+inline bool seq_in_window(uint32_t seq, uint32_t len, uint32_t next, uint32_t wnd) {
+    uint32_t back = std::max<uint32_t>(wnd, 65536);
+    return seq + len - (next - back) <= wnd + back + len;
+}
+// ...and an acknowledgment passes nothing the peer was not allowed to send (the sender's
+// previous one `prev` plus its window `wnd`, and a FIN), nor lags by more than max(wnd, 64 KiB).
+inline bool ack_in_window(uint32_t ack_no, uint32_t prev, uint32_t wnd) {
+    uint32_t back = std::max<uint32_t>(wnd, 65536);
+    return ack_no - (prev - back) <= wnd + 1 + back;
+}
+
 // A segment from side `d` after the handshake's SYNs (the checks above).
 inline verdict check(const connection &c, unsigned d, const segment &s) {
     unsigned r = 1 - d;
@@ -85,34 +99,21 @@ inline verdict check(const connection &c, unsigned d, const segment &s) {
         return (s.flags & ack) && (c.flags & ack_flag(d)) && s.ack == be32(c.ack[d]) ? verdict::ok : verdict::out_of_window;
     if (c.flags & ack_flag(r)) {
         uint32_t next = be32(c.ack[r]), wnd = window(c, r);
-        if (s.flags & rst) {
-            bool ok = (s.flags & ack) ? s.seq - next <= wnd : s.seq == next;
-            if (!ok) return verdict::out_of_window;
-        } else if (after(s.seq, next + wnd) || after(next - std::max<uint32_t>(wnd, 65536), s.seq + s.len)) {
-            return verdict::out_of_window;
-        }
+        bool ok = !(s.flags & rst) ? seq_in_window(s.seq, s.len, next, wnd)
+                  : (s.flags & ack) ? s.seq - next <= wnd
+                                    : s.seq == next;
+        if (!ok) return verdict::out_of_window;
     }
-    if ((s.flags & ack) && (c.flags & ack_flag(d))) {
-        uint32_t prev = be32(c.ack[d]), wnd = window(c, d);
-        if (after(s.ack, prev + wnd + 1) || after(prev - std::max<uint32_t>(wnd, 65536), s.ack))
-            return verdict::out_of_window;
-    }
+    if ((s.flags & ack) && (c.flags & ack_flag(d)) && !ack_in_window(s.ack, be32(c.ack[d]), window(c, d)))
+        return verdict::out_of_window;
     return verdict::ok;
 }
 
-// The common segment, checked with less: ESTABLISHED (both acknowledgments known), no
-// SYN, FIN or RST, ACK set. The same rules as check() for that case.
+// check() for the common segment, with what ESTABLISHED already says (both
+// acknowledgments known) and no SYN, FIN or RST, ACK set: the hot path's.
 inline bool established_ok(const connection &c, unsigned d, uint32_t seq, uint32_t len, uint32_t ack_no) {
     unsigned r = 1 - d;
-    uint32_t next = be32(c.ack[r]), rw = window(c, r);
-    uint32_t prev = be32(c.ack[d]), sw = window(c, d);
-    // Both edges of the receiver's window in one unsigned compare: seq + len no further
-    // back than next - back (back = max(rw, 64 KiB)), seq no further on than next + rw.
-    uint32_t back = rw > 65536 ? rw : 65536;
-    bool seq_ok = seq + len - (next - back) <= rw + back + len;
-    uint32_t sback = sw > 65536 ? sw : 65536;
-    bool ack_ok = ack_no - (prev - sback) <= sw + 1 + sback;
-    return seq_ok && ack_ok;
+    return seq_in_window(seq, len, be32(c.ack[r]), window(c, r)) && ack_in_window(ack_no, be32(c.ack[d]), window(c, d));
 }
 
 // What an in-window segment from `d` teaches: its acknowledgment (only forward) and window.

@@ -115,11 +115,13 @@ void neighbours::hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snaps
     if (e.n_pending == neigh_entry::max_pending) return drop_pkt(_drops, m, drop::neigh_queue_full);
     e.port = out_port;
     e.pending[e.n_pending++] = m;
-    if (e.n_pending == 1 && e.next_try_tsc <= _clock.now_tsc) { // (else a request is out already)
-        e.retries = 0;
-        e.next_try_tsc = _clock.now_tsc + _clock.hz;
-        send_request(s.ports[out_port], out_port, e.ip, nullptr);
-    }
+    if (e.n_pending != 1) return;
+    e.retries = 0;
+    // A cluster peer is asked for without frames waiting (hold_peers, timers): its request
+    // may be out already. Anyone else is asked now, and again by timers().
+    if (e.peer && e.next_try_tsc > _clock.now_tsc) return;
+    e.next_try_tsc = _clock.now_tsc + _clock.hz;
+    send_request(s.ports[out_port], out_port, e.ip, nullptr);
 }
 
 // Retries for unresolved entries; learned entries older than the neighbour timeout are

@@ -203,17 +203,20 @@ void worker::flush_inserts() {
 // over (the old entry ends now instead of at its TIME_WAIT deadline), else that of one
 // never assured: of either kind the one due first.
 bool worker::take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint32_t &laddr_index, uint16_t &lport) {
-    constexpr uint32_t tries_per_laddr = 16;
+    // At most 32 candidates in all (cold table lines: a SYN to a backend whose tuples are
+    // all held must not cost a walk over every laddr), spread over the laddrs from the turn.
+    constexpr uint32_t max_tries = 32;
     // (A snapshot made without port_laddrs: every laddr is every port's.)
     const std::vector<uint16_t> *mine = egress < _snap->port_laddrs.size() ? &_snap->port_laddrs[egress] : nullptr;
     if (_laddr_turn.size() <= egress) _laddr_turn.resize(egress + 1u);
     uint32_t n = static_cast<uint32_t>(mine ? mine->size() : _snap->laddrs.size());
+    const uint32_t tries_per_laddr = std::max<uint32_t>(1, max_tries / std::max<uint32_t>(1, n));
     struct holder {
         connection *c = nullptr;
         uint32_t laddr = 0;
         uint16_t lport = 0;
     } give_way[2]; // finished, not assured
-    for (uint32_t k = 0; k < n; k++) {
+    for (uint32_t k = 0; k < n && k * tries_per_laddr < max_tries; k++) {
         uint32_t l = mine ? (*mine)[(_laddr_turn[egress] + k) % n] : (_laddr_turn[egress] + k) % n;
         bool rss = _lports.rss(l);
         uint32_t fixed = rss ? b.rss_part ^ _snap->laddr_rss_part[l] : 0;

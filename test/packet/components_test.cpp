@@ -477,3 +477,24 @@ TEST_CASE("neigh_table: sized as asked, unused entries give way when full, churn
     for (uint32_t ip : live) CHECK(churn.find(ip) != nullptr);
     CHECK(churn.find(htonl(0x0c000001u)) == nullptr);
 }
+
+TEST_CASE("neighbours: after three unanswered requests the waiting frames go, and the next frame asks again at once",
+          "[components][neighbours]") {
+    bench_parts t;
+    neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
+    neigh_entry *e = n.find_or_add(be(net::backend(0)));
+    REQUIRE(e);
+    frame_spec s = conversation_frame();
+    n.send(mbuf_of(build_frame(s)), 0, *e, t.snap);
+    for (int i = 0; i < 3; i++) { // one retry a second, the third gives up
+        t.clock.set(t.clock.now_tsc + t.clock.hz + 1);
+        n.timers(t.snap);
+    }
+    CHECK(t.drops.n[static_cast<unsigned>(drop::neigh_unresolved)] == 1);
+    CHECK(n.counts().arp_requests == 3);
+    t.sent();
+    n.send(mbuf_of(build_frame(s)), 0, *e, t.snap); // within a second of the last try
+    auto out = t.sent();
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_arp(1, broadcast, t.mac, net::port_ip, zero, net::backend(0))));
+}
