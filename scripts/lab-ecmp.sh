@@ -80,7 +80,7 @@ print(json.dumps({
   "ports": [{"name": "up", "device": "net_af_packet0", "address": "10.10.1.%s/24" % o, "gateway": "10.10.1.254"},
             {"name": "servers", "device": "net_af_packet1", "address": "10.10.2.%s/24" % o}],
   "vips": ["10.10.9.10"], "local_addresses": ["10.10.2.%s" % l], "conn_capacity": 65536, "mbufs": 16384,
-  "exception_path_rate": 5000,
+  "exception_path_rate": 1000,
   "bgp": {"include_file": "%s/vips-%s.conf" % (d, n), "reload_command": ["birdc", "-s", "%s/bird-%s.ctl" % (d, n), "configure"],
           "neighbours": ["10.10.1.254"]},
   "cluster": {"nodes": ["10.10.1.1", "10.10.1.2"]},

@@ -130,10 +130,11 @@ check "backends healthy again on A: announced again (${took} s)" test "$(ecmp_ne
 
 echo "== 3. a flood at node B's port address"
 # TCP SYNs and UDP datagrams to B's own address (the host's) from the client side, for
-# 6 s: ~40x the exception path's 5,000/s (the lab's). B's BGP with the router is a lifeline
-# (bgp.neighbours). (Measured here: the same flood without the lifeline did not break the
-# sessions within 6 s either, TCP retransmitting the router's keepalives through the 2.5%
-# that pass; test/packet/l2l3_test.cpp shows the reserve itself.)
+# 6 s: over 100x the exception path's 1,000/s (the lab's). B's BGP with the router is a
+# lifeline (bgp.neighbours). (Measured here: the same flood without the lifeline broke the
+# sessions, 8 of 11 samples Established and next hops lost; at 5,000/s it did not, TCP
+# retransmitting the keepalives through what passed, so the lab runs at 1,000/s to make
+# this check discriminate; test/packet/l2l3_test.cpp shows the reserve itself.)
 rx0=$(ecmp_counter b "rx packets")
 lab_ns cl timeout 6 hping3 -q -S -p 22 --flood 10.10.1.2 >/dev/null 2>&1 &
 flood=$!
@@ -154,7 +155,7 @@ rx1=$(ecmp_counter b "rx packets")
 pps=$(awk -v a="$rx0" -v b="$rx1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%d", (b - a) / (t1 - t0 + 0.5) }')
 limited=$(ecmp_counter b "exception_limited +")
 echo "  flood at B: ~$pps frames/s received by B ($limited host frames over the rate dropped)"
-check "the flood was many times the exception path's rate (~$pps/s vs 5,000/s)" [ "$pps" -ge 100000 ]
+check "the flood was many times the exception path's rate (~$pps/s vs 1,000/s)" [ "$pps" -ge 100000 ]
 check "both BGP sessions Established in every sample during the flood ($up of $samples)" \
   bash -c "[ '$samples' -ge 5 ] && [ '$up' = '$samples' ]"
 check "and the router kept both next hops" test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
