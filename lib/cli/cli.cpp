@@ -56,6 +56,10 @@ cmdline_parse_ctx_t *all_commands() {
 }
 
 std::string ip_text(uint32_t be) { return config::format_ipv4(rte_be_to_cpu_32(be)); }
+net::ip_addr token_ip(const cmdline_ipaddr_t &t) {
+    if (t.family == AF_INET) return net::ip_addr::from_v4(rte_be_to_cpu_32(t.addr.ipv4.s_addr));
+    return net::ip_addr::from_v6(t.addr.ipv6.s6_addr);
+}
 
 void run_action(struct cmdline *cl, const nlohmann::json &request) {
     nlohmann::json reply = current().svc.handle(request);

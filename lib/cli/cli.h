@@ -10,8 +10,10 @@
 
 #include "control/service.h"
 #include "deploy/deployment.h"
+#include "net/addr.h"
 
 #include <cmdline_parse.h>
+#include <cmdline_parse_ipaddr.h>
 
 #include <cstddef>
 #include <functional>
@@ -85,6 +87,8 @@ cmdline_parse_ctx_t *all_commands();
 // Shared by the areas: run one action through the service and print its outcome.
 void run_action(struct cmdline *cl, const nlohmann::json &request);
 std::string ip_text(uint32_t network_order_ip);
+// The address a cmdline IPADDR token parsed (either family).
+net::ip_addr token_ip(const cmdline_ipaddr_t &t);
 
 } // namespace fulcrum::cli
 

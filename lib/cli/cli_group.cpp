@@ -110,26 +110,27 @@ struct listener_res {
 };
 void listener_cb(void *r, struct cmdline *cl, void *) {
     auto *res = static_cast<listener_res *>(r);
-    std::string vip = ip_text(res->vip.addr.ipv4.s_addr);
+    net::ip_addr vip_ip = token_ip(res->vip);
+    std::string vip = config::format_ip(vip_ip);
     auto v = deploy::collect_stats(current().dp);
     for (const auto &l : v.listeners) {
         if (l.vip != vip || l.proto != res->proto || l.port != res->port) continue;
         print_listener(cl, l);
         for (const auto &cl_cfg : current().dp.config().listeners)
-            if (config::format_ipv4(cl_cfg.vip) == vip && cl_cfg.port == res->port &&
+            if (cl_cfg.vip == vip_ip && cl_cfg.port == res->port &&
                 (cl_cfg.proto == config::protocol::tcp) == (l.proto == "tcp"))
                 cmdline_printf(cl, "%s\n", config::listener_to_json(cl_cfg).dump(2, ' ', false, nlohmann::json::error_handler_t::replace).c_str());
         print_backend_header(cl);
-        std::string name = l.proto + " " + l.vip + ":" + std::to_string(l.port);
+        std::string name = l.proto + " " + net::format_endpoint(vip_ip, l.port);
         for (const auto &b : v.backends)
             if (b.listener == name) print_backend(cl, b);
         return;
     }
-    cmdline_printf(cl, "Error: no %s listener on %s:%u\n", res->proto, vip.c_str(), res->port);
+    cmdline_printf(cl, "Error: no %s listener on %s\n", res->proto, net::format_endpoint(vip_ip, res->port).c_str());
 }
 cmdline_parse_token_string_t l_show = TOKEN_STRING_INITIALIZER(listener_res, show, "show");
 cmdline_parse_token_string_t l_listener = TOKEN_STRING_INITIALIZER(listener_res, listener, "listener");
-cmdline_parse_token_ipaddr_t l_vip = TOKEN_IPV4_INITIALIZER(listener_res, vip);
+cmdline_parse_token_ipaddr_t l_vip = TOKEN_IPADDR_INITIALIZER(listener_res, vip);
 cmdline_parse_token_string_t l_proto = TOKEN_STRING_INITIALIZER(listener_res, proto, "tcp#udp");
 cmdline_parse_token_num_t l_port = TOKEN_NUM_INITIALIZER(listener_res, port, RTE_UINT16);
 command show_listener = {listener_cb, nullptr, "show listener <vip> tcp|udp <port>",
@@ -149,13 +150,13 @@ void set_listener_cb(void *r, struct cmdline *cl, void *) {
     auto *res = static_cast<set_listener_res *>(r);
     std::string proto = res->proto;
     run_action(cl, {{"Action", proto == "tcp" ? "SetLoadBalancerTCPListenerAttribute" : "SetLoadBalancerUDPListenerAttribute"},
-                    {"VIP", ip_text(res->vip.addr.ipv4.s_addr)},
+                    {"VIP", config::format_ip(token_ip(res->vip))},
                     {"ListenerPort", res->port},
                     {res->attribute, res->value}});
 }
 cmdline_parse_token_string_t sl_set = TOKEN_STRING_INITIALIZER(set_listener_res, set, "set");
 cmdline_parse_token_string_t sl_listener = TOKEN_STRING_INITIALIZER(set_listener_res, listener, "listener");
-cmdline_parse_token_ipaddr_t sl_vip = TOKEN_IPV4_INITIALIZER(set_listener_res, vip);
+cmdline_parse_token_ipaddr_t sl_vip = TOKEN_IPADDR_INITIALIZER(set_listener_res, vip);
 cmdline_parse_token_string_t sl_proto = TOKEN_STRING_INITIALIZER(set_listener_res, proto, "tcp#udp");
 cmdline_parse_token_num_t sl_port = TOKEN_NUM_INITIALIZER(set_listener_res, port, RTE_UINT16);
 cmdline_parse_token_string_t sl_attribute = TOKEN_STRING_INITIALIZER(set_listener_res, attribute, nullptr);
@@ -186,7 +187,7 @@ command show_group = {group_cb, nullptr, "show group <default|group id>",
                                    {FULCRUM_TOKEN(g_show), FULCRUM_TOKEN(g_group), FULCRUM_TOKEN(g_id), nullptr}};
 
 // The backend entry a (group, ip, port) names, for the commands below.
-const config::backend *find_backend(const std::string &group, uint32_t ip, uint16_t port) {
+const config::backend *find_backend(const std::string &group, const net::ip_addr &ip, uint16_t port) {
     const auto &cfg = current().dp.config();
     const std::vector<config::backend> *list = group == "default" ? &cfg.default_server_group : nullptr;
     for (const auto &g : cfg.vserver_groups)
@@ -196,8 +197,8 @@ const config::backend *find_backend(const std::string &group, uint32_t ip, uint1
         if (b.ip == ip && b.port == port) return &b;
     return nullptr;
 }
-json entry(const std::string &id, uint32_t ip_host, uint16_t port) {
-    json b{{"ServerId", id}, {"ServerIp", config::format_ipv4(ip_host)}};
+json entry(const std::string &id, const net::ip_addr &ip, uint16_t port) {
+    json b{{"ServerId", id}, {"ServerIp", config::format_ip(ip)}};
     if (port) b["Port"] = port;
     return b;
 }
@@ -215,11 +216,11 @@ struct weight_res {
 };
 void weight_cb(void *r, struct cmdline *cl, void *) {
     auto *res = static_cast<weight_res *>(r);
-    uint32_t ip = rte_be_to_cpu_32(res->ip.addr.ipv4.s_addr);
+    net::ip_addr ip = token_ip(res->ip);
     const config::backend *b = find_backend(res->group, ip, res->port);
     if (!b) {
-        cmdline_printf(cl, "Error: no backend %s:%u in group '%s' (port 0: the listener's BackendServerPort)\n",
-                       config::format_ipv4(ip).c_str(), res->port, res->group);
+        cmdline_printf(cl, "Error: no backend %s in group '%s' (port 0: the listener's BackendServerPort)\n",
+                       net::format_endpoint(ip, res->port).c_str(), res->group);
         return;
     }
     json e = entry(b->server_id, ip, res->port);
@@ -229,7 +230,7 @@ void weight_cb(void *r, struct cmdline *cl, void *) {
 cmdline_parse_token_string_t sw_set = TOKEN_STRING_INITIALIZER(weight_res, set, "set");
 cmdline_parse_token_string_t sw_weight = TOKEN_STRING_INITIALIZER(weight_res, weight, "weight");
 cmdline_parse_token_string_t sw_group = TOKEN_STRING_INITIALIZER(weight_res, group, nullptr);
-cmdline_parse_token_ipaddr_t sw_ip = TOKEN_IPV4_INITIALIZER(weight_res, ip);
+cmdline_parse_token_ipaddr_t sw_ip = TOKEN_IPADDR_INITIALIZER(weight_res, ip);
 cmdline_parse_token_num_t sw_port = TOKEN_NUM_INITIALIZER(weight_res, port, RTE_UINT16);
 cmdline_parse_token_num_t sw_w = TOKEN_NUM_INITIALIZER(weight_res, w, RTE_UINT8);
 command set_weight = {weight_cb, nullptr, "set weight <default|group id> <ip> <port> <weight 0-100>",
@@ -245,7 +246,7 @@ struct add_res {
 };
 void add_cb(void *r, struct cmdline *cl, void *) {
     auto *res = static_cast<add_res *>(r);
-    json e = entry(res->server, rte_be_to_cpu_32(res->ip.addr.ipv4.s_addr), res->port);
+    json e = entry(res->server, token_ip(res->ip), res->port);
     e["Weight"] = res->w;
     run_action(cl, group_action(res->group, "AddBackendServers", "AddVServerGroupBackendServers", json::array({e})));
 }
@@ -253,7 +254,7 @@ cmdline_parse_token_string_t ab_add = TOKEN_STRING_INITIALIZER(add_res, add, "ad
 cmdline_parse_token_string_t ab_backend = TOKEN_STRING_INITIALIZER(add_res, backend, "backend");
 cmdline_parse_token_string_t ab_group = TOKEN_STRING_INITIALIZER(add_res, group, nullptr);
 cmdline_parse_token_string_t ab_server = TOKEN_STRING_INITIALIZER(add_res, server, nullptr);
-cmdline_parse_token_ipaddr_t ab_ip = TOKEN_IPV4_INITIALIZER(add_res, ip);
+cmdline_parse_token_ipaddr_t ab_ip = TOKEN_IPADDR_INITIALIZER(add_res, ip);
 cmdline_parse_token_num_t ab_port = TOKEN_NUM_INITIALIZER(add_res, port, RTE_UINT16);
 cmdline_parse_token_num_t ab_w = TOKEN_NUM_INITIALIZER(add_res, w, RTE_UINT8);
 command add_backend = {add_cb, nullptr, "add backend <default|group id> <server id> <ip> <port> <weight 0-100>",
@@ -269,10 +270,10 @@ struct remove_res {
 };
 void remove_cb(void *r, struct cmdline *cl, void *) {
     auto *res = static_cast<remove_res *>(r);
-    uint32_t ip = rte_be_to_cpu_32(res->ip.addr.ipv4.s_addr);
+    net::ip_addr ip = token_ip(res->ip);
     const config::backend *b = find_backend(res->group, ip, res->port);
     if (!b) {
-        cmdline_printf(cl, "Error: no backend %s:%u in group '%s'\n", config::format_ipv4(ip).c_str(), res->port, res->group);
+        cmdline_printf(cl, "Error: no backend %s in group '%s'\n", net::format_endpoint(ip, res->port).c_str(), res->group);
         return;
     }
     run_action(cl, group_action(res->group, "RemoveBackendServers", "RemoveVServerGroupBackendServers",
@@ -281,7 +282,7 @@ void remove_cb(void *r, struct cmdline *cl, void *) {
 cmdline_parse_token_string_t rb_remove = TOKEN_STRING_INITIALIZER(remove_res, remove, "remove");
 cmdline_parse_token_string_t rb_backend = TOKEN_STRING_INITIALIZER(remove_res, backend, "backend");
 cmdline_parse_token_string_t rb_group = TOKEN_STRING_INITIALIZER(remove_res, group, nullptr);
-cmdline_parse_token_ipaddr_t rb_ip = TOKEN_IPV4_INITIALIZER(remove_res, ip);
+cmdline_parse_token_ipaddr_t rb_ip = TOKEN_IPADDR_INITIALIZER(remove_res, ip);
 cmdline_parse_token_num_t rb_port = TOKEN_NUM_INITIALIZER(remove_res, port, RTE_UINT16);
 command remove_backend = {remove_cb, nullptr, "remove backend <default|group id> <ip> <port>",
                                        {FULCRUM_TOKEN(rb_remove), FULCRUM_TOKEN(rb_backend), FULCRUM_TOKEN(rb_group),

@@ -62,6 +62,18 @@ uint32_t get_ipv4(const json &v, const std::string &field) {
     return r.value();
 }
 
+net::ip_addr get_ip(const json &v, const std::string &field) {
+    auto r = parse_ip(get_string(v, field), field);
+    if (!r) throw r.err();
+    return r.value();
+}
+
+net::ip_addr get_ipv6(const json &v, const std::string &field) {
+    net::ip_addr a = get_ip(v, field);
+    if (a.is_v4()) fail(field, "must be an IPv6 address (RFC 4291 2.2, e.g. 2001:db8::1)");
+    return a;
+}
+
 void check_keys(const json &obj, const std::string &base, std::initializer_list<const char *> keys) {
     if (!obj.is_object()) fail(base.empty() ? "<root>" : base, "must be an object");
     for (auto it = obj.begin(); it != obj.end(); ++it) {
@@ -82,11 +94,11 @@ std::array<uint8_t, 6> get_mac(const json &v, const std::string &field) {
     return *mac;
 }
 
-std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f) {
-    std::vector<uint32_t> out;
+std::vector<net::ip_addr> parse_ip_list(const json &v, const std::string &f) {
+    std::vector<net::ip_addr> out;
     const auto &arr = get_array(v, f);
     for (size_t i = 0; i < arr.size(); i++) {
-        uint32_t ip = get_ipv4(arr[i], index(f, i));
+        net::ip_addr ip = get_ip(arr[i], index(f, i));
         if (std::find(out.begin(), out.end(), ip) != out.end())
             fail(index(f, i), "must not repeat an address");
         out.push_back(ip);

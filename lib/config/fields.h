@@ -4,6 +4,7 @@
 #pragma once
 
 #include "config/result.h"
+#include "net/addr.h"
 
 #include <nlohmann/json.hpp>
 
@@ -26,10 +27,12 @@ uint64_t opt_uint(const json &obj, const std::string &base, const char *key, uin
 std::string get_string(const json &v, const std::string &field);
 const json &require(const json &obj, const std::string &base, const char *key);
 uint32_t get_ipv4(const json &v, const std::string &field);
+net::ip_addr get_ip(const json &v, const std::string &field);   // either family (config::parse_ip's rules)
+net::ip_addr get_ipv6(const json &v, const std::string &field); // IPv6 only
 const json &get_array(const json &v, const std::string &field);
 void check_keys(const json &obj, const std::string &base, std::initializer_list<const char *> keys);
 std::array<uint8_t, 6> get_mac(const json &v, const std::string &field);
-std::vector<uint32_t> parse_ip_list(const json &v, const std::string &f);
+std::vector<net::ip_addr> parse_ip_list(const json &v, const std::string &f);
 bool opt_switch(const json &obj, const std::string &base, const char *key, bool dflt);
 
 // The index of the string `obj[key]` among `names` (an enum's values in order), or

@@ -25,17 +25,17 @@ std::vector<member> members_of(const instance &cfg, const listener &l) {
 
 std::vector<local_address> local_addresses_by_port(const startup &cfg) {
     std::vector<local_address> all;
-    for (uint32_t l : cfg.local_addresses) {
+    for (const net::ip_addr &l : cfg.local_addresses) {
         size_t home = 0;
         for (size_t k = 0; k < cfg.ports.size(); k++)
-            if (net::in_prefix(l, cfg.ports[k].address, cfg.ports[k].prefix_len)) {
+            if (cfg.ports[k].on_link(l)) {
                 home = k;
                 break;
             }
         all.push_back({l, home});
     }
     for (size_t p = 0; p < cfg.ports.size(); p++)
-        for (uint32_t l : cfg.ports[p].local_addresses) all.push_back({l, p});
+        for (const net::ip_addr &l : cfg.ports[p].local_addresses) all.push_back({l, p});
     return all;
 }
 

@@ -2,8 +2,9 @@
 //
 // Instance-level keys are snake_case; listener and backend keys use the public cloud's
 // names (ListenerPort, BackendServerPort, ServerId, ServerIp, Weight...) so that an
-// operator's JSON carries over. Addresses are kept in host byte order here; the
-// snapshot builder (deploy/snapshot_builder.h) converts them for the data plane.
+// operator's JSON carries over. An address of either family is a net::ip_addr (IPv4 as
+// its IPv4-mapped form); a port's own IPv4 address is host byte order. The snapshot
+// builder (deploy/snapshot_builder.h) converts them for the data plane.
 #pragma once
 
 #include "net/addr.h"
@@ -19,7 +20,7 @@ enum class protocol : uint8_t { tcp, udp };
 enum class scheduler_kind : uint8_t { wrr, rr, wlc, sch, tch }; // sch/tch: Maglev on source IP / 4-tuple
 
 struct neighbour {
-    uint32_t ip = 0;
+    net::ip_addr ip;
     std::array<uint8_t, 6> mac{};
     bool operator==(const neighbour &) const = default;
 };
@@ -34,34 +35,40 @@ enum class rss_setting : uint8_t { auto_, emulated, off };
 struct port {
     std::string name;
     std::string device; // EAL device name, e.g. "net_af_packet0" or "0000:01:00.0"
-    uint32_t address = 0;
+    uint32_t address = 0; // IPv4, host order
     uint8_t prefix_len = 0;
     uint32_t gateway = 0; // 0: no gateway on this port
+    // The port's IPv6 address and prefix (none(): the port speaks no IPv6) and its IPv6
+    // next hop for what is off that prefix: inside it or link-local (fe80::/10, as
+    // routers advertise themselves); none(): no IPv6 gateway.
+    net::ip_addr address6;
+    uint8_t prefix6_len = 0;
+    net::ip_addr gateway6;
     uint16_t mtu = 1500;
     std::vector<neighbour> static_neighbours;
     rss_setting rss = rss_setting::auto_;
     // This port's own local addresses, outside its subnet (a routed pool the next hop
     // sends back here); the top-level list's belong to the port whose subnet holds them.
-    std::vector<uint32_t> local_addresses;
+    std::vector<net::ip_addr> local_addresses;
     bool operator==(const port &) const = default;
+    // Whether `a` lies in one of the port's own subnets (its family's).
+    bool on_link(const net::ip_addr &a) const {
+        if (a.is_v4()) return net::in_prefix(a.v4(), address, prefix_len);
+        return !address6.none() && net::ip_prefix{net::masked(address6, prefix6_len), prefix6_len}.contains(a);
+    }
 };
 
 struct backend {
     std::string server_id;
     std::string type = "ecs"; // ecs | eni
-    uint32_t ip = 0;
+    net::ip_addr ip;
     uint16_t port = 0; // 0: the listener's BackendServerPort
     uint8_t weight = 100;
     std::string description;
 };
 
-// An address prefix of an access-control list, host byte order, net already masked.
-struct cidr {
-    uint32_t net = 0;
-    uint8_t len = 32;
-    bool contains(uint32_t ip) const { return net::in_prefix(ip, net, len); }
-    bool operator==(const cidr &) const = default;
-};
+// An address prefix of an access-control list (either family), net already masked.
+using cidr = net::ip_prefix;
 
 enum class health_kind : uint8_t { tcp, http, udp };
 
@@ -86,7 +93,7 @@ struct health_check {
 };
 
 struct listener {
-    uint32_t vip = 0;
+    net::ip_addr vip;
     protocol proto = protocol::tcp;
     uint16_t port = 0;
     uint16_t backend_port = 0;
@@ -148,7 +155,7 @@ struct bgp_settings {
     std::vector<std::string> reload_command; // argv, e.g. birdc -s /run/bird/bird.ctl configure
     // The routers the speaker peers with: their BGP (TCP port 179) to and from this host
     // goes to the kernel ahead of other host traffic (worker::to_kernel).
-    std::vector<uint32_t> neighbours;
+    std::vector<net::ip_addr> neighbours;
     bool operator==(const bgp_settings &) const = default;
 };
 
@@ -158,7 +165,7 @@ struct bgp_settings {
 // one that holds the connection goes on with it. `nodes` holds every node's port address
 // (the same list on every node: this node's own address is skipped); empty: no handoff.
 struct cluster_settings {
-    std::vector<uint32_t> nodes;
+    std::vector<net::ip_addr> nodes;
     uint32_t handoff_rate = 1000000; // copies/s per worker; 0: unlimited
     bool operator==(const cluster_settings &) const = default;
 };
@@ -167,7 +174,7 @@ struct cluster_settings {
 // first port whose subnet holds it (the only port when there is one), then each port's
 // own pool. Indices into this list are the laddr indices of the data plane.
 struct local_address {
-    uint32_t ip;
+    net::ip_addr ip;
     size_t port;
     bool operator==(const local_address &) const = default;
 };
@@ -180,7 +187,7 @@ struct local_address {
 struct startup {
     uint32_t workers = 0; // 0: every EAL worker lcore
     std::vector<port> ports;
-    std::vector<uint32_t> local_addresses;
+    std::vector<net::ip_addr> local_addresses;
     uint16_t lport_min = 1024;
     uint16_t lport_max = 60999;
     // Exception path: a kernel (net_tap) interface per port for what the data plane
@@ -194,8 +201,9 @@ struct startup {
 };
 
 struct instance : startup {
-    std::vector<uint32_t> vips;
-    uint32_t probe_source = 0;  // health probes leave from this laddr (0: the first one)
+    std::vector<net::ip_addr> vips;
+    net::ip_addr probe_source; // IPv4 health probes leave from this laddr (none(): the first IPv4 one)
+    net::ip_addr probe_source6; // IPv6 probes from this one (none(): the first IPv6 laddr)
     uint32_t maglev_size = 65537; // prime; entries of each sch/tch listener's lookup table
     tcp_timeouts timeouts;
     uint32_t udp_unreplied_timeout = 30; // s: a UDP flow no reply came back on (conntrack's udp_timeout)

@@ -27,7 +27,8 @@ using namespace fields;
 using detail::parse_listener;
 
 port parse_port(const json &j, const std::string &f) {
-    check_keys(j, f, {"name", "device", "address", "gateway", "mtu", "static_neighbours", "rss", "local_addresses"});
+    check_keys(j, f, {"name", "device", "address", "gateway", "address6", "gateway6", "mtu", "static_neighbours", "rss",
+                      "local_addresses"});
     port p;
     p.name = get_string(require(j, f, "name"), join(f, "name"));
     p.device = get_string(require(j, f, "device"), join(f, "device"));
@@ -43,6 +44,23 @@ port parse_port(const json &j, const std::string &f) {
         if (!net::in_prefix(p.gateway, p.address, p.prefix_len))
             fail(join(f, "gateway"), "must be inside the port's own subnet");
     }
+    if (auto it = j.find("address6"); it != j.end()) {
+        std::string field = join(f, "address6"), text = get_string(*it, field);
+        auto pfx = net::parse_prefix(text);
+        if (!pfx || !pfx->net.is_v6() || text.find('/') == std::string::npos || pfx->len == 0)
+            fail(field, "must be an IPv6 address and prefix length, e.g. 2001:db8::1/64 (RFC 4291 2.3)");
+        if (auto ok = parse_ip(text.substr(0, text.find('/')), field); !ok) throw ok.err();
+        if (net::is_link_local(pfx->net))
+            fail(field, "must not be link-local (fe80::/10): the port's link-local address is derived from its MAC");
+        p.address6 = pfx->net;
+        p.prefix6_len = pfx->len;
+    }
+    if (auto it = j.find("gateway6"); it != j.end()) {
+        if (p.address6.none()) fail(join(f, "gateway6"), "needs the port's address6");
+        p.gateway6 = get_ipv6(*it, join(f, "gateway6"));
+        if (!p.on_link(p.gateway6) && !net::is_link_local(p.gateway6))
+            fail(join(f, "gateway6"), "must be inside the port's IPv6 subnet or link-local (fe80::/10)");
+    }
     p.mtu = static_cast<uint16_t>(opt_uint(j, f, "mtu", 576, 9000, 1500));
     p.rss = opt_name(j, f, "rss", {"auto", "emulated", "off"}, rss_setting::auto_);
     if (auto it = j.find("local_addresses"); it != j.end())
@@ -53,7 +71,8 @@ port parse_port(const json &j, const std::string &f) {
             std::string nf = index(join(f, "static_neighbours"), i);
             check_keys(arr[i], nf, {"ip", "mac"});
             neighbour n;
-            n.ip = get_ipv4(require(arr[i], nf, "ip"), join(nf, "ip"));
+            n.ip = get_ip(require(arr[i], nf, "ip"), join(nf, "ip"));
+            if (n.ip.is_v6() && p.address6.none()) fail(join(nf, "ip"), "is IPv6 but the port has no address6");
             n.mac = get_mac(require(arr[i], nf, "mac"), join(nf, "mac"));
             p.static_neighbours.push_back(n);
         }
@@ -70,7 +89,7 @@ backend parse_backend(const json &j, const std::string &f) {
         b.type = get_string(*it, join(f, "Type"));
         if (b.type != "ecs" && b.type != "eni") fail(join(f, "Type"), "must be one of ecs, eni");
     }
-    b.ip = get_ipv4(require(j, f, "ServerIp"), join(f, "ServerIp"));
+    b.ip = get_ip(require(j, f, "ServerIp"), join(f, "ServerIp"));
     b.port = static_cast<uint16_t>(opt_uint(j, f, "Port", 1, 65535, 0));
     b.weight = static_cast<uint8_t>(opt_uint(j, f, "Weight", 0, 100, 100));
     if (auto it = j.find("Description"); it != j.end())
@@ -177,8 +196,8 @@ cluster_settings parse_cluster(const json &j, const std::vector<port> &ports) {
     c.nodes = parse_ip_list(require(j, "cluster", "nodes"), "cluster.nodes");
     if (c.nodes.size() > 32) fail("cluster.nodes", "must have at most 32 entries");
     for (size_t i = 0; i < c.nodes.size(); i++) {
-        uint32_t n = c.nodes[i];
-        if (std::none_of(ports.begin(), ports.end(), [&](const port &p) { return net::in_prefix(n, p.address, p.prefix_len); }))
+        const net::ip_addr &n = c.nodes[i];
+        if (std::none_of(ports.begin(), ports.end(), [&](const port &p) { return p.on_link(n); }))
             fail(index("cluster.nodes", i), "must lie in a port's subnet: segments are handed to other nodes on a shared link");
     }
     c.handoff_rate = static_cast<uint32_t>(opt_uint(j, "cluster", "handoff_rate", 0, 100000000, c.handoff_rate));
@@ -189,7 +208,7 @@ instance parse_root(const json &doc) {
     check_keys(doc, "", {"workers", "ports", "vips", "local_addresses", "lport_range",
                          "conn_capacity", "neighbour_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
-                         "exception_path", "health_check_source", "probe_port_range", "udp_timeouts",
+                         "exception_path", "health_check_source", "health_check_source6", "probe_port_range", "udp_timeouts",
                          "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "bgp", "cluster", "node_drain"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
@@ -206,9 +225,8 @@ instance parse_root(const json &doc) {
     if (auto it = doc.find("local_addresses"); it != doc.end())
         inst.local_addresses = parse_ip_list(*it, "local_addresses");
     for (size_t i = 0; i < inst.local_addresses.size(); i++) {
-        uint32_t l = inst.local_addresses[i];
-        bool in_subnet = std::any_of(inst.ports.begin(), inst.ports.end(),
-                                     [&](const port &p) { return net::in_prefix(l, p.address, p.prefix_len); });
+        const net::ip_addr &l = inst.local_addresses[i];
+        bool in_subnet = std::any_of(inst.ports.begin(), inst.ports.end(), [&](const port &p) { return p.on_link(l); });
         if (!in_subnet && inst.ports.size() > 1)
             fail(index("local_addresses", i), "must lie in a port's subnet, so that it belongs to that port (an address "
                                               "outside every subnet goes under ports[i].local_addresses: that port's routed pool)");
@@ -236,12 +254,24 @@ instance parse_root(const json &doc) {
         fail(doc.contains("probe_port_range") ? "probe_port_range" : "lport_range",
              "lport_range and probe_port_range must not overlap (defaults 1024-60999 and 61000-65535)");
     inst.exception_path = opt_switch(doc, "", "exception_path", true);
-    inst.probe_source = all[0].ip;
-    if (auto it = doc.find("health_check_source"); it != doc.end()) {
-        inst.probe_source = get_ipv4(*it, "health_check_source");
-        if (std::none_of(all.begin(), all.end(), [&](const local_address &a) { return a.ip == inst.probe_source; }))
-            fail("health_check_source", "must be one of the local addresses");
-    }
+    for (size_t k = 0; k < all.size(); k++)
+        if (all[k].ip.is_v6() && inst.ports[all[k].port].address6.none())
+            fail(laddr_field(k), "is IPv6 but its port has no address6");
+    auto probe_source = [&](const char *key, bool v6, net::ip_addr &out) {
+        for (const auto &a : all)
+            if (a.ip.is_v6() == v6) {
+                out = a.ip;
+                break;
+            }
+        auto it = doc.find(key);
+        if (it == doc.end()) return;
+        out = get_ip(*it, key);
+        if (out.is_v6() != v6) fail(key, v6 ? "must be an IPv6 local address" : "must be an IPv4 local address");
+        if (std::none_of(all.begin(), all.end(), [&](const local_address &a) { return a.ip == out; }))
+            fail(key, "must be one of the local addresses");
+    };
+    probe_source("health_check_source", false, inst.probe_source);
+    probe_source("health_check_source6", true, inst.probe_source6);
     inst.conn_capacity = static_cast<uint32_t>(opt_uint(doc, "", "conn_capacity", 64, 1u << 26, 1u << 20));
     inst.neighbour_capacity = static_cast<uint32_t>(opt_uint(doc, "", "neighbour_capacity", 16, 32768, 8192));
     inst.mbufs = static_cast<uint32_t>(opt_uint(doc, "", "mbufs", 1024, 1u << 24, 32768));
@@ -283,6 +313,25 @@ instance parse_root(const json &doc) {
             inst.listeners.push_back(l);
         }
     }
+    // A backend is reached from a local address of its own family (6->4: an IPv6 client,
+    // an IPv4 laddr); an IPv6 VIP from a port that speaks IPv6.
+    bool have6 = std::any_of(all.begin(), all.end(), [](const local_address &a) { return a.ip.is_v6(); });
+    bool have4 = std::any_of(all.begin(), all.end(), [](const local_address &a) { return a.ip.is_v4(); });
+    auto reachable = [&](const backend &b, const std::string &field) {
+        if (b.ip.is_v6() && !have6) fail(field, "is IPv6 but no local address is (full-NAT needs an IPv6 laddr for it)");
+        if (b.ip.is_v4() && !have4) fail(field, "is IPv4 but no local address is (full-NAT needs an IPv4 laddr for it)");
+    };
+    for (size_t i = 0; i < inst.vips.size(); i++)
+        if (inst.vips[i].is_v6() && std::all_of(inst.ports.begin(), inst.ports.end(), [](const port &p) { return p.address6.none(); }))
+            fail(index("vips", i), "is IPv6 but no port has an address6");
+    for (size_t g = 0; g < inst.vserver_groups.size(); g++)
+        for (size_t i = 0; i < inst.vserver_groups[g].backends.size(); i++)
+            reachable(inst.vserver_groups[g].backends[i], index(index("vserver_groups", g) + ".BackendServers", i) + ".ServerIp");
+    for (size_t g = 0; g < inst.master_slave_groups.size(); g++) {
+        std::string f = index("master_slave_groups", g) + ".MasterSlaveBackendServers";
+        reachable(inst.master_slave_groups[g].master, f + ".ServerIp");
+        reachable(inst.master_slave_groups[g].slave, f + ".ServerIp");
+    }
     if (auto it = doc.find("default_server_group"); it != doc.end()) {
         const auto &arr = get_array(*it, "default_server_group");
         for (size_t i = 0; i < arr.size(); i++) {
@@ -290,6 +339,7 @@ instance parse_root(const json &doc) {
             bool dup = std::any_of(inst.default_server_group.begin(), inst.default_server_group.end(),
                                    [&](const backend &o) { return o.ip == b.ip && o.port == b.port; });
             if (dup) fail(index("default_server_group", i), "must not repeat a (ServerIp, Port) backend");
+            reachable(b, index("default_server_group", i) + ".ServerIp");
             inst.default_server_group.push_back(b);
         }
     }
@@ -301,6 +351,15 @@ instance parse_root(const json &doc) {
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field) {
     auto ip = net::parse_ipv4(text);
     if (!ip) return error{field, "must be an IPv4 address a.b.c.d"};
+    return *ip;
+}
+
+result<net::ip_addr> parse_ip(const std::string &text, const std::string &field) {
+    auto ip = net::parse_ip(text);
+    if (!ip) return error{field, "must be an IPv4 address (a.b.c.d) or an IPv6 address (RFC 4291 2.2, e.g. 2001:db8::1)"};
+    if (ip->none()) return error{field, "must not be the unspecified address ::"};
+    if (ip->is_v6() && ip->b[0] == 0xff) return error{field, "must not be an IPv6 multicast address (ff00::/8)"};
+    if (*ip == *net::parse_ip("::1")) return error{field, "must not be the IPv6 loopback address ::1"};
     return *ip;
 }
 

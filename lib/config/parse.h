@@ -33,6 +33,10 @@ result<master_slave_group> parse_master_slave_object(const nlohmann::json &j);
 
 // Value helpers shared with later request parsers. Numbers may arrive as strings.
 result<uint32_t> parse_ipv4(const std::string &text, const std::string &field);
+// An address of either family (net::parse_ip's forms) that can name a host: not the
+// unspecified address, an IPv6 multicast (ff00::/8) or the IPv6 loopback (::1).
+result<net::ip_addr> parse_ip(const std::string &text, const std::string &field);
+using net::format_ip;
 using net::format_ipv4;
 
 } // namespace fulcrum::config

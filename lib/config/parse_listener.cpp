@@ -13,21 +13,9 @@ using nlohmann::json;
 using namespace fields;
 
 cidr parse_cidr(const json &v, const std::string &field) {
-    std::string text = get_string(v, field);
-    auto slash = text.find('/');
-    cidr c;
-    auto ip = parse_ipv4(text.substr(0, slash), field);
-    if (!ip) fail(field, "must be an IPv4 address or prefix a.b.c.d/len");
-    if (slash != std::string::npos) {
-        const char *p = text.c_str() + slash + 1;
-        unsigned len = 0;
-        auto [end, ec] = std::from_chars(p, text.c_str() + text.size(), len);
-        if (ec != std::errc() || end != text.c_str() + text.size() || *p == 0 || len > 32)
-            fail(field, "must be an IPv4 address or prefix a.b.c.d/len");
-        c.len = static_cast<uint8_t>(len);
-    }
-    c.net = ip.value() & net::prefix_mask(c.len);
-    return c;
+    auto p = net::parse_prefix(get_string(v, field));
+    if (!p) fail(field, "must be an IPv4 or IPv6 address or prefix (a.b.c.d/len, 2001:db8::/32)");
+    return {net::masked(p->net, p->len), p->len};
 }
 
 // An array of prefixes, or (as the public API sends lists) that array as a JSON string.
@@ -35,7 +23,7 @@ std::vector<cidr> parse_acl_entries(const json &v, const std::string &f) {
     json parsed = v;
     if (v.is_string()) {
         parsed = json::parse(v.get<std::string>(), nullptr, false);
-        if (parsed.is_discarded()) fail(f, "must be an array of IPv4 prefixes");
+        if (parsed.is_discarded()) fail(f, "must be an array of IPv4 or IPv6 prefixes");
     }
     const auto &arr = get_array(parsed, f);
     if (arr.size() > max_acl_entries) fail(f, "must have at most 300 entries");
@@ -102,7 +90,7 @@ health_check parse_health_check(const json &j, const std::string &f, protocol pr
 
 } // namespace
 
-listener parse_listener(const json &j, const std::string &f, const std::vector<uint32_t> &vips,
+listener parse_listener(const json &j, const std::string &f, const std::vector<net::ip_addr> &vips,
                         const std::vector<vserver_group> &groups, const std::vector<master_slave_group> &ms_groups) {
     check_keys(j, f, {"VIP", "Protocol", "ListenerPort", "BackendServerPort", "Scheduler",
                       "EstablishedTimeout", "IdleTimeout", "Description", "VServerGroupId",
@@ -114,7 +102,7 @@ listener parse_listener(const json &j, const std::string &f, const std::vector<u
                       "MaxConnections", "MaxNewConnectionRate", "MaxConnectionsPerSource", "SynProxy",
                       "ProxyProtocolV2Enabled", "ToaEnabled"});
     listener l;
-    l.vip = get_ipv4(require(j, f, "VIP"), join(f, "VIP"));
+    l.vip = get_ip(require(j, f, "VIP"), join(f, "VIP"));
     if (std::find(vips.begin(), vips.end(), l.vip) == vips.end())
         fail(join(f, "VIP"), "must be one of the instance's vips");
     require(j, f, "Protocol");

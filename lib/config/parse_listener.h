@@ -12,7 +12,7 @@
 
 namespace fulcrum::config::detail {
 
-listener parse_listener(const nlohmann::json &j, const std::string &f, const std::vector<uint32_t> &vips,
+listener parse_listener(const nlohmann::json &j, const std::string &f, const std::vector<net::ip_addr> &vips,
                         const std::vector<vserver_group> &groups, const std::vector<master_slave_group> &ms_groups);
 
 } // namespace fulcrum::config::detail

@@ -8,13 +8,13 @@ namespace fulcrum::config {
 
 using nlohmann::json;
 
-std::string format_cidr(const cidr &c) { return net::format_prefix(c.net, c.len); }
+std::string format_cidr(const cidr &c) { return net::format_prefix(c); }
 
 json listener_to_json(const listener &l) {
     static const char *scheds[] = {"wrr", "rr", "wlc", "sch", "tch"};
     static const char *checks[] = {"tcp", "http", "udp"};
     auto on_off = [](bool b) { return b ? "on" : "off"; };
-    json j{{"VIP", format_ipv4(l.vip)},
+    json j{{"VIP", format_ip(l.vip)},
            {"Protocol", l.proto == protocol::tcp ? "tcp" : "udp"},
            {"ListenerPort", l.port},
            {"BackendServerPort", l.backend_port},
@@ -62,7 +62,7 @@ json listener_to_json(const listener &l) {
 }
 
 json backend_to_json(const backend &b) {
-    json j{{"ServerId", b.server_id}, {"Type", b.type}, {"ServerIp", format_ipv4(b.ip)},
+    json j{{"ServerId", b.server_id}, {"Type", b.type}, {"ServerIp", format_ip(b.ip)},
            {"Weight", b.weight}, {"Description", b.description}};
     if (b.port) j["Port"] = b.port;
     return j;
@@ -77,9 +77,9 @@ json master_slave_to_json(const master_slave_group &g) {
 }
 
 json instance_to_json(const instance &c) {
-    auto ips = [](const std::vector<uint32_t> &v) {
+    auto ips = [](const std::vector<net::ip_addr> &v) {
         json a = json::array();
-        for (uint32_t ip : v) a.push_back(format_ipv4(ip));
+        for (const net::ip_addr &ip : v) a.push_back(format_ip(ip));
         return a;
     };
     auto backends = [](const std::vector<backend> &v) {
@@ -94,12 +94,14 @@ json instance_to_json(const instance &c) {
         json pj{{"name", p.name}, {"device", p.device},
                 {"address", net::format_prefix(p.address, p.prefix_len)}, {"mtu", p.mtu}};
         if (p.gateway) pj["gateway"] = format_ipv4(p.gateway);
+        if (!p.address6.none()) pj["address6"] = net::format_prefix({p.address6, p.prefix6_len});
+        if (!p.gateway6.none()) pj["gateway6"] = format_ip(p.gateway6);
         if (p.rss != rss_setting::auto_) pj["rss"] = p.rss == rss_setting::emulated ? "emulated" : "off";
         if (!p.local_addresses.empty()) pj["local_addresses"] = ips(p.local_addresses);
         if (!p.static_neighbours.empty()) {
             pj["static_neighbours"] = json::array();
             for (const auto &n : p.static_neighbours) {
-                pj["static_neighbours"].push_back({{"ip", format_ipv4(n.ip)}, {"mac", net::format_mac(n.mac.data())}});
+                pj["static_neighbours"].push_back({{"ip", format_ip(n.ip)}, {"mac", net::format_mac(n.mac.data())}});
             }
         }
         j["ports"].push_back(pj);
@@ -109,7 +111,8 @@ json instance_to_json(const instance &c) {
     j["lport_range"] = std::to_string(c.lport_min) + "-" + std::to_string(c.lport_max);
     j["probe_port_range"] = std::to_string(c.probe_port_min) + "-" + std::to_string(c.probe_port_max);
     j["exception_path"] = c.exception_path ? "on" : "off";
-    j["health_check_source"] = format_ipv4(c.probe_source);
+    if (!c.probe_source.none()) j["health_check_source"] = format_ip(c.probe_source);
+    if (!c.probe_source6.none()) j["health_check_source6"] = format_ip(c.probe_source6);
     j["conn_capacity"] = c.conn_capacity;
     j["neighbour_capacity"] = c.neighbour_capacity;
     j["mbufs"] = c.mbufs;
@@ -126,13 +129,11 @@ json instance_to_json(const instance &c) {
         j["bgp"] = {{"include_file", c.bgp.include_file}};
         if (!c.bgp.reload_command.empty()) j["bgp"]["reload_command"] = c.bgp.reload_command;
         if (!c.bgp.neighbours.empty()) {
-            j["bgp"]["neighbours"] = json::array();
-            for (uint32_t n : c.bgp.neighbours) j["bgp"]["neighbours"].push_back(format_ipv4(n));
+            j["bgp"]["neighbours"] = ips(c.bgp.neighbours);
         }
     }
     if (!c.cluster.nodes.empty()) {
-        j["cluster"] = {{"nodes", json::array()}, {"handoff_rate", c.cluster.handoff_rate}};
-        for (uint32_t n : c.cluster.nodes) j["cluster"]["nodes"].push_back(format_ipv4(n));
+        j["cluster"] = {{"nodes", ips(c.cluster.nodes)}, {"handoff_rate", c.cluster.handoff_rate}};
     }
     j["listeners"] = json::array();
     for (const auto &l : c.listeners) j["listeners"].push_back(listener_to_json(l));

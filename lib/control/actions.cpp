@@ -22,11 +22,7 @@ std::string describe(const backend &b) {
     // Built with += : GCC 12 warns falsely (-Wrestrict) on "literal" + std::string here.
     std::string s = b.server_id;
     s += ' ';
-    s += config::format_ipv4(b.ip);
-    if (b.port) {
-        s += ':';
-        s += std::to_string(b.port);
-    }
+    s += b.port ? net::format_endpoint(b.ip, b.port) : config::format_ip(b.ip);
     return s;
 }
 
@@ -91,8 +87,8 @@ config::result<config::listener> listener_key(const json &request, const std::st
         j[f] = request[f];
     }
     config::instance any_vip; // the key's VIP is checked against listeners, not VIPs
-    auto vip = request["VIP"].is_string() ? config::parse_ipv4(request["VIP"].get<std::string>(), "VIP")
-                                          : config::result<uint32_t>(error{"VIP", "must be an IPv4 address a.b.c.d"});
+    auto vip = request["VIP"].is_string() ? config::parse_ip(request["VIP"].get<std::string>(), "VIP")
+                                          : config::result<net::ip_addr>(error{"VIP", "must be a string: an IPv4 or IPv6 address"});
     if (!vip) return vip.err();
     any_vip.vips.push_back(vip.value());
     return config::parse_listener_object(j, any_vip);
@@ -202,7 +198,7 @@ std::optional<error> set_node_drain(action_outcome &out, const json &request, co
 }
 
 std::string bound_to(const config::listener &l) {
-    return config::format_ipv4(l.vip) + ":" + std::to_string(l.port) + "; unbind it first";
+    return net::format_endpoint(l.vip, l.port) + "; unbind it first";
 }
 
 // Master/slave groups.

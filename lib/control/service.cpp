@@ -115,7 +115,7 @@ json service::health_status() const {
             const char *role = m.role == config::member_role::plain ? nullptr : config::role_name(m.role);
             json j = config::backend_to_json(*b);
             j.erase("Description");
-            j["VIP"] = config::format_ipv4(l.vip);
+            j["VIP"] = config::format_ip(l.vip);
             j["Protocol"] = l.proto == config::protocol::tcp ? "tcp" : "udp";
             j["ListenerPort"] = l.port;
             j["Port"] = m.port;

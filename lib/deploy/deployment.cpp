@@ -53,7 +53,7 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
                    : cp.rss == config::rss_setting::off    ? want::redirect
                                                            : want::automatic;
         for (const auto &l : laddrs)
-            if (l.port == i) pp.laddrs.push_back(rte_cpu_to_be_32(l.ip));
+            if (l.port == i) pp.laddrs.push_back(rte_cpu_to_be_32(l.ip.v4()));
         pp.steer_note = &d->_steer_notes[i];
         auto p = dataplane::start_port(pp, pool, n_workers);
         if (!p) return p.err();

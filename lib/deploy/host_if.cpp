@@ -45,7 +45,8 @@ result<bool> configure_host_if(const config::instance &cfg, size_t i, const std:
         {"ip", "addr", "add", net::format_prefix(p.address, p.prefix_len), "dev", ifname}};
     // Each laddr lives on the interface of the port it belongs to.
     for (const config::local_address &l : laddrs)
-        if (l.port == i) cmds.push_back({"ip", "addr", "add", net::format_ipv4(l.ip) + "/32", "dev", ifname});
+        if (l.port == i)
+            cmds.push_back({"ip", "addr", "add", net::format_ip(l.ip) + (l.ip.is_v4() ? "/32" : "/128"), "dev", ifname});
     for (const auto &c : cmds)
         if (run(c) != 0) {
             std::string line;

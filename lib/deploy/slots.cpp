@@ -9,12 +9,12 @@ namespace fulcrum::deploy {
 unsigned slot_registry::max_backends() { return dataplane::max_backend_slots; }
 unsigned slot_registry::max_listeners() { return dataplane::max_listener_slots; }
 
-std::optional<uint16_t> slot_registry::table::take(uint64_t key) {
-    std::optional<uint16_t> slot = find(key);
+std::optional<uint16_t> slot_registry::table::take(const key &k) {
+    std::optional<uint16_t> slot = find(k);
     if (!slot && next < capacity) {
         slot = static_cast<uint16_t>(next++);
-        key_of.push_back(key);
-        by_key.emplace(key, *slot);
+        key_of.push_back(k);
+        by_key.emplace(k, *slot);
     } else if (!slot) {
         // An offered slot that this build has not named. Taking it forgets its old key:
         // should the build name that key later, it is a new key.
@@ -23,8 +23,8 @@ std::optional<uint16_t> slot_registry::table::take(uint64_t key) {
         slot = *free;
         offered.erase(free);
         by_key.erase(key_of[*slot]);
-        key_of[*slot] = key;
-        by_key.emplace(key, *slot);
+        key_of[*slot] = k;
+        by_key.emplace(k, *slot);
         reused.push_back(*slot);
     }
     named[*slot] = 1;
@@ -37,7 +37,7 @@ void slot_registry::table::offer(std::vector<uint16_t> slots) {
     named.assign(capacity, 0);
 }
 
-result<uint16_t> slot_registry::take_backend(config::protocol p, uint32_t ip, uint16_t port) {
+result<uint16_t> slot_registry::take_backend(config::protocol p, const net::ip_addr &ip, uint16_t port) {
     if (auto s = _backends.take(backend_key(p, ip, port))) return *s;
     return error{"default_server_group",
                  "must not bring the backends in use (configured, or still holding connections) above " +

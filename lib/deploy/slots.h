@@ -22,7 +22,7 @@ namespace fulcrum::deploy {
 
 class slot_registry {
   public:
-    std::optional<uint16_t> backend(config::protocol p, uint32_t ip, uint16_t port) const {
+    std::optional<uint16_t> backend(config::protocol p, const net::ip_addr &ip, uint16_t port) const {
         return _backends.find(backend_key(p, ip, port));
     }
     std::optional<uint8_t> listener(const config::listener &l) const {
@@ -30,7 +30,7 @@ class slot_registry {
         return s ? std::optional<uint8_t>(static_cast<uint8_t>(*s)) : std::nullopt;
     }
     // The key's slot, given out now if it is new; an error when every slot is in use.
-    result<uint16_t> take_backend(config::protocol p, uint32_t ip, uint16_t port);
+    result<uint16_t> take_backend(config::protocol p, const net::ip_addr &ip, uint16_t port);
     result<uint8_t> take_listener(const config::listener &l);
 
     // Slots that may be given to new keys from now on (ascending), replacing any earlier
@@ -47,27 +47,28 @@ class slot_registry {
     unsigned listeners_used() const { return _listeners.next; }
 
   private:
+    using key = std::pair<net::ip_addr, uint32_t>; // an address, then protocol and port
     struct table {
         explicit table(unsigned cap) : capacity(cap), named(cap) {}
         unsigned capacity;
-        std::map<uint64_t, uint16_t> by_key;
-        std::vector<uint64_t> key_of; // by slot
+        std::map<key, uint16_t> by_key;
+        std::vector<key> key_of; // by slot
         unsigned next = 0;            // first slot never given out
         std::vector<uint16_t> offered, reused;
         std::vector<uint8_t> named; // by slot: taken by the build since the last offer
 
-        std::optional<uint16_t> find(uint64_t key) const {
-            auto it = by_key.find(key);
+        std::optional<uint16_t> find(const key &k) const {
+            auto it = by_key.find(k);
             return it == by_key.end() ? std::nullopt : std::optional<uint16_t>(it->second);
         }
-        std::optional<uint16_t> take(uint64_t key);
+        std::optional<uint16_t> take(const key &k);
         void offer(std::vector<uint16_t> slots);
     };
-    static uint64_t backend_key(config::protocol p, uint32_t ip, uint16_t port) {
-        return uint64_t(p) << 48 | uint64_t(ip) << 16 | port;
+    static key backend_key(config::protocol p, const net::ip_addr &ip, uint16_t port) {
+        return {ip, uint32_t(p) << 16 | port};
     }
-    static uint64_t listener_key(const config::listener &l) {
-        return uint64_t(l.vip) << 24 | uint64_t(l.port) << 8 | static_cast<uint8_t>(l.proto);
+    static key listener_key(const config::listener &l) {
+        return {l.vip, uint32_t(l.port) << 8 | static_cast<uint8_t>(l.proto)};
     }
     table _backends{max_backends()}, _listeners{max_listeners()};
     static unsigned max_backends();

@@ -25,7 +25,7 @@ using dataplane::snapshot;
 result<bool> add_listener(snapshot &s, const config::instance &cfg, const config::listener &cl, slot_registry &slots,
                           const health_fn &health) {
     listener_rt l{};
-    l.vip = rte_cpu_to_be_32(cl.vip);
+    l.vip = rte_cpu_to_be_32(cl.vip.v4());
     l.port = rte_cpu_to_be_16(cl.port);
     l.proto = cl.proto == config::protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
     auto lslot = slots.take_listener(cl);
@@ -36,9 +36,9 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
     l.acl_on = cl.acl_enabled;
     l.acl_white = cl.acl_whitelist;
     l.acl_offset = static_cast<uint16_t>(s.acl.size());
-    l.acl_len = static_cast<uint16_t>(cl.acl_entries.size());
-    for (const config::cidr &c : cl.acl_entries)
-        s.acl.push_back({rte_cpu_to_be_32(c.net), rte_cpu_to_be_32(net::prefix_mask(c.len))});
+    for (const config::cidr &c : cl.acl_entries) // an entry of the other family never matches
+        if (c.net.is_v4()) s.acl.push_back({rte_cpu_to_be_32(c.net.v4()), rte_cpu_to_be_32(net::prefix_mask(c.len))});
+    l.acl_len = static_cast<uint16_t>(s.acl.size() - l.acl_offset);
     l.idle_timeout_s =
         static_cast<uint16_t>(cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
     l.backend_offset = static_cast<uint32_t>(s.backends.size());
@@ -68,10 +68,10 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
         auto slot = slots.take_backend(cl.proto, m.b->ip, m.port);
         if (!slot) return slot.err();
         uint8_t w = master_slave ? 100 : up(*m.b) ? m.b->weight : 0;
-        s.backends.push_back({rte_cpu_to_be_32(m.b->ip), rte_cpu_to_be_16(m.port), w, slot.value(),
-                              net::source_part(rte_cpu_to_be_32(m.b->ip), rte_cpu_to_be_16(m.port))});
+        uint32_t ip = rte_cpu_to_be_32(m.b->ip.v4());
+        s.backends.push_back({ip, rte_cpu_to_be_16(m.port), w, slot.value(), net::source_part(ip, rte_cpu_to_be_16(m.port))});
         weights.push_back(w);
-        by_name.push_back({net::format_ipv4(m.b->ip) + ":" + std::to_string(m.port), w});
+        by_name.push_back({net::format_ip(m.b->ip) + ":" + std::to_string(m.port), w});
     }
     l.n_backends = static_cast<uint32_t>(weights.size());
     std::vector<uint16_t> eligible;
@@ -107,9 +107,44 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
 
 } // namespace
 
+result<bool> ipv4_only(const config::instance &cfg) {
+    auto refuse = [](const std::string &field) {
+        return error{field, "is IPv6, which this build's data plane does not forward yet (IPv4 only)"};
+    };
+    auto list = [&](const std::vector<net::ip_addr> &v, const std::string &f) -> std::optional<error> {
+        for (size_t i = 0; i < v.size(); i++)
+            if (v[i].is_v6()) return refuse(f + "[" + std::to_string(i) + "]");
+        return std::nullopt;
+    };
+    if (auto e = list(cfg.vips, "vips")) return *e;
+    if (auto e = list(cfg.local_addresses, "local_addresses")) return *e;
+    if (auto e = list(cfg.bgp.neighbours, "bgp.neighbours")) return *e;
+    if (auto e = list(cfg.cluster.nodes, "cluster.nodes")) return *e;
+    for (size_t p = 0; p < cfg.ports.size(); p++) {
+        std::string f = "ports[" + std::to_string(p) + "]";
+        if (!cfg.ports[p].address6.none()) return refuse(f + ".address6");
+        if (auto e = list(cfg.ports[p].local_addresses, f + ".local_addresses")) return *e;
+    }
+    auto backends = [&](const std::vector<config::backend> &v, const std::string &f) -> std::optional<error> {
+        for (size_t i = 0; i < v.size(); i++)
+            if (v[i].ip.is_v6()) return refuse(f + "[" + std::to_string(i) + "].ServerIp");
+        return std::nullopt;
+    };
+    if (auto e = backends(cfg.default_server_group, "default_server_group")) return *e;
+    for (size_t g = 0; g < cfg.vserver_groups.size(); g++)
+        if (auto e = backends(cfg.vserver_groups[g].backends, "vserver_groups[" + std::to_string(g) + "].BackendServers"))
+            return *e;
+    for (size_t g = 0; g < cfg.master_slave_groups.size(); g++)
+        if (auto e = backends({cfg.master_slave_groups[g].master, cfg.master_slave_groups[g].slave},
+                              "master_slave_groups[" + std::to_string(g) + "].MasterSlaveBackendServers"))
+            return *e;
+    return true;
+}
+
 result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
                                                  const std::vector<dataplane::port_rt> &ports, slot_registry &slots,
                                                  const health_fn &health, const std::vector<config::local_address> *plan) {
+    if (auto v4 = ipv4_only(cfg); !v4) return v4.err();
     auto s = std::make_unique<snapshot>();
     s->ports = ports;
     s->probe_port_min = cfg.probe_port_min;
@@ -117,20 +152,20 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     s->udp_unreplied_s = static_cast<uint16_t>(cfg.udp_unreplied_timeout);
     s->neigh_timeout_s = static_cast<uint16_t>(cfg.neighbour_timeout);
     s->exception_rate_pps = cfg.exception_path_rate;
-    for (uint32_t n : cfg.bgp.neighbours) s->bgp_neighbours.push_back(rte_cpu_to_be_32(n));
+    for (const net::ip_addr &n : cfg.bgp.neighbours) s->bgp_neighbours.push_back(rte_cpu_to_be_32(n.v4()));
     s->syn_proxy_threshold = cfg.syn_proxy_threshold;
 
-    for (uint32_t vip : cfg.vips) {
+    for (const net::ip_addr &vip : cfg.vips) {
         bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
                                         [&](const config::listener &l) { return l.vip == vip; });
-        s->add_local({rte_cpu_to_be_32(vip), local_kind::vip, has_listener, 0});
+        s->add_local({rte_cpu_to_be_32(vip.v4()), local_kind::vip, has_listener, 0});
     }
     std::vector<config::local_address> made;
     if (!plan) made = config::local_addresses_by_port(cfg);
     const std::vector<config::local_address> &laddrs = plan ? *plan : made;
     s->port_laddrs.resize(std::max<size_t>({ports.size(), cfg.ports.size(), 1}));
     for (size_t i = 0; i < laddrs.size(); i++) {
-        s->laddrs.push_back(rte_cpu_to_be_32(laddrs[i].ip));
+        s->laddrs.push_back(rte_cpu_to_be_32(laddrs[i].ip.v4()));
         s->laddr_port.push_back(static_cast<uint8_t>(laddrs[i].port));
         s->laddr_rss_part.push_back(net::address_part(s->laddrs.back()));
         s->port_laddrs[laddrs[i].port].push_back(static_cast<uint16_t>(i));
@@ -145,14 +180,14 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
 
     for (const auto &p : cfg.ports)
         for (const auto &n : p.static_neighbours) {
-            dataplane::neighbour_rt rt{rte_cpu_to_be_32(n.ip), {}};
+            dataplane::neighbour_rt rt{rte_cpu_to_be_32(n.ip.v4()), {}};
             std::memcpy(rt.mac.addr_bytes, n.mac.data(), 6);
             s->static_neighbours.push_back(rt);
         }
 
-    for (uint32_t n : cfg.cluster.nodes) {
+    for (const net::ip_addr &n : cfg.cluster.nodes) {
         dataplane::route r;
-        uint32_t ip = rte_cpu_to_be_32(n);
+        uint32_t ip = rte_cpu_to_be_32(n.v4());
         bool own = s->find_local(ip) != nullptr; // this node's port address (or a local one)
         if (!own && s->lookup_route(ip, r) && r.next_hop == ip) s->cluster_peers.emplace_back(ip, r.port);
     }

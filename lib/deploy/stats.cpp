@@ -51,7 +51,7 @@ stats_view collect_stats(const deployment &d) {
         const dataplane::listener_rt &l = snap.listeners[li];
         listener_stat ls;
         ls.proto = cl.proto == config::protocol::tcp ? "tcp" : "udp";
-        ls.vip = net::format_ipv4(cl.vip);
+        ls.vip = net::format_ip(cl.vip);
         ls.port = cl.port;
         ls.group = !cl.vserver_group_id.empty() ? cl.vserver_group_id
                    : !cl.master_slave_group_id.empty() ? cl.master_slave_group_id : "default";
@@ -59,7 +59,7 @@ stats_view collect_stats(const deployment &d) {
         ls.c = summed(true, l.index);
         ls.backends = l.n_backends;
         ls.eligible = l.eligible_len;
-        std::string name = ls.proto + " " + ls.vip + ":" + std::to_string(ls.port);
+        std::string name = ls.proto + " " + net::format_endpoint(cl.vip, ls.port);
 
         // The listener's members as configured, with the snapshot's effective weight.
         size_t first = v.backends.size();
@@ -69,12 +69,12 @@ stats_view collect_stats(const deployment &d) {
             bs.listener = name;
             bs.group = ls.group;
             bs.server_id = m.b->server_id;
-            bs.ip = net::format_ipv4(m.b->ip);
+            bs.ip = net::format_ip(m.b->ip);
             bs.port = m.port;
             bs.weight = m.b->weight;
             bs.role = config::role_name(m.role);
             bs.eligible = false;
-            uint32_t ip_be = rte_cpu_to_be_32(m.b->ip);
+            uint32_t ip_be = rte_cpu_to_be_32(m.b->ip.v4());
             uint16_t port_be = rte_cpu_to_be_16(bs.port);
             for (uint32_t i = 0; i < l.n_backends; i++) {
                 const dataplane::backend_rt &b = snap.backends[l.backend_offset + i];

@@ -27,7 +27,7 @@ using clock = std::chrono::steady_clock;
 
 std::string target_key::describe() const {
     static const char *kinds[] = {"tcp", "http", "udp"};
-    std::string s = config::format_ipv4(ip) + ":" + std::to_string(port) + " " + kinds[static_cast<int>(kind)];
+    std::string s = net::format_endpoint(ip, port) + " " + kinds[static_cast<int>(kind)];
     if (kind == config::health_kind::http) s += " " + uri;
     return s;
 }
@@ -75,8 +75,8 @@ struct checker::probe {
     std::string buf;
 };
 
-checker::checker(uint32_t source_ip, uint16_t port_min, uint16_t port_max)
-    : _source(source_ip), _port_min(port_min), _port_max(port_max), _next_port(port_min),
+checker::checker(net::ip_addr source4, net::ip_addr source6, uint16_t port_min, uint16_t port_max)
+    : _source4(source4), _source6(source6), _port_min(port_min), _port_max(port_max), _next_port(port_min),
       _change_fd(::eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC)) {}
 
 checker::~checker() {
@@ -104,7 +104,7 @@ void checker::set_targets(const std::map<target_key, target_settings> &targets) 
         auto [it, fresh] = _targets.try_emplace(k);
         it->second.settings = s;
         if (!fresh) continue;
-        uint64_t h = (uint64_t(k.ip) * 2654435761u) ^ (uint64_t(k.port) << 16) ^ uint64_t(k.kind);
+        uint64_t h = (uint64_t(std::hash<std::string_view>{}({reinterpret_cast<const char *>(k.ip.b.data()), 16})) * 2654435761u) ^ (uint64_t(k.port) << 16) ^ uint64_t(k.kind);
         it->second.next_due = now + std::chrono::milliseconds(h % (uint64_t(std::max(1u, s.interval_s)) * 1000));
     }
 }
@@ -122,21 +122,44 @@ std::optional<status> checker::state(const target_key &k) const {
     return it->second.st;
 }
 
-// A socket bound to the probe source and the next free probe port.
-int checker::open_socket(int type) {
-    int fd = ::socket(AF_INET, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+namespace {
+// `ip`:`port` as a socket address of its family; returns its length.
+socklen_t socket_address(const net::ip_addr &ip, uint16_t port, sockaddr_storage &out) {
+    out = {};
+    if (ip.is_v4()) {
+        auto &a = reinterpret_cast<sockaddr_in &>(out);
+        a.sin_family = AF_INET;
+        a.sin_addr.s_addr = htonl(ip.v4());
+        a.sin_port = htons(port);
+        return sizeof a;
+    }
+    auto &a = reinterpret_cast<sockaddr_in6 &>(out);
+    a.sin6_family = AF_INET6;
+    std::memcpy(a.sin6_addr.s6_addr, ip.b.data(), 16);
+    a.sin6_port = htons(port);
+    return sizeof a;
+}
+} // namespace
+
+// A socket of `target`'s family bound to that family's probe source and the next free
+// probe port.
+int checker::open_socket(int type, const net::ip_addr &target) {
+    const net::ip_addr &source = target.is_v4() ? _source4 : _source6;
+    if (source.none()) {
+        errno = EADDRNOTAVAIL; // no local address of the family to probe from
+        return -1;
+    }
+    int fd = ::socket(target.is_v4() ? AF_INET : AF_INET6, type | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
     if (fd < 0) return -1; // errno says why (EMFILE: ours, not the backend's)
     int one = 1;
     ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
     uint32_t span = uint32_t(_port_max) - _port_min + 1;
     int err = EADDRINUSE; // every probe port tried is taken: ours, not the backend's
     for (uint32_t tries = 0; tries < std::min<uint32_t>(span, 256); tries++) {
-        sockaddr_in a{};
-        a.sin_family = AF_INET;
-        a.sin_addr.s_addr = htonl(_source);
-        a.sin_port = htons(_next_port);
+        sockaddr_storage a;
+        socklen_t len = socket_address(source, _next_port, a);
         _next_port = _next_port == _port_max ? _port_min : static_cast<uint16_t>(_next_port + 1);
-        if (::bind(fd, reinterpret_cast<sockaddr *>(&a), sizeof a) == 0) return fd;
+        if (::bind(fd, reinterpret_cast<sockaddr *>(&a), len) == 0) return fd;
         if ((err = errno) != EADDRINUSE) break;
     }
     ::close(fd);
@@ -163,13 +186,11 @@ bool checker::launch(const target_key &k, entry &e, probe &p) {
     p.key = k;
     p.deadline = clock::now() + std::chrono::seconds(e.settings.timeout_s);
     bool udp = k.kind == config::health_kind::udp;
-    p.fd = open_socket(udp ? SOCK_DGRAM : SOCK_STREAM);
+    p.fd = open_socket(udp ? SOCK_DGRAM : SOCK_STREAM, k.ip);
     if (p.fd < 0) return false;
-    sockaddr_in to{};
-    to.sin_family = AF_INET;
-    to.sin_addr.s_addr = htonl(k.ip);
-    to.sin_port = htons(k.port);
-    int rc = ::connect(p.fd, reinterpret_cast<sockaddr *>(&to), sizeof to);
+    sockaddr_storage to;
+    socklen_t to_len = socket_address(k.ip, k.port, to);
+    int rc = ::connect(p.fd, reinterpret_cast<sockaddr *>(&to), to_len);
     if (udp) {
         if (rc != 0 || ::send(p.fd, k.request.data(), k.request.size(), 0) < 0) return false;
         p.phase = probe::awaiting_reply;
@@ -243,7 +264,9 @@ void checker::run() {
                         continue;
                     }
                     e.in_flight = true; // finish() clears it
-                    finish(k, false, p.fd < 0 ? "no free probe source port" : errno_reason(err));
+                    finish(k, false, p.fd < 0 && err == EADDRNOTAVAIL ? "no local address of its family to probe from"
+                                     : p.fd < 0                 ? "no free probe source port"
+                                                                : errno_reason(err));
                     continue;
                 }
                 e.in_flight = true;
@@ -271,7 +294,7 @@ void checker::run() {
                     if (err) verdict = 0, reason = errno_reason(err);
                     else if (p.key.kind == config::health_kind::tcp) verdict = 1;
                     else {
-                        std::string host = p.key.domain.empty() ? config::format_ipv4(p.key.ip) : p.key.domain;
+                        std::string host = !p.key.domain.empty() ? p.key.domain : p.key.ip.is_v4() ? config::format_ip(p.key.ip) : "[" + config::format_ip(p.key.ip) + "]";
                         std::string req = "GET " + p.key.uri + " HTTP/1.0\r\nHost: " + host +
                                           "\r\nUser-Agent: KeepAliveClient\r\nConnection: close\r\n\r\n";
                         if (::send(p.fd, req.data(), req.size(), MSG_NOSIGNAL) < 0) verdict = 0, reason = errno_reason(errno);

@@ -13,6 +13,7 @@
 #pragma once
 
 #include "config/model.h"
+#include "net/addr.h"
 
 #include <atomic>
 #include <chrono>
@@ -30,7 +31,7 @@ namespace fulcrum::health {
 
 // What is probed. Listeners with equal keys share one probe.
 struct target_key {
-    uint32_t ip = 0; // host order
+    net::ip_addr ip;
     uint16_t port = 0;
     config::health_kind kind = config::health_kind::tcp;
     std::string uri, domain;
@@ -65,8 +66,9 @@ std::map<target_key, target_settings> targets_of(const config::instance &cfg);
 
 class checker {
   public:
-    // Probes bind to source_ip (a laddr) and a port of [port_min, port_max].
-    checker(uint32_t source_ip, uint16_t port_min, uint16_t port_max);
+    // Probes bind to the source of their target's family (a laddr; none(): that family's
+    // probes fail, "no source address") and a port of [port_min, port_max].
+    checker(net::ip_addr source4, net::ip_addr source6, uint16_t port_min, uint16_t port_max);
     ~checker();
     checker(const checker &) = delete;
     checker &operator=(const checker &) = delete;
@@ -101,10 +103,10 @@ class checker {
     void run();
     bool launch(const target_key &k, entry &e, probe &p);
     void finish(const target_key &k, bool ok, const std::string &reason);
-    int open_socket(int type);
+    int open_socket(int type, const net::ip_addr &target);
 
     std::function<void(bool, const std::string &)> _log;
-    uint32_t _source;
+    net::ip_addr _source4, _source6;
     uint16_t _port_min, _port_max, _next_port;
     mutable std::mutex _mu;
     size_t _max_in_flight = 1024;       // probes (descriptors) at once, from RLIMIT_NOFILE

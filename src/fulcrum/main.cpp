@@ -13,6 +13,7 @@
 #include "deploy/deployment.h"
 #include "deploy/stats.h"
 #include "dataplane/log.h"
+#include "deploy/snapshot_builder.h"
 #include "health/checker.h"
 #include "host_check.h"
 #include "net/toeplitz.h"
@@ -132,7 +133,7 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     // Health probes leave from a laddr through the exception path (the kernel's taps).
     std::unique_ptr<health::checker> checker;
     if (cfg.exception_path)
-        checker = std::make_unique<health::checker>(cfg.probe_source, cfg.probe_port_min, cfg.probe_port_max);
+        checker = std::make_unique<health::checker>(cfg.probe_source, cfg.probe_source6, cfg.probe_port_min, cfg.probe_port_max);
     else if (!health::targets_of(cfg).empty())
         std::printf("fulcrum: warning: health checks need the exception path (\"exception_path\": \"off\"): "
                     "every backend counts as up\n");
@@ -211,6 +212,8 @@ int main(int argc, char **argv) {
     options o;
     if (int rc = parse_options(argc - eal_args, argv + eal_args, o); rc >= 0) return rte_eal_cleanup(), rc;
     auto cfg = config::load_with_state(o.config_path, o.state_path);
+    if (cfg)
+        if (auto v4 = deploy::ipv4_only(cfg.value()); !v4) cfg = v4.err();
     auto lcores = cfg ? worker_lcores(cfg.value()) : result<std::vector<unsigned>>(cfg.err());
     if (!lcores) {
         std::fprintf(stderr, "fulcrum: config error: %s\n", lcores.err().message().c_str());

@@ -37,6 +37,7 @@ using namespace fulcrum::test;
 namespace {
 uint32_t ipa(const char *a) { return fulcrum::test::ip(a); }
 uint32_t be(const char *a) { return htonl(ipa(a)); }
+fulcrum::net::ip_addr addr(const char *a) { return fulcrum::net::ip_addr::from_v4(ipa(a)); }
 } // namespace
 
 TEST_CASE("a runtime snapshot built by hand (no JSON, no config model) forwards a SYN to its one backend", "[runtime]") {
@@ -88,15 +89,15 @@ TEST_CASE("a runtime snapshot built by hand (no JSON, no config model) forwards 
 
 TEST_CASE("the snapshot builder compiles a model made in code: groups, weights, health, slots kept across builds", "[runtime]") {
     config::instance cfg;
-    cfg.vips = {ipa("10.0.0.10")};
-    cfg.local_addresses = {ipa("10.0.0.100")};
+    cfg.vips = {addr("10.0.0.10")};
+    cfg.local_addresses = {addr("10.0.0.100")};
     config::listener l;
-    l.vip = ipa("10.0.0.10"), l.port = 80, l.backend_port = 8080;
+    l.vip = addr("10.0.0.10"), l.port = 80, l.backend_port = 8080;
     l.health.enabled = true;
     cfg.listeners = {l};
     for (int i = 0; i < 3; i++) {
         config::backend b;
-        b.server_id = "i-" + std::to_string(i), b.ip = ipa("10.0.0.21") + i, b.weight = uint8_t(10 * (i + 1));
+        b.server_id = "i-" + std::to_string(i), b.ip = fulcrum::net::ip_addr::from_v4(ipa("10.0.0.21") + i), b.weight = uint8_t(10 * (i + 1));
         cfg.default_server_group.push_back(b);
     }
     deploy::slot_registry slots;
@@ -114,12 +115,12 @@ TEST_CASE("the snapshot builder compiles a model made in code: groups, weights, 
     CHECK(snap.find_listener(be("10.0.0.10"), IPPROTO_TCP, htons(80)) == &snap.listeners[0]);
     CHECK(snap.find_local(be("10.0.0.100"))->kind == dataplane::local_kind::laddr);
     // Remove the first backend and rebuild: the others keep their counter slots.
-    uint16_t third = slots.backend(config::protocol::tcp, ipa("10.0.0.23"), 8080).value();
+    uint16_t third = slots.backend(config::protocol::tcp, addr("10.0.0.23"), 8080).value();
     cfg.default_server_group.erase(cfg.default_server_group.begin());
     auto again = deploy::build_snapshot(cfg, {}, slots, health);
     REQUIRE(again);
     CHECK(again.value()->backends[1].slot == third);
-    CHECK(slots.backend(config::protocol::tcp, ipa("10.0.0.21"), 8080).has_value()); // kept until its slot is needed
+    CHECK(slots.backend(config::protocol::tcp, addr("10.0.0.21"), 8080).has_value()); // kept until its slot is needed
 }
 
 namespace {
@@ -154,7 +155,7 @@ TEST_CASE("the control loop, on a fake clock: a request, a health change and a S
     cfg["listeners"][0].update({{"HealthCheck", "on"}, {"HealthCheckConnectPort", hport}, {"HealthCheckInterval", 1},
                                 {"UnhealthyThreshold", 2}, {"HealthyThreshold", 2}, {"HealthCheckConnectTimeout", 1}});
     lb t(cfg);
-    health::checker checker(INADDR_LOOPBACK, 41000, 41100);
+    health::checker checker(fulcrum::net::ip_addr::from_v4(INADDR_LOOPBACK), {}, 41000, 41100);
     std::string sock = "/tmp/fulcrum-loop-test-" + std::to_string(::getpid()) + ".sock";
     auto ctl = control::ctl_socket::open(sock);
     REQUIRE(ctl);

@@ -133,7 +133,7 @@ TEST_CASE("an applied config reaches workers through their ring and the old snap
     REQUIRE(out.size() == 1);
     CHECK(dst_of(out[0]) == net::client);
     // Counters follow the backend, not its position in the group.
-    CHECK(t.w().backend_counters(t.inst->slots().backend(fulcrum::config::protocol::tcp, net::backend(2), 8080).value()).active_connections == 1);
+    CHECK(t.w().backend_counters(t.inst->slots().backend(fulcrum::config::protocol::tcp, fulcrum::net::ip_addr::from_v4(net::backend(2)), 8080).value()).active_connections == 1);
 }
 
 TEST_CASE("a config change that needs a restart is refused and changes nothing", "[sched][update]") {
@@ -316,8 +316,8 @@ TEST_CASE("a backend behind a TCP and a UDP listener on the same port counts eac
     using fulcrum::config::protocol;
     uint64_t tcp_new = 0, udp_new = 0;
     for (const char *b : {"10.0.0.21", "10.0.0.22", "10.0.0.23"}) {
-        tcp_new += t.w().backend_counters(slots.backend(protocol::tcp, ip(b), 8080).value()).new_connections;
-        udp_new += t.w().backend_counters(slots.backend(protocol::udp, ip(b), 8080).value()).new_connections;
+        tcp_new += t.w().backend_counters(slots.backend(protocol::tcp, fulcrum::net::ip_addr::from_v4(ip(b)), 8080).value()).new_connections;
+        udp_new += t.w().backend_counters(slots.backend(protocol::udp, fulcrum::net::ip_addr::from_v4(ip(b)), 8080).value()).new_connections;
     }
     CHECK(tcp_new == 3);
     CHECK(udp_new == 5);

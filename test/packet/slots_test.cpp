@@ -75,10 +75,10 @@ void settle(lb &t) {
     REQUIRE(t.inst->reclaim() == 0);
 }
 
-std::optional<uint16_t> backend_slot(lb &t, uint32_t a) { return t.inst->slots().backend(config::protocol::tcp, a, 8080); }
+std::optional<uint16_t> backend_slot(lb &t, uint32_t a) { return t.inst->slots().backend(config::protocol::tcp, fulcrum::net::ip_addr::from_v4(a), 8080); }
 std::optional<uint8_t> listener_slot(lb &t, uint16_t port, config::protocol p = config::protocol::tcp) {
     config::listener l;
-    l.vip = vip, l.port = port, l.proto = p;
+    l.vip = fulcrum::net::ip_addr::from_v4(vip), l.port = port, l.proto = p;
     return t.inst->slots().listener(l);
 }
 } // namespace

@@ -45,7 +45,7 @@ TEST_CASE("an ENI's secondary IP is a backend of its own", "[actions]") {
                                              {"BackendServers", {{{"ServerId", "i-1"}, {"ServerIp", "10.0.1.6"}}}}});
     REQUIRE(r);
     REQUIRE(r.value().next.default_server_group.size() == 1);
-    CHECK(r.value().next.default_server_group[0].ip == config::parse_ipv4("10.0.1.5", "").value());
+    CHECK(r.value().next.default_server_group[0].ip == config::parse_ip("10.0.1.5", "").value());
 }
 
 TEST_CASE("SetBackendServers changes the weight of an existing backend only", "[actions]") {
@@ -143,7 +143,7 @@ TEST_CASE("vserver group requests that break a rule change nothing", "[actions][
 TEST_CASE("a vserver group bound to a listener cannot be deleted", "[actions][vserver]") {
     auto cfg = with_group();
     config::listener l;
-    l.vip = 0x0a00000a, l.port = 80, l.backend_port = 80, l.vserver_group_id = "rsp-1";
+    l.vip = fulcrum::net::ip_addr::from_v4(0x0a00000a), l.port = 80, l.backend_port = 80, l.vserver_group_id = "rsp-1";
     cfg.listeners.push_back(l);
     auto r = on_group(cfg, {{"Action", "DeleteVServerGroup"}});
     REQUIRE_FALSE(r);

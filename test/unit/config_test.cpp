@@ -60,7 +60,7 @@ TEST_CASE("each config violation names the field and the rule", "[config]") {
     }
     SECTION("bad address") {
         j["vips"][0] = "10.0.0.300";
-        CHECK(error_of(j) == "field 'vips[0]': must be an IPv4 address a.b.c.d");
+        CHECK(error_of(j) == "field 'vips[0]': must be an IPv4 address (a.b.c.d) or an IPv6 address (RFC 4291 2.2, e.g. 2001:db8::1)");
     }
     SECTION("gateway outside the port's subnet") {
         j["ports"][0]["gateway"] = "192.168.0.1";
@@ -184,10 +184,10 @@ TEST_CASE("listener persistence, drain, ACL and health-check fields", "[config][
         REQUIRE(r);
         const auto &e = r.value().listeners[0].acl_entries;
         REQUIRE(e.size() == 2);
-        CHECK(e[0].net == 0x0a000500);
-        CHECK(e[0].contains(0x0a0005ff));
-        CHECK_FALSE(e[0].contains(0x0a000600));
-        CHECK(e[1].contains(0xffffffff));
+        CHECK(e[0].net == fulcrum::net::ip_addr::from_v4(0x0a000500));
+        CHECK(e[0].contains(fulcrum::net::ip_addr::from_v4(0x0a0005ff)));
+        CHECK_FALSE(e[0].contains(fulcrum::net::ip_addr::from_v4(0x0a000600)));
+        CHECK(e[1].contains(fulcrum::net::ip_addr::from_v4(0xffffffff)));
     }
     SECTION("violations") {
         auto expect = [&](const char *key, json value, const std::string &msg) {
@@ -200,7 +200,7 @@ TEST_CASE("listener persistence, drain, ACL and health-check fields", "[config][
         SECTION("acl type") { expect("AclType", "grey", "must be one of white, black"); }
         SECTION("acl entry") {
             l["AclEntries"] = {"10.0.0.0/33"};
-            CHECK(error_of(j) == "field 'listeners[0].AclEntries[0]': must be an IPv4 address or prefix a.b.c.d/len");
+            CHECK(error_of(j) == "field 'listeners[0].AclEntries[0]': must be an IPv4 or IPv6 address or prefix (a.b.c.d/len, 2001:db8::/32)");
         }
         SECTION("acl on without a type") {
             l["AclStatus"] = "on";
@@ -307,10 +307,10 @@ TEST_CASE("local addresses belong to a port: by subnet, or a port's own routed p
     CHECK(c.ports[1].rss == rss_setting::emulated);
     auto all = local_addresses_by_port(c);
     REQUIRE(all.size() == 5);
-    CHECK((all[0].ip == 0x0a000064 && all[0].port == 0)); // 10.0.0.100: port 0's subnet
-    CHECK((all[2].ip == 0x0a000264 && all[2].port == 1)); // 10.0.2.100: port 1's subnet
-    CHECK((all[3].ip == 0x64400001 && all[3].port == 1)); // the routed pool
-    CHECK((all[4].ip == 0x64400002 && all[4].port == 1));
+    CHECK((all[0].ip == fulcrum::net::ip_addr::from_v4(0x0a000064) && all[0].port == 0)); // 10.0.0.100: port 0's subnet
+    CHECK((all[2].ip == fulcrum::net::ip_addr::from_v4(0x0a000264) && all[2].port == 1)); // 10.0.2.100: port 1's subnet
+    CHECK((all[3].ip == fulcrum::net::ip_addr::from_v4(0x64400001) && all[3].port == 1)); // the routed pool
+    CHECK((all[4].ip == fulcrum::net::ip_addr::from_v4(0x64400002) && all[4].port == 1));
     // Written and read back the same.
     auto back = parse_instance(instance_to_json(c));
     REQUIRE(back);

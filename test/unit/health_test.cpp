@@ -22,6 +22,7 @@ using namespace std::chrono_literals;
 
 namespace {
 const uint32_t loopback = 0x7f000001;
+const fulcrum::net::ip_addr lo = fulcrum::net::ip_addr::from_v4(loopback);
 
 // A socket bound to 127.0.0.1 on a free port.
 int bound(int type, uint16_t &port) {
@@ -90,7 +91,7 @@ struct server {
 
 health::target_key key(uint16_t port, config::health_kind kind) {
     health::target_key k;
-    k.ip = loopback;
+    k.ip = lo;
     k.port = port;
     k.kind = kind;
     if (kind == config::health_kind::http) k.uri = "/health", k.domain = "web.example", k.http_codes = 1; // 2xx
@@ -112,7 +113,7 @@ TEST_CASE("tcp, http and udp probes decide up and down from real servers", "[hea
     auto k_udp_closed = key(closed_port(SOCK_DGRAM), K::udp);
     k_udp_pong.expect = k_udp_wrong.expect = "pong";
 
-    health::checker hc(loopback, 61000, 61999);
+    health::checker hc(lo, {}, 61000, 61999);
     health::target_settings s{1, 1, 2, 2};
     std::map<health::target_key, health::target_settings> targets;
     for (const auto *k : {&k_tcp_open, &k_tcp_closed, &k_http_ok, &k_http_503, &k_udp_pong, &k_udp_wrong, &k_udp_closed})
@@ -150,7 +151,7 @@ TEST_CASE("tcp, http and udp probes decide up and down from real servers", "[hea
 TEST_CASE("a down backend comes back after `healthy` successes in a row", "[health]") {
     uint16_t port = closed_port(SOCK_STREAM);
     auto k = key(port, config::health_kind::tcp);
-    health::checker hc(loopback, 62000, 62999);
+    health::checker hc(lo, {}, 62000, 62999);
     hc.set_targets({{k, {1, 1, 2, 2}}});
     hc.start();
     std::this_thread::sleep_for(2500ms); // first probe within the first second (spread), the second 1 s on
@@ -175,18 +176,18 @@ TEST_CASE("a down backend comes back after `healthy` successes in a row", "[heal
 TEST_CASE("probes follow the config: enabled listeners only, slaves never, shared keys once", "[health]") {
     config::instance cfg;
     config::listener l;
-    l.vip = 1, l.port = 80, l.backend_port = 8080, l.health.enabled = true, l.health.interval = 5, l.health.timeout = 5;
+    l.vip = fulcrum::net::ip_addr::from_v4(1), l.port = 80, l.backend_port = 8080, l.health.enabled = true, l.health.interval = 5, l.health.timeout = 5;
     cfg.listeners.push_back(l);
     l.port = 81, l.health.interval = 2, l.health.timeout = 2; // same backends, same check: shared
     cfg.listeners.push_back(l);
     l.port = 82, l.health.enabled = false;
     cfg.listeners.push_back(l);
     config::backend b;
-    b.ip = 0x0a000005;
+    b.ip = fulcrum::net::ip_addr::from_v4(0x0a000005);
     cfg.default_server_group = {b};
     config::master_slave_group ms;
     ms.id = "rsp-1", ms.master = b, ms.slave = b;
-    ms.master.port = 9000, ms.slave.ip = 0x0a000006, ms.slave.port = 9000;
+    ms.master.port = 9000, ms.slave.ip = fulcrum::net::ip_addr::from_v4(0x0a000006), ms.slave.port = 9000;
     cfg.master_slave_groups = {ms};
     l.port = 83, l.health.enabled = true, l.master_slave_group_id = "rsp-1";
     cfg.listeners.push_back(l);
@@ -232,11 +233,11 @@ TEST_CASE("500 healthy targets with 256 descriptors: none is marked down for Ful
     tight.rlim_cur = 256;
     REQUIRE(::setrlimit(RLIMIT_NOFILE, &tight) == 0);
     {
-        health::checker hc(loopback, 40000, 59999);
+        health::checker hc(lo, {}, 40000, 59999);
         std::map<health::target_key, health::target_settings> targets;
         for (uint32_t i = 0; i < 500; i++) {
             health::target_key k;
-            k.ip = 0x7f010001 + i; // 127.1.0.1 ...
+            k.ip = fulcrum::net::ip_addr::from_v4(0x7f010001 + i); // 127.1.0.1 ...
             k.port = port;
             k.kind = config::health_kind::tcp;
             targets[k] = {1, 1, 2, 2};

@@ -13,6 +13,7 @@ using nlohmann::json;
 namespace fs = std::filesystem;
 
 namespace {
+fulcrum::net::ip_addr v4(uint32_t host_order) { return fulcrum::net::ip_addr::from_v4(host_order); }
 struct temp_dir {
     fs::path path;
     temp_dir() {
@@ -124,19 +125,19 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
     instance c;
     port p;
     p.name = "p0", p.device = "net_null0", p.address = 0x0a000001, p.prefix_len = 24, p.gateway = 0x0a0000fe;
-    p.static_neighbours.push_back({0x0a0000fe, {2, 0, 0, 0, 0, 0xfe}});
+    p.static_neighbours.push_back({v4(0x0a0000fe), {2, 0, 0, 0, 0, 0xfe}});
     c.ports = {p};
-    c.vips = {0x0a00000a};
-    c.local_addresses = {0x0a000064};
-    c.probe_source = 0x0a000064;
+    c.vips = {v4(0x0a00000a)};
+    c.local_addresses = {v4(0x0a000064)};
+    c.probe_source = v4(0x0a000064);
     c.lport_min = 2000, c.lport_max = 3000;
     c.timeouts.time_wait = 7;
     c.udp_unreplied_timeout = 20;
     c.exception_path_rate = 5000;
     listener l;
-    l.vip = 0x0a00000a, l.port = 80, l.backend_port = 8080, l.scheduler = scheduler_kind::sch;
+    l.vip = v4(0x0a00000a), l.port = 80, l.backend_port = 8080, l.scheduler = scheduler_kind::sch;
     l.persistence_timeout = 60, l.connection_drain = true, l.connection_drain_timeout = 30;
-    l.acl_enabled = true, l.acl_whitelist = false, l.acl_entries = {{0x0a010000, 16}};
+    l.acl_enabled = true, l.acl_whitelist = false, l.acl_entries = {{v4(0x0a010000), 16}};
     l.vserver_group_id = "rsp-1";
     l.health.enabled = true, l.health.kind = health_kind::http, l.health.uri = "/health", l.health.http_codes = 3;
     l.max_connections = 5000, l.max_new_connection_rate = 200, l.max_connections_per_source = 16;
@@ -144,7 +145,7 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
     l.proxy_protocol_v2 = true;
     c.listeners = {l};
     backend b;
-    b.server_id = "i-1", b.ip = 0x0a000105, b.weight = 40;
+    b.server_id = "i-1", b.ip = v4(0x0a000105), b.weight = 40;
     c.default_server_group = {b};
     backend g = b;
     g.port = 9000;
