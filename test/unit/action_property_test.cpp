@@ -28,7 +28,13 @@ struct random_requests {
 
     // One value in ten is junk: enough to exercise refusals, few enough to go deep.
     json junk() { return pick<json>({"300.1.1.1", 7, "", -1, 70000, "x", json::array(), nullptr}); }
-    json ip() { return coin(10) ? junk() : pick<json>({"10.0.1.5", "10.0.1.6", "10.0.1.7", "10.0.1.8", "10.0.2.9"}); }
+    // Both families; one IPv6 address in several spellings (RFC 4291 forms), which the
+    // model must treat as one and print one way (RFC 5952).
+    json ip() {
+        return coin(10) ? junk()
+                        : pick<json>({"10.0.1.5", "10.0.1.6", "10.0.1.7", "10.0.1.8", "10.0.2.9", "2001:db8:1::5",
+                                      "2001:DB8:1:0:0:0:0:5", "2001:db8:1::6", "2001:0db8:0001::0007", "ff02::5", "::"});
+    }
     json port() { return coin(10) ? junk() : pick<json>({80, 81, 8080, 9000, 9000, "9001"}); }
     json backend(bool with_port) {
         json b{{"ServerId", coin(10) ? junk() : pick<json>({"i-1", "i-2", "i-3", "i-4"})}, {"ServerIp", ip()}};
@@ -49,7 +55,7 @@ struct random_requests {
         return coin(10) ? junk() : pick(ids);
     }
     json listener_fields(json r) {
-        r["VIP"] = pick<json>({"10.0.0.10", "10.0.0.10", "10.0.0.11", "1.2.3.4"});
+        r["VIP"] = pick<json>({"10.0.0.10", "10.0.0.10", "10.0.0.11", "1.2.3.4", "2001:db8::10", "2001:DB8:0::10", "2001:db8::11"});
         r["ListenerPort"] = pick<json>({80, 81, 53, 0});
         if (coin()) r["BackendServerPort"] = port();
         if (coin(3)) r["Scheduler"] = pick<json>({"wrr", "rr", "wlc", "sch", "tch", "lc"});
@@ -62,7 +68,9 @@ struct random_requests {
         if (coin(5)) r["ToaEnabled"] = pick<json>({"on", "off", true});
         if (coin(6)) r["AclStatus"] = pick<json>({"on", "off"});
         if (coin(6)) r["AclType"] = pick<json>({"white", "black"});
-        if (coin(6)) r["AclEntries"] = pick<json>({json::array({"10.1.0.0/16"}), json::array({"bad"})});
+        if (coin(6))
+            r["AclEntries"] = pick<json>({json::array({"10.1.0.0/16"}), json::array({"bad"}), json::array({"2001:db8:a::9/48", "10.2.0.0/16"}),
+                                          json::array({"2001:db8::/129"})});
         if (coin(6)) r["HealthCheck"] = pick<json>({"on", "off"});
         return r;
     }
@@ -87,7 +95,8 @@ struct random_requests {
         case 8: return {{"Action", "DeleteVServerGroup"}, {"VServerGroupId", group_id()}};
         case 9: return listener_fields({{"Action", coin() ? "CreateLoadBalancerTCPListener" : "CreateLoadBalancerUDPListener"}});
         case 10: return listener_fields({{"Action", coin() ? "SetLoadBalancerTCPListenerAttribute" : "SetLoadBalancerUDPListenerAttribute"}});
-        case 11: return {{"Action", "DeleteLoadBalancerListener"}, {"VIP", "10.0.0.10"}, {"ListenerPort", pick<json>({80, 81, 53})},
+        case 11: return {{"Action", "DeleteLoadBalancerListener"}, {"VIP", pick<json>({"10.0.0.10", "2001:db8::10", "2001:db8:0::10"})},
+                         {"ListenerPort", pick<json>({80, 81, 53})},
                          {"ListenerProtocol", pick<json>({"tcp", "udp"})}};
         case 12: {
             if (model->vserver_groups.size() + model->master_slave_groups.size() >= 6)
@@ -103,13 +112,13 @@ struct random_requests {
 };
 
 const char *start_config = R"({
-  "ports": [{"name": "p0", "device": "net_null0", "address": "10.0.0.1/24"}],
-  "vips": ["10.0.0.10", "10.0.0.11"], "local_addresses": ["10.0.0.100"],
+  "ports": [{"name": "p0", "device": "net_null0", "address": "10.0.0.1/24", "address6": "2001:db8::1/64"}],
+  "vips": ["10.0.0.10", "10.0.0.11", "2001:db8::10"], "local_addresses": ["10.0.0.100", "2001:db8::100"],
   "listeners": [{"VIP": "10.0.0.10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080}],
   "default_server_group": [{"ServerId": "i-1", "ServerIp": "10.0.1.5"}]})";
 } // namespace
 
-TEST_CASE("every state the API accepts loads back as the same model (20,000 random requests)", "[actions][property]") {
+TEST_CASE("every state the API accepts loads back as the same model (20,000 random requests, both families)", "[actions][property]") {
     char tmpl[] = "/dev/shm/fulcrum-prop-XXXXXX";
     if (!::mkdtemp(tmpl)) std::strcpy(tmpl, "/tmp"); // (no /dev/shm: slower, same test)
     fs::path dir = tmpl;
@@ -122,6 +131,7 @@ TEST_CASE("every state the API accepts loads back as the same model (20,000 rand
     random_requests gen;
     gen.model = &model;
     unsigned accepted = 0, rejected = 0, failures = 0;
+    bool seen_v6_listener = false, seen_v6_backend = false;
     for (int i = 0; i < 20000; i++) {
         json req = gen.next();
         auto r = control::run_action(model, req);
@@ -132,6 +142,8 @@ TEST_CASE("every state the API accepts loads back as the same model (20,000 rand
         if (!r.value().changes) continue;
         accepted++;
         model = r.value().next;
+        for (const auto &l : model.listeners) seen_v6_listener = seen_v6_listener || l.vip.is_v6();
+        for (const auto &b : model.default_server_group) seen_v6_backend = seen_v6_backend || b.ip.is_v6();
         REQUIRE(config::write_state(state_path, model));
         auto back = config::load_with_state(cfg_path, state_path);
         if (!back || config::instance_to_json(back.value()) != config::instance_to_json(model)) {
@@ -146,5 +158,8 @@ TEST_CASE("every state the API accepts loads back as the same model (20,000 rand
     CHECK(failures == 0);
     CHECK(accepted > 1500); // the generator must reach deep states, not bounce off validation
     CHECK(rejected > 1000);
+    // The run reached IPv6 states: listeners on the IPv6 VIP, IPv6 backends.
+    CHECK(seen_v6_listener);
+    CHECK(seen_v6_backend);
     fs::remove_all(dir);
 }

@@ -358,3 +358,127 @@ TEST_CASE("the capacity a configuration states: tables, tuples per backend port,
           "59,976 lports); 23,990 new/s per backend port and 419,430/s in all with every TIME_WAIT kept 10 s (past "
           "that, finished connections give way early)");
 }
+
+namespace {
+// valid() made dual-stack: the port has an IPv6 prefix and gateway, an IPv6 VIP with a
+// listener, an IPv6 laddr, an ENI with an IPv6 primary and secondary address.
+json dual_stack() {
+    json j = valid();
+    j["ports"][0]["address6"] = "2001:DB8:0:0::1/64";
+    j["ports"][0]["gateway6"] = "fe80::1";
+    j["ports"][0]["static_neighbours"] = {{{"ip", "2001:db8::fe"}, {"mac", "02:00:00:00:00:fe"}}};
+    j["vips"].push_back("2001:db8:0:0:0:0:0:10");
+    j["local_addresses"].push_back("2001:db8::100");
+    j["listeners"].push_back({{"VIP", "2001:db8::10"}, {"Protocol", "tcp"}, {"ListenerPort", 80}, {"BackendServerPort", 8080},
+                              {"AclStatus", "on"}, {"AclType", "white"}, {"AclEntries", {"2001:db8:aa::1/48", "10.9.0.0/16"}}});
+    j["default_server_group"].push_back({{"ServerId", "eni-1"}, {"Type", "eni"}, {"ServerIp", "2001:db8:1::5"}});
+    j["default_server_group"].push_back({{"ServerId", "eni-1"}, {"Type", "eni"}, {"ServerIp", "2001:db8:1::6"}});
+    return j;
+}
+} // namespace
+
+TEST_CASE("IPv6 everywhere the model takes an address: parsed, canonical on output, round trip", "[config][ipv6]") {
+    auto r = parse_instance(dual_stack());
+    REQUIRE(r);
+    const instance &c = r.value();
+    CHECK(format_ip(c.ports[0].address6) == "2001:db8::1");
+    CHECK(c.ports[0].prefix6_len == 64);
+    CHECK(format_ip(c.ports[0].gateway6) == "fe80::1");
+    CHECK(format_ip(c.vips[1]) == "2001:db8::10");
+    CHECK(c.listeners[1].vip == c.vips[1]); // "2001:db8:0:0:0:0:0:10" and "2001:db8::10" are one address
+    CHECK(format_ip(c.probe_source) == "10.0.0.100");
+    CHECK(format_ip(c.probe_source6) == "2001:db8::100"); // the first IPv6 laddr
+    REQUIRE(c.listeners[1].acl_entries.size() == 2);
+    CHECK(format_cidr(c.listeners[1].acl_entries[0]) == "2001:db8:aa::/48"); // host bits cleared
+    CHECK(c.listeners[1].acl_entries[0].contains(*fulcrum::net::parse_ip("2001:db8:aa:ffff::9")));
+    CHECK_FALSE(c.listeners[1].acl_entries[0].contains(*fulcrum::net::parse_ip("10.9.0.1")));
+    CHECK(c.listeners[1].acl_entries[1].contains(*fulcrum::net::parse_ip("10.9.0.1")));
+    auto all = local_addresses_by_port(c);
+    REQUIRE(all.size() == 3);
+    CHECK((format_ip(all[2].ip) == "2001:db8::100" && all[2].port == 0));
+
+    json out = instance_to_json(c);
+    CHECK(out["ports"][0]["address6"] == "2001:db8::1/64");
+    CHECK(out["ports"][0]["static_neighbours"][0]["ip"] == "2001:db8::fe");
+    CHECK(out["vips"][1] == "2001:db8::10");
+    CHECK(out["listeners"][1]["VIP"] == "2001:db8::10");
+    CHECK(out["default_server_group"][2]["ServerIp"] == "2001:db8:1::5");
+    CHECK(out["health_check_source6"] == "2001:db8::100");
+    auto back = parse_instance(out);
+    REQUIRE(back);
+    CHECK(instance_to_json(back.value()) == out);
+}
+
+TEST_CASE("each IPv6 violation names the field and the rule", "[config][ipv6]") {
+    auto j = dual_stack();
+    SECTION("address6 without a prefix length") {
+        j["ports"][0]["address6"] = "2001:db8::1";
+        CHECK(error_of(j) == "field 'ports[0].address6': must be an IPv6 address and prefix length, e.g. 2001:db8::1/64 (RFC 4291 2.3)");
+    }
+    SECTION("address6 of the other family") {
+        j["ports"][0]["address6"] = "10.0.0.1/24";
+        CHECK(error_of(j) == "field 'ports[0].address6': must be an IPv6 address and prefix length, e.g. 2001:db8::1/64 (RFC 4291 2.3)");
+    }
+    SECTION("address6 link-local") {
+        j["ports"][0]["address6"] = "fe80::5/64";
+        CHECK(error_of(j) == "field 'ports[0].address6': must not be link-local (fe80::/10): the port's link-local address is derived from its MAC");
+    }
+    SECTION("address6 multicast") {
+        j["ports"][0]["address6"] = "ff02::1/64";
+        CHECK(error_of(j) == "field 'ports[0].address6': must not be an IPv6 multicast address (ff00::/8)");
+    }
+    SECTION("gateway6 off the prefix and not link-local") {
+        j["ports"][0]["gateway6"] = "2001:db9::1";
+        CHECK(error_of(j) == "field 'ports[0].gateway6': must be inside the port's IPv6 subnet or link-local (fe80::/10)");
+    }
+    SECTION("gateway6 without address6") {
+        j["ports"][0].erase("address6");
+        CHECK(error_of(j) == "field 'ports[0].gateway6': needs the port's address6");
+    }
+    SECTION("an IPv6 VIP and no port speaks IPv6") {
+        j["ports"][0].erase("address6");
+        j["ports"][0].erase("gateway6");
+        j["ports"][0].erase("static_neighbours");
+        j["local_addresses"] = {"10.0.0.100"};
+        j["default_server_group"].erase(3);
+        j["default_server_group"].erase(2);
+        CHECK(error_of(j) == "field 'vips[1]': is IPv6 but no port has an address6");
+    }
+    SECTION("an IPv6 laddr on a port without address6") {
+        j["ports"][0].erase("address6");
+        j["ports"][0].erase("gateway6");
+        j["ports"][0].erase("static_neighbours");
+        CHECK(error_of(j) == "field 'local_addresses[2]': is IPv6 but its port has no address6");
+    }
+    SECTION("an IPv6 backend with no IPv6 laddr") {
+        j["local_addresses"] = {"10.0.0.100"};
+        CHECK(error_of(j) == "field 'default_server_group[2].ServerIp': is IPv6 but no local address is (full-NAT needs an IPv6 laddr for it)");
+    }
+    SECTION("one VIP written two ways") {
+        j["vips"].push_back("2001:DB8::0:10");
+        CHECK(error_of(j) == "field 'vips[2]': must not repeat an address");
+    }
+    SECTION("the unspecified address, loopback, a zone") {
+        j["vips"][1] = "::";
+        CHECK(error_of(j) == "field 'vips[1]': must not be the unspecified address ::");
+        j["vips"][1] = "::1";
+        CHECK(error_of(j) == "field 'vips[1]': must not be the IPv6 loopback address ::1");
+        j["vips"][1] = "fe80::1%p0";
+        CHECK(error_of(j) == "field 'vips[1]': must be an IPv4 address (a.b.c.d) or an IPv6 address (RFC 4291 2.2, e.g. 2001:db8::1)");
+    }
+    SECTION("health_check_source6 of the wrong family or not a laddr") {
+        j["health_check_source6"] = "10.0.0.100";
+        CHECK(error_of(j) == "field 'health_check_source6': must be an IPv6 local address");
+        j["health_check_source6"] = "2001:db8::101";
+        CHECK(error_of(j) == "field 'health_check_source6': must be one of the local addresses");
+    }
+    SECTION("an IPv6 static neighbour on a port without address6") {
+        j = valid();
+        j["ports"][0]["static_neighbours"] = {{{"ip", "2001:db8::fe"}, {"mac", "02:00:00:00:00:fe"}}};
+        CHECK(error_of(j) == "field 'ports[0].static_neighbours[0].ip': is IPv6 but the port has no address6");
+    }
+    SECTION("an IPv6 ACL prefix too long") {
+        j["listeners"][1]["AclEntries"] = {"2001:db8::/129"};
+        CHECK(error_of(j) == "field 'listeners[1].AclEntries[0]': must be an IPv4 or IPv6 address or prefix (a.b.c.d/len, 2001:db8::/32)");
+    }
+}
