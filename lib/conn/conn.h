@@ -5,6 +5,12 @@
 //   direction 1 (out): bip:bport -> laddr:lport becomes vip:vport   -> cip:cport
 //
 // Addresses and ports are kept in network byte order, exactly as they sit in headers.
+//
+// IPv6 (6->6 and 6->4): a direction whose tuple is IPv6 has 0 in its destination word
+// (vip for direction 0, laddr for 1), which no IPv4 key can carry (the worker drops IPv4
+// to 0.0.0.0 before any lookup); its addresses live in a 64-byte `conn_addr6` of the
+// table's IPv6 pool, whose index is in `cip`. A 6->4 connection's direction 1 is plain
+// IPv4 (laddr, bip as above); a 6->6 connection's is IPv6 too (bip 0).
 #pragma once
 
 #include <cstdint>
@@ -78,6 +84,15 @@ struct alignas(64) connection {
 };
 static_assert(sizeof(connection) == 64, "a connection must fit one cache line");
 
+// The IPv6 addresses of a connection with an IPv6 side (see the top of this file).
+struct alignas(64) conn_addr6 {
+    uint8_t cip[16], vip[16], laddr[16], bip[16];
+};
+static_assert(sizeof(conn_addr6) == 64);
+
+inline bool dir_v6(const connection &c, unsigned dir) { return (dir == 0 ? c.vip : c.laddr) == 0; }
+inline bool is_v6(const connection &c) { return c.vip == 0; }
+
 // A TCP connection both ends are done with (TIME_WAIT) or one reset (CLOSE): kept only
 // so stragglers translate, and the first to give way for room.
 inline bool finished(const connection &c) {
@@ -114,6 +129,31 @@ struct flow_key {
         return two[1];
     }
 };
+
+// The 5-tuple of an IPv6 packet (addresses as in the header).
+struct flow_key6 {
+    uint8_t src[16], dst[16];
+    uint32_t ports; // see load_ports
+    uint8_t proto;
+
+    uint16_t sport() const { return flow_key{0, 0, ports, proto}.sport(); }
+    uint16_t dport() const { return flow_key{0, 0, ports, proto}.dport(); }
+};
+
+inline flow_key6 key6_of(const connection &c, const conn_addr6 &a, unsigned dir) {
+    flow_key6 k;
+    __builtin_memcpy(k.src, dir == 0 ? a.cip : a.bip, 16);
+    __builtin_memcpy(k.dst, dir == 0 ? a.vip : a.laddr, 16);
+    k.ports = load_ports(dir == 0 ? &c.cport : &c.bport);
+    k.proto = c.proto;
+    return k;
+}
+
+inline bool key6_matches(const connection &c, const conn_addr6 &a, unsigned dir, const flow_key6 &k) {
+    const uint8_t *src = dir == 0 ? a.cip : a.bip, *dst = dir == 0 ? a.vip : a.laddr;
+    return load_ports(dir == 0 ? &c.cport : &c.bport) == k.ports && c.proto == k.proto &&
+           __builtin_memcmp(src, k.src, 16) == 0 && __builtin_memcmp(dst, k.dst, 16) == 0;
+}
 
 inline flow_key key_of(const connection &c, unsigned dir) {
     if (dir == 0) return {c.cip, c.vip, load_ports(&c.cport), c.proto};

@@ -3,6 +3,7 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -47,7 +48,8 @@ const char *tcp_state_name(tcp_state s) {
                : "?";
 }
 
-conn_table::conn_table(uint32_t capacity, first_touch when, uint32_t seed) : _capacity(capacity), _seed(seed) {
+conn_table::conn_table(uint32_t capacity, first_touch when, uint32_t seed, uint32_t capacity6)
+    : _capacity(capacity), _seed(seed), _capacity6(std::min(capacity6, capacity)) {
     while (_seed == 0 && getrandom(&_seed, sizeof(_seed), 0) != sizeof(_seed)) {
     }
     uint64_t n = buckets_for(capacity);
@@ -56,9 +58,15 @@ conn_table::conn_table(uint32_t capacity, first_touch when, uint32_t seed) : _ca
         _conns = alloc_lines<connection>(capacity, "connections");
         _buckets = alloc_lines<bucket>(n, "index");
         _free = alloc_lines<uint32_t>(capacity, "free list");
+        if (_capacity6) {
+            _addr6 = alloc_lines<conn_addr6>(_capacity6, "IPv6 addresses");
+            _free6 = alloc_lines<uint32_t>(_capacity6, "IPv6 free list");
+        }
     } catch (const table_alloc_failed &) {
         if (_conns) free_lines(_conns, capacity);
         if (_buckets) free_lines(_buckets, n);
+        if (_free) free_lines(_free, capacity);
+        if (_addr6) free_lines(_addr6, _capacity6);
         throw;
     }
     _free_top = capacity; // nothing in use (the pool itself is filled by prepare)
@@ -72,6 +80,9 @@ void conn_table::prepare() {
     // LIFO pool filled so the lowest indices are handed out first.
     for (uint32_t i = 0; i < _capacity; i++) _free[i] = _capacity - 1 - i;
     _free_top = _capacity;
+    if (_capacity6) zero_lines(_addr6, _capacity6);
+    for (uint32_t i = 0; i < _capacity6; i++) _free6[i] = _capacity6 - 1 - i;
+    _free6_top = _capacity6;
     _prepared = true;
 }
 
@@ -79,6 +90,10 @@ conn_table::~conn_table() {
     free_lines(_conns, _capacity);
     free_lines(_buckets, bucket_count());
     free_lines(_free, _capacity);
+    if (_capacity6) {
+        free_lines(_addr6, _capacity6);
+        free_lines(_free6, _capacity6);
+    }
 }
 
 uint64_t conn_table::buckets_for(uint32_t capacity) {
@@ -89,11 +104,12 @@ uint64_t conn_table::buckets_for(uint32_t capacity) {
     return n;
 }
 
-size_t conn_table::bytes_for(uint32_t capacity) {
-    return size_t(capacity) * (sizeof(connection) + sizeof(uint32_t)) + buckets_for(capacity) * sizeof(bucket);
+size_t conn_table::bytes_for(uint32_t capacity, uint32_t capacity6) {
+    return size_t(capacity) * (sizeof(connection) + sizeof(uint32_t)) + buckets_for(capacity) * sizeof(bucket) +
+           size_t(std::min(capacity6, capacity)) * bytes_per_addr6;
 }
 
-size_t conn_table::bytes() const { return bytes_for(_capacity); }
+size_t conn_table::bytes() const { return bytes_for(_capacity, _capacity6); }
 
 bool conn_table::insert_one(uint32_t h, uint32_t val) {
     uint32_t sig = signature(h);
@@ -132,9 +148,9 @@ void conn_table::remove_one(uint32_t h, uint32_t val) {
 
 bool conn_table::insert(connection *c) {
     uint32_t idx = index_of(c);
-    uint32_t h0 = hash(key_of(*c, 0));
+    uint32_t h0 = hash_of(*c, 0);
     if (!insert_one(h0, idx << 1)) return false;
-    if (!insert_one(hash(key_of(*c, 1)), idx << 1 | 1)) {
+    if (!insert_one(hash_of(*c, 1), idx << 1 | 1)) {
         remove_one(h0, idx << 1);
         return false;
     }
@@ -146,10 +162,9 @@ void conn_table::remove(connection *c) {
     // Removed before its burst ended: its reply direction was never indexed.
     for (uint32_t i = 0; i < _n_deferred; i++)
         if (_deferred[i].idx == idx) _deferred[i] = _deferred[--_n_deferred], i--;
-    remove_one(hash(key_of(*c, 0)), idx << 1);
-    remove_one(hash(key_of(*c, 1)), idx << 1 | 1);
-    c->proto = 0;
-    _free[_free_top++] = idx;
+    remove_one(hash_of(*c, 0), idx << 1);
+    remove_one(hash_of(*c, 1), idx << 1 | 1);
+    release(c);
 }
 
 } // namespace fulcrum::conn

@@ -12,7 +12,7 @@ namespace fulcrum::dataplane {
 #define FULCRUM_DROP_REASONS(X)                                                                    \
     X(trunc_eth, "frame shorter than an Ethernet header")                                          \
     X(other_mac, "unicast frame for another MAC address")                                         \
-    X(unsupported_l2, "EtherType neither IPv4 nor ARP")                                            \
+    X(unsupported_l2, "EtherType neither IPv4, IPv6 nor ARP")                                      \
     X(multi_segment, "multi-segment mbuf")                                                         \
     X(trunc_ip, "frame shorter than an IPv4 header")                                               \
     X(bad_ip_version, "IP version is not 4")                                                       \
@@ -48,7 +48,17 @@ namespace fulcrum::dataplane {
     X(source_cap, "client at the listener's MaxConnectionsPerSource")                             \
     X(syn_proxy_backlog, "proxy waiting for the backend: four segments already held, or 16,384 connections waiting") \
     X(no_headroom, "no mbuf headroom for the PROXY v2 header of a datagram")                       \
-    X(handoff_limited, "segment of an unknown connection over the cluster handoff rate")
+    X(handoff_limited, "segment of an unknown connection over the cluster handoff rate")          \
+    X(trunc_ip6, "frame shorter than an IPv6 header")                                              \
+    X(bad_payload_length, "IPv6 payload length inconsistent with the frame")                       \
+    X(fragment6, "IPv6 fragment header")                                                           \
+    X(ext_header_bound, "IPv6 extension headers past the bound (3 headers, 256 bytes)")            \
+    X(bad_ext_header, "IPv6 extension header truncated, or routing header with segments left")     \
+    X(hop_limit_exceeded, "IPv6 hop limit <= 1 on a packet to forward")                           \
+    X(bad_icmp6, "ICMPv6 to a local address truncated or with a wrong checksum")                    \
+    X(nd_ignored, "Neighbour Discovery not for us, or failing RFC 4861's checks")                  \
+    X(bad_src_addr, "source or destination address no host may use (unspecified, multicast source)") \
+    X(no_translation, "IPv4 packet of a 6->4 connection that IPv6 cannot carry (DF clear, too big)")
 
 enum class drop : uint8_t {
 #define X(name, text) name,

@@ -96,6 +96,24 @@ inline void turn_around(rte_mbuf *m, const rte_ether_addr &mac) {
     ip->dst_addr = src;
 }
 
+// IPv6 (worker_ipv6.cpp, worker_icmp6.cpp, nd.cpp).
+constexpr uint32_t ip6_len = sizeof(rte_ipv6_hdr);
+inline bool multicast6(const uint8_t *a) { return a[0] == 0xff; }
+inline bool unspecified6(const uint8_t *a) {
+    static const uint8_t zero[16] = {};
+    return std::memcmp(a, zero, 16) == 0;
+}
+inline uint8_t traffic_class(const rte_ipv6_hdr *ip) { return static_cast<uint8_t>(rte_be_to_cpu_32(ip->vtc_flow) >> 20); }
+inline void ipv6_header(rte_ipv6_hdr *ip, uint8_t tclass, uint16_t payload, uint8_t proto, uint8_t hops,
+                        const uint8_t *src, const uint8_t *dst) {
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28 | uint32_t(tclass) << 20);
+    ip->payload_len = rte_cpu_to_be_16(payload);
+    ip->proto = proto;
+    ip->hop_limits = hops;
+    std::memcpy(ip->src_addr, src, 16);
+    std::memcpy(ip->dst_addr, dst, 16);
+}
+
 } // namespace fulcrum::dataplane::detail
 
 namespace fulcrum::dataplane {

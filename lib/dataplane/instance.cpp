@@ -36,6 +36,7 @@ result<std::unique_ptr<instance>> instance::create(const instance_params &p, std
         wp.id = w;
         wp.n_workers = n_workers;
         wp.conn_capacity = p.conn_capacity;
+        wp.conn_capacity6 = p.conn_capacity6;
         wp.neighbour_capacity = p.neighbour_capacity;
         wp.lport_min = p.lport_min;
         wp.lport_max = p.lport_max;

@@ -22,6 +22,7 @@ namespace fulcrum::dataplane {
 struct instance_params {
     uint32_t n_workers = 1;
     uint32_t conn_capacity = 1 << 16; // per worker
+    uint32_t conn_capacity6 = 0;      // per worker: of them with an IPv6 side (conn_table.h)
     uint32_t neighbour_capacity = 8192; // per worker
     uint16_t lport_min = 1024, lport_max = 65535;
     rte_mempool *pool = nullptr;

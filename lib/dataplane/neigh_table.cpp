@@ -18,8 +18,8 @@ neigh_table::neigh_table(uint32_t capacity, int socket)
     for (uint32_t i = _capacity; i-- > 0;) _free.push_back(static_cast<uint16_t>(i));
 }
 
-void neigh_table::index_insert(uint32_t ip, uint16_t v) {
-    uint32_t i = slot_of(ip);
+void neigh_table::index_insert(const net::ip_addr &a, uint16_t v) {
+    uint32_t i = slot_of(a);
     while (_index[i] != empty && _index[i] != tombstone) i = (i + 1) & _mask;
     if (_index[i] == tombstone) _tombstones--;
     _index[i] = v;
@@ -29,11 +29,11 @@ void neigh_table::rebuild_index() {
     std::fill(_index.get(), _index.get() + _mask + 1, empty);
     _tombstones = 0;
     for (uint32_t i = 0; i < _capacity; i++)
-        if (_e[i].ip != 0) index_insert(_e[i].ip, static_cast<uint16_t>(i));
+        if (!_e[i].addr.none()) index_insert(_e[i].addr, static_cast<uint16_t>(i));
 }
 
-neigh_entry *neigh_table::find_or_add(uint32_t ip, uint64_t now_tsc, bool *evicted) {
-    if (neigh_entry *e = find(ip)) return e;
+neigh_entry *neigh_table::find_or_add(const net::ip_addr &a, uint64_t now_tsc, bool *evicted) {
+    if (neigh_entry *e = find(a)) return e;
     if (_free.empty()) {
         // Full: the least recently confirmed entry nobody uses, among a window of the
         // store that moves on each time (the cost of a full table is bounded per add).
@@ -53,15 +53,16 @@ neigh_entry *neigh_table::find_or_add(uint32_t ip, uint64_t now_tsc, bool *evict
     _free.pop_back();
     neigh_entry &e = _e[v];
     e = neigh_entry{};
-    e.ip = ip;
+    e.addr = a;
+    e.ip = a.is_v4() ? __builtin_bswap32(a.v4()) : 0;
     e.confirmed_tsc = now_tsc;
-    index_insert(ip, v);
+    index_insert(a, v);
     _used++;
     return &e;
 }
 
 void neigh_table::forget(neigh_entry &e) {
-    uint32_t i = slot_of(e.ip);
+    uint32_t i = slot_of(e.addr);
     uint16_t v = index_of(&e);
     while (_index[i] != v) i = (i + 1) & _mask;
     // The end of a chain needs no tombstone: the slot (and tombstones before it) empty again.

@@ -1,4 +1,5 @@
-// Per-worker neighbour (ARP) table with packets queued while resolution is pending.
+// Per-worker neighbour table (ARP for IPv4, Neighbour Discovery for IPv6: one table,
+// keyed by the address of either family) with packets queued while resolution is pending.
 //
 // Each worker keeps its own copy: what one worker learns from an ARP packet it tells
 // the others through their message rings, so no entry is ever written by two cores.
@@ -18,6 +19,7 @@
 #pragma once
 
 #include "dataplane/socket_memory.h"
+#include "net/addr.h"
 
 #include <rte_ether.h>
 #include <rte_mbuf.h>
@@ -31,7 +33,8 @@ namespace fulcrum::dataplane {
 
 struct neigh_entry {
     static constexpr unsigned max_pending = 8; // frames queued per unresolved entry
-    uint32_t ip = 0; // network order; 0 = free
+    net::ip_addr addr; // the key, either family; none() = free
+    uint32_t ip = 0;   // an IPv4 neighbour's address, network order (0: IPv6)
     rte_ether_addr mac{};
     bool resolved = false;
     bool is_static = false; // from the configuration: never learned over, never aged
@@ -46,6 +49,7 @@ struct neigh_entry {
     std::array<rte_mbuf *, max_pending> pending{};
 
     bool evictable() const { return refs == 0 && !is_static && !peer && n_pending == 0; }
+    bool v6() const { return ip == 0; }
 };
 
 class neigh_table {
@@ -58,20 +62,30 @@ class neigh_table {
     neigh_table(const neigh_table &) = delete;
     neigh_table &operator=(const neigh_table &) = delete;
 
-    neigh_entry *find(uint32_t ip) { return const_cast<neigh_entry *>(static_cast<const neigh_table *>(this)->find(ip)); }
-    const neigh_entry *find(uint32_t ip) const {
-        uint32_t i = slot_of(ip);
+    // An IPv4 address (network order) as a key.
+    static net::ip_addr key4(uint32_t ip) { return net::ip_addr::from_v4(__builtin_bswap32(ip)); }
+
+    neigh_entry *find(const net::ip_addr &a) {
+        return const_cast<neigh_entry *>(static_cast<const neigh_table *>(this)->find(a));
+    }
+    const neigh_entry *find(const net::ip_addr &a) const {
+        uint32_t i = slot_of(a);
         for (uint32_t n = 0; n <= _mask; n++, i = (i + 1) & _mask) {
             uint16_t v = _index[i];
             if (v == empty) return nullptr;
-            if (v != tombstone && _e[v].ip == ip) return &_e[v];
+            if (v != tombstone && _e[v].addr == a) return &_e[v];
         }
         return nullptr;
     }
+    neigh_entry *find(uint32_t ip) { return find(key4(ip)); }
+    const neigh_entry *find(uint32_t ip) const { return find(key4(ip)); }
     // Existing entry or a new unresolved one (in place of the least recently confirmed
     // evictable entry when the store is full: `evicted` is then set); nullptr when
     // every entry is in use.
-    neigh_entry *find_or_add(uint32_t ip, uint64_t now_tsc, bool *evicted = nullptr);
+    neigh_entry *find_or_add(const net::ip_addr &a, uint64_t now_tsc, bool *evicted = nullptr);
+    neigh_entry *find_or_add(uint32_t ip, uint64_t now_tsc, bool *evicted = nullptr) {
+        return find_or_add(key4(ip), now_tsc, evicted);
+    }
     // Free an entry nobody references (no connection, nothing queued).
     void forget(neigh_entry &e);
 
@@ -79,15 +93,19 @@ class neigh_table {
     neigh_entry &at(uint16_t i) { return _e[i]; }
     template <class F> void for_each(F &&f) {
         for (uint32_t i = 0; i < _capacity; i++)
-            if (_e[i].ip != 0) f(_e[i]);
+            if (!_e[i].addr.none()) f(_e[i]);
     }
     unsigned used() const { return _used; }
     uint32_t capacity() const { return _capacity; }
 
   private:
     static constexpr uint16_t empty = 0xffff, tombstone = 0xfffe;
-    uint32_t slot_of(uint32_t ip) const { return (ip * 2654435761u) >> 7 & _mask; }
-    void index_insert(uint32_t ip, uint16_t v);
+    uint32_t slot_of(const net::ip_addr &a) const {
+        uint32_t w[4];
+        __builtin_memcpy(w, a.b.data(), 16);
+        return ((w[0] ^ w[1] ^ w[2] ^ w[3]) * 2654435761u) >> 7 & _mask;
+    }
+    void index_insert(const net::ip_addr &a, uint16_t v);
     void rebuild_index();
 
     uint32_t _capacity, _mask;

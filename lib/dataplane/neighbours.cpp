@@ -79,7 +79,7 @@ bool neighbours::on_arp(rte_mbuf *m, uint8_t in_port, const snapshot &s) {
     return false;
 }
 
-void neighbours::learn(uint32_t ip, const rte_ether_addr &mac, bool tell_peers) {
+void neighbours::learn(const net::ip_addr &ip, const rte_ether_addr &mac, bool tell_peers) {
     neigh_entry *e = _table->find(ip);
     if (e && e->is_static) {
         // Configured entries are the operator's word: ARP never overrides them.
@@ -121,7 +121,7 @@ void neighbours::hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snaps
     // may be out already. Anyone else is asked now, and again by timers().
     if (e.peer && e.next_try_tsc > _clock.now_tsc) return;
     e.next_try_tsc = _clock.now_tsc + _clock.hz;
-    send_request(s.ports[out_port], out_port, e.ip, nullptr);
+    solicit(s.ports[out_port], out_port, e, nullptr);
 }
 
 // Retries for unresolved entries; learned entries older than the neighbour timeout are
@@ -137,7 +137,7 @@ void neighbours::timers(const snapshot &s) {
                 if (e.peer) { // asked for once a second until it answers
                     if (now >= e.next_try_tsc) {
                         e.next_try_tsc = now + _clock.hz;
-                        send_request(s.ports[e.port], e.port, e.ip, nullptr);
+                        solicit(s.ports[e.port], e.port, e, nullptr);
                     }
                     return;
                 }
@@ -154,7 +154,7 @@ void neighbours::timers(const snapshot &s) {
                 return;
             }
             e.next_try_tsc = now + _clock.hz;
-            send_request(s.ports[e.port], e.port, e.ip, nullptr);
+            solicit(s.ports[e.port], e.port, e, nullptr);
             return;
         }
         if (now - e.confirmed_tsc <= age_tsc) return;
@@ -175,8 +175,13 @@ void neighbours::timers(const snapshot &s) {
             return;
         }
         e.next_try_tsc = now + _clock.hz;
-        send_request(s.ports[e.port], e.port, e.ip, &e.mac);
+        solicit(s.ports[e.port], e.port, e, &e.mac);
     });
+}
+
+void neighbours::solicit(const port_rt &port, uint8_t out_port, const neigh_entry &e, const rte_ether_addr *unicast) {
+    if (e.v6()) send_ns(port, out_port, e.addr, unicast);
+    else send_request(port, out_port, e.ip, unicast);
 }
 
 void neighbours::send_request(const port_rt &port, uint8_t out_port, uint32_t target_ip,

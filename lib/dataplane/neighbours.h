@@ -1,6 +1,6 @@
-// A worker's neighbours: ARP answered for local addresses, next hops resolved with the
-// frames for them queued meanwhile, learned entries re-confirmed and aged, static
-// entries kept. What one worker learns it tells the others through their message rings
+// A worker's neighbours: ARP and Neighbour Discovery (nd.cpp) answered for local
+// addresses, next hops resolved with the frames for them queued meanwhile, learned
+// entries re-confirmed and aged, static entries kept; IPv4 and IPv6 under the same rules. What one worker learns it tells the others through their message rings
 // (neigh_table.h has the table and its rules).
 #pragma once
 
@@ -19,6 +19,8 @@ namespace fulcrum::dataplane {
 
 #define FULCRUM_NEIGHBOUR_COUNTERS(X) X(arp_replies, counter, "ARP replies sent.")                                                              \
     X(arp_requests, counter, "ARP requests sent.")                                                            \
+    X(nd_advertisements, counter, "Neighbour Advertisements sent (answers to solicitations for local IPv6 addresses).") \
+    X(nd_solicitations, counter, "Neighbour Solicitations sent (resolving or re-confirming IPv6 next hops).") \
     X(neighbours_aged, counter, "Learned neighbours forgotten: unused and unconfirmed for neighbour_timeout.") \
     X(neighbours_evicted, counter, "Unused neighbours forgotten early to make room for a new next hop (table full).") \
     X(neighbour_static_kept, counter, "ARP packets that disagreed with a static neighbour (ignored).")
@@ -43,8 +45,14 @@ class neighbours {
     // An ARP frame on port `in_port`: learned from, answered for a local address; true
     // when it is a reply the kernel should see too (its probes' next hops): not consumed.
     bool on_arp(rte_mbuf *m, uint8_t in_port, const snapshot &s);
-    // A binding heard from ARP (here or, `tell_peers` false, by a peer's message).
-    void learn(uint32_t ip, const rte_ether_addr &mac, bool tell_peers);
+    // A Neighbour Solicitation or Advertisement (ICMPv6 at `icmp_off`, `len` bytes, its
+    // checksum already checked): an NS for a local address answered, an NA learned from;
+    // true when the kernel should see it too (not consumed): an NA (its own next hops),
+    // an NS for an address that is not Fulcrum's (the host's link-local ones).
+    bool on_nd(rte_mbuf *m, uint8_t in_port, const snapshot &s, uint32_t icmp_off, uint32_t len);
+    // A binding heard from ARP or ND (here or, `tell_peers` false, by a peer's message).
+    void learn(const net::ip_addr &ip, const rte_ether_addr &mac, bool tell_peers);
+    void learn(uint32_t ip, const rte_ether_addr &mac, bool tell_peers) { learn(neigh_table::key4(ip), mac, tell_peers); }
 
     // An IPv4 frame out of `out_port` to `next_hop`: at once when resolved, else queued
     // while it is resolved.
@@ -62,6 +70,13 @@ class neighbours {
 
     neigh_entry *find(uint32_t ip) { return _table->find(ip); }
     const neigh_entry *find(uint32_t ip) const { return _table->find(ip); }
+    const neigh_entry *find(const net::ip_addr &a) const { return _table->find(a); }
+    neigh_entry *find_or_add(const net::ip_addr &a) {
+        bool evicted = false;
+        neigh_entry *e = _table->find_or_add(a, _clock.now_tsc, &evicted);
+        _counters.neighbours_evicted += evicted;
+        return e;
+    }
     neigh_entry *find_or_add(uint32_t ip) {
         bool evicted = false;
         neigh_entry *e = _table->find_or_add(ip, _clock.now_tsc, &evicted);
@@ -76,7 +91,11 @@ class neighbours {
 
   private:
     void hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snapshot &s);
+    // An ARP request or (IPv6) a Neighbour Solicitation for `e`, broadcast/multicast or
+    // to `unicast` (re-confirmation).
+    void solicit(const port_rt &port, uint8_t out_port, const neigh_entry &e, const rte_ether_addr *unicast);
     void send_request(const port_rt &port, uint8_t out_port, uint32_t target_ip, const rte_ether_addr *unicast);
+    void send_ns(const port_rt &port, uint8_t out_port, const net::ip_addr &target, const rte_ether_addr *unicast);
 
     uint32_t _self;
     rte_mempool *_pool;

@@ -8,8 +8,10 @@
 // tables here rather than a virtual call per packet.
 #pragma once
 
+#include "net/addr.h"
 #include "net/toeplitz.h"
 
+#include <rte_byteorder.h>
 #include <rte_ether.h>
 
 #include <array>
@@ -49,14 +51,32 @@ struct port_rt {
     bool rx_ip_cksum = false; // hardware checks it and flags the mbuf
     uint16_t exc_port_id = no_exception_port; // its exception-path (net_tap) port
     static constexpr uint16_t no_exception_port = UINT16_MAX;
+    // IPv6 (none(): the port has no IPv6 address); gateway6 may be link-local.
+    net::ip_addr ip6, gateway6;
+    uint8_t prefix6 = 0;
+    bool on_link6(const uint8_t *a) const;
 };
 
+// Whether the first `len` bits of two IPv6 addresses agree.
+inline bool same_prefix6(const uint8_t *a, const uint8_t *b, unsigned len) {
+    unsigned whole = len / 8;
+    if (__builtin_memcmp(a, b, whole) != 0) return false;
+    if (len % 8 == 0) return true;
+    uint8_t mask = static_cast<uint8_t>(0xff << (8 - len % 8));
+    return ((a[whole] ^ b[whole]) & mask) == 0;
+}
+inline bool port_rt::on_link6(const uint8_t *a) const {
+    return !ip6.none() && same_prefix6(a, ip6.b.data(), prefix6);
+}
+
 struct backend_rt {
-    uint32_t ip;
+    uint32_t ip;       // 0 for an IPv6 backend
     uint16_t port;
     uint8_t weight;
     uint16_t slot;     // counters slot
     uint32_t rss_part; // net::source_part(ip, port): its share of a reply's RSS hash
+    net::ip_addr ip6;  // an IPv6 backend's address (none() for IPv4)
+    bool v6() const { return ip == 0; }
 };
 
 // Source-IP session persistence of one listener, shared by every worker (a client's
@@ -80,7 +100,7 @@ struct acl_entry {
 };
 
 struct listener_rt {
-    uint32_t vip;
+    uint32_t vip; // 0 for an IPv6 listener (vip6)
     uint16_t port;
     uint8_t proto;
     uint8_t index; // counters and scheduler-state slot, stable across snapshots
@@ -102,6 +122,8 @@ struct listener_rt {
     enum : uint8_t { proxy_auto, proxy_on, proxy_off } syn_proxy;
     // How the backend learns the client's address (client_addr.h).
     enum : uint8_t { client_addr_none, client_addr_proxy_v2, client_addr_toa } client_addr;
+    net::ip_addr vip6;            // an IPv6 listener's VIP
+    uint16_t acl6_offset, acl6_len; // into snapshot::acl6
 };
 
 enum class local_kind : uint8_t { none, vip, laddr, port };
@@ -111,15 +133,20 @@ struct local_entry {
     local_kind kind = local_kind::none;
     bool has_listener = false; // VIPs: answer ICMP echo only then
     uint16_t index = 0;        // laddr index / port index
+    net::ip_addr ip6;          // IPv6 locals (snapshot::add_local6)
 };
 
 struct route {
     uint8_t port;      // index into snapshot::ports
     uint32_t next_hop; // network order
 };
+struct route6 {
+    uint8_t port;
+    net::ip_addr next_hop;
+};
 
 struct neighbour_rt {
-    uint32_t ip; // network order
+    net::ip_addr ip; // either family
     rte_ether_addr mac;
 };
 
@@ -130,14 +157,17 @@ class snapshot {
 
     uint64_t generation = 0;
     std::vector<port_rt> ports;
-    std::vector<uint32_t> laddrs;          // network order; index = laddr index of the pools
+    std::vector<uint32_t> laddrs;          // network order (0: IPv6, see laddr6); index = laddr index of the pools
     std::vector<uint8_t> laddr_port;       // the port each laddr belongs to
     std::vector<uint32_t> laddr_rss_part;  // net::address_part(laddr)
-    std::vector<std::vector<uint16_t>> port_laddrs; // by port: its laddr indices
+    std::vector<std::vector<uint16_t>> port_laddrs; // by port: its IPv4 laddr indices
     std::vector<listener_rt> listeners;
     std::vector<backend_rt> backends;  // listener l's backends start at l.backend_offset
     std::vector<uint16_t> sched_seq;   // listener l's picks start at l.seq_offset
     std::vector<acl_entry> acl;
+    std::vector<net::ip_prefix> acl6; // masked
+    std::vector<net::ip_addr> laddr6;                // by laddr index: an IPv6 laddr (none(): IPv4)
+    std::vector<std::vector<uint16_t>> port_laddrs6; // by port: its IPv6 laddr indices
     std::vector<uint16_t> eligible_slots;
     std::vector<neighbour_rt> static_neighbours;
     // Other cluster nodes on-link (network order, with the port they are on): where a TCP
@@ -153,10 +183,59 @@ class snapshot {
     std::vector<uint32_t> bgp_neighbours;    // network order: their TCP/179 goes to the kernel first
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
+    // A reply to one of the host's health probes (by its source port range).
+    bool probe_reply_port(uint16_t dport_be) const {
+        uint16_t p = rte_be_to_cpu_16(dport_be);
+        return p >= probe_port_min && p <= probe_port_max;
+    }
+
     // Set-up, by whoever fills the tables above: register a local address (the first
     // kind given for an address wins), then index() once the listeners are in.
     void add_local(const local_entry &e);
+    void add_local6(const local_entry &e); // e.ip6
     void index();
+
+    const local_entry *find_local6(const uint8_t *ip) const {
+        uint32_t i = slot_of(fold6(ip), local_slots);
+        for (unsigned n = 0; n < local_slots; n++, i = (i + 1) & (local_slots - 1)) {
+            const local_entry &e = _locals6[i];
+            if (e.kind == local_kind::none) return nullptr;
+            if (__builtin_memcmp(e.ip6.b.data(), ip, 16) == 0) return &e;
+        }
+        return nullptr;
+    }
+    const listener_rt *find_listener6(const uint8_t *vip, uint8_t proto, uint16_t port) const {
+        uint32_t i = slot_of(fold6(vip) ^ (uint32_t(port) << 8) ^ proto, listener_slots);
+        for (unsigned n = 0; n < listener_slots; n++, i = (i + 1) & (listener_slots - 1)) {
+            int16_t li = _listener_index[i];
+            if (li < 0) return nullptr;
+            const listener_rt &l = listeners[li];
+            if (l.vip == 0 && l.port == port && l.proto == proto && __builtin_memcmp(l.vip6.b.data(), vip, 16) == 0)
+                return &l;
+        }
+        return nullptr;
+    }
+    // On-link when a port's IPv6 prefix holds it (or it is link-local: on the port it
+    // came from, `in_port`), else the first port with gateway6.
+    bool lookup_route6(const uint8_t *dst, uint8_t in_port, route6 &out) const {
+        if (dst[0] == 0xfe && (dst[1] & 0xc0) == 0x80) {
+            out = {in_port, net::ip_addr::from_v6(dst)};
+            return true;
+        }
+        for (size_t p = 0; p < ports.size(); p++)
+            if (ports[p].on_link6(dst)) {
+                out = {static_cast<uint8_t>(p), net::ip_addr::from_v6(dst)};
+                return true;
+            }
+        if (_default_port6 < 0) return false;
+        out = {static_cast<uint8_t>(_default_port6), ports[_default_port6].gateway6};
+        return true;
+    }
+    static uint32_t fold6(const uint8_t *a) {
+        uint32_t w[4];
+        __builtin_memcpy(w, a, 16);
+        return w[0] ^ w[1] ^ w[2] ^ w[3];
+    }
 
     const local_entry *find_local(uint32_t ip) const {
         uint32_t i = slot_of(ip, local_slots);
@@ -199,10 +278,10 @@ class snapshot {
   private:
     static uint32_t slot_of(uint32_t v, uint32_t n) { return (v * 2654435761u) >> 8 & (n - 1); }
 
-    std::array<local_entry, local_slots> _locals{};
+    std::array<local_entry, local_slots> _locals{}, _locals6{};
     std::array<int16_t, listener_slots> _listener_index{};
     std::array<int16_t, max_listener_slots> _listener_by_slot{};
-    int _default_port = -1;
+    int _default_port = -1, _default_port6 = -1;
 };
 
 } // namespace fulcrum::dataplane

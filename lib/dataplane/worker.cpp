@@ -37,17 +37,14 @@ bool bgp_with_neighbour(const snapshot &s, const flow_key &k) {
     return std::find(s.bgp_neighbours.begin(), s.bgp_neighbours.end(), k.src) != s.bgp_neighbours.end();
 }
 
-bool probe_reply_port(const snapshot &s, uint16_t dport_be) {
-    uint16_t p = rte_be_to_cpu_16(dport_be);
-    return p >= s.probe_port_min && p <= s.probe_port_max;
-}
-
 // Per laddr: its port's RETA size when replies are steered by RSS, else 0 (by share).
 std::vector<uint32_t> rss_buckets(const snapshot &s) {
     std::vector<uint32_t> b;
     for (size_t l = 0; l < s.laddrs.size(); l++) {
         size_t p = l < s.laddr_port.size() ? s.laddr_port[l] : 0;
-        bool rss = p < s.ports.size() && (s.ports[p].steer == steering::rss || s.ports[p].steer == steering::emulated);
+        // (IPv6 laddrs are dealt by share: the Toeplitz parts here are IPv4's.)
+        bool rss = p < s.ports.size() && s.laddrs[l] != 0 &&
+                   (s.ports[p].steer == steering::rss || s.ports[p].steer == steering::emulated);
         b.push_back(rss ? s.ports[p].reta_size : 0);
     }
     return b;
@@ -59,7 +56,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
     : _id(p.id), _n_workers(p.n_workers), _pool(p.pool), _snap(snap), _qsbr(p.qsbr),
       _listener_counters(socket_array<flow_counters>("listener counters", max_listener_slots, p.socket)),
       _backend_counters(socket_array<flow_counters>("backend counters", max_backend_slots, p.socket)),
-      _idle_timeout_s(max_listener_slots), _conns(p.conn_capacity, conn::conn_table::first_touch::later),
+      _idle_timeout_s(max_listener_slots), _conns(p.conn_capacity, conn::conn_table::first_touch::later, 0, p.conn_capacity6),
       _wheel(_conns), _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers),
       _tx(tx_port_ids(*snap), static_cast<uint16_t>(p.id), _drops), _neigh(p.id, p.neighbour_capacity, p.socket, p.pool, _tx, _drops, _clock),
       _side(p.conn_capacity), _synproxy(p.cookie_key, p.pool, p.n_workers, _side, _neigh, _tx, _drops, _clock),
@@ -219,7 +216,11 @@ void worker::drain_rings() {
         for (unsigned i = 0; i < n; i++) {
             _counters.redirected_in++;
             uint8_t in_port = _port_index[pkts[i]->port];
-            handle_ipv4(pkts[i], in_port == 0xff ? 0 : in_port, true);
+            in_port = in_port == 0xff ? 0 : in_port;
+            if (rte_pktmbuf_mtod(pkts[i], const rte_ether_hdr *)->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6))
+                handle_ipv6(pkts[i], in_port, true);
+            else
+                handle_ipv4(pkts[i], in_port, true);
         }
     }
 }
@@ -270,7 +271,7 @@ inline bool peek_flow_hash(const conn::conn_table &t, const rte_mbuf *m, uint32_
     const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
     if (ip->version_ihl != 0x45 || (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP))
         return false;
-    h = t.hash({ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
+    h = t.hash(flow_key{ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
     return true;
 }
 } // namespace
@@ -317,6 +318,7 @@ void worker::process(rte_mbuf *m, uint8_t in_port) {
     if (!accept_frame(m, in_port)) return;
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return handle_ipv4(m, in_port, false);
+    if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) return handle_ipv6(m, in_port, false);
     if (eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_ARP)) {
         if (_neigh.on_arp(m, in_port, *_snap)) to_kernel(m, in_port, drop::arp_ignored, host_class::lifeline);
         return;
@@ -344,6 +346,9 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     }
     if (ip->fragment_offset & rte_cpu_to_be_16(RTE_IPV4_HDR_MF_FLAG | RTE_IPV4_HDR_OFFSET_MASK))
         return drop_pkt(m, drop::fragment);
+    // No host sends to 0.0.0.0, and the connection table relies on it: an IPv6 direction
+    // carries 0 there (conn.h).
+    if (ip->dst_addr == 0) return drop_pkt(m, drop::bad_src_addr);
 
     if (ip->next_proto_id == IPPROTO_ICMP) {
         const local_entry *local = _snap->find_local(ip->dst_addr);
@@ -395,7 +400,7 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         if (local->kind == local_kind::port)
             return to_kernel(m, in_port, drop::unsupported_proto, bgp_with_neighbour(*_snap, key) ? host_class::lifeline : host_class::other);
         if (local->kind == local_kind::laddr) {
-            if (probe_reply_port(*_snap, key.dport())) return to_kernel(m, in_port, drop::no_conn, host_class::lifeline);
+            if (_snap->probe_reply_port(key.dport())) return to_kernel(m, in_port, drop::no_conn, host_class::lifeline);
             // A reply to an lport another worker owns goes home through its redirect ring.
             uint32_t owner = reply_owner(local->index, key.src, key.sport(), key.dport());
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
@@ -414,6 +419,8 @@ void worker::handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     } else if (__builtin_expect(c->flags & conn::has_side, 0) && c->state == tcp_state::syn_sent &&
                _synproxy.waiting(_conns.index_of(c))) {
         return proxied_segment(m, *c, dir, l4_off);
+    } else if (__builtin_expect(conn::is_v6(*c), 0)) {
+        return forward6(m, *c, dir, l4_off); // a 6->4 connection's reply
     }
     forward(m, *c, dir, l4_off);
 }

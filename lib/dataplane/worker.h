@@ -26,6 +26,7 @@ namespace fulcrum::dataplane {
 
 struct worker_params {
     uint32_t id = 0, n_workers = 1, conn_capacity = 1 << 16, neighbour_capacity = 8192;
+    uint32_t conn_capacity6 = 0; // connections with an IPv6 side (conn_table.h)
     uint16_t lport_min = 1024, lport_max = 65535;
     rte_mempool *pool = nullptr;
     rte_rcu_qsbr *qsbr = nullptr; // reports a quiescent state at the top of every loop
@@ -70,6 +71,7 @@ class worker {
     const conn::conn_table &conns() const { return _conns; }
     const laddr::laddr_pool &lports() const { return _lports; }
     const neigh_entry *neighbour(uint32_t ip) const { return _neigh.find(ip); } // network order
+    const neigh_entry *neighbour(const net::ip_addr &ip) const { return _neigh.find(ip); }
     unsigned neighbour_count() const { return _neigh.used(); }
     uint32_t now_tick() const { return _clock.now_tick; }
     // Diagnostic lookup by the tuple a packet would carry (host byte order arguments).
@@ -85,6 +87,7 @@ class worker {
     void process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port);
     bool accept_frame(rte_mbuf *m, uint8_t in_port);
     void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
+    void handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected); // worker_ipv6.cpp
     // The host's own frames, to the kernel through the port's tap, within the exception
     // path's rate; a lifeline (ARP replies, BGP with configured neighbours, health probe
     // replies) has a reserve other host traffic cannot use.
@@ -95,9 +98,25 @@ class worker {
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected);
     bool icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
     bool too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t reserve = 0);
+    // ICMPv6 (worker_icmp6.cpp): ND and echo, errors about connections, 6<->4 translation.
+    void handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len);
+    bool icmp6_error_for_conn(rte_mbuf *m, const local_entry &local);
+    void icmp6_to_v4(rte_mbuf *m, const connection &c, uint32_t len);
+    bool icmp4_to_v6(rte_mbuf *m, const connection &c, uint32_t icmp_len);
+    bool too_big6(rte_mbuf *m, const connection &c, unsigned dir, uint32_t mtu);
+    // Connections with an IPv6 client (worker_ipv6.cpp): 6->6 and 6->4.
+    connection *new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t l4_off, uint8_t in_port);
+    connection *bind6(const conn::flow_key6 &key, uint8_t in_port, const listener_rt &l, const backend_rt &b, drop &why);
+    void forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off);
+    void send_reset6(const connection &c, unsigned dir);
+    void reply_reset6(rte_mbuf *m, uint8_t in_port);
+    // What admission counts a connection's source by: its IPv4 address, an IPv6 one's /64.
+    uint32_t source_key(const connection &c) const;
     // Connections (worker_conn.cpp): admitted, given a backend, bound, counted; or refuse().
     connection *new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port);
     connection *bind(const flow_key &key, const listener_rt &l, const backend_rt &b, drop &why);
+    connection *start_conn(connection *c, uint32_t h0, const listener_rt &l, uint8_t to_backend, neigh_entry *nh_backend,
+                           uint8_t to_client, neigh_entry *nh_client, drop &why);
     void count_new(connection &c, const listener_rt &l);
     connection *refuse(rte_mbuf *m, const listener_rt *l, drop why);
     bool take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint32_t &laddr, uint16_t &lport);
@@ -113,6 +132,8 @@ class worker {
     __attribute__((noinline)) void track_tcp_slow(connection &c, unsigned dir, tcp_window::segment &seg,
                                                   const rte_tcp_hdr *tcp);
     void refresh_expiry(connection &c, uint32_t timeout_s);
+    void track_udp(connection &c, unsigned dir);
+    void count_forwarded(connection &c, unsigned dir, uint32_t bytes);
     void close_drained(connection &c);
     void send_reset(const connection &c, unsigned dir);         // to one side, at its expected seq
     void reply_reset(rte_mbuf *m, uint8_t in_port, uint32_t l4_off); // a SYN answered RST+ACK
@@ -135,6 +156,7 @@ class worker {
     laddr::laddr_pool _lports;
     std::vector<uint32_t> _laddr_turn; // by port: where the next laddr choice starts
     uint32_t _rss_turn = 0;            // which of its own RETA entries it aims at next
+    uint16_t _ip_id = 0;               // identification of 6->4 packets sent without DF
     struct eviction_scan {
         uint32_t miss_tick = UINT32_MAX, from = 0;
     } _evict_scan[2]; // see evict_for_room: finished entries, then any not assured

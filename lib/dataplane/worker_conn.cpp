@@ -121,27 +121,34 @@ connection *worker::bind(const flow_key &key, const listener_rt &l, const backen
     c->bip = b.ip;
     c->bport = b.port;
     c->proto = key.proto;
-    c->listener = l.index;
     c->backend_slot = b.slot;
-    c->state = key.proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
-    if (key.proto == IPPROTO_UDP) c->ack[0] = _clock.now_tick; // when it began: see forward
-    c->set_out_port(0, to_backend.port);
-    c->neigh[0] = _neigh.index_of(nh_backend);
-    c->set_out_port(1, to_client.port);
-    c->neigh[1] = _neigh.index_of(nh_client);
-    nh_backend->port = to_backend.port;
-    nh_client->port = to_client.port;
     uint32_t ip_sum = net::csum_replace32(net::csum_replace32(0, c->cip, c->laddr), c->vip, c->bip);
     uint32_t l4_sum = net::csum_replace16(net::csum_replace16(ip_sum, c->cport, c->lport), c->vport, c->bport);
     c->ip_delta = net::csum_fold(ip_sum);
     c->l4_delta = net::csum_fold(l4_sum);
+    return start_conn(c, _conns.hash(key), l, to_backend.port, nh_backend, to_client.port, nh_client, why);
+}
+
+// The common end of bind and bind6: state, next hops both ways, both directions indexed
+// (the client's now, the reply's at the end of the burst), the first timer.
+connection *worker::start_conn(connection *c, uint32_t h0, const listener_rt &l, uint8_t to_backend,
+                               neigh_entry *nh_backend, uint8_t to_client, neigh_entry *nh_client, drop &why) {
+    c->listener = l.index;
+    c->state = c->proto == IPPROTO_TCP ? tcp_state::syn_sent : tcp_state::none;
+    if (c->proto == IPPROTO_UDP) c->ack[0] = _clock.now_tick; // when it began: see track_udp
+    c->set_out_port(0, to_backend);
+    c->neigh[0] = _neigh.index_of(nh_backend);
+    c->set_out_port(1, to_client);
+    c->neigh[1] = _neigh.index_of(nh_client);
+    nh_backend->port = to_backend;
+    nh_client->port = to_client;
     if (_conns.deferred_full()) flush_inserts();
-    if (!_conns.insert_deferred(c, _conns.hash(key))) {
+    if (!_conns.insert_deferred(c, h0)) {
         _conns.release(c);
         return why = drop::table_full, nullptr;
     }
-    uint32_t timeout = key.proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
-                                                : std::min<uint32_t>(l.idle_timeout_s, _snap->udp_unreplied_s);
+    uint32_t timeout = c->proto == IPPROTO_TCP ? _snap->tcp_timeout_s[static_cast<int>(tcp_state::syn_sent)]
+                                               : std::min<uint32_t>(l.idle_timeout_s, _snap->udp_unreplied_s);
     c->expire_tick = _clock.now_tick + worker_clock::ticks(timeout);
     _wheel.add(c);
     nh_backend->refs++;
@@ -150,7 +157,7 @@ connection *worker::bind(const flow_key &key, const listener_rt &l, const backen
 }
 
 void worker::count_new(connection &c, const listener_rt &l) {
-    if (l.max_per_source && _admission.count_source(l.index, c.cip)) c.flags |= conn::src_counted;
+    if (l.max_per_source && _admission.count_source(l.index, source_key(c))) c.flags |= conn::src_counted;
     _counters.connections_created++;
     flow_counters &lc = _listener_counters[l.index], &bc = _backend_counters[c.backend_slot];
     lc.new_connections++;
@@ -198,7 +205,8 @@ void worker::flush_inserts() {
 }
 
 // An laddr:lport whose reply tuple toward the backend's address and port no connection
-// holds (laddr_pool.h): the laddrs of the egress port in turn, a few candidates each.
+// holds (laddr_pool.h): the laddrs of the backend's family on the egress port in turn, a
+// few candidates each.
 // When every candidate is held, the tuple of a finished connection among them is taken
 // over (the old entry ends now instead of at its TIME_WAIT deadline), else that of one
 // never assured: of either kind the one due first.
@@ -207,7 +215,8 @@ bool worker::take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint
     // all held must not cost a walk over every laddr), spread over the laddrs from the turn.
     constexpr uint32_t max_tries = 32;
     // (A snapshot made without port_laddrs: every laddr is every port's.)
-    const std::vector<uint16_t> *mine = egress < _snap->port_laddrs.size() ? &_snap->port_laddrs[egress] : nullptr;
+    const auto &by_port = b.v6() ? _snap->port_laddrs6 : _snap->port_laddrs;
+    const std::vector<uint16_t> *mine = egress < by_port.size() ? &by_port[egress] : nullptr;
     if (_laddr_turn.size() <= egress) _laddr_turn.resize(egress + 1u);
     uint32_t n = static_cast<uint32_t>(mine ? mine->size() : _snap->laddrs.size());
     const uint32_t tries_per_laddr = std::max<uint32_t>(1, max_tries / std::max<uint32_t>(1, n));
@@ -224,10 +233,23 @@ bool worker::take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint
             uint32_t bucket = rss ? _lports.rss_bucket(l, fixed, _id, _snap->ports[egress].rx_queues, _rss_turn++) : 0;
             uint16_t candidate;
             if (!_lports.next(l, bucket, candidate)) continue;
-            flow_key reply{b.ip, _snap->laddrs[l], conn::pack_ports(b.port, rte_cpu_to_be_16(candidate)), proto};
+            uint32_t ports = conn::pack_ports(b.port, rte_cpu_to_be_16(candidate));
             unsigned dir;
-            connection *held = _conns.lookup(reply, _conns.hash(reply), dir);
-            if (!held && !_conns.deferred_holds(reply)) {
+            connection *held;
+            bool deferred;
+            if (b.v6()) {
+                conn::flow_key6 reply;
+                std::memcpy(reply.src, b.ip6.b.data(), 16);
+                std::memcpy(reply.dst, _snap->laddr6[l].b.data(), 16);
+                reply.ports = ports, reply.proto = proto;
+                held = _conns.lookup(reply, _conns.hash(reply), dir);
+                deferred = !held && _conns.deferred_holds(reply);
+            } else {
+                flow_key reply{b.ip, _snap->laddrs[l], ports, proto};
+                held = _conns.lookup(reply, _conns.hash(reply), dir);
+                deferred = !held && _conns.deferred_holds(reply);
+            }
+            if (!held && !deferred) {
                 _laddr_turn[egress] = (_laddr_turn[egress] + k + 1) % n;
                 laddr_index = l, lport = candidate;
                 return true;
@@ -261,7 +283,7 @@ void worker::expire(connection *c) {
     _backend_counters[c->backend_slot].active_connections--;
     _neigh.at(c->neigh[0]).refs--;
     _neigh.at(c->neigh[1]).refs--;
-    if (c->flags & conn::src_counted) _admission.release_source(c->listener, c->cip);
+    if (c->flags & conn::src_counted) _admission.release_source(c->listener, source_key(*c));
     _synproxy.half_open_done(*c);
     if ((c->flags & conn::has_side) && c->state == tcp_state::syn_sent) _synproxy.forget(_conns.index_of(c));
     _conns.remove(c);

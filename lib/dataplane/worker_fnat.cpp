@@ -95,23 +95,31 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
             uint16_t ck = net::csum_apply(udp->dgram_cksum, l4_delta);
             udp->dgram_cksum = ck == 0 ? 0xffff : ck;
         }
-        // A flow is a stream, kept for its IdleTimeout and never evicted, once datagrams
-        // went both ways at least udp_stream_after_s after it began: a client datagram
-        // and a reply both that late (ack[1] notes which came). conntrack's rule (a reply,
-        // then anything two seconds on) is met by a spoofed query pair to a DNS-like
-        // backend; this one asks a flow to live. Until then (a flood, one-query-one-answer
-        // traffic) the short udp_timeouts.unreplied applies and it may give way for room.
-        if (!(c.flags & conn::assured)) {
-            if (dir == 1) c.flags |= conn::udp_replied;
-            if (_clock.now_tick - c.ack[0] >= worker_clock::ticks(udp_stream_after_s)) {
-                c.ack[1] |= 1u << dir;
-                if (c.ack[1] == 3) c.flags |= conn::assured;
-            }
-        }
-        refresh_expiry(c, c.flags & conn::assured ? _idle_timeout_s[c.listener]
-                                                  : std::min<uint32_t>(_idle_timeout_s[c.listener], _snap->udp_unreplied_s));
+        track_udp(c, dir);
     }
+    count_forwarded(c, dir, bytes);
+    _neigh.send(m, out, _neigh.at(c.neigh[dir]), *_snap);
+}
 
+// A flow is a stream, kept for its IdleTimeout and never evicted, once datagrams went
+// both ways at least udp_stream_after_s after it began: a client datagram and a reply
+// both that late (ack[1] notes which came). conntrack's rule (a reply, then anything two
+// seconds on) is met by a spoofed query pair to a DNS-like backend; this one asks a flow
+// to live. Until then (a flood, one-query-one-answer traffic) the short
+// udp_timeouts.unreplied applies and it may give way for room.
+void worker::track_udp(connection &c, unsigned dir) {
+    if (!(c.flags & conn::assured)) {
+        if (dir == 1) c.flags |= conn::udp_replied;
+        if (_clock.now_tick - c.ack[0] >= worker_clock::ticks(udp_stream_after_s)) {
+            c.ack[1] |= 1u << dir;
+            if (c.ack[1] == 3) c.flags |= conn::assured;
+        }
+    }
+    refresh_expiry(c, c.flags & conn::assured ? _idle_timeout_s[c.listener]
+                                              : std::min<uint32_t>(_idle_timeout_s[c.listener], _snap->udp_unreplied_s));
+}
+
+void worker::count_forwarded(connection &c, unsigned dir, uint32_t bytes) {
     flow_counters &lc = _listener_counters[c.listener];
     flow_counters &bc = _backend_counters[c.backend_slot];
     if (dir == 0) {
@@ -119,7 +127,6 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
     } else {
         lc.packets_out++, lc.bytes_out += bytes, bc.packets_out++, bc.bytes_out += bytes;
     }
-    _neigh.send(m, out, _neigh.at(c.neigh[dir]), *_snap);
 }
 
 void worker::proxied_segment(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
@@ -239,6 +246,7 @@ void worker::close_drained(connection &c) {
 }
 
 void worker::send_reset(const connection &c, unsigned dir) {
+    if (dir == 0 ? conn::dir_v6(c, 1) : conn::is_v6(c)) return send_reset6(c, dir);
     rte_mbuf *m = rte_pktmbuf_alloc(_pool);
     if (!m) return;
     constexpr uint16_t len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr);

@@ -100,6 +100,7 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     }
     if (!c || (dir == 0) != (local.kind == local_kind::vip)) return false;
     if (ip->time_to_live <= 1) return drop_pkt(m, drop::ttl_exceeded), true; // forwarded, so it must have hops left
+    if (conn::is_v6(*c)) return icmp4_to_v6(m, *c, icmp_len); // a 6->4 connection's backend side
 
     unsigned to = dir == 0 ? 0 : 1; // forward towards the backend (0) or the client (1)
     uint32_t q_src, q_dst;

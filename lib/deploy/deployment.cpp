@@ -8,6 +8,8 @@
 #include <rte_ethdev.h>
 #include <rte_flow.h>
 
+#include <algorithm>
+
 #include "dataplane/log.h"
 
 namespace fulcrum::deploy {
@@ -53,11 +55,14 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
                    : cp.rss == config::rss_setting::off    ? want::redirect
                                                            : want::automatic;
         for (const auto &l : laddrs)
-            if (l.port == i) pp.laddrs.push_back(rte_cpu_to_be_32(l.ip.v4()));
+            if (l.port == i && l.ip.is_v4()) pp.laddrs.push_back(rte_cpu_to_be_32(l.ip.v4()));
         pp.steer_note = &d->_steer_notes[i];
         auto p = dataplane::start_port(pp, pool, n_workers);
         if (!p) return p.err();
         ports.push_back(p.value());
+        ports.back().ip6 = cp.address6;
+        ports.back().prefix6 = cp.prefix6_len;
+        ports.back().gateway6 = cp.gateway6;
         d->_port_ids.push_back(p.value().port_id);
         FULCRUM_LOG(INFO, control, "port %s: replies steered by %s (%s)\n", cp.name.c_str(),
                     dataplane::steering_name(p.value().steer), d->_steer_notes[i].c_str());
@@ -77,6 +82,9 @@ result<std::unique_ptr<deployment>> deployment::create(const config::instance &c
     dataplane::instance_params ip;
     ip.n_workers = n_workers;
     ip.conn_capacity = cfg.conn_capacity;
+    // IPv6 connections need a port with address6 (config rule): only then the IPv6 pool.
+    bool any6 = std::any_of(cfg.ports.begin(), cfg.ports.end(), [](const config::port &p) { return !p.address6.none(); });
+    ip.conn_capacity6 = any6 ? cfg.conn_capacity : 0;
     ip.neighbour_capacity = cfg.neighbour_capacity;
     ip.lport_min = cfg.lport_min;
     ip.lport_max = cfg.lport_max;

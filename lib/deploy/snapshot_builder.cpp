@@ -25,7 +25,9 @@ using dataplane::snapshot;
 result<bool> add_listener(snapshot &s, const config::instance &cfg, const config::listener &cl, slot_registry &slots,
                           const health_fn &health) {
     listener_rt l{};
-    l.vip = rte_cpu_to_be_32(cl.vip.v4());
+    bool v6 = cl.vip.is_v6();
+    l.vip = v6 ? 0 : rte_cpu_to_be_32(cl.vip.v4());
+    if (v6) l.vip6 = cl.vip;
     l.port = rte_cpu_to_be_16(cl.port);
     l.proto = cl.proto == config::protocol::tcp ? IPPROTO_TCP : IPPROTO_UDP;
     auto lslot = slots.take_listener(cl);
@@ -36,16 +38,20 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
     l.acl_on = cl.acl_enabled;
     l.acl_white = cl.acl_whitelist;
     l.acl_offset = static_cast<uint16_t>(s.acl.size());
+    l.acl6_offset = static_cast<uint16_t>(s.acl6.size());
     for (const config::cidr &c : cl.acl_entries) // an entry of the other family never matches
         if (c.net.is_v4()) s.acl.push_back({rte_cpu_to_be_32(c.net.v4()), rte_cpu_to_be_32(net::prefix_mask(c.len))});
+        else s.acl6.push_back({net::masked(c.net, c.len), c.len});
     l.acl_len = static_cast<uint16_t>(s.acl.size() - l.acl_offset);
+    l.acl6_len = static_cast<uint16_t>(s.acl6.size() - l.acl6_offset);
     l.idle_timeout_s =
         static_cast<uint16_t>(cl.proto == config::protocol::tcp ? cl.established_timeout : cl.idle_timeout);
     l.backend_offset = static_cast<uint32_t>(s.backends.size());
     l.max_conns = cl.max_connections;
     l.max_cps = cl.max_new_connection_rate;
     l.max_per_source = cl.max_connections_per_source;
-    l.syn_proxy = cl.proto != config::protocol::tcp               ? listener_rt::proxy_off
+    // (IPv6 listeners: no SYN proxy yet, so auto is off; on is refused by forwardable.)
+    l.syn_proxy = cl.proto != config::protocol::tcp || v6         ? listener_rt::proxy_off
                   : cl.syn_proxy == config::syn_proxy_mode::on  ? listener_rt::proxy_on
                   : cl.syn_proxy == config::syn_proxy_mode::off ? listener_rt::proxy_off
                                                                 : listener_rt::proxy_auto;
@@ -65,11 +71,19 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
     std::vector<uint8_t> weights;
     std::vector<sched::maglev_backend> by_name; // sch/tch: Maglev names backends by address
     for (const config::member &m : members) {
+        // An IPv4 listener's connections go to IPv4 backends only (no 4->6); an IPv6
+        // listener's to either (6->6, 6->4).
+        if (!v6 && m.b->ip.is_v6()) continue;
         auto slot = slots.take_backend(cl.proto, m.b->ip, m.port);
         if (!slot) return slot.err();
         uint8_t w = master_slave ? 100 : up(*m.b) ? m.b->weight : 0;
-        uint32_t ip = rte_cpu_to_be_32(m.b->ip.v4());
-        s.backends.push_back({ip, rte_cpu_to_be_16(m.port), w, slot.value(), net::source_part(ip, rte_cpu_to_be_16(m.port))});
+        if (m.b->ip.is_v6()) {
+            s.backends.push_back({0, rte_cpu_to_be_16(m.port), w, slot.value(), 0, m.b->ip});
+        } else {
+            uint32_t ip = rte_cpu_to_be_32(m.b->ip.v4());
+            s.backends.push_back({ip, rte_cpu_to_be_16(m.port), w, slot.value(),
+                                  net::source_part(ip, rte_cpu_to_be_16(m.port)), {}});
+        }
         weights.push_back(w);
         by_name.push_back({net::format_ip(m.b->ip) + ":" + std::to_string(m.port), w});
     }
@@ -107,44 +121,29 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
 
 } // namespace
 
-result<bool> ipv4_only(const config::instance &cfg) {
-    auto refuse = [](const std::string &field) {
-        return error{field, "is IPv6, which this build's data plane does not forward yet (IPv4 only)"};
+result<bool> forwardable(const config::instance &cfg) {
+    auto later = [](const std::string &field, const char *what) {
+        return error{field, std::string("is IPv6, which this build does not support yet for ") + what};
     };
-    auto list = [&](const std::vector<net::ip_addr> &v, const std::string &f) -> std::optional<error> {
-        for (size_t i = 0; i < v.size(); i++)
-            if (v[i].is_v6()) return refuse(f + "[" + std::to_string(i) + "]");
-        return std::nullopt;
-    };
-    if (auto e = list(cfg.vips, "vips")) return *e;
-    if (auto e = list(cfg.local_addresses, "local_addresses")) return *e;
-    if (auto e = list(cfg.bgp.neighbours, "bgp.neighbours")) return *e;
-    if (auto e = list(cfg.cluster.nodes, "cluster.nodes")) return *e;
-    for (size_t p = 0; p < cfg.ports.size(); p++) {
-        std::string f = "ports[" + std::to_string(p) + "]";
-        if (!cfg.ports[p].address6.none()) return refuse(f + ".address6");
-        if (auto e = list(cfg.ports[p].local_addresses, f + ".local_addresses")) return *e;
+    for (size_t i = 0; i < cfg.bgp.neighbours.size(); i++)
+        if (cfg.bgp.neighbours[i].is_v6()) return later("bgp.neighbours[" + std::to_string(i) + "]", "BGP (IPv4 sessions only)");
+    for (size_t i = 0; i < cfg.cluster.nodes.size(); i++)
+        if (cfg.cluster.nodes[i].is_v6()) return later("cluster.nodes[" + std::to_string(i) + "]", "cluster nodes");
+    for (size_t i = 0; i < cfg.listeners.size(); i++) {
+        const config::listener &l = cfg.listeners[i];
+        if (!l.vip.is_v6()) continue;
+        std::string f = "listeners[" + std::to_string(i) + "]";
+        if (l.syn_proxy == config::syn_proxy_mode::on) return later(f + ".VIP", "SynProxy on (IPv6 listeners run without it)");
+        if (l.proxy_protocol_v2) return later(f + ".VIP", "ProxyProtocolV2");
+        if (l.toa) return later(f + ".VIP", "TOA");
     }
-    auto backends = [&](const std::vector<config::backend> &v, const std::string &f) -> std::optional<error> {
-        for (size_t i = 0; i < v.size(); i++)
-            if (v[i].ip.is_v6()) return refuse(f + "[" + std::to_string(i) + "].ServerIp");
-        return std::nullopt;
-    };
-    if (auto e = backends(cfg.default_server_group, "default_server_group")) return *e;
-    for (size_t g = 0; g < cfg.vserver_groups.size(); g++)
-        if (auto e = backends(cfg.vserver_groups[g].backends, "vserver_groups[" + std::to_string(g) + "].BackendServers"))
-            return *e;
-    for (size_t g = 0; g < cfg.master_slave_groups.size(); g++)
-        if (auto e = backends({cfg.master_slave_groups[g].master, cfg.master_slave_groups[g].slave},
-                              "master_slave_groups[" + std::to_string(g) + "].MasterSlaveBackendServers"))
-            return *e;
     return true;
 }
 
 result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
                                                  const std::vector<dataplane::port_rt> &ports, slot_registry &slots,
                                                  const health_fn &health, const std::vector<config::local_address> *plan) {
-    if (auto v4 = ipv4_only(cfg); !v4) return v4.err();
+    if (auto ok = forwardable(cfg); !ok) return ok.err();
     auto s = std::make_unique<snapshot>();
     s->ports = ports;
     s->probe_port_min = cfg.probe_port_min;
@@ -158,21 +157,30 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     for (const net::ip_addr &vip : cfg.vips) {
         bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),
                                         [&](const config::listener &l) { return l.vip == vip; });
-        s->add_local({rte_cpu_to_be_32(vip.v4()), local_kind::vip, has_listener, 0});
+        if (vip.is_v6()) s->add_local6({0, local_kind::vip, has_listener, 0, vip});
+        else s->add_local({rte_cpu_to_be_32(vip.v4()), local_kind::vip, has_listener, 0, {}});
     }
     std::vector<config::local_address> made;
     if (!plan) made = config::local_addresses_by_port(cfg);
     const std::vector<config::local_address> &laddrs = plan ? *plan : made;
     s->port_laddrs.resize(std::max<size_t>({ports.size(), cfg.ports.size(), 1}));
+    s->port_laddrs6.resize(s->port_laddrs.size());
     for (size_t i = 0; i < laddrs.size(); i++) {
-        s->laddrs.push_back(rte_cpu_to_be_32(laddrs[i].ip.v4()));
+        const net::ip_addr &a = laddrs[i].ip;
+        uint16_t index = static_cast<uint16_t>(i);
+        s->laddrs.push_back(a.is_v6() ? 0 : rte_cpu_to_be_32(a.v4()));
+        s->laddr6.push_back(a.is_v6() ? a : net::ip_addr{});
         s->laddr_port.push_back(static_cast<uint8_t>(laddrs[i].port));
-        s->laddr_rss_part.push_back(net::address_part(s->laddrs.back()));
-        s->port_laddrs[laddrs[i].port].push_back(static_cast<uint16_t>(i));
-        s->add_local({s->laddrs.back(), local_kind::laddr, false, static_cast<uint16_t>(i)});
+        // (IPv6 laddrs are dealt by share: see worker::take_lport6)
+        s->laddr_rss_part.push_back(a.is_v6() ? 0 : net::address_part(s->laddrs.back()));
+        (a.is_v6() ? s->port_laddrs6 : s->port_laddrs)[laddrs[i].port].push_back(index);
+        if (a.is_v6()) s->add_local6({0, local_kind::laddr, false, index, a});
+        else s->add_local({s->laddrs.back(), local_kind::laddr, false, index, {}});
     }
-    for (size_t p = 0; p < ports.size(); p++)
-        s->add_local({ports[p].ip, local_kind::port, false, static_cast<uint16_t>(p)});
+    for (size_t p = 0; p < ports.size(); p++) {
+        s->add_local({ports[p].ip, local_kind::port, false, static_cast<uint16_t>(p), {}});
+        if (!ports[p].ip6.none()) s->add_local6({0, local_kind::port, false, static_cast<uint16_t>(p), ports[p].ip6});
+    }
 
     for (const config::listener &cl : cfg.listeners)
         if (auto added = add_listener(*s, cfg, cl, slots, health); !added) return added.err();
@@ -180,7 +188,7 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
 
     for (const auto &p : cfg.ports)
         for (const auto &n : p.static_neighbours) {
-            dataplane::neighbour_rt rt{rte_cpu_to_be_32(n.ip.v4()), {}};
+            dataplane::neighbour_rt rt{n.ip, {}};
             std::memcpy(rt.mac.addr_bytes, n.mac.data(), 6);
             s->static_neighbours.push_back(rt);
         }

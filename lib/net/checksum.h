@@ -33,6 +33,24 @@ inline uint32_t csum_replace16(uint32_t sum, uint16_t from, uint16_t to) {
     return sum + static_cast<uint16_t>(~from) + to;
 }
 
+// Delta contributed by replacing `n_from` bytes at `from` with `n_to` bytes at `to` (each
+// an even length, read as 16-bit words the way the checksum field is): an IPv6 address
+// for another, or for an IPv4 one (6->4 translation changes the pseudo-header's addresses).
+inline uint32_t csum_replace_bytes(uint32_t sum, const void *from, unsigned n_from, const void *to, unsigned n_to) {
+    const uint8_t *f = static_cast<const uint8_t *>(from), *t = static_cast<const uint8_t *>(to);
+    for (unsigned i = 0; i + 1 < n_from; i += 2) {
+        uint16_t w;
+        __builtin_memcpy(&w, f + i, 2);
+        sum += static_cast<uint16_t>(~w);
+    }
+    for (unsigned i = 0; i + 1 < n_to; i += 2) {
+        uint16_t w;
+        __builtin_memcpy(&w, t + i, 2);
+        sum += w;
+    }
+    return sum;
+}
+
 // Negate a folded delta: applying `delta` then `csum_negate(delta)` is the identity.
 inline uint16_t csum_negate(uint16_t delta) { return static_cast<uint16_t>(~delta); }
 

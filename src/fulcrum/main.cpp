@@ -213,7 +213,7 @@ int main(int argc, char **argv) {
     if (int rc = parse_options(argc - eal_args, argv + eal_args, o); rc >= 0) return rte_eal_cleanup(), rc;
     auto cfg = config::load_with_state(o.config_path, o.state_path);
     if (cfg)
-        if (auto v4 = deploy::ipv4_only(cfg.value()); !v4) cfg = v4.err();
+        if (auto ok = deploy::forwardable(cfg.value()); !ok) cfg = ok.err();
     auto lcores = cfg ? worker_lcores(cfg.value()) : result<std::vector<unsigned>>(cfg.err());
     if (!lcores) {
         std::fprintf(stderr, "fulcrum: config error: %s\n", lcores.err().message().c_str());

@@ -158,7 +158,7 @@ TEST_CASE("neighbours: static entries are kept against ARP; unused learned ones 
     bench_parts t;
     t.snap.neigh_timeout_s = 60;
     neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
+    n.add_static({{neigh_table::key4(be(net::backend(0))), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     n.learn(be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x99}}, false);
     CHECK(n.find(be(net::backend(0)))->mac.addr_bytes[5] == 0x21);
     CHECK(n.counts().neighbour_static_kept == 1);
@@ -200,7 +200,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
           "[components][synproxy]") {
     bench_parts t;
     neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    n.add_static({{be(net::backend(0)), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
+    n.add_static({{neigh_table::key4(be(net::backend(0))), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     side_table side(1024);
     std::array<uint8_t, 16> key{1, 2, 3};
     synproxy p(key, test_pool(), 1, side, n, *t.tx, t.drops, t.clock);
@@ -307,7 +307,8 @@ TEST_CASE("handoff: nothing without peers, one copy per peer, never a frame from
           "[components][handoff]") {
     bench_parts t;
     neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    n.add_static({{nip("10.0.0.2"), rte_ether_addr{{2, 0, 0, 0, 0, 2}}}, {nip("10.0.0.3"), rte_ether_addr{{2, 0, 0, 0, 0, 3}}}});
+    n.add_static({{neigh_table::key4(nip("10.0.0.2")), rte_ether_addr{{2, 0, 0, 0, 0, 2}}},
+                  {neigh_table::key4(nip("10.0.0.3")), rte_ether_addr{{2, 0, 0, 0, 0, 3}}}});
     handoff h(test_pool(), n, t.drops, t.clock);
     frame_spec s = conversation_frame();
     s.tcp_flags = ACK;

@@ -11,8 +11,10 @@ namespace fulcrum::test {
 
 using mac_t = std::array<uint8_t, 6>;
 using bytes = std::vector<uint8_t>;
+using addr6 = std::array<uint8_t, 16>;
 
 uint32_t ip(const char *dotted); // host order
+addr6 ip6(const char *text);     // inet_pton's reading
 inline uint32_t be(uint32_t host) { return __builtin_bswap32(host); } // to network order
 
 struct frame_spec {
@@ -30,6 +32,17 @@ struct frame_spec {
     uint16_t icmp_id = 1, icmp_seq = 1;
     bool udp_zero_checksum = false;
     std::string payload;
+    bool df = true; // IPv4: Don't Fragment
+    // IPv6: the addresses below instead of src/dst; `ttl` is the hop limit, `tos` the
+    // traffic class (IPv4: its TOS byte); icmp_* make ICMPv6 when proto is 58 (the four
+    // bytes after the checksum are icmp_id, icmp_seq).
+    bool v6 = false;
+    addr6 src6{}, dst6{};
+    uint8_t tos = 0;
+    uint8_t icmp_code = 0;
+    // IPv6 extension headers in order, each (type, its bytes after next-header and
+    // length), zero-padded to a multiple of 8; the builder chains them.
+    std::vector<std::pair<uint8_t, bytes>> ext;
 };
 
 bytes build_frame(const frame_spec &s);
@@ -39,7 +52,21 @@ bytes build_icmp_error(const mac_t &dst_mac, const mac_t &src_mac, uint32_t src,
                        uint8_t type, uint8_t code, uint16_t mtu, const bytes &quoted, size_t quote_len);
 bytes build_arp(uint16_t op, const mac_t &eth_dst, const mac_t &sha, uint32_t sip, const mac_t &tha, uint32_t tip);
 
-// Recompute every checksum of an IPv4 frame from scratch; true when all are right.
+// An ICMPv6 error (type, code, the 32-bit word after the checksum: MTU, pointer) quoting
+// `quoted`, an IPv6 packet (a built frame without its Ethernet header), cut to `quote_len`.
+bytes build_icmp6_error(const mac_t &dst_mac, const mac_t &src_mac, const addr6 &src, const addr6 &dst, uint8_t hops,
+                        uint8_t type, uint8_t code, uint32_t word, const bytes &quoted, size_t quote_len);
+// Neighbour Solicitation / Advertisement (hop limit 255) with a link-layer address option
+// (source for NS, target for NA) unless `lla` is null; `flags` the NA's R/S/O bits (top byte).
+bytes build_ns(const mac_t &eth_dst, const mac_t &eth_src, const addr6 &src, const addr6 &dst, const addr6 &target,
+               const mac_t *lla, uint8_t hops = 255);
+bytes build_na(const mac_t &eth_dst, const mac_t &eth_src, const addr6 &src, const addr6 &dst, const addr6 &target,
+               uint8_t flags, const mac_t *lla, uint8_t hops = 255);
+// ff02::1:ffXX:XXXX of a target, and its MAC 33:33:ff:XX:XX:XX.
+addr6 solicited_node(const addr6 &target);
+mac_t multicast_mac(const addr6 &group);
+
+// Recompute every checksum of an IPv4 or IPv6 frame from scratch; true when all are right.
 bool checksums_valid(const bytes &frame);
 std::string hex(const bytes &b);
 
@@ -56,6 +83,14 @@ constexpr size_t tcp_seq = 38, tcp_ack = 42, tcp_doff = 46, tcp_flags = 47, tcp_
 constexpr size_t udp_len = 38, udp_csum = 40, udp_payload = 42;
 constexpr size_t icmp_type = 34, icmp_code = 35, icmp_csum = 36;
 } // namespace off
+
+// The same for an IPv6 frame without extension headers.
+namespace off6 {
+constexpr size_t ip = 14, plen = 18, next = 20, hops = 21, src = 22, dst = 38;
+constexpr size_t l4 = 54, sport = 54, dport = 56, tcp_seq = 58, tcp_ack = 62, tcp_flags = 67, tcp_csum = 70,
+                 tcp_options = 74, udp_len = 58, udp_csum = 60, icmp_type = 54, icmp_code = 55, icmp_csum = 56,
+                 icmp_word = 58;
+} // namespace off6
 
 // Big-endian fields of a frame.
 inline uint16_t get16(const bytes &f, size_t at) { return uint16_t(f[at] << 8 | f[at + 1]); }

@@ -59,7 +59,7 @@ TEST_CASE("a runtime snapshot built by hand (no JSON, no config model) forwards 
     l.pick = dataplane::listener_rt::by_sequence;
     s->listeners.push_back(l);
     for (const auto &[a, m] : {std::pair{"10.0.0.50", client_mac}, std::pair{"10.0.0.21", backend_mac(0)}}) {
-        dataplane::neighbour_rt n{be(a), {}};
+        dataplane::neighbour_rt n{dataplane::neigh_table::key4(be(a)), {}};
         std::copy(m.begin(), m.end(), n.mac.addr_bytes);
         s->static_neighbours.push_back(n);
     }
