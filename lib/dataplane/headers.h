@@ -103,6 +103,7 @@ inline bool unspecified6(const uint8_t *a) {
     static const uint8_t zero[16] = {};
     return std::memcmp(a, zero, 16) == 0;
 }
+inline bool link_local6(const uint8_t *a) { return a[0] == 0xfe && (a[1] & 0xc0) == 0x80; }
 inline uint8_t traffic_class(const rte_ipv6_hdr *ip) { return static_cast<uint8_t>(rte_be_to_cpu_32(ip->vtc_flow) >> 20); }
 inline void ipv6_header(rte_ipv6_hdr *ip, uint8_t tclass, uint16_t payload, uint8_t proto, uint8_t hops,
                         const uint8_t *src, const uint8_t *dst) {

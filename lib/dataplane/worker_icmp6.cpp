@@ -124,7 +124,7 @@ void worker::handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len) {
     // host's kernel must not act on them either); router solicitations are not ours.
     if (type == icmp6_router_advert || type == icmp6_redirect || type == icmp6_router_solicit)
         return drop_pkt(m, drop::nd_ignored);
-    if (multicast6(ip->dst_addr)) // MLD queries and the like: the host's
+    if (multicast6(ip->dst_addr) || link_local6(ip->dst_addr)) // MLD queries and the like: the host's
         return to_kernel(m, in_port, drop::icmp_ignored, host_class::other);
     const local_entry *local = _snap->find_local6(ip->dst_addr);
     if (!local) return drop_pkt(m, drop::not_local);

@@ -112,6 +112,8 @@ void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected) {
     }
     if (!c) {
         const local_entry *local = _snap->find_local6(key.dst);
+        // The host's own link-local addresses (its kernel's, on the port's tap).
+        if (!local && link_local6(key.dst)) return to_kernel(m, in_port, drop::not_local, host_class::other);
         if (!local) return drop_pkt(m, drop::not_local);
         if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto, host_class::other);
         if (local->kind == local_kind::laddr) {

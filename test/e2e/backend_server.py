@@ -5,6 +5,7 @@ GET /health answers with the status code written in <log>.health (200 when absen
 test can make a backend fail its HTTP check while its port stays open."""
 import http.server
 import os
+import socket
 import socketserver
 import sys
 
@@ -36,6 +37,8 @@ class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
 
 if __name__ == "__main__":
     ip, port, name, log = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    if ":" in ip:  # an IPv6 address
+        Server.address_family = socket.AF_INET6
     srv = Server((ip, port), Handler)
     srv.name, srv.log = name, log
     open(log, "a").close()  # a restarted server keeps its log
