@@ -172,6 +172,43 @@ TEST_CASE("6->4 TCP: SYN with options, data, FIN both ways cross translated with
     CHECK(t.w().conns().in_use6() == 0); // the IPv6 pool entry went back with it
 }
 
+TEST_CASE("6->4 TCP: a client's reset reaches the backend translated and closes the connection", "[ipv6][fnat]") {
+    lb t(dual_config());
+    uint16_t id = 0;
+    auto syn = from_client6(t, 6, 80, SYN, 1000, 0);
+    t.send_one(build_frame(syn));
+    ++id;
+    t.send_one(build_frame(from_backend4(t, 6, SYN | ACK, 5000, 1001)));
+    auto ack = from_client6(t, 6, 80, ACK, 1001, 5001);
+    CHECK(hex(t.send_one(build_frame(ack))) == hex(build_frame(to_backend4(t, ack, id))));
+    auto rst = from_client6(t, 6, 80, RST | ACK, 1001, 5001);
+    CHECK(hex(t.send_one(build_frame(rst))) == hex(build_frame(to_backend4(t, rst, id))));
+    const auto *c = only_conn(t);
+    REQUIRE(c);
+    CHECK(c->state == tcp_state::close);
+}
+
+TEST_CASE("6->6 TCP: FIN both ways ends in TIME_WAIT and the entries go back", "[ipv6][fnat]") {
+    lb t(dual_config());
+    auto syn = from_client6(t, 6, 81, SYN, 1, 0);
+    syn.tcp_options = syn_options(1440);
+    CHECK(hex(t.send_one(build_frame(syn))) == hex(build_frame(to_backend6(t, syn))));
+    t.send_one(build_frame(from_backend6(t, 6, SYN | ACK, 100, 2)));
+    t.send_one(build_frame(from_client6(t, 6, 81, ACK, 2, 101)));
+    auto fin = from_client6(t, 6, 81, FIN | ACK, 2, 101);
+    CHECK(hex(t.send_one(build_frame(fin))) == hex(build_frame(to_backend6(t, fin))));
+    auto fin2 = from_backend6(t, 6, FIN | ACK, 101, 3);
+    CHECK(hex(t.send_one(build_frame(fin2))) == hex(build_frame(to_client6(t, fin2, 81))));
+    const auto *c = only_conn(t);
+    REQUIRE(c);
+    CHECK(c->state == tcp_state::time_wait);
+    auto last = from_client6(t, 6, 81, ACK, 3, 102);
+    CHECK(hex(t.send_one(build_frame(last))) == hex(build_frame(to_backend6(t, last))));
+    t.advance_seconds(11);
+    CHECK(t.w().conns().in_use() == 0);
+    CHECK(t.w().conns().in_use6() == 0);
+}
+
 TEST_CASE("6->6 TCP: handshake, data, reset cross full-NAT with exact bytes", "[ipv6][fnat]") {
     lb t(dual_config());
     auto syn = from_client6(t, 6, 81, SYN, 7000, 0);
