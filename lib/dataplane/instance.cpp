@@ -144,7 +144,7 @@ size_t instance::reclaim() {
 size_t instance::bytes_per_conn() const {
     if (_workers.empty()) return 0;
     const auto &t = _workers[0]->conns();
-    return t.bytes() / t.capacity();
+    return conn::conn_table::bytes_for(t.capacity()) / t.capacity(); // an IPv4 connection's (no IPv6 pool entry)
 }
 
 } // namespace fulcrum::dataplane

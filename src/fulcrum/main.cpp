@@ -177,6 +177,10 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     std::printf("fulcrum: connection table %u per worker, %zu bytes per connection "
                 "(64 B entry + both directions indexed + pool), %.1f MiB per worker\n",
                 dp.worker_at(0).conns().capacity(), dp.bytes_per_conn(), double(dp.worker_at(0).conns().bytes()) / (1 << 20));
+    if (uint32_t n6 = dp.worker_at(0).conns().capacity6())
+        std::printf("fulcrum: IPv6 pool %u per worker: an IPv6 connection takes %zu bytes (%zu + %zu of the pool)\n", n6,
+                    dp.bytes_per_conn() + conn::conn_table::bytes_per_addr6, dp.bytes_per_conn(),
+                    conn::conn_table::bytes_per_addr6);
     std::printf("fulcrum: capacity %s\n",
                 config::describe(config::capacity_of(cfg, uint32_t(lcores.size())), cfg, uint32_t(lcores.size())).c_str());
     std::fflush(stdout);

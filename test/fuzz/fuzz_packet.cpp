@@ -36,6 +36,18 @@ extern "C" int LLVMFuzzerInitialize(int *, char ***) {
     // Segments of unknown connections are handed to two cluster peers (one resolved).
     cfg["cluster"] = {{"nodes", {"10.0.0.2", "10.0.0.3"}}, {"handoff_rate", 100000}};
     cfg["ports"][0]["static_neighbours"].push_back({{"ip", "10.0.0.2"}, {"mac", "02:00:00:00:00:72"}});
+    // IPv6 beside it (test/fuzz/ipv6_seeds.py): VIP 2001:db8::10, tcp/80 and udp/53 to the
+    // IPv4 backends (6->4), tcp/82 to [2001:db8::31] (6->6, its neighbour resolved by ND).
+    cfg["ports"][0]["address6"] = "2001:db8::1/64";
+    cfg["ports"][0]["static_neighbours"].push_back({{"ip", "2001:db8::50"}, {"mac", "02:00:00:00:00:50"}});
+    cfg["vips"].push_back("2001:db8::10");
+    cfg["local_addresses"].push_back("2001:db8::100");
+    cfg["vserver_groups"] = {{{"VServerGroupId", "rsp-6"},
+                              {"BackendServers", {{{"ServerId", "i-6"}, {"ServerIp", "2001:db8::31"}, {"Port", 8082}}}}}};
+    cfg["listeners"].push_back({{"VIP", "2001:db8::10"}, {"Protocol", "tcp"}, {"ListenerPort", 80}, {"BackendServerPort", 8080}});
+    cfg["listeners"].push_back({{"VIP", "2001:db8::10"}, {"Protocol", "udp"}, {"ListenerPort", 53}, {"BackendServerPort", 5353}});
+    cfg["listeners"].push_back({{"VIP", "2001:db8::10"}, {"Protocol", "tcp"}, {"ListenerPort", 82},
+                                {"BackendServerPort", 1}, {"VServerGroupId", "rsp-6"}});
     box = new test::lb(cfg); // lives as long as the process
     return 0;
 }
