@@ -4,6 +4,8 @@
   config.py base FLOWS LADDRS CAPACITY     the memif pair: TCP and UDP listeners on VIP
                                            10.0.0.10:80, three backends behind the server port
   config.py alone CFG MBUFS                CFG on one net_pcap port (worker alone)
+  config.py ipv6 CFG                       an alone CFG made dual-stack: udp/80 on VIP 2001:db8::10 to
+                                           the IPv4 backends (6->4), udp/81 to three IPv6 ones (6->6)
   config.py scaling CFG WORKERS RSS MBUFS  CFG on one net_pcap port with WORKERS and rss mode RSS
   config.py flood CFG SYNPROXY             CFG with SynProxy SYNPROXY and the default threshold
   config.py client_addr CFG FIELD          CFG with FIELD (ProxyProtocolV2Enabled, ToaEnabled) on
@@ -43,9 +45,13 @@ def one_port(c, mbufs, extra=None):
     nl = len(c["ports"][1]["local_addresses"])
     port = {"name": "p0", "device": "net_pcap0", "address": "10.0.0.1/24", "gateway": "10.0.0.2",
             "static_neighbours": c["ports"][0]["static_neighbours"] + c["ports"][1]["static_neighbours"]}
+    for k in ("address6", "gateway6"):  # (config.py ipv6 puts them on the first port)
+        if k in c["ports"][0]:
+            port[k] = c["ports"][0][k]
     port.update(extra or {})
     c["ports"] = [port]
-    c["local_addresses"] = ["10.0.0.%d" % (100 + i) for i in range(min(nl, 100))]
+    c["local_addresses"] = (["10.0.0.%d" % (100 + i) for i in range(min(nl, 100))] +
+                            [a for a in c.get("local_addresses", []) if ":" in a])
     c["default_server_group"] = [dict(b, ServerIp=b["ServerIp"].replace("10.0.2.", "10.0.0."))
                                  for b in c["default_server_group"]]
     for n in port["static_neighbours"]:
@@ -59,6 +65,21 @@ def main(argv):
         out = base(*(int(a) for a in args))
     elif what == "alone":
         out = one_port(json.load(open(args[0])), int(args[1]))
+    elif what == "ipv6":
+        out = json.load(open(args[0]))
+        p = out["ports"][0]
+        six = ["2001:db8::%x" % (0x11 + i) for i in range(3)]
+        p["address6"], p["gateway6"] = "2001:db8::1/64", "2001:db8::2"
+        p["static_neighbours"] += [{"ip": a, "mac": "02:00:00:00:01:01"} for a in ["2001:db8::2"] + six]
+        out["vips"].append("2001:db8::10")
+        out.setdefault("local_addresses", [])
+        out["local_addresses"] += ["2001:db8::%x" % (0x100 + i) for i in range(4)]
+        out["vserver_groups"] = [{"VServerGroupId": "rsp-6", "BackendServers": [
+            {"ServerId": "i-6%d" % i, "ServerIp": a, "Port": 8080} for i, a in enumerate(six)]}]
+        out["listeners"] += [
+            {"VIP": "2001:db8::10", "Protocol": "udp", "ListenerPort": 80, "BackendServerPort": 8080, "IdleTimeout": 3600},
+            {"VIP": "2001:db8::10", "Protocol": "udp", "ListenerPort": 81, "BackendServerPort": 1,
+             "VServerGroupId": "rsp-6", "IdleTimeout": 3600}]
     elif what == "scaling":
         c = json.load(open(args[0]))
         c["workers"] = int(args[1])

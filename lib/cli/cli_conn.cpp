@@ -2,6 +2,7 @@
 // [state S] [limit N]: the workers' connection tables, read from the control thread while
 // the workers run (an entry may be caught mid-update; nothing is locked or changed).
 #include "cli/cli.h"
+#include "net/addr.h"
 
 #include "config/parse.h"
 
@@ -55,9 +56,10 @@ bool parse_filter(const std::string &text, filter &f, std::string &err) {
 }
 
 bool matches(const conn::connection &c, const filter &f) {
-    if (f.client && c.cip != f.client) return false;
-    if (f.vip && c.vip != f.vip) return false;
-    if (f.backend && c.bip != f.backend) return false;
+    // (The address filters are IPv4: an IPv6 side matches none; conn.h has its layout.)
+    if (f.client && (conn::is_v6(c) || c.cip != f.client)) return false;
+    if (f.vip && (conn::is_v6(c) || c.vip != f.vip)) return false;
+    if (f.backend && (conn::dir_v6(c, 1) || c.bip != f.backend)) return false;
     if (f.proto && c.proto != f.proto) return false;
     if (f.state >= 0 && static_cast<int>(c.state) != f.state) return false;
     uint16_t p = rte_cpu_to_be_16(f.port);
@@ -78,10 +80,17 @@ void list(struct cmdline *cl, const filter &f) {
             if (++matched > f.limit) continue;
             shown++;
             auto ep = [](uint32_t ip, uint16_t port) { return ip_text(ip) + ":" + std::to_string(rte_be_to_cpu_16(port)); };
+            auto ep6 = [](const uint8_t *a, uint16_t port) {
+                return net::format_endpoint(net::ip_addr::from_v6(a), rte_be_to_cpu_16(port));
+            };
+            const bool v6 = conn::is_v6(c), back6 = conn::dir_v6(c, 1);
+            const conn::conn_addr6 a6 = v6 ? t.addr6(c) : conn::conn_addr6{};
             int32_t left = static_cast<int32_t>(c.expire_tick - w.now_tick());
             cmdline_printf(cl, "%-6u %-4s %-21s %-21s %-21s %-21s %-11s %.1fs\n", w.id(),
-                           c.proto == IPPROTO_TCP ? "tcp" : "udp", ep(c.cip, c.cport).c_str(), ep(c.vip, c.vport).c_str(),
-                           ep(c.laddr, c.lport).c_str(), ep(c.bip, c.bport).c_str(),
+                           c.proto == IPPROTO_TCP ? "tcp" : "udp", (v6 ? ep6(a6.cip, c.cport) : ep(c.cip, c.cport)).c_str(),
+                           (v6 ? ep6(a6.vip, c.vport) : ep(c.vip, c.vport)).c_str(),
+                           (back6 ? ep6(a6.laddr, c.lport) : ep(c.laddr, c.lport)).c_str(),
+                           (back6 ? ep6(a6.bip, c.bport) : ep(c.bip, c.bport)).c_str(),
                            c.proto == IPPROTO_TCP ? conn::tcp_state_name(c.state) : "-",
                            double(left) / conn::timer_wheel::ticks_per_second);
         }

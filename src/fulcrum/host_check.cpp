@@ -192,7 +192,10 @@ void check_memory(report &r, const config::instance &cfg, uint32_t workers) {
         r.ok("mbufs", std::to_string(cfg.mbufs) + " need " + human(need) + "; " + human(have) + " free in " + where);
     // Connection tables: ordinary memory (transparent huge pages), per worker, plus the
     // 16-byte side entry of each connection.
-    double per_worker = double(conn::conn_table::bytes_for(cfg.conn_capacity)) + 16.0 * cfg.conn_capacity;
+    // With IPv6 on a port, the IPv6 pool as well (one entry per connection: conn_table.h).
+    bool any6 = std::any_of(cfg.ports.begin(), cfg.ports.end(), [](const config::port &p) { return !p.address6.none(); });
+    double per_worker = double(conn::conn_table::bytes_for(cfg.conn_capacity, any6 ? cfg.conn_capacity : 0)) +
+                        16.0 * cfg.conn_capacity;
     double tables = per_worker * workers;
     double avail = double(meminfo_kb("MemAvailable")) * 1024;
     std::string what = std::to_string(workers) + " worker(s) x " + std::to_string(cfg.conn_capacity) + " connections need " +

@@ -1,6 +1,8 @@
 // IPv6 through a real worker, exact bytes against the test's own frame builder: 6->4 and
 // 6->6 full-NAT for TCP and UDP both ways, MSS, Neighbour Discovery, echo, ICMPv6 errors
 // and their translation, and malformed IPv6 dropped by reason.
+#include "config/parse.h"
+#include "deploy/snapshot_builder.h"
 #include "harness.h"
 
 #include <catch2/catch.hpp>
@@ -475,4 +477,33 @@ TEST_CASE("packet too big: generated for an oversize IPv6 packet, translated bot
     CHECK(hex(out) == hex(build_icmp6_error(client_mac, t.port->mac(), six::vip, six::client, 63, 2, 0, 1420,
                                             as_client_ip, 40 + 28)));
     (void)to_be;
+}
+
+TEST_CASE("what IPv6 does not do yet is refused by field, not forwarded wrongly", "[ipv6][config]") {
+    auto refused = [](nlohmann::json cfg) {
+        cfg["ports"][0]["device"] = "x";
+        auto parsed = fulcrum::config::parse_instance(cfg);
+        REQUIRE(parsed);
+        auto ok = fulcrum::deploy::forwardable(parsed.value());
+        return ok ? std::string() : ok.err().message();
+    };
+    auto cfg = dual_config();
+    CHECK(refused(cfg).empty());
+    auto on = cfg;
+    on["listeners"][2]["SynProxy"] = "on";
+    CHECK(refused(on) == "field 'listeners[2].VIP': is IPv6, which this build does not support yet for SynProxy on "
+                         "(IPv6 listeners run without it)");
+    auto pp = cfg;
+    pp["listeners"][3]["ProxyProtocolV2Enabled"] = "on";
+    CHECK(refused(pp) == "field 'listeners[3].VIP': is IPv6, which this build does not support yet for ProxyProtocolV2");
+    // An IPv4 listener on a group with an IPv6 backend schedules its IPv4 backends only.
+    auto mixed = dual_config();
+    mixed["default_server_group"].push_back({{"ServerId", "i-6b"}, {"ServerIp", "2001:db8::31"}, {"Weight", 100}});
+    lb t(mixed);
+    for (uint16_t p = 0; p < 20; p++) {
+        auto out = t.send_one(build_frame(client_segment(t.port->mac(), net::client, uint16_t(41000 + p), SYN, 1, 0)));
+        REQUIRE(!out.empty());
+        CHECK(get16(out, off::eth_type) == 0x0800);
+        CHECK(get32(out, off::ip_dst) == net::backend(0));
+    }
 }
