@@ -230,6 +230,7 @@ result<port_rt> start_port(const port_params &pp, rte_mempool *pool, uint32_t n_
     } else if (pp.steer == port_params::want::emulated && n_rx == n_workers) {
         p.steer = steering::emulated;
         p.reta_size = emulated_reta_size;
+        p.rss6 = true; // (net::rss_queue_of_frame hashes IPv6 TCP/UDP as a NIC does)
         note = "the traffic source splits frames by Fulcrum's key and a " + std::to_string(p.reta_size) + "-entry RETA";
     } else if (pp.steer != port_params::want::automatic) {
         p.steer = steering::redirect;
@@ -237,7 +238,10 @@ result<port_rt> start_port(const port_params &pp, rte_mempool *pool, uint32_t n_
     } else if (!no_rss && !(no_rss = program_reta(id, info, n_rx))) {
         p.steer = steering::rss;
         p.reta_size = info.reta_size;
+        constexpr uint64_t rss_l4_v6 = RTE_ETH_RSS_NONFRAG_IPV6_TCP | RTE_ETH_RSS_NONFRAG_IPV6_UDP;
+        p.rss6 = (info.flow_type_rss_offloads & rss_l4_v6) == rss_l4_v6;
         note = "key and " + std::to_string(info.reta_size) + "-entry RETA programmed and read back";
+        if (!p.rss6) note += "; no RSS over IPv6 TCP and UDP ports (IPv6 laddrs by redirect)";
     } else if (auto no_flow = n_rx < n_workers ? std::optional<std::string>("fewer rx queues than workers")
                                                : install_flow_rules(id, pp.laddrs, n_rx)) {
         p.steer = steering::redirect;

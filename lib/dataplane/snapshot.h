@@ -44,6 +44,7 @@ struct port_rt {
     steering steer = steering::single;
     uint16_t rx_queues = 1;
     uint16_t reta_size = 0; // rss, emulated
+    bool rss6 = false;      // rss, emulated: the hash takes IPv6 TCP/UDP ports too (IPv6 laddrs by RSS)
     uint32_t ip = 0, mask = 0, gateway = 0;
     rte_ether_addr mac{};
     uint16_t mtu = 1500;
@@ -74,7 +75,7 @@ struct backend_rt {
     uint16_t port;
     uint8_t weight;
     uint16_t slot;     // counters slot
-    uint32_t rss_part; // net::source_part(ip, port): its share of a reply's RSS hash
+    uint32_t rss_part; // net::source_part(ip, port) (source_part6): its share of a reply's RSS hash
     net::ip_addr ip6;  // an IPv6 backend's address (none() for IPv4)
     bool v6() const { return ip == 0; }
 };
@@ -159,7 +160,7 @@ class snapshot {
     std::vector<port_rt> ports;
     std::vector<uint32_t> laddrs;          // network order (0: IPv6, see laddr6); index = laddr index of the pools
     std::vector<uint8_t> laddr_port;       // the port each laddr belongs to
-    std::vector<uint32_t> laddr_rss_part;  // net::address_part(laddr)
+    std::vector<uint32_t> laddr_rss_part;  // net::address_part(laddr) (address_part6)
     std::vector<std::vector<uint16_t>> port_laddrs; // by port: its IPv4 laddr indices
     std::vector<listener_rt> listeners;
     std::vector<backend_rt> backends;  // listener l's backends start at l.backend_offset

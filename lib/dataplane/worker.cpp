@@ -38,16 +38,22 @@ bool bgp_with_neighbour(const snapshot &s, const flow_key &k) {
 }
 
 // Per laddr: its port's RETA size when replies are steered by RSS, else 0 (by share).
+// An IPv6 laddr only where the port's hash takes IPv6 ports (rss6).
 std::vector<uint32_t> rss_buckets(const snapshot &s) {
     std::vector<uint32_t> b;
     for (size_t l = 0; l < s.laddrs.size(); l++) {
         size_t p = l < s.laddr_port.size() ? s.laddr_port[l] : 0;
-        // (IPv6 laddrs are dealt by share: the Toeplitz parts here are IPv4's.)
-        bool rss = p < s.ports.size() && s.laddrs[l] != 0 &&
+        bool v6 = s.laddrs[l] == 0;
+        bool rss = p < s.ports.size() && (!v6 || s.ports[p].rss6) &&
                    (s.ports[p].steer == steering::rss || s.ports[p].steer == steering::emulated);
         b.push_back(rss ? s.ports[p].reta_size : 0);
     }
     return b;
+}
+std::vector<bool> laddr_v6(const snapshot &s) {
+    std::vector<bool> v6;
+    for (uint32_t a : s.laddrs) v6.push_back(a == 0);
+    return v6;
 }
 
 } // namespace
@@ -57,7 +63,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _listener_counters(socket_array<flow_counters>("listener counters", max_listener_slots, p.socket)),
       _backend_counters(socket_array<flow_counters>("backend counters", max_backend_slots, p.socket)),
       _idle_timeout_s(max_listener_slots), _conns(p.conn_capacity, conn::conn_table::first_touch::later, 0, p.conn_capacity6),
-      _wheel(_conns), _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers),
+      _wheel(_conns), _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers, laddr_v6(*snap)),
       _tx(tx_port_ids(*snap), static_cast<uint16_t>(p.id), _drops), _neigh(p.id, p.neighbour_capacity, p.socket, p.pool, _tx, _drops, _clock),
       _side(p.conn_capacity), _synproxy(p.cookie_key, p.pool, p.n_workers, _side, _neigh, _tx, _drops, _clock),
       _client_addr(p.pool, _neigh, _drops), _handoff(p.pool, _neigh, _drops, _clock),

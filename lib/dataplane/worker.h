@@ -99,8 +99,8 @@ class worker {
     bool icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
     bool too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t reserve = 0);
     // ICMPv6 (worker_icmp6.cpp): ND and echo, errors about connections, 6<->4 translation.
-    void handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len);
-    bool icmp6_error_for_conn(rte_mbuf *m, const local_entry &local);
+    void handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len, bool redirected);
+    bool icmp6_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
     void icmp6_to_v4(rte_mbuf *m, const connection &c, uint32_t len);
     bool icmp4_to_v6(rte_mbuf *m, const connection &c, uint32_t icmp_len);
     bool too_big6(rte_mbuf *m, const connection &c, unsigned dir, uint32_t mtu);
@@ -121,6 +121,8 @@ class worker {
     connection *refuse(rte_mbuf *m, const listener_rt *l, drop why);
     bool take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint32_t &laddr, uint16_t &lport);
     uint32_t reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const;
+    uint32_t reply_owner6(uint32_t l, const uint8_t *bip, uint16_t bport, uint16_t lport) const;
+    uint32_t rss_home(uint32_t l, uint32_t hash_without_laddr) const;
     bool evict_for_room();
     connection *due_first(bool finished_only);
     void flush_inserts();

@@ -270,10 +270,19 @@ bool worker::take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint
     return true;
 }
 
+// The worker a reply from the backend to laddr `l`:`lport` belongs to: for an RSS laddr
+// the queue the NIC picks (the same hash and RETA, entry j -> queue j % queues), else
+// lport % workers. Addresses and ports in network order.
 uint32_t worker::reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const {
     if (l >= _snap->laddrs.size() || !_lports.rss(l)) return laddr::owner_of_port(rte_be_to_cpu_16(lport), _n_workers);
-    // The queue the NIC would pick: the same hash and RETA (entry j -> queue j % queues).
-    uint32_t h = net::source_part(bip, bport) ^ _snap->laddr_rss_part[l] ^ net::port_part(lport);
+    return rss_home(l, net::source_part(bip, bport) ^ net::port_part(lport));
+}
+uint32_t worker::reply_owner6(uint32_t l, const uint8_t *bip, uint16_t bport, uint16_t lport) const {
+    if (l >= _snap->laddrs.size() || !_lports.rss(l)) return laddr::owner_of_port(rte_be_to_cpu_16(lport), _n_workers);
+    return rss_home(l, net::source_part6(bip, bport) ^ net::port_part6(lport));
+}
+uint32_t worker::rss_home(uint32_t l, uint32_t hash_without_laddr) const {
+    uint32_t h = hash_without_laddr ^ _snap->laddr_rss_part[l];
     return (h & (_lports.buckets(l) - 1)) % _snap->ports[_snap->laddr_port[l]].rx_queues;
 }
 

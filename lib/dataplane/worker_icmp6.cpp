@@ -110,7 +110,7 @@ void requote_ports(uint8_t *ql4, uint32_t ql4_len, uint8_t proto, uint32_t sum, 
 // ---------------------------------------------------------------------------------------
 // ICMPv6 to a local address (or, for ND, a solicited-node group)
 
-void worker::handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len) {
+void worker::handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len, bool redirected) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr *, l3_off);
     const uint32_t icmp_off = l3_off + ip6_len;
     uint8_t *icmp = rte_pktmbuf_mtod_offset(m, uint8_t *, icmp_off);
@@ -130,7 +130,7 @@ void worker::handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len) {
     if (!local) return drop_pkt(m, drop::not_local);
     bool error = type == icmp6_unreachable || type == icmp6_too_big || type == icmp6_time_exceeded ||
                  type == icmp6_param_problem;
-    if (error && local->kind != local_kind::port && icmp6_error_for_conn(m, *local)) return;
+    if (error && local->kind != local_kind::port && icmp6_error_for_conn(m, *local, redirected)) return;
     bool answer = type == icmp6_echo_request && icmp[1] == 0 && (local->kind != local_kind::vip || local->has_listener);
     if (!answer)
         return local->kind == local_kind::vip ? drop_pkt(m, drop::icmp_ignored)
@@ -164,7 +164,7 @@ void worker::handle_icmp6(rte_mbuf *m, uint8_t in_port, uint32_t len) {
 // one (the caller then treats it as any other ICMPv6). Translated to the connection's
 // other side as worker_icmp.cpp does for IPv4; toward an IPv4 backend (6->4) the message
 // becomes ICMPv4 (icmp6_to_v4).
-bool worker::icmp6_error_for_conn(rte_mbuf *m, const local_entry &local) {
+bool worker::icmp6_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr *, l3_off);
     const uint32_t icmp_off = l3_off + ip6_len;
     uint32_t len = rte_be_to_cpu_16(ip->payload_len);
@@ -184,6 +184,15 @@ bool worker::icmp6_error_for_conn(rte_mbuf *m, const local_entry &local) {
     key.proto = q->proto;
     unsigned dir;
     connection *c = _conns.lookup(key, _conns.hash(key), dir);
+    if (!c && local.kind == local_kind::laddr && !redirected) {
+        // The lport's owner has it (the error's own hash put it on this queue).
+        uint32_t owner = reply_owner6(local.index, key.src, qd, qs);
+        if (owner != _id) {
+            if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) drop_pkt(m, drop::redirect_full);
+            else _counters.redirected_out++;
+            return true;
+        }
+    }
     // dir 0: the quote was vip -> client (an error from the client side, to the VIP);
     // dir 1: laddr6 -> backend (6->6, from the backend side, to the laddr).
     if (!c || (dir == 0) != (local.kind == local_kind::vip)) return false;

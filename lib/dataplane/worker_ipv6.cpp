@@ -77,7 +77,7 @@ void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected) {
     }
 
     const uint32_t l4_off = l3_off + ip6_len;
-    if (next == IPPROTO_ICMPV6) return handle_icmp6(m, in_port, payload);
+    if (next == IPPROTO_ICMPV6) return handle_icmp6(m, in_port, payload, redirected);
     if (multicast6(ip->dst_addr) || unspecified6(ip->src_addr)) return drop_pkt(m, drop::bad_src_addr);
 
     conn::flow_key6 key;
@@ -118,8 +118,8 @@ void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected) {
         if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto, host_class::other);
         if (local->kind == local_kind::laddr) {
             if (_snap->probe_reply_port(key.dport())) return to_kernel(m, in_port, drop::no_conn, host_class::lifeline);
-            // IPv6 laddrs are dealt by share: the lport says whose it is.
-            uint32_t owner = laddr::owner_of_port(rte_be_to_cpu_16(key.dport()), _n_workers);
+            // A reply to an lport another worker owns goes home through its redirect ring.
+            uint32_t owner = reply_owner6(local->index, key.src, key.sport(), key.dport());
             if (redirected || owner == _id) return drop_pkt(m, drop::no_conn);
             if (rte_ring_mp_enqueue(_redirect_to[owner], m) != 0) return drop_pkt(m, drop::redirect_full);
             _counters.redirected_out++;

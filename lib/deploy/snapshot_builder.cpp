@@ -78,7 +78,8 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
         if (!slot) return slot.err();
         uint8_t w = master_slave ? 100 : up(*m.b) ? m.b->weight : 0;
         if (m.b->ip.is_v6()) {
-            s.backends.push_back({0, rte_cpu_to_be_16(m.port), w, slot.value(), 0, m.b->ip});
+            s.backends.push_back({0, rte_cpu_to_be_16(m.port), w, slot.value(),
+                                  net::source_part6(m.b->ip.b.data(), rte_cpu_to_be_16(m.port)), m.b->ip});
         } else {
             uint32_t ip = rte_cpu_to_be_32(m.b->ip.v4());
             s.backends.push_back({ip, rte_cpu_to_be_16(m.port), w, slot.value(),
@@ -171,8 +172,7 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
         s->laddrs.push_back(a.is_v6() ? 0 : rte_cpu_to_be_32(a.v4()));
         s->laddr6.push_back(a.is_v6() ? a : net::ip_addr{});
         s->laddr_port.push_back(static_cast<uint8_t>(laddrs[i].port));
-        // (IPv6 laddrs are dealt by share: see worker::take_lport6)
-        s->laddr_rss_part.push_back(a.is_v6() ? 0 : net::address_part(s->laddrs.back()));
+        s->laddr_rss_part.push_back(a.is_v6() ? net::address_part6(a.b.data()) : net::address_part(s->laddrs.back()));
         (a.is_v6() ? s->port_laddrs6 : s->port_laddrs)[laddrs[i].port].push_back(index);
         if (a.is_v6()) s->add_local6({0, local_kind::laddr, false, index, a});
         else s->add_local({s->laddrs.back(), local_kind::laddr, false, index, {}});

@@ -7,17 +7,24 @@
 namespace fulcrum::laddr {
 
 laddr_pool::laddr_pool(const std::vector<uint32_t> &rss_buckets, uint16_t port_min, uint16_t port_max,
-                       uint32_t worker, uint32_t n_workers)
+                       uint32_t worker, uint32_t n_workers, const std::vector<bool> &v6)
     : _port_min(port_min) {
-    for (uint32_t p = port_min; p <= port_max; p++)
-        _lport_bits.push_back(static_cast<uint16_t>(net::port_part(htons(static_cast<uint16_t>(p)))));
-    for (uint32_t buckets : rss_buckets) {
-        laddr_rotations lr{static_cast<uint32_t>(_rotations.size()), buckets > 1 ? buckets : 1, 0};
+    auto is_v6 = [&](size_t l) { return l < v6.size() && v6[l]; };
+    bool rss6 = false;
+    for (size_t l = 0; l < rss_buckets.size(); l++) rss6 |= rss_buckets[l] > 1 && is_v6(l);
+    for (uint32_t p = port_min; p <= port_max; p++) {
+        uint16_t port_be = htons(static_cast<uint16_t>(p));
+        _lport_bits.push_back(static_cast<uint16_t>(net::port_part(port_be)));
+        if (rss6) _lport_bits6.push_back(static_cast<uint16_t>(net::port_part6(port_be)));
+    }
+    for (size_t l = 0; l < rss_buckets.size(); l++) {
+        uint32_t buckets = rss_buckets[l];
+        laddr_rotations lr{static_cast<uint32_t>(_rotations.size()), buckets > 1 ? buckets : 1, 0, buckets > 1 && is_v6(l)};
         // Each rotation's lports in ascending order.
         std::vector<std::vector<uint16_t>> by_bucket(lr.buckets);
         for (uint32_t p = port_min; p <= port_max; p++) {
             auto lport = static_cast<uint16_t>(p);
-            if (lr.buckets > 1) by_bucket[bucket_of(lport, lr.buckets)].push_back(lport);
+            if (lr.buckets > 1) by_bucket[bucket_of(lport, lr.buckets, lr.v6)].push_back(lport);
             else if (owner_of_port(lport, n_workers) == worker) by_bucket[0].push_back(lport);
         }
         for (const auto &ports : by_bucket) {

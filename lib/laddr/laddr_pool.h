@@ -22,6 +22,8 @@
 //     (buckets - 1): the NIC then delivers the reply to t's queue, its own. For one
 //     backend a given lport sends its reply to exactly one queue, so two workers can
 //     never hand out the same (backend, laddr, lport): no sharing, no atomics.
+//     An IPv6 laddr's rotations sort by the port's share of the IPv6 tuple's hash
+//     (net::port_part6: the port stands at byte 34 of 36, so its share differs).
 #pragma once
 
 #include <cstddef>
@@ -34,14 +36,18 @@ inline uint32_t owner_of_port(uint16_t lport, uint32_t n_workers) { return lport
 
 class laddr_pool {
   public:
-    // rss_buckets[l]: 0 to deal laddr l by share, else its port's RETA size (a power of two).
+    // rss_buckets[l]: 0 to deal laddr l by share, else its port's RETA size (a power of
+    // two); v6[l] (missing: false): laddr l is IPv6.
     laddr_pool(const std::vector<uint32_t> &rss_buckets, uint16_t port_min, uint16_t port_max, uint32_t worker,
-               uint32_t n_workers);
+               uint32_t n_workers, const std::vector<bool> &v6 = {});
 
     bool rss(uint32_t laddr) const { return _laddrs[laddr].buckets > 1; }
     uint32_t buckets(uint32_t laddr) const { return _laddrs[laddr].buckets; }
-    // The low bits of port_part(lport): its bucket in an RSS laddr of `buckets` buckets.
-    uint32_t bucket_of(uint16_t lport, uint32_t buckets) const { return _lport_bits[lport - _port_min] & (buckets - 1); }
+    // The low bits of port_part(lport) (port_part6 for an IPv6 laddr): its bucket in an
+    // RSS laddr of `buckets` buckets.
+    uint32_t bucket_of(uint16_t lport, uint32_t buckets, bool v6 = false) const {
+        return (v6 ? _lport_bits6 : _lport_bits)[lport - _port_min] & (buckets - 1);
+    }
 
     // The next candidate lport (host order) of `laddr`'s `bucket` (0 for a laddr dealt by
     // share); false when that bucket holds none.
@@ -72,9 +78,11 @@ class laddr_pool {
         uint32_t first;   // index of its first rotation
         uint32_t buckets; // 1: by share
         uint32_t ports;   // in all its rotations
+        bool v6;
     };
     uint16_t _port_min;
-    std::vector<uint16_t> _lport_bits; // by lport - port_min
+    std::vector<uint16_t> _lport_bits;  // by lport - port_min
+    std::vector<uint16_t> _lport_bits6; // the same for IPv6 tuples (only with an IPv6 RSS laddr)
     std::vector<uint16_t> _store;      // every rotation's ports, one after another
     std::vector<rotation> _rotations;
     std::vector<laddr_rotations> _laddrs;

@@ -8,10 +8,13 @@
 
 namespace fulcrum::net {
 
-unsigned port_rank(unsigned bits) {
+unsigned port_rank(unsigned bits, bool v6) {
     // Gaussian elimination over GF(2) of the images of the 16 single-bit ports.
     uint32_t rows[16];
-    for (int i = 0; i < 16; i++) rows[i] = port_part(htons(static_cast<uint16_t>(1u << i))) & ((1u << bits) - 1);
+    for (int i = 0; i < 16; i++) {
+        uint16_t port = htons(static_cast<uint16_t>(1u << i));
+        rows[i] = (v6 ? port_part6(port) : port_part(port)) & ((1u << bits) - 1);
+    }
     unsigned rank = 0;
     for (unsigned bit = 0; bit < bits; bit++) {
         int pivot = -1;
@@ -36,7 +39,7 @@ void randomize_rss_key() {
         uint8_t old[rss_key_size];
         std::copy(std::begin(rss_key), std::end(rss_key), old);
         std::copy(std::begin(k), std::end(k), rss_key);
-        if (port_rank(12) == 12) return;
+        if (port_rank(12) == 12 && port_rank(12, true) == 12) return;
         std::copy(std::begin(old), std::end(old), rss_key);
     }
 }

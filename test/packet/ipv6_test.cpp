@@ -479,6 +479,56 @@ TEST_CASE("packet too big: generated for an oversize IPv6 packet, translated bot
     (void)to_be;
 }
 
+TEST_CASE("two workers: an advertisement one hears releases the SYN the other holds; a 6->6 reply and an ICMPv6 error "
+          "about the connection that land on the other's queue go home",
+          "[ipv6][multicore]") {
+    lb t(dual_config(false), 2); // one queue each, replies by share (lport % 2)
+    mac_t mine = t.port->mac();
+    auto run = [&](int polls) {
+        for (int i = 0; i < polls; i++) t.poll_all();
+        return t.port->collect();
+    };
+    auto syn = from_client6(t, 6, 81, SYN, 7000, 0);
+    t.port->inject(build_frame(syn), 0); // worker 0's: lport 1024
+    auto out = run(2);
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_ns(multicast_mac(solicited_node(six::backend)), mine, six::port,
+                                      solicited_node(six::backend), six::backend, &mine)));
+    t.port->inject(build_na(mine, six::backend_mac, six::backend, six::port, six::backend, 0x60, &six::backend_mac), 1);
+    out = run(2); // worker 1 learns and tells worker 0, which sends the SYN it held
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_frame(to_backend6(t, syn))));
+
+    auto synack = from_backend6(t, 6, SYN | ACK, 9000, 7001);
+    t.port->inject(build_frame(synack), 1);
+    out = run(3);
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(build_frame(to_client6(t, synack, 81))));
+    CHECK(t.w(1).counters().redirected_out == 1);
+    CHECK(t.w(0).counters().redirected_in == 1);
+
+    auto data = from_client6(t, 6, 81, ACK, 7001, 9001, std::string(200, 'd'));
+    t.port->inject(build_frame(data), 0);
+    out = run(2);
+    REQUIRE(out.size() == 1);
+    // A router on the backend's side says 1400 about it, to the laddr: it lands on worker
+    // 1's queue, goes home, and reaches the client about the packet as it sent it.
+    bytes sent_ip(out[0].begin() + 14, out[0].end());
+    t.port->inject(build_icmp6_error(mine, six::backend_mac, six::stranger, six::laddr, 64, 2, 0, 1400, sent_ip,
+                                     sent_ip.size()),
+                   1);
+    out = run(3);
+    REQUIRE(out.size() == 1);
+    auto as_client = data;
+    as_client.ttl = 63; // the hop limit the backend's side saw
+    bytes as_client_frame = build_frame(as_client);
+    bytes as_client_ip(as_client_frame.begin() + 14, as_client_frame.end());
+    CHECK(hex(out[0]) == hex(build_icmp6_error(client_mac, mine, six::vip, six::client, 63, 2, 0, 1400, as_client_ip,
+                                               as_client_ip.size())));
+    CHECK(t.w(1).counters().redirected_out == 2);
+    CHECK(t.w(1).conns().in_use() == 0);
+}
+
 TEST_CASE("what IPv6 does not do yet is refused by field, not forwarded wrongly", "[ipv6][config]") {
     auto refused = [](nlohmann::json cfg) {
         cfg["ports"][0]["device"] = "x";

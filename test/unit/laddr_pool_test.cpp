@@ -6,6 +6,8 @@
 #include <arpa/inet.h>
 #include <rte_thash.h>
 
+#include <array>
+#include <cstring>
 #include <map>
 #include <random>
 #include <set>
@@ -58,6 +60,94 @@ TEST_CASE("Fulcrum's Toeplitz agrees with DPDK's rte_softrss and is the XOR of i
         REQUIRE((net::source_part(htonl(src), htons(sport)) ^ net::address_part(htonl(dst)) ^ net::port_part(htons(dport))) ==
                 ours);
     }
+}
+
+namespace {
+// rte_softrss's view of an IPv6 tuple: nine host-order words (source, destination,
+// source port << 16 | destination port), as rte_thash_load_v6_addrs lays them out.
+uint32_t softrss6(const uint8_t *src, const uint8_t *dst, uint16_t sport, uint16_t dport) {
+    uint32_t words[9];
+    for (int i = 0; i < 4; i++) {
+        uint32_t s, d;
+        std::memcpy(&s, src + 4 * i, 4);
+        std::memcpy(&d, dst + 4 * i, 4);
+        words[i] = ntohl(s), words[4 + i] = ntohl(d);
+    }
+    words[8] = uint32_t(sport) << 16 | dport;
+    return rte_softrss(words, 9, net::rss_key);
+}
+std::array<uint8_t, 16> parse6(const char *text) {
+    std::array<uint8_t, 16> a{};
+    REQUIRE(inet_pton(AF_INET6, text, a.data()) == 1);
+    return a;
+}
+} // namespace
+
+TEST_CASE("IPv6 Toeplitz (36-byte tuples) agrees with the RSS verification suite and rte_softrss, and is the XOR of "
+          "its parts",
+          "[laddr][rss][ipv6]") {
+    // Microsoft's RSS verification suite, IPv6 with TCP ports (the default key).
+    struct vec {
+        const char *dst;
+        uint16_t dport;
+        const char *src;
+        uint16_t sport;
+        uint32_t hash;
+    } vectors[] = {{"3ffe:2501:200:3::1", 1766, "3ffe:2501:200:1fff::7", 2794, 0x40207d3d},
+                   {"ff02::1", 4739, "3ffe:501:8::260:97ff:fe40:efab", 14230, 0xdde51bbf},
+                   {"fe80::200:f8ff:fe21:67cf", 38024, "3ffe:1900:4545:3:200:f8ff:fe21:67cf", 44251, 0x02d1feef}};
+    for (const vec &v : vectors) {
+        auto src = parse6(v.src), dst = parse6(v.dst);
+        CHECK(net::rss_hash6(src.data(), dst.data(), htons(v.sport), htons(v.dport)) == v.hash);
+        CHECK(softrss6(src.data(), dst.data(), v.sport, v.dport) == v.hash);
+    }
+    std::mt19937 rng(11);
+    for (int i = 0; i < 10000; i++) {
+        uint8_t src[16], dst[16];
+        for (auto &b : src) b = uint8_t(rng());
+        for (auto &b : dst) b = uint8_t(rng());
+        uint16_t sport = uint16_t(rng()), dport = uint16_t(rng());
+        uint32_t reference = softrss6(src, dst, sport, dport);
+        REQUIRE(net::rss_hash6(src, dst, htons(sport), htons(dport)) == reference);
+        REQUIRE((net::source_part6(src, htons(sport)) ^ net::address_part6(dst) ^ net::port_part6(htons(dport))) ==
+                reference);
+    }
+    CHECK(net::port_rank(12, true) == 12); // every RETA entry up to 4,096 reachable through the lport
+}
+
+TEST_CASE("by RSS, IPv6 laddrs: every lport a worker is offered sends its IPv6 reply to one of that worker's queues "
+          "(rte_softrss over the 36-byte tuple, a 128-entry RETA); an IPv4 laddr beside it keeps IPv4's buckets",
+          "[laddr][rss][ipv6]") {
+    constexpr uint32_t reta = 128, workers = 2;
+    auto laddr6 = parse6("2001:db8::100");
+    const uint32_t laddr4 = 0x0a000064;
+    std::vector<laddr_pool> pools;
+    for (uint32_t w = 0; w < workers; w++)
+        pools.emplace_back(std::vector<uint32_t>{reta, reta}, 1024, 65535, w, workers, std::vector<bool>{true, false});
+    std::mt19937 rng(13);
+    std::vector<size_t> per_queue(workers, 0);
+    uint32_t turn = 0;
+    for (int i = 0; i < 20000; i++) {
+        uint32_t w = rng() % workers;
+        uint8_t bip[16];
+        std::memcpy(bip, laddr6.data(), 16);
+        bip[15] = uint8_t(rng()), bip[14] = uint8_t(rng());
+        uint16_t bport = static_cast<uint16_t>(1024 + rng() % 64000);
+        uint32_t fixed = net::source_part6(bip, htons(bport)) ^ net::address_part6(laddr6.data());
+        uint16_t lport = 0;
+        REQUIRE(pools[w].next(0, pools[w].rss_bucket(0, fixed, w, workers, turn++), lport));
+        uint32_t queue = (softrss6(bip, laddr6.data(), bport, lport) & (reta - 1)) % workers;
+        REQUIRE(queue == w);
+        per_queue[queue]++;
+        // The IPv4 laddr (index 1) of the same pool, toward an IPv4 backend.
+        uint32_t bip4 = 0x0a000200 + rng() % 16;
+        uint32_t fixed4 = net::source_part(htonl(bip4), htons(bport)) ^ net::address_part(htonl(laddr4));
+        REQUIRE(pools[w].next(1, pools[w].rss_bucket(1, fixed4, w, workers, turn++), lport));
+        uint32_t tuple[3] = {bip4, laddr4, uint32_t(bport) << 16 | lport};
+        REQUIRE((rte_softrss(tuple, 3, net::rss_key) & (reta - 1)) % workers == w);
+    }
+    CHECK(per_queue[0] > 8000);
+    CHECK(per_queue[1] > 8000);
 }
 
 TEST_CASE("by RSS: 100,000 random reply tuples, every lport a worker is offered sends its reply to one of that "
@@ -124,6 +214,7 @@ TEST_CASE("a random RSS key per start: it differs, every RETA entry up to 4,096 
     net::randomize_rss_key();
     CHECK_FALSE(std::equal(std::begin(before), std::end(before), std::begin(net::rss_key)));
     CHECK(net::port_rank(12) == 12);
+    CHECK(net::port_rank(12, true) == 12);
     std::mt19937 rng(7);
     for (int i = 0; i < 2000; i++) {
         uint32_t src = rng(), dst = rng(), ports = rng();
