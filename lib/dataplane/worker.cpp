@@ -267,28 +267,41 @@ void worker::to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise, host_class 
 // Classification
 
 namespace {
-// The flow hash of a plain IPv4 TCP/UDP frame, read before full validation so the
-// burst's table lines can be prefetched; anything unusual takes the slow path.
-inline bool peek_flow_hash(const conn::conn_table &t, const rte_mbuf *m, uint32_t &h) {
-    constexpr uint32_t need = l3_off + sizeof(rte_ipv4_hdr) + 4;
-    if (m->data_len < need) return false;
+enum peeked : uint8_t { peek_none, peek_v4, peek_v6 };
+// The flow hash of a plain IPv4 or IPv6 TCP/UDP frame (IPv6: the transport header right
+// after the fixed one), read before full validation so the burst's table lines can be
+// prefetched; anything unusual takes the slow path.
+inline peeked peek_flow_hash(const conn::conn_table &t, const rte_mbuf *m, uint32_t &h) {
     const auto *eth = rte_pktmbuf_mtod(m, const rte_ether_hdr *);
-    if (eth->ether_type != rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) return false;
-    const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
-    if (ip->version_ihl != 0x45 || (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP))
-        return false;
-    h = t.hash(flow_key{ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
-    return true;
+    if (m->data_len >= l3_off + sizeof(rte_ipv4_hdr) + 4 && eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4)) {
+        const auto *ip = reinterpret_cast<const rte_ipv4_hdr *>(eth + 1);
+        if (ip->version_ihl != 0x45 || (ip->next_proto_id != IPPROTO_TCP && ip->next_proto_id != IPPROTO_UDP))
+            return peek_none;
+        h = t.hash(flow_key{ip->src_addr, ip->dst_addr, conn::load_ports(ip + 1), ip->next_proto_id});
+        return peek_v4;
+    }
+    if (m->data_len >= l3_off + sizeof(rte_ipv6_hdr) + 4 && eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6)) {
+        const auto *ip = reinterpret_cast<const rte_ipv6_hdr *>(eth + 1);
+        if (ip->proto != IPPROTO_TCP && ip->proto != IPPROTO_UDP) return peek_none;
+        conn::flow_key6 k;
+        std::memcpy(k.src, ip->src_addr, 16);
+        std::memcpy(k.dst, ip->dst_addr, 16);
+        k.ports = conn::load_ports(ip + 1), k.proto = ip->proto;
+        h = t.hash(k);
+        return peek_v6;
+    }
+    return peek_none;
 }
 } // namespace
 
 // A burst in two passes: the first hashes every packet and pulls its table bucket into
 // cache (a tight loop of independent loads keeps many misses in flight at once); the
 // second does the work, prefetching connection lines a few packets ahead now that the
-// buckets leading to them are in cache.
+// buckets leading to them are in cache, and for IPv6 the pool entries behind those
+// connections half as far ahead, once the connection lines have come in.
 void worker::process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port) {
     uint32_t hash[burst];
-    bool have[burst];
+    peeked have[burst];
     uint64_t bytes = 0;
     for (uint16_t i = 0; i < n; i++) {
         bytes += pkts[i]->pkt_len;
@@ -298,14 +311,17 @@ void worker::process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port) {
     _counters.rx_bytes += bytes;
     for (uint16_t i = 0; i < n; i++)
         if (have[i]) _conns.touch_bucket(hash[i]);
-    constexpr uint16_t ahead = 4;
+    constexpr uint16_t ahead = 4, ahead6 = 2;
     for (uint16_t i = 0; i < n && i < ahead; i++)
         if (have[i]) _conns.prefetch_conn(hash[i]);
     for (uint16_t i = 0; i < n; i++) {
         if (i + ahead < n && have[i + ahead]) _conns.prefetch_conn(hash[i + ahead]);
+        if (i + ahead6 < n && have[i + ahead6] == peek_v6) _conns.prefetch_addr6(hash[i + ahead6]);
         rte_mbuf *m = pkts[i];
         if (!have[i]) process(m, in_port);
-        else if (accept_frame(m, in_port)) handle_ipv4(m, in_port, false, &hash[i]);
+        else if (!accept_frame(m, in_port)) continue;
+        else if (have[i] == peek_v4) handle_ipv4(m, in_port, false, &hash[i]);
+        else handle_ipv6(m, in_port, false, &hash[i]);
     }
 }
 

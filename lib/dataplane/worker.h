@@ -87,7 +87,8 @@ class worker {
     void process_burst(rte_mbuf **pkts, uint16_t n, uint8_t in_port);
     bool accept_frame(rte_mbuf *m, uint8_t in_port);
     void handle_ipv4(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr);
-    void handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected); // worker_ipv6.cpp
+    // (hash: the flow key's, when the burst computed it)
+    void handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr); // worker_ipv6.cpp
     // The host's own frames, to the kernel through the port's tap, within the exception
     // path's rate; a lifeline (ARP replies, BGP with configured neighbours, health probe
     // replies) has a reserve other host traffic cannot use.

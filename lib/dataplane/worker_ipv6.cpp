@@ -36,7 +36,7 @@ uint32_t worker::source_key(const connection &c) const {
     return rte_hash_crc_8byte(hi, 0x64);
 }
 
-void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected) {
+void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash) {
     if (m->data_len < l3_off + ip6_len) return drop_pkt(m, drop::trunc_ip6);
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr *, l3_off);
     if ((rte_be_to_cpu_32(ip->vtc_flow) >> 28) != 6) return drop_pkt(m, drop::bad_ip_version);
@@ -101,7 +101,8 @@ void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected) {
     }
 
     unsigned dir = 0;
-    connection *c = _conns.lookup(key, _conns.hash(key), dir);
+    // (The burst's hash is of this very key: it only peeks frames without extension headers.)
+    connection *c = _conns.lookup(key, hash && !ext ? *hash : _conns.hash(key), dir);
     if (c && dir == 0 && key.proto == IPPROTO_TCP && conn::finished(*c)) {
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
         if ((tcp->tcp_flags & (tcp_syn | tcp_ack)) == tcp_syn) { // a new connection on a finished one's tuple
@@ -307,19 +308,23 @@ void worker::forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off)
         // RFC 7915 5.1: DF on packets over 1260 bytes (IPv6 paths carry 1280); smaller
         // ones may be fragmented on the IPv4 side, so they get an identification.
         bool set_df = total > 1260;
-        ip->packet_id = set_df ? 0 : rte_cpu_to_be_16(_ip_id++);
-        ip->fragment_offset = set_df ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
-        ip->time_to_live = static_cast<uint8_t>(hops - 1);
+        const uint16_t id = set_df ? 0 : rte_cpu_to_be_16(_ip_id++);
+        const uint16_t frag = set_df ? rte_cpu_to_be_16(RTE_IPV4_HDR_DF_FLAG) : 0;
+        const auto ttl = static_cast<uint8_t>(hops - 1);
+        ip->packet_id = id;
+        ip->fragment_offset = frag;
+        ip->time_to_live = ttl;
         ip->next_proto_id = proto;
         ip->src_addr = c.laddr;
         ip->dst_addr = c.bip;
-        ip->hdr_checksum = 0;
         if (op.tx_ip_cksum) {
+            ip->hdr_checksum = 0;
             m->l2_len = sizeof(rte_ether_hdr);
             m->l3_len = sizeof(rte_ipv4_hdr);
             m->ol_flags |= RTE_MBUF_F_TX_IPV4 | RTE_MBUF_F_TX_IP_CKSUM;
         } else {
-            ip->hdr_checksum = rte_ipv4_cksum(ip);
+            ip->hdr_checksum =
+                net::csum_ipv4_fields(tclass, rte_cpu_to_be_16(total), id, frag, ttl, proto, c.laddr, c.bip);
         }
     } else { // 4->6, toward the client: 20 bytes more
         auto *eth = reinterpret_cast<rte_ether_hdr *>(

@@ -90,4 +90,21 @@ inline uint16_t csum_ipv4_header(const void *hdr) {
     return csum_fold(static_cast<uint32_t>(sum >> 16) + static_cast<uint32_t>(sum & 0xffff));
 }
 
+// The checksum field of an IPv4 header without options, from its fields (multi-byte ones
+// in network order), without reading the header back: a header just written with stores
+// of mixed widths and then summed from memory stalls on store forwarding (6->4: a third
+// of the translation's time).
+inline uint16_t csum_ipv4_fields(uint8_t tos, uint16_t total_be, uint16_t id_be, uint16_t frag_be, uint8_t ttl,
+                                 uint8_t proto, uint32_t src_be, uint32_t dst_be) {
+    auto pair = [](uint8_t a, uint8_t b) {
+        uint8_t x[2] = {a, b};
+        uint16_t w;
+        __builtin_memcpy(&w, x, 2);
+        return w;
+    };
+    uint32_t sum = uint32_t(pair(0x45, tos)) + total_be + id_be + frag_be + pair(ttl, proto);
+    sum = csum_add32(csum_add32(sum, src_be), dst_be);
+    return static_cast<uint16_t>(~csum_fold(sum));
+}
+
 } // namespace fulcrum::net
