@@ -98,6 +98,7 @@ inline void turn_around(rte_mbuf *m, const rte_ether_addr &mac) {
 
 // IPv6 (worker_ipv6.cpp, worker_icmp6.cpp, nd.cpp).
 constexpr uint32_t ip6_len = sizeof(rte_ipv6_hdr);
+constexpr uint32_t min_mtu6 = 1280; // the least an IPv6 link carries (RFC 8200 5)
 inline bool multicast6(const uint8_t *a) { return a[0] == 0xff; }
 inline bool unspecified6(const uint8_t *a) {
     static const uint8_t zero[16] = {};

@@ -37,8 +37,9 @@ uint32_t write_syn_options(uint8_t *p, uint16_t mss, int8_t wscale, bool sack) {
 } // namespace
 
 synproxy::synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, uint32_t n_workers, side_table &side,
-                   neighbours &neigh, tx_buffers &tx, drop_counts &drops, const worker_clock &clock)
-    : _cookies(key), _pool(pool), _side(side), _neigh(neigh), _tx(tx), _drops(drops), _clock(clock),
+                   const conn::conn_table &conns, neighbours &neigh, tx_buffers &tx, drop_counts &drops,
+                   const worker_clock &clock)
+    : _cookies(key), _pool(pool), _side(side), _conns(conns), _neigh(neigh), _tx(tx), _drops(drops), _clock(clock),
       _waiting(waiting_slots), _order(waiting_slots), _half_open(max_listener_slots), _engaged(max_listener_slots),
       _held_budget(std::max<uint32_t>(16, (pool ? pool->size : 0) / (8 * std::max<uint32_t>(1, n_workers)))) {
     for (uint32_t i = waiting_slots; i-- > 0;) _free.push_back(static_cast<uint16_t>(i));
@@ -63,21 +64,25 @@ bool synproxy::engaged(const listener_rt &l, uint32_t threshold) {
     return on;
 }
 
-void synproxy::answer(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_key &key, const listener_rt &l,
-                      const snapshot &s) {
-    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
-    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
-    syn_options so = parse_syn_options(tcp);
-    uint32_t client_isn = rte_be_to_cpu_32(tcp->sent_seq);
-    net::cookie_options co{so.mss ? so.mss : uint16_t(536), so.wscale, so.sack};
-    uint32_t cookie = _cookies.make(key.src, key.dst, key.ports, client_isn, _clock.seconds(), co);
-
-    // The MSS we accept: the client-facing port's, and no more than the clamp; TOA's
-    // option takes 8 bytes of the client's first segment (client_addr.h).
-    uint16_t our_mss = static_cast<uint16_t>(s.ports[in_port].mtu - 40);
+// The MSS the SYN-ACK offers: the client-facing port's (less `headers`: 40 for IPv4,
+// 60 for IPv6), and no more than the clamp; TOA's option takes 8 bytes of the client's
+// first segment (client_addr.h).
+uint16_t synproxy::offered_mss(const listener_rt &l, const snapshot &s, uint8_t in_port, uint16_t headers) const {
+    uint16_t our_mss = static_cast<uint16_t>(s.ports[in_port].mtu - headers);
     if (s.mss_clamp) our_mss = std::min(our_mss, s.mss_clamp);
     if (l.client_addr == listener_rt::client_addr_toa) our_mss = static_cast<uint16_t>(our_mss - toa_len);
+    return our_mss;
+}
 
+// The cookie SYN-ACK over the client's SYN, in place, but for its IP header: MACs turned
+// around, ports swapped, the cookie (`make(client ISN, the SYN's options)`, a SYN without
+// MSS taken as `default_mss`) as our ISN, our options; returns the TCP header's length.
+template <class MakeCookie>
+uint32_t synproxy::syn_ack_tcp(rte_mbuf *m, uint8_t in_port, rte_tcp_hdr *tcp, uint16_t default_mss, uint16_t our_mss,
+                               const snapshot &s, MakeCookie make) {
+    syn_options so = parse_syn_options(tcp);
+    uint32_t client_isn = rte_be_to_cpu_32(tcp->sent_seq);
+    uint32_t cookie = make(client_isn, net::cookie_options{so.mss ? so.mss : default_mss, so.wscale, so.sack});
     turn_around(m, s.ports[in_port].mac);
     uint16_t sport = tcp->src_port;
     tcp->src_port = tcp->dst_port;
@@ -90,7 +95,19 @@ void synproxy::answer(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_
     uint32_t opt_len = write_syn_options(reinterpret_cast<uint8_t *>(tcp + 1), our_mss,
                                          so.wscale >= 0 ? int8_t(proxy_wscale) : int8_t(-1), so.sack);
     tcp->data_off = static_cast<uint8_t>((sizeof(rte_tcp_hdr) + opt_len) / 4 << 4);
-    uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + opt_len);
+    _counters.syn_cookies_sent++;
+    return static_cast<uint32_t>(sizeof(rte_tcp_hdr)) + opt_len;
+}
+
+void synproxy::answer(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_key &key, const listener_rt &l,
+                      const snapshot &s) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
+    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
+    uint32_t tcp_len = syn_ack_tcp(m, in_port, tcp, 536, offered_mss(l, s, in_port, 40), s,
+                                   [&](uint32_t isn, const net::cookie_options &co) {
+                                       return _cookies.make(key.src, key.dst, key.ports, isn, _clock.seconds(), co);
+                                   });
+    uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + tcp_len);
     ip->total_length = rte_cpu_to_be_16(ip_len);
     ip->time_to_live = 64;
     ip->packet_id = 0;
@@ -101,7 +118,24 @@ void synproxy::answer(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_
     tcp->cksum = 0;
     tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
     m->ol_flags = 0;
-    _counters.syn_cookies_sent++;
+    _tx.enqueue(in_port, m);
+}
+
+// IPv6: the same cookie over the 36-byte tuple and IPv6's MSS table; a SYN without an
+// MSS option means 1220 (RFC 8200 5: 1280 less the headers).
+void synproxy::answer6(rte_mbuf *m, uint8_t in_port, const conn::flow_key6 &key, const listener_rt &l,
+                       const snapshot &s) {
+    auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr *, l3_off);
+    auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l3_off + ip6_len);
+    uint32_t tcp_len = syn_ack_tcp(m, in_port, tcp, 1220, offered_mss(l, s, in_port, 60), s,
+                                   [&](uint32_t isn, const net::cookie_options &co) {
+                                       return _cookies.make6(key.src, key.dst, key.ports, isn, _clock.seconds(), co);
+                                   });
+    ipv6_header(ip, 0, static_cast<uint16_t>(tcp_len), IPPROTO_TCP, 64, key.dst, key.src);
+    m->data_len = m->pkt_len = l3_off + ip6_len + tcp_len; // (the SYN was at least as long: 74 bytes and more)
+    tcp->cksum = 0;
+    tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
+    m->ol_flags = 0;
     _tx.enqueue(in_port, m);
 }
 
@@ -114,33 +148,55 @@ bool synproxy::check_cookie(const rte_mbuf *m, uint32_t l4_off, const flow_key &
     return true;
 }
 
+bool synproxy::check_cookie6(const rte_mbuf *m, const conn::flow_key6 &key, net::cookie_options &out) const {
+    const auto *tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l3_off + ip6_len);
+    uint32_t cookie = rte_be_to_cpu_32(tcp->recv_ack) - 1, client_isn = rte_be_to_cpu_32(tcp->sent_seq) - 1;
+    auto o = _cookies.check6(key.src, key.dst, key.ports, client_isn, cookie, _clock.seconds());
+    if (!o) return false;
+    out = *o;
+    return true;
+}
+
+// The SYN to the backend with the client's ISN and options (as the cookie kept them),
+// from the laddr: IPv4, or IPv6 for a 6->6 connection. Its MSS fits the backend's port.
 void synproxy::send_backend_syn(connection &c, const waiting_conn &w, const snapshot &s) {
     rte_mbuf *m = rte_pktmbuf_alloc(_pool);
     if (!m) return; // the client's retransmission tries again
-    constexpr uint32_t max_len = sizeof(rte_ether_hdr) + sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + 12;
-    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, max_len));
-    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
-    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    const bool v6 = conn::dir_v6(c, 1);
+    const uint32_t l3_len = v6 ? ip6_len : sizeof(rte_ipv4_hdr);
+    const uint32_t max_len = sizeof(rte_ether_hdr) + l3_len + sizeof(rte_tcp_hdr) + 12;
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(rte_pktmbuf_append(m, static_cast<uint16_t>(max_len)));
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(reinterpret_cast<uint8_t *>(eth + 1) + l3_len);
     std::memset(eth, 0, max_len);
-    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-    uint16_t mss = std::min<uint16_t>(w.opts.mss, static_cast<uint16_t>(s.ports[c.out_port(0)].mtu - 40));
+    uint16_t mss = std::min<uint16_t>(w.opts.mss, static_cast<uint16_t>(s.ports[c.out_port(0)].mtu - l3_len - 20));
     uint32_t opt_len = write_syn_options(reinterpret_cast<uint8_t *>(tcp + 1), mss, w.opts.wscale, w.opts.sack);
-    uint16_t ip_len = static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + sizeof(rte_tcp_hdr) + opt_len);
-    rte_pktmbuf_trim(m, static_cast<uint16_t>(max_len - l3_off - ip_len));
-    own_segment_to_backend(ip, tcp, c, ip_len);
+    uint16_t tcp_len = static_cast<uint16_t>(sizeof(rte_tcp_hdr) + opt_len);
+    rte_pktmbuf_trim(m, static_cast<uint16_t>(max_len - l3_off - l3_len - tcp_len));
     tcp->sent_seq = rte_cpu_to_be_32(w.client_isn);
-    tcp->data_off = static_cast<uint8_t>((sizeof(rte_tcp_hdr) + opt_len) / 4 << 4);
+    tcp->data_off = static_cast<uint8_t>(tcp_len / 4 << 4);
     tcp->tcp_flags = tcp_syn;
     tcp->rx_win = rte_cpu_to_be_16(65535);
-    ip->hdr_checksum = rte_ipv4_cksum(ip);
-    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    if (v6) {
+        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
+        const conn::conn_addr6 &a = _conns.addr6(c);
+        ipv6_header(ip, 0, tcp_len, IPPROTO_TCP, 64, a.laddr, a.bip);
+        tcp->src_port = c.lport, tcp->dst_port = c.bport;
+        tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
+    } else {
+        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+        own_segment_to_backend(ip, tcp, c, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + tcp_len));
+        ip->hdr_checksum = rte_ipv4_cksum(ip);
+        tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+    }
     _counters.syn_proxy_backend_syns++;
     _neigh.send(m, c.out_port(0), _neigh.at(c.neigh[0]), s);
 }
 
-void synproxy::open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net::cookie_options &o,
+void synproxy::open(connection &c, uint32_t conn_index, rte_mbuf *ack, uint32_t l4_off, const net::cookie_options &o,
                     const snapshot &s) {
-    const auto *tcp = rte_pktmbuf_mtod_offset(ack, const rte_tcp_hdr *, l3_off + sizeof(rte_ipv4_hdr));
+    const auto *tcp = rte_pktmbuf_mtod_offset(ack, const rte_tcp_hdr *, l4_off);
     uint16_t slot = _free.back(); // the worker checked can_wait()
     _free.pop_back();
     waiting_conn &w = _waiting[slot];

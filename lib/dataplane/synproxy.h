@@ -30,6 +30,8 @@
 #include "dataplane/side_table.h"
 #include "net/syn_cookie.h"
 
+#include <rte_tcp.h>
+
 #include <array>
 #include <vector>
 
@@ -55,7 +57,8 @@ class synproxy {
     // `n_workers`: the pool's share this worker may hold (held_budget) is its part of an
     // eighth of the pool.
     synproxy(const std::array<uint8_t, 16> &key, rte_mempool *pool, uint32_t n_workers, side_table &side,
-             neighbours &neigh, tx_buffers &tx, drop_counts &drops, const worker_clock &clock);
+             const conn::conn_table &conns, neighbours &neigh, tx_buffers &tx, drop_counts &drops,
+             const worker_clock &clock);
     ~synproxy();
     synproxy(const synproxy &) = delete;
     synproxy &operator=(const synproxy &) = delete;
@@ -76,8 +79,11 @@ class synproxy {
     // A SYN answered in place with the cookie SYN-ACK (consumes the mbuf).
     void answer(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_key &key, const listener_rt &l,
                 const snapshot &s);
+    // The same for an IPv6 SYN (the TCP header right after the IPv6 header).
+    void answer6(rte_mbuf *m, uint8_t in_port, const conn::flow_key6 &key, const listener_rt &l, const snapshot &s);
     // The options a client's ACK's cookie carries, or false when it is not a valid cookie.
     bool check_cookie(const rte_mbuf *m, uint32_t l4_off, const flow_key &key, net::cookie_options &out) const;
+    bool check_cookie6(const rte_mbuf *m, const conn::flow_key6 &key, net::cookie_options &out) const;
     // A waiting slot, and room in the held-frame budget for the cookie ACK itself.
     bool can_wait() const { return !_free.empty() && _held < _held_budget; }
     // When it cannot: the connection index of the one that has waited longest, for the
@@ -91,7 +97,8 @@ class synproxy {
     uint32_t held() const { return _held; }
     // The connection the cookie ACK `ack` made (its side entry open): the ACK is held and
     // the SYN goes to the backend.
-    void open(connection &c, uint32_t conn_index, rte_mbuf *ack, const net::cookie_options &o, const snapshot &s);
+    void open(connection &c, uint32_t conn_index, rte_mbuf *ack, uint32_t l4_off, const net::cookie_options &o,
+              const snapshot &s);
     bool waiting(uint32_t conn_index) const { return _side.at(conn_index).pending != 0; }
     // A segment of a waiting connection (waiting() is true); `held` is filled on `established`.
     verdict on_segment(rte_mbuf *m, connection &c, uint32_t conn_index, unsigned dir, uint32_t l4_off,
@@ -111,10 +118,15 @@ class synproxy {
     waiting_conn *waiting_of(uint32_t conn_index);
     void release(uint32_t conn_index);
     void send_backend_syn(connection &c, const waiting_conn &w, const snapshot &s);
+    uint16_t offered_mss(const listener_rt &l, const snapshot &s, uint8_t in_port, uint16_t headers) const;
+    template <class MakeCookie>
+    uint32_t syn_ack_tcp(rte_mbuf *m, uint8_t in_port, rte_tcp_hdr *tcp, uint16_t default_mss, uint16_t our_mss,
+                         const snapshot &s, MakeCookie make);
 
     net::syn_cookies _cookies;
     rte_mempool *_pool;
     side_table &_side;
+    const conn::conn_table &_conns; // (an IPv6 connection's addresses)
     neighbours &_neigh;
     tx_buffers &_tx;
     drop_counts &_drops;

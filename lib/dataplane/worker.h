@@ -119,6 +119,9 @@ class worker {
     connection *start_conn(connection *c, uint32_t h0, const listener_rt &l, uint8_t to_backend, neigh_entry *nh_backend,
                            uint8_t to_client, neigh_entry *nh_client, drop &why);
     void count_new(connection &c, const listener_rt &l);
+    bool room_to_wait();
+    connection *started(connection *c, const listener_rt &l, rte_mbuf *m, uint32_t l4_off,
+                        const net::cookie_options *cookie);
     connection *refuse(rte_mbuf *m, const listener_rt *l, drop why);
     bool take_lport(const backend_rt &b, uint8_t proto, uint8_t egress, uint32_t &laddr, uint16_t &lport);
     uint32_t reply_owner(uint32_t l, uint32_t bip, uint16_t bport, uint16_t lport) const;

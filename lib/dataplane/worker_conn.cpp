@@ -37,18 +37,7 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
                 if (l && (!l->acl_on || acl_allows(*_snap, *l, key.src)) && _handoff.hand_off(m, *_snap)) return nullptr;
                 return refuse(m, nullptr, drop::no_conn);
             }
-            // Every waiting slot or the held-frame budget taken: the connection that has
-            // waited longest makes room (its client's next segment opens it again), so
-            // clients of a backend that never answers cannot lock the proxy up.
-            uint32_t oldest;
-            while (!_synproxy.can_wait() && _synproxy.oldest_waiting(oldest)) {
-                connection &victim = _conns.at(oldest);
-                if (!conn::conn_table::live(victim) || !(victim.flags & conn::has_side)) continue;
-                _wheel.remove(&victim);
-                _synproxy.count_waiting_evicted();
-                expire(&victim);
-            }
-            if (!_synproxy.can_wait()) return refuse(m, nullptr, drop::syn_proxy_backlog);
+            if (!room_to_wait()) return refuse(m, nullptr, drop::syn_proxy_backlog);
         }
     }
     if (!l) return refuse(m, nullptr, drop::no_listener);
@@ -68,19 +57,42 @@ connection *worker::new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, 
     connection *c = bind(key, *l, b, why);
     if (!c) return refuse(m, l, why);
     count_new(*c, *l);
-    if (by_cookie || l->client_addr != listener_rt::client_addr_none) {
+    return started(c, *l, m, l4_off, by_cookie ? &cookie : nullptr);
+}
+
+// Every waiting slot or the held-frame budget taken: the connection that has waited
+// longest makes room (its client's next segment opens it again), so clients of a
+// backend that never answers cannot lock the proxy up. False when no room could be made.
+bool worker::room_to_wait() {
+    uint32_t oldest;
+    while (!_synproxy.can_wait() && _synproxy.oldest_waiting(oldest)) {
+        connection &victim = _conns.at(oldest);
+        if (!conn::conn_table::live(victim) || !(victim.flags & conn::has_side)) continue;
+        _wheel.remove(&victim);
+        _synproxy.count_waiting_evicted();
+        expire(&victim);
+    }
+    return _synproxy.can_wait();
+}
+
+// A new connection's side entry (SYN proxy, client address) and, for a cookie ACK
+// (`cookie` set), the proxy's wait for the backend, which takes the frame: nullptr then,
+// else the connection to forward the frame on.
+connection *worker::started(connection *c, const listener_rt &l, rte_mbuf *m, uint32_t l4_off,
+                            const net::cookie_options *cookie) {
+    if (cookie || l.client_addr != listener_rt::client_addr_none) {
         uint32_t first_seq = 0; // the client's ISN + 1 (a SYN carries the ISN, a cookie ACK ISN + 1)
-        if (key.proto == IPPROTO_TCP) {
+        if (c->proto == IPPROTO_TCP) {
             const auto *tcp = rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off);
             first_seq = rte_be_to_cpu_32(tcp->sent_seq) + ((tcp->tcp_flags & tcp_syn) ? 1 : 0);
         }
-        _side.open(*c, _conns.index_of(c), first_seq, l->client_addr);
+        _side.open(*c, _conns.index_of(c), first_seq, l.client_addr);
     }
-    if (by_cookie) {
-        _synproxy.open(*c, _conns.index_of(c), m, cookie, *_snap); // takes the ACK: it goes on once the backend answers
+    if (cookie) {
+        _synproxy.open(*c, _conns.index_of(c), m, l4_off, *cookie, *_snap); // takes the ACK: it goes on once the backend answers
         return nullptr;
     }
-    if (key.proto == IPPROTO_TCP) _synproxy.half_open_begin(*c);
+    if (c->proto == IPPROTO_TCP) _synproxy.half_open_begin(*c);
     return c;
 }
 

@@ -135,13 +135,16 @@ void worker::proxied_segment(rte_mbuf *m, connection &c, unsigned dir, uint32_t 
     case synproxy::verdict::consumed:
         return;
     case synproxy::verdict::forward:
-        return forward(m, c, dir, l4_off);
+        return conn::is_v6(c) ? forward6(m, c, dir, l4_off) : forward(m, c, dir, l4_off);
     case synproxy::verdict::refused: // the client, established as far as it knows, is reset
         refresh_expiry(c, _snap->tcp_timeout_s[static_cast<int>(tcp_state::close)]);
         return send_reset(c, 1);
     case synproxy::verdict::established:
         refresh_expiry(c, _idle_timeout_s[c.listener]);
-        for (unsigned i = 0; i < held.n; i++) forward(held.m[i], c, 0, l3_off + sizeof(rte_ipv4_hdr));
+        for (unsigned i = 0; i < held.n; i++) { // the client's segments
+            if (conn::is_v6(c)) forward6(held.m[i], c, 0, l3_off + ip6_len);
+            else forward(held.m[i], c, 0, l3_off + sizeof(rte_ipv4_hdr));
+        }
         return;
     }
 }

@@ -16,8 +16,7 @@ constexpr uint8_t icmp6_unreachable = 1, icmp6_too_big = 2, icmp6_time_exceeded 
                   icmp6_echo_request = 128, icmp6_echo_reply = 129, icmp6_router_solicit = 133,
                   icmp6_router_advert = 134, icmp6_nd_solicit = 135, icmp6_nd_advert = 136, icmp6_redirect = 137;
 constexpr uint8_t icmp4_unreachable = 3, icmp4_time_exceeded = 11, icmp4_param_problem = 12;
-// IPv6 needs 1280 bytes of every link (RFC 8200 5): an error quotes at most that less its headers.
-constexpr uint32_t min_mtu6 = 1280;
+// (An error quotes at most min_mtu6 less its headers.)
 
 // ICMPv6's checksum over its pseudo-header is right (the message `len` bytes at `icmp`).
 bool icmp6_checksum_ok(const rte_ipv6_hdr *ip, const void *icmp, uint32_t len) {

@@ -132,6 +132,9 @@ void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
         dir = 0;
     } else if (ip->hop_limits <= 1) {
         return drop_pkt(m, drop::hop_limit_exceeded);
+    } else if (__builtin_expect(c->flags & conn::has_side, 0) && c->state == tcp_state::syn_sent &&
+               _synproxy.waiting(_conns.index_of(c))) {
+        return proxied_segment(m, *c, dir, l4_off);
     }
     forward6(m, *c, dir, l4_off);
 }
@@ -150,15 +153,28 @@ bool acl6_allows(const snapshot &s, const listener_rt &l, const uint8_t *src) {
 
 connection *worker::new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t l4_off, uint8_t in_port) {
     const listener_rt *l = _snap->find_listener6(key.dst, key.proto, key.dport());
+    bool by_cookie = false;
+    net::cookie_options cookie{};
     if (key.proto == IPPROTO_TCP) {
         auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
-        if ((tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin)) != tcp_syn) return refuse(m, nullptr, drop::no_conn);
+        uint8_t f = tcp->tcp_flags & (tcp_syn | tcp_ack | tcp_rst | tcp_fin);
+        if (f != tcp_syn) {
+            // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy.
+            by_cookie = (f == tcp_ack || f == (tcp_ack | tcp_fin)) && l && l->syn_proxy != listener_rt::proxy_off &&
+                        _synproxy.check_cookie6(m, key, cookie);
+            if (!by_cookie) return refuse(m, nullptr, drop::no_conn);
+            if (!room_to_wait()) return refuse(m, nullptr, drop::syn_proxy_backlog);
+        }
     }
     if (!l) return refuse(m, nullptr, drop::no_listener);
     if (l->acl_on && !acl6_allows(*_snap, *l, key.src)) return refuse(m, l, drop::acl_denied);
     if (l->seq_len == 0) {
         if (key.proto == IPPROTO_TCP) reply_reset6(std::exchange(m, nullptr), in_port);
         return refuse(m, l, drop::no_backend);
+    }
+    if (key.proto == IPPROTO_TCP && !by_cookie && _synproxy.engaged(*l, _snap->syn_proxy_threshold)) {
+        _synproxy.answer6(m, in_port, key, *l, *_snap);
+        return nullptr;
     }
     // The scheduler and admission key by a 32-bit source: hashes of the IPv6 address.
     uint64_t w[4];
@@ -173,8 +189,7 @@ connection *worker::new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t 
     connection *c = bind6(key, in_port, *l, b, why);
     if (!c) return refuse(m, l, why);
     count_new(*c, *l);
-    if (key.proto == IPPROTO_TCP) _synproxy.half_open_begin(*c);
-    return c;
+    return started(c, *l, m, l4_off, by_cookie ? &cookie : nullptr);
 }
 
 connection *worker::bind6(const conn::flow_key6 &key, uint8_t in_port, const listener_rt &l, const backend_rt &b,
@@ -258,6 +273,14 @@ void worker::forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off)
         return (void)too_big6(m, c, dir, op.mtu + ip6_len - out_l3);
     }
     (void)df; // (IPv4 without DF that fits needs no fragment header: RFC 7915 4.1)
+    conn_side *side = nullptr; // the SYN proxy's translation (synproxy.h)
+    if (__builtin_expect(c.flags & conn::has_side, 0) && proto == IPPROTO_TCP) {
+        side = &_side.at(_conns.index_of(&c));
+        // The proxy's backend asked for a smaller MSS than the client was promised: a
+        // client segment over it gets "packet too big" (never below IPv6's 1280).
+        if (dir == 0 && side->backend_mss && l4_len > side->backend_mss + 20u && side->backend_mss + 60u >= min_mtu6)
+            return (void)too_big6(m, c, 0, side->backend_mss + 60u);
+    }
 
     uint8_t *l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, l4_off);
     uint32_t ports = dir == 0 ? conn::pack_ports(c.lport, c.bport) : conn::pack_ports(c.vport, c.cport);
@@ -275,9 +298,12 @@ void worker::forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off)
             uint32_t clamp = std::min<uint32_t>(op.mtu - out_l3, _snap->ports[in].mtu - in_l3) - sizeof(rte_tcp_hdr);
             delta += clamp_mss(tcp, static_cast<uint16_t>(clamp));
         }
-        tcp_window::segment seg{rte_be_to_cpu_32(tcp->sent_seq), rte_be_to_cpu_32(tcp->recv_ack), 0,
-                                rte_be_to_cpu_16(tcp->rx_win), tcp->tcp_flags};
+        // The acknowledgment and window as the sender wrote them, the sequence as the
+        // receiver will read it (tcp_window.h).
+        tcp_window::segment seg{0, rte_be_to_cpu_32(tcp->recv_ack), 0, rte_be_to_cpu_16(tcp->rx_win), tcp->tcp_flags};
+        if (__builtin_expect(side != nullptr, 0)) delta += _client_addr.translate(c, *side, dir, tcp, *_snap);
         tcp->cksum = net::csum_apply(tcp->cksum, net::csum_fold(delta));
+        seg.seq = rte_be_to_cpu_32(tcp->sent_seq);
         seg.len = l4_len - (tcp->data_off >> 4) * 4u + ((seg.flags & tcp_syn) ? 1 : 0) + ((seg.flags & tcp_fin) ? 1 : 0);
         track_tcp(c, dir, seg, tcp);
     } else {

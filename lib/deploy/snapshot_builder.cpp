@@ -50,8 +50,7 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
     l.max_conns = cl.max_connections;
     l.max_cps = cl.max_new_connection_rate;
     l.max_per_source = cl.max_connections_per_source;
-    // (IPv6 listeners: no SYN proxy yet, so auto is off; on is refused by forwardable.)
-    l.syn_proxy = cl.proto != config::protocol::tcp || v6         ? listener_rt::proxy_off
+    l.syn_proxy = cl.proto != config::protocol::tcp                ? listener_rt::proxy_off
                   : cl.syn_proxy == config::syn_proxy_mode::on  ? listener_rt::proxy_on
                   : cl.syn_proxy == config::syn_proxy_mode::off ? listener_rt::proxy_off
                                                                 : listener_rt::proxy_auto;
@@ -134,7 +133,6 @@ result<bool> forwardable(const config::instance &cfg) {
         const config::listener &l = cfg.listeners[i];
         if (!l.vip.is_v6()) continue;
         std::string f = "listeners[" + std::to_string(i) + "]";
-        if (l.syn_proxy == config::syn_proxy_mode::on) return later(f + ".VIP", "SynProxy on (IPv6 listeners run without it)");
         if (l.proxy_protocol_v2) return later(f + ".VIP", "ProxyProtocolV2");
         if (l.toa) return later(f + ".VIP", "TOA");
     }

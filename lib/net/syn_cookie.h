@@ -60,7 +60,10 @@ struct cookie_options {
 
 class syn_cookies {
   public:
+    // The MSS values a cookie can carry (3 bits): IPv4's, and IPv6's (40-byte headers:
+    // 1280 - 60 is the least an IPv6 path carries, 1432 PPPoE, 1440 Ethernet, 8940 jumbo).
     static constexpr std::array<uint16_t, 8> mss_table = {536, 1200, 1300, 1360, 1400, 1440, 1460, 8960};
+    static constexpr std::array<uint16_t, 8> mss_table6 = {1220, 1280, 1340, 1380, 1420, 1432, 1440, 8940};
     static constexpr uint32_t slot_seconds = 64;
 
     explicit syn_cookies(const std::array<uint8_t, 16> &key) : _key(key) {}
@@ -69,35 +72,67 @@ class syn_cookies {
     // `client_isn` and `now_s` in host order.
     uint32_t make(uint32_t saddr, uint32_t daddr, uint32_t ports, uint32_t client_isn, uint32_t now_s,
                   const cookie_options &o) const {
-        uint32_t mss_index = 0;
-        for (uint32_t i = 0; i < mss_table.size(); i++)
-            if (mss_table[i] <= o.mss) mss_index = i;
-        uint32_t ws = o.wscale < 0 ? 0 : uint32_t(std::min<int>(o.wscale, 14) + 1);
-        uint32_t slot = now_s / slot_seconds;
-        uint32_t low = (slot & 1) << 8 | uint32_t(o.sack) << 7 | ws << 3 | mss_index;
-        return mac(saddr, daddr, ports, client_isn, slot, low) << 9 | low;
+        uint32_t t[3] = {saddr, daddr, ports};
+        return make_over(t, 3, mss_table, client_isn, now_s, o);
     }
-
     // The options of a cookie made for this tuple and ISN in the current or previous
     // slot, or nothing.
     std::optional<cookie_options> check(uint32_t saddr, uint32_t daddr, uint32_t ports, uint32_t client_isn,
                                         uint32_t cookie, uint32_t now_s) const {
+        uint32_t t[3] = {saddr, daddr, ports};
+        return check_over(t, 3, mss_table, client_isn, cookie, now_s);
+    }
+    // The same over an IPv6 tuple (16-byte addresses), with the IPv6 MSS table.
+    uint32_t make6(const uint8_t *saddr, const uint8_t *daddr, uint32_t ports, uint32_t client_isn, uint32_t now_s,
+                   const cookie_options &o) const {
+        uint32_t t[9];
+        tuple6(t, saddr, daddr, ports);
+        return make_over(t, 9, mss_table6, client_isn, now_s, o);
+    }
+    std::optional<cookie_options> check6(const uint8_t *saddr, const uint8_t *daddr, uint32_t ports, uint32_t client_isn,
+                                         uint32_t cookie, uint32_t now_s) const {
+        uint32_t t[9];
+        tuple6(t, saddr, daddr, ports);
+        return check_over(t, 9, mss_table6, client_isn, cookie, now_s);
+    }
+
+  private:
+    using table = std::array<uint16_t, 8>;
+    static void tuple6(uint32_t *t, const uint8_t *saddr, const uint8_t *daddr, uint32_t ports) {
+        std::memcpy(t, saddr, 16);
+        std::memcpy(t + 4, daddr, 16);
+        t[8] = ports;
+    }
+    uint32_t make_over(const uint32_t *tuple, unsigned n, const table &mss, uint32_t client_isn, uint32_t now_s,
+                       const cookie_options &o) const {
+        uint32_t mss_index = 0;
+        for (uint32_t i = 0; i < mss.size(); i++)
+            if (mss[i] <= o.mss) mss_index = i;
+        uint32_t ws = o.wscale < 0 ? 0 : uint32_t(std::min<int>(o.wscale, 14) + 1);
+        uint32_t slot = now_s / slot_seconds;
+        uint32_t low = (slot & 1) << 8 | uint32_t(o.sack) << 7 | ws << 3 | mss_index;
+        return mac(tuple, n, client_isn, slot, low) << 9 | low;
+    }
+    std::optional<cookie_options> check_over(const uint32_t *tuple, unsigned n, const table &mss, uint32_t client_isn,
+                                             uint32_t cookie, uint32_t now_s) const {
         uint32_t low = cookie & 0x1ff;
         uint32_t slot = now_s / slot_seconds;
         if ((slot & 1) != (low >> 8)) slot--; // made in the previous slot
-        if (mac(saddr, daddr, ports, client_isn, slot, low) != cookie >> 9) return std::nullopt;
+        if (mac(tuple, n, client_isn, slot, low) != cookie >> 9) return std::nullopt;
         cookie_options o;
-        o.mss = mss_table[low & 7];
+        o.mss = mss[low & 7];
         uint32_t ws = (low >> 3) & 0xf;
         o.wscale = ws == 0 ? -1 : static_cast<int8_t>(ws - 1);
         o.sack = (low >> 7) & 1;
         return o;
     }
-
-  private:
-    uint32_t mac(uint32_t saddr, uint32_t daddr, uint32_t ports, uint32_t isn, uint32_t slot, uint32_t low) const {
-        uint32_t words[6] = {saddr, daddr, ports, isn, slot, low};
-        return static_cast<uint32_t>(siphash24(_key, words, sizeof(words))) & 0x7fffff;
+    // Over the tuple's words, the ISN, the slot and the low bits (an IPv4 tuple hashes
+    // exactly the 24 bytes it always did).
+    uint32_t mac(const uint32_t *tuple, unsigned n, uint32_t isn, uint32_t slot, uint32_t low) const {
+        uint32_t words[12];
+        std::memcpy(words, tuple, n * 4);
+        words[n] = isn, words[n + 1] = slot, words[n + 2] = low;
+        return static_cast<uint32_t>(siphash24(_key, words, (n + 3) * 4)) & 0x7fffff;
     }
     std::array<uint8_t, 16> _key;
 };

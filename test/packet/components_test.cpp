@@ -203,7 +203,8 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
     n.add_static({{neigh_table::key4(be(net::backend(0))), rte_ether_addr{{2, 0, 0, 0, 0, 0x21}}}});
     side_table side(1024);
     std::array<uint8_t, 16> key{1, 2, 3};
-    synproxy p(key, test_pool(), 1, side, n, *t.tx, t.drops, t.clock);
+    fulcrum::conn::conn_table conns(64);
+    synproxy p(key, test_pool(), 1, side, conns, n, *t.tx, t.drops, t.clock);
     listener_rt l = tcp_listener();
     l.syn_proxy = listener_rt::proxy_on;
     CHECK(p.engaged(l, 512));
@@ -238,7 +239,7 @@ TEST_CASE("synproxy: a SYN gets a cookie SYN-ACK; only the right ACK passes; the
     c.state = tcp_state::syn_sent;
     REQUIRE(p.can_wait());
     side.open(c, 7, 1001, 0);
-    p.open(c, 7, good, o, t.snap);
+    p.open(c, 7, good, l3_off + 20, o, t.snap);
     CHECK(p.waiting(7));
     out = t.sent();
     REQUIRE(out.size() == 1); // the SYN to the backend, with the client's ISN and MSS
@@ -267,7 +268,8 @@ TEST_CASE("synproxy: auto engages above the half-open threshold and lets go belo
     bench_parts t;
     neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
     side_table side(64);
-    synproxy p({}, test_pool(), 1, side, n, *t.tx, t.drops, t.clock);
+    fulcrum::conn::conn_table conns(64);
+    synproxy p({}, test_pool(), 1, side, conns, n, *t.tx, t.drops, t.clock);
     listener_rt l = tcp_listener(3);
     l.syn_proxy = listener_rt::proxy_auto;
     std::vector<connection> half(11, make_conn());
