@@ -18,6 +18,9 @@
 //   completes the handshake, the first data segment and their retransmissions. The MSS
 //   the client is offered leaves 8 bytes for it; a segment with no option space left
 //   goes without it (counted).
+// An IPv6 client (6->6 and 6->4): the header's AF_INET6 block makes it 52 bytes (so the
+//   shift is 52), and the TOA option is 20 bytes (kind, length, port, 16-byte address:
+//   DPVS kmod/toa's TCPOLEN_IP6_TOA); headers.h proxy_v2_len_of / toa_len_of.
 // Health probes are the control thread's own kernel sockets and never pass here.
 #pragma once
 
@@ -39,7 +42,8 @@ namespace fulcrum::dataplane {
 class client_addr {
   public:
     FULCRUM_COUNTERS_OF(FULCRUM_CLIENT_ADDR_COUNTERS);
-    client_addr(rte_mempool *pool, neighbours &neigh, drop_counts &drops) : _pool(pool), _neigh(neigh), _drops(drops) {}
+    client_addr(rte_mempool *pool, const conn::conn_table &conns, neighbours &neigh, drop_counts &drops)
+        : _pool(pool), _conns(conns), _neigh(neigh), _drops(drops) {}
 
     // UDP, client to backend: the header in front of the payload (the caller checked the
     // MTU left room for it); false when the datagram was dropped (no headroom).
@@ -58,6 +62,7 @@ class client_addr {
     void send_header(const connection &c, conn_side &s, const rte_tcp_hdr *trigger, unsigned dir, const snapshot &snap);
 
     rte_mempool *_pool;
+    const conn::conn_table &_conns; // (an IPv6 connection's addresses)
     neighbours &_neigh;
     drop_counts &_drops;
     counters _counters;

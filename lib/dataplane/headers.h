@@ -25,8 +25,13 @@ constexpr uint8_t tcp_fin = RTE_TCP_FIN_FLAG, tcp_syn = RTE_TCP_SYN_FLAG, tcp_rs
 constexpr uint8_t opt_eol = 0, opt_nop = 1, opt_mss = 2, opt_wscale = 3, opt_sack_perm = 4, opt_sack = 5,
                   opt_timestamp = 8, opt_toa = 254;
 
-constexpr uint8_t toa_len = 8;       // kind, length, client port, client address
-constexpr uint8_t proxy_v2_len = 28; // PROXY v2 over IPv4: 16-byte preamble, addresses, ports
+constexpr uint8_t toa_len = 8;        // kind, length, client port, client address (IPv4)
+constexpr uint8_t toa6_len = 20;      // the same with an IPv6 address (DPVS kmod/toa's TCPOLEN_IP6_TOA)
+constexpr uint8_t proxy_v2_len = 28;  // PROXY v2, an IPv4 client: 16-byte preamble, addresses, ports
+constexpr uint8_t proxy_v2_len6 = 52; // an IPv6 client (for 6->6 and 6->4 alike)
+// What a connection's client address takes: by the client's family.
+inline uint8_t toa_len_of(const conn::connection &c) { return conn::is_v6(c) ? toa6_len : toa_len; }
+inline uint8_t proxy_v2_len_of(const conn::connection &c) { return conn::is_v6(c) ? proxy_v2_len6 : proxy_v2_len; }
 
 // Calls fn(option) for each option of a TCP header (option[0] kind, option[1] length,
 // both checked to lie inside the header), until EOL or a malformed one; fn returns
@@ -51,9 +56,9 @@ inline uint32_t seq_add(uint32_t be, uint32_t n) { return rte_cpu_to_be_32(rte_b
 // PROXY v2 over TCP: a sequence number of the client's bytes as the backend counts
 // them (the header first), as the client counts them; the header's own bytes fold onto
 // the client's first sequence number.
-inline uint32_t unshift_header(uint32_t be, uint32_t first_seq) {
+inline uint32_t unshift_header(uint32_t be, uint32_t first_seq, uint32_t header_len) {
     uint32_t v = rte_be_to_cpu_32(be);
-    return rte_cpu_to_be_32(v - first_seq < proxy_v2_len ? first_seq : v - proxy_v2_len);
+    return rte_cpu_to_be_32(v - first_seq < header_len ? first_seq : v - header_len);
 }
 
 // The IPv4 and TCP headers of a segment Fulcrum sends on its own to a connection's

@@ -64,13 +64,13 @@ bool synproxy::engaged(const listener_rt &l, uint32_t threshold) {
     return on;
 }
 
-// The MSS the SYN-ACK offers: the client-facing port's (less `headers`: 40 for IPv4,
-// 60 for IPv6), and no more than the clamp; TOA's option takes 8 bytes of the client's
-// first segment (client_addr.h).
-uint16_t synproxy::offered_mss(const listener_rt &l, const snapshot &s, uint8_t in_port, uint16_t headers) const {
-    uint16_t our_mss = static_cast<uint16_t>(s.ports[in_port].mtu - headers);
+// The MSS the SYN-ACK offers: the client-facing port's (less 40 bytes of headers for an
+// IPv4 client, 60 for an IPv6 one), and no more than the clamp; TOA's option takes 8
+// bytes (20 for an IPv6 client) of the client's first segment (client_addr.h).
+uint16_t synproxy::offered_mss(const listener_rt &l, const snapshot &s, uint8_t in_port, bool v6) const {
+    uint16_t our_mss = static_cast<uint16_t>(s.ports[in_port].mtu - (v6 ? 60 : 40));
     if (s.mss_clamp) our_mss = std::min(our_mss, s.mss_clamp);
-    if (l.client_addr == listener_rt::client_addr_toa) our_mss = static_cast<uint16_t>(our_mss - toa_len);
+    if (l.client_addr == listener_rt::client_addr_toa) our_mss = static_cast<uint16_t>(our_mss - (v6 ? toa6_len : toa_len));
     return our_mss;
 }
 
@@ -103,7 +103,7 @@ void synproxy::answer(rte_mbuf *m, uint8_t in_port, uint32_t l4_off, const flow_
                       const snapshot &s) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l4_off);
-    uint32_t tcp_len = syn_ack_tcp(m, in_port, tcp, 536, offered_mss(l, s, in_port, 40), s,
+    uint32_t tcp_len = syn_ack_tcp(m, in_port, tcp, 536, offered_mss(l, s, in_port, false), s,
                                    [&](uint32_t isn, const net::cookie_options &co) {
                                        return _cookies.make(key.src, key.dst, key.ports, isn, _clock.seconds(), co);
                                    });
@@ -127,7 +127,7 @@ void synproxy::answer6(rte_mbuf *m, uint8_t in_port, const conn::flow_key6 &key,
                        const snapshot &s) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv6_hdr *, l3_off);
     auto *tcp = rte_pktmbuf_mtod_offset(m, rte_tcp_hdr *, l3_off + ip6_len);
-    uint32_t tcp_len = syn_ack_tcp(m, in_port, tcp, 1220, offered_mss(l, s, in_port, 60), s,
+    uint32_t tcp_len = syn_ack_tcp(m, in_port, tcp, 1220, offered_mss(l, s, in_port, true), s,
                                    [&](uint32_t isn, const net::cookie_options &co) {
                                        return _cookies.make6(key.src, key.dst, key.ports, isn, _clock.seconds(), co);
                                    });

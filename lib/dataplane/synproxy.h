@@ -118,7 +118,7 @@ class synproxy {
     waiting_conn *waiting_of(uint32_t conn_index);
     void release(uint32_t conn_index);
     void send_backend_syn(connection &c, const waiting_conn &w, const snapshot &s);
-    uint16_t offered_mss(const listener_rt &l, const snapshot &s, uint8_t in_port, uint16_t headers) const;
+    uint16_t offered_mss(const listener_rt &l, const snapshot &s, uint8_t in_port, bool v6) const;
     template <class MakeCookie>
     uint32_t syn_ack_tcp(rte_mbuf *m, uint8_t in_port, rte_tcp_hdr *tcp, uint16_t default_mss, uint16_t our_mss,
                          const snapshot &s, MakeCookie make);

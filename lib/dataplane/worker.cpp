@@ -66,7 +66,7 @@ worker::worker(const worker_params &p, const snapshot *snap)
       _wheel(_conns), _lports(rss_buckets(*snap), p.lport_min, p.lport_max, p.id, p.n_workers, laddr_v6(*snap)),
       _tx(tx_port_ids(*snap), static_cast<uint16_t>(p.id), _drops), _neigh(p.id, p.neighbour_capacity, p.socket, p.pool, _tx, _drops, _clock),
       _side(p.conn_capacity), _synproxy(p.cookie_key, p.pool, p.n_workers, _side, _conns, _neigh, _tx, _drops, _clock),
-      _client_addr(p.pool, _neigh, _drops), _handoff(p.pool, _neigh, _drops, _clock),
+      _client_addr(p.pool, _conns, _neigh, _drops), _handoff(p.pool, _neigh, _drops, _clock),
       _admission(_clock, p.n_workers, _conns.seed()), _scheduler(p.id, p.n_workers) {
     _clock.start(rte_get_tsc_hz(), 0);
     _exc_bucket.resize(snap->ports.size());

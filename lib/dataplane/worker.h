@@ -104,6 +104,7 @@ class worker {
     bool icmp6_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
     void icmp6_to_v4(rte_mbuf *m, const connection &c, uint32_t len);
     bool icmp4_to_v6(rte_mbuf *m, const connection &c, uint32_t icmp_len);
+    bool side_work6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off, conn_side *&side);
     bool too_big6(rte_mbuf *m, const connection &c, unsigned dir, uint32_t mtu);
     // Connections with an IPv6 client (worker_ipv6.cpp): 6->6 and 6->4.
     connection *new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t l4_off, uint8_t in_port);

@@ -24,7 +24,7 @@ void worker::forward(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) 
         // A UDP connection's side entry is not read (at a million flows it would be a
         // second cache miss per datagram).
         if (c.proto == IPPROTO_UDP) {
-            if (dir == 0 && (too_big(m, c, 0, proxy_v2_len) || !_client_addr.add_udp_header(m, c, l4_off))) return;
+            if (dir == 0 && (too_big(m, c, 0, proxy_v2_len_of(c)) || !_client_addr.add_udp_header(m, c, l4_off))) return;
         } else {
             side = &_side.at(_conns.index_of(&c));
             // The SYN proxy's backend asked for a smaller MSS than the client was promised.

@@ -120,7 +120,7 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
         uint32_t seq = get32(ql4 + 4), back = seq;
         if (to == 0) back = seq_add(seq, 0u - s.delta);
         else if (s.client_addr == listener_rt::client_addr_proxy_v2 && s.header != conn_side::header_unsent)
-            back = unshift_header(seq, s.first_seq);
+            back = unshift_header(seq, s.first_seq, proxy_v2_len_of(*c));
         l4_sum = net::csum_replace32(l4_sum, seq, back);
         put32(ql4 + 4, back);
     }

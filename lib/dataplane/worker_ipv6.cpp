@@ -249,7 +249,37 @@ connection *worker::bind6(const conn::flow_key6 &key, uint8_t in_port, const lis
 // ---------------------------------------------------------------------------------------
 // The rewrite: 6->6 both ways, 6->4 translated both ways
 
+// A has_side connection's work on a client packet before the rewrite, as forward's: a
+// datagram's PROXY v2 header (when it still fits the backend's port), TOA or a SYN's
+// payload cut, the SYN proxy's backend MSS; false when the frame was consumed.
+bool worker::side_work6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off, conn_side *&side) {
+    if (c.proto == IPPROTO_TCP) side = &_side.at(_conns.index_of(&c));
+    if (dir != 0) return true;
+    const uint32_t l4_len = rte_be_to_cpu_16(rte_pktmbuf_mtod_offset(m, const rte_ipv6_hdr *, l3_off)->payload_len);
+    if (c.proto == IPPROTO_UDP) {
+        const uint16_t mtu = _snap->ports[c.out_port(0)].mtu;
+        const uint32_t back_l3 = conn::dir_v6(c, 1) ? ip6_len : sizeof(rte_ipv4_hdr), hdr = proxy_v2_len_of(c);
+        if (back_l3 + l4_len + hdr > mtu) { // the client may send this much less
+            uint32_t room = mtu + ip6_len - back_l3 - hdr;
+            if (room >= min_mtu6) return too_big6(m, c, 0, room), false;
+            return drop_pkt(m, drop::too_big), false;
+        }
+        return _client_addr.add_udp_header(m, c, l4_off);
+    }
+    // The proxy's backend asked for a smaller MSS than the client was promised: a client
+    // segment over it gets "packet too big" (never below IPv6's 1280).
+    if (side->backend_mss && l4_len > side->backend_mss + 20u && side->backend_mss + 60u >= min_mtu6)
+        return too_big6(m, c, 0, side->backend_mss + 60u), false;
+    if (side->client_addr != listener_rt::client_addr_none &&
+        (side->client_addr == listener_rt::client_addr_toa ||
+         (rte_pktmbuf_mtod_offset(m, const rte_tcp_hdr *, l4_off)->tcp_flags & tcp_syn)))
+        _client_addr.prepare_tcp(m, c, *side, l4_off, _max_frame[c.out_port(0)]);
+    return true;
+}
+
 void worker::forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off) {
+    conn_side *side = nullptr; // SYN proxy, PROXY v2, TOA (synproxy.h, client_addr.h)
+    if (__builtin_expect(c.flags & conn::has_side, 0) && !side_work6(m, c, dir, l4_off, side)) return;
     const conn::conn_addr6 &a = _conns.addr6(c);
     const bool back6 = conn::dir_v6(c, 1); // the backend side is IPv6 (6->6)
     const bool in6 = dir == 0 || back6, out6 = dir == 1 || back6;
@@ -273,14 +303,6 @@ void worker::forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off)
         return (void)too_big6(m, c, dir, op.mtu + ip6_len - out_l3);
     }
     (void)df; // (IPv4 without DF that fits needs no fragment header: RFC 7915 4.1)
-    conn_side *side = nullptr; // the SYN proxy's translation (synproxy.h)
-    if (__builtin_expect(c.flags & conn::has_side, 0) && proto == IPPROTO_TCP) {
-        side = &_side.at(_conns.index_of(&c));
-        // The proxy's backend asked for a smaller MSS than the client was promised: a
-        // client segment over it gets "packet too big" (never below IPv6's 1280).
-        if (dir == 0 && side->backend_mss && l4_len > side->backend_mss + 20u && side->backend_mss + 60u >= min_mtu6)
-            return (void)too_big6(m, c, 0, side->backend_mss + 60u);
-    }
 
     uint8_t *l4 = rte_pktmbuf_mtod_offset(m, uint8_t *, l4_off);
     uint32_t ports = dir == 0 ? conn::pack_ports(c.lport, c.bport) : conn::pack_ports(c.vport, c.cport);

@@ -129,13 +129,6 @@ result<bool> forwardable(const config::instance &cfg) {
         if (cfg.bgp.neighbours[i].is_v6()) return later("bgp.neighbours[" + std::to_string(i) + "]", "BGP (IPv4 sessions only)");
     for (size_t i = 0; i < cfg.cluster.nodes.size(); i++)
         if (cfg.cluster.nodes[i].is_v6()) return later("cluster.nodes[" + std::to_string(i) + "]", "cluster nodes");
-    for (size_t i = 0; i < cfg.listeners.size(); i++) {
-        const config::listener &l = cfg.listeners[i];
-        if (!l.vip.is_v6()) continue;
-        std::string f = "listeners[" + std::to_string(i) + "]";
-        if (l.proxy_protocol_v2) return later(f + ".VIP", "ProxyProtocolV2");
-        if (l.toa) return later(f + ".VIP", "TOA");
-    }
     return true;
 }
 

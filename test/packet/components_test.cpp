@@ -288,7 +288,8 @@ TEST_CASE("synproxy: auto engages above the half-open threshold and lets go belo
 TEST_CASE("client_addr: a datagram gets the PROXY v2 header before its payload, checksums right", "[components][client_addr]") {
     bench_parts t;
     neighbours n(0, 64, SOCKET_ID_ANY, test_pool(), *t.tx, t.drops, t.clock);
-    client_addr ca(test_pool(), n, t.drops);
+    fulcrum::conn::conn_table conns(64);
+    client_addr ca(test_pool(), conns, n, t.drops);
     frame_spec q = conversation_frame();
     q.proto = 17, q.dport = 53, q.payload = "query";
     connection c = make_conn(IPPROTO_UDP);
