@@ -13,6 +13,7 @@ LAB="${LAB:-fl$$}"
 # Logs and configs; a directory made here is removed by lab_down (KEEP_LAB=1 keeps it).
 if [ -z "${LAB_DIR:-}" ]; then LAB_DIR=$(mktemp -d /tmp/fulcrum-lab.XXXXXX); LAB_DIR_MADE=1; fi
 LAB_PIDS=()
+LAB_EXTRA_NS=()
 FULCRUM_PID=""
 FULCRUM_WRAPPER=""
 
@@ -126,7 +127,8 @@ lab_down() {
   for p in "${LAB_PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
   for p in "${LAB_PIDS[@]}"; do wait "$p" 2>/dev/null || true; done
   LAB_PIDS=()
-  for ns in cl sv lb eni; do
+  # (LAB_EXTRA_NS: a test's own namespaces, named $LAB-NAME, removed the same way)
+  for ns in cl sv lb eni "${LAB_EXTRA_NS[@]}"; do
     ip netns pids "$LAB-$ns" 2>/dev/null | xargs -r kill 2>/dev/null || true
     ip netns del "$LAB-$ns" 2>/dev/null || true
   done

@@ -197,6 +197,9 @@ struct startup {
     uint32_t conn_capacity = 1 << 20; // per worker
     uint32_t mbufs = 32768;
     uint32_t neighbour_capacity = 8192; // per worker: next hops (backends, routers, on-link clients)
+    // Per-source caps count an IPv6 client by this prefix (one host owns a /64); fixed
+    // while running: connections counted under one key are released under the same one.
+    uint8_t ipv6_source_prefix = 64;
     bool operator==(const startup &) const = default;
 };
 

@@ -209,7 +209,7 @@ instance parse_root(const json &doc) {
                          "conn_capacity", "neighbour_capacity", "mbufs", "maglev_size", "tcp_timeouts", "listeners",
                          "default_server_group", "vserver_groups", "master_slave_groups", "comment",
                          "exception_path", "health_check_source", "health_check_source6", "probe_port_range", "udp_timeouts",
-                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "bgp", "cluster", "node_drain"});
+                         "neighbour_timeout", "exception_path_rate", "syn_proxy_threshold", "ipv6_source_prefix", "bgp", "cluster", "node_drain"});
     instance inst;
     inst.workers = static_cast<uint32_t>(opt_uint(doc, "", "workers", 0, 64, 0));
     const auto &ports = get_array(require(doc, "", "ports"), "ports");
@@ -295,6 +295,7 @@ instance parse_root(const json &doc) {
     inst.neighbour_timeout = static_cast<uint32_t>(opt_uint(doc, "", "neighbour_timeout", 5, 3600, 60));
     inst.exception_path_rate = static_cast<uint32_t>(opt_uint(doc, "", "exception_path_rate", 0, 100000000, 20000));
     inst.syn_proxy_threshold = static_cast<uint32_t>(opt_uint(doc, "", "syn_proxy_threshold", 1, 1u << 26, 512));
+    inst.ipv6_source_prefix = static_cast<uint8_t>(opt_uint(doc, "", "ipv6_source_prefix", 8, 128, 64));
     inst.node_drain = opt_switch(doc, "", "node_drain", false);
     if (auto it = doc.find("bgp"); it != doc.end()) inst.bgp = parse_bgp(*it, "bgp");
     if (auto it = doc.find("cluster"); it != doc.end()) inst.cluster = parse_cluster(*it, inst.ports);

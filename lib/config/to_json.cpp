@@ -124,6 +124,7 @@ json instance_to_json(const instance &c) {
     j["neighbour_timeout"] = c.neighbour_timeout;
     j["exception_path_rate"] = c.exception_path_rate;
     j["syn_proxy_threshold"] = c.syn_proxy_threshold;
+    j["ipv6_source_prefix"] = c.ipv6_source_prefix;
     j["node_drain"] = c.node_drain ? "on" : "off";
     if (!c.bgp.include_file.empty()) {
         j["bgp"] = {{"include_file", c.bgp.include_file}};

@@ -204,20 +204,7 @@ void client_addr::send_header(const connection &c, conn_side &s, const rte_tcp_h
         std::memcpy(opt + 8, ts + (dir == 0 ? 6 : 2), 4); // TSecr
     }
     write_proxy_v2(opt + opt_len, transport_stream, c, conn::is_v6(c) ? &_conns.addr6(c) : nullptr);
-    if (back6) {
-        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
-        const conn::conn_addr6 &a = _conns.addr6(c);
-        ipv6_header(ip, 0, tcp_len, IPPROTO_TCP, 64, a.laddr, a.bip);
-        tcp->src_port = c.lport, tcp->dst_port = c.bport;
-        tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
-    } else {
-        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
-        own_segment_to_backend(ip, tcp, c, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + tcp_len));
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
-    }
+    finish_own_segment(eth, tcp, c, back6 ? &_conns.addr6(c) : nullptr, tcp_len);
     _counters.proxy_v2_headers++;
     _neigh.send(m, c.out_port(0), _neigh.at(c.neigh[0]), snap);
 }

@@ -121,6 +121,27 @@ inline void ipv6_header(rte_ipv6_hdr *ip, uint8_t tclass, uint16_t payload, uint
     std::memcpy(ip->dst_addr, dst, 16);
 }
 
+// A segment Fulcrum sends on its own to a connection's backend, finished in the backend's
+// family (`a`: the connection's IPv6 addresses when its backend side is IPv6): Ethernet
+// type, IP header, laddr:lport -> backend, both checksums. Sequence, flags, options and
+// payload (`tcp_len` bytes of TCP in all) are the caller's, written first.
+inline void finish_own_segment(rte_ether_hdr *eth, rte_tcp_hdr *tcp, const conn::connection &c,
+                               const conn::conn_addr6 *a, uint16_t tcp_len) {
+    if (a) {
+        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
+        ipv6_header(ip, 0, tcp_len, IPPROTO_TCP, 64, a->laddr, a->bip);
+        tcp->src_port = c.lport, tcp->dst_port = c.bport;
+        tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
+        return;
+    }
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
+    auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
+    own_segment_to_backend(ip, tcp, c, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + tcp_len));
+    ip->hdr_checksum = rte_ipv4_cksum(ip);
+    tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
+}
+
 } // namespace fulcrum::dataplane::detail
 
 namespace fulcrum::dataplane {

@@ -180,6 +180,7 @@ class snapshot {
     uint16_t mss_clamp = 0;                  // 0: MSS never needs clamping
     uint16_t neigh_timeout_s = 60;           // learned neighbours: re-confirmed or forgotten after
     uint32_t syn_proxy_threshold = 512;      // half-open connections per listener and worker
+    uint8_t source_prefix6 = 64;             // an IPv6 client's per-source key: its address to this prefix
     uint32_t exception_rate_pps = 0;         // per port, all workers together; 0: unlimited
     std::vector<uint32_t> bgp_neighbours;    // network order: their TCP/179 goes to the kernel first
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports

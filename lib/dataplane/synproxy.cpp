@@ -176,20 +176,7 @@ void synproxy::send_backend_syn(connection &c, const waiting_conn &w, const snap
     tcp->data_off = static_cast<uint8_t>(tcp_len / 4 << 4);
     tcp->tcp_flags = tcp_syn;
     tcp->rx_win = rte_cpu_to_be_16(65535);
-    if (v6) {
-        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
-        auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
-        const conn::conn_addr6 &a = _conns.addr6(c);
-        ipv6_header(ip, 0, tcp_len, IPPROTO_TCP, 64, a.laddr, a.bip);
-        tcp->src_port = c.lport, tcp->dst_port = c.bport;
-        tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
-    } else {
-        eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV4);
-        auto *ip = reinterpret_cast<rte_ipv4_hdr *>(eth + 1);
-        own_segment_to_backend(ip, tcp, c, static_cast<uint16_t>(sizeof(rte_ipv4_hdr) + tcp_len));
-        ip->hdr_checksum = rte_ipv4_cksum(ip);
-        tcp->cksum = rte_ipv4_udptcp_cksum(ip, tcp);
-    }
+    finish_own_segment(eth, tcp, c, v6 ? &_conns.addr6(c) : nullptr, tcp_len);
     _counters.syn_proxy_backend_syns++;
     _neigh.send(m, c.out_port(0), _neigh.at(c.neigh[0]), s);
 }

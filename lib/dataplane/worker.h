@@ -114,6 +114,7 @@ class worker {
     void reply_reset6(rte_mbuf *m, uint8_t in_port);
     // What admission counts a connection's source by: its IPv4 address, an IPv6 one's /64.
     uint32_t source_key(const connection &c) const;
+    uint32_t source_key6(const uint8_t *addr) const;
     // Connections (worker_conn.cpp): admitted, given a backend, bound, counted; or refuse().
     connection *new_conn(rte_mbuf *m, const flow_key &key, uint32_t l4_off, uint8_t in_port);
     connection *bind(const flow_key &key, const listener_rt &l, const backend_rt &b, drop &why);

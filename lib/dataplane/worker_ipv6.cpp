@@ -30,10 +30,19 @@ constexpr unsigned max_ext_headers = 3, max_ext_bytes = 256;
 // source: a hash of all 128 bits (sch, persistence) or, for per-source counts, of the
 // /64 (one host owns a /64).
 uint32_t worker::source_key(const connection &c) const {
-    if (!conn::is_v6(c)) return c.cip;
-    uint64_t hi;
-    std::memcpy(&hi, _conns.addr6(c).cip, 8);
-    return rte_hash_crc_8byte(hi, 0x64);
+    return conn::is_v6(c) ? source_key6(_conns.addr6(c).cip) : c.cip;
+}
+// An IPv6 client's per-source key: a hash of its address cut to ipv6_source_prefix bits
+// (64 by default: one host owns a /64 and draws addresses from it at will).
+uint32_t worker::source_key6(const uint8_t *a) const {
+    uint8_t cut[16];
+    for (unsigned i = 0; i < 16; i++) {
+        int bits = std::clamp(int(_snap->source_prefix6) - int(8 * i), 0, 8);
+        cut[i] = static_cast<uint8_t>(a[i] & (0xff00u >> bits));
+    }
+    uint64_t w[2];
+    std::memcpy(w, cut, 16);
+    return rte_hash_crc_8byte(w[1], rte_hash_crc_8byte(w[0], 0x64));
 }
 
 void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash) {
@@ -183,7 +192,7 @@ connection *worker::new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t 
     uint32_t src_hash = rte_hash_crc_8byte(w[1], rte_hash_crc_8byte(w[0], 0x6));
     uint32_t dst_hash = rte_hash_crc_8byte(w[3], rte_hash_crc_8byte(w[2], 0x6));
     drop why;
-    if (!_admission.admit(*l, rte_hash_crc_8byte(w[0], 0x64), why)) return refuse(m, l, why);
+    if (!_admission.admit(*l, source_key6(key.src), why)) return refuse(m, l, why);
     flow_key as4{src_hash, dst_hash, key.ports, key.proto};
     const backend_rt &b = _scheduler.choose(*l, as4, *_snap, static_cast<uint16_t>(_clock.seconds()));
     connection *c = bind6(key, in_port, *l, b, why);

@@ -29,6 +29,7 @@ std::optional<error> restart_needed(const config::instance &run, const config::i
     if (b.local_addresses != a.local_addresses) return restart("local_addresses");
     if (b.lport_min != a.lport_min || b.lport_max != a.lport_max) return restart("lport_range");
     if (b.conn_capacity != a.conn_capacity) return restart("conn_capacity");
+    if (b.ipv6_source_prefix != a.ipv6_source_prefix) return restart("ipv6_source_prefix");
     if (b.mbufs != a.mbufs) return restart("mbufs");
     if (b.neighbour_capacity != a.neighbour_capacity) return restart("neighbour_capacity");
     if (b.exception_path != a.exception_path) return restart("exception_path");

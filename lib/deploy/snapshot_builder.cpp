@@ -145,6 +145,7 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     s->exception_rate_pps = cfg.exception_path_rate;
     for (const net::ip_addr &n : cfg.bgp.neighbours) s->bgp_neighbours.push_back(rte_cpu_to_be_32(n.v4()));
     s->syn_proxy_threshold = cfg.syn_proxy_threshold;
+    s->source_prefix6 = cfg.ipv6_source_prefix;
 
     for (const net::ip_addr &vip : cfg.vips) {
         bool has_listener = std::any_of(cfg.listeners.begin(), cfg.listeners.end(),

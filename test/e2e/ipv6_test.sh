@@ -6,6 +6,8 @@
 #         from laddr 2001:db8:2::100 (port "servers" 2001:db8:2::1/64)
 #   ENI:  tcp/82 -> an ENI's IPv6 primary 2001:db8:2::31 and secondary ::32, health-checked
 #   MTU:  tcp/5202 -> an upload sink on 2001:db8:3::2 behind a router whose next hop carries 1400
+#   edge: tcp/83 (6->4) and tcp/84 (6->6) with PROXY v2 -> nginx proxy_protocol on :8081,
+#         which logs the IPv6 client's address; tcp/85: 6->6 behind SynProxy on
 # curl -6 and wrk through the VIP, shares in nginx's own log, ping -6 only with a
 # listener, a stopped IPv6 backend taken out by its health check and put back, and a 1 MB
 # upload that needs "packet too big" to cross Fulcrum.
@@ -29,12 +31,22 @@ c["vserver_groups"] = [
     {"VServerGroupId": "rsp-eni", "VServerGroupName": "eni", "BackendServers": [
         {"ServerId": "eni-1", "Type": "eni", "ServerIp": ip, "Port": 8080} for ip in ("2001:db8:2::31", "2001:db8:2::32")]},
     {"VServerGroupId": "rsp-far", "VServerGroupName": "far", "BackendServers": [
-        {"ServerId": "i-far", "ServerIp": "2001:db8:3::2", "Port": 5201}]}]
+        {"ServerId": "i-far", "ServerIp": "2001:db8:3::2", "Port": 5201}]},
+    {"VServerGroupId": "rsp-pp4", "VServerGroupName": "pp4", "BackendServers": [
+        {"ServerId": "i-web1", "ServerIp": "10.10.2.11", "Port": 8081}]},
+    {"VServerGroupId": "rsp-pp6", "VServerGroupName": "pp6", "BackendServers": [
+        {"ServerId": "i-web1", "ServerIp": "2001:db8:2::11", "Port": 8081}]}]
 c["listeners"] += [
     {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080},
     {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 81, "BackendServerPort": 1, "VServerGroupId": "rsp-6"},
     dict(hc, VIP="2001:db8:1::10", Protocol="tcp", ListenerPort=82, BackendServerPort=1, VServerGroupId="rsp-eni"),
-    {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 5202, "BackendServerPort": 1, "VServerGroupId": "rsp-far"}]
+    {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 5202, "BackendServerPort": 1, "VServerGroupId": "rsp-far"},
+    {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 83, "BackendServerPort": 1, "VServerGroupId": "rsp-pp4",
+     "ProxyProtocolV2Enabled": "on"},
+    {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 84, "BackendServerPort": 1, "VServerGroupId": "rsp-pp6",
+     "ProxyProtocolV2Enabled": "on"},
+    {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 85, "BackendServerPort": 1, "VServerGroupId": "rsp-6",
+     "SynProxy": "on"}]
 json.dump(c, open(sys.argv[2], "w"))
 PY
 
@@ -57,7 +69,7 @@ for i in 31 32; do lab_ns eni ip -6 addr add "2001:db8:2::$i/64" dev eni0 nodad;
 # router forwards by its device's MTU, not a route's: the far host's own side stays 1500,
 # so its MSS invites segments the hop cannot carry).
 ip netns add "$LAB-far"
-trap 'lab_down; ip netns del "$LAB-far" 2>/dev/null || true' EXIT
+LAB_EXTRA_NS=(far) # lab_down kills what runs in it and removes it
 ip link add rt1 netns "$LAB-sv" type veth peer name far0 netns "$LAB-far"
 v6_on sv rt1
 lab_ns sv ip -6 addr add 2001:db8:3::1/64 dev rt1 nodad
@@ -81,6 +93,7 @@ events { worker_connections 1024; }
 http {
   log_format who '\$server_addr \$remote_addr \$request_uri';
   access_log $LAB_DIR/nginx-access.log who;
+  log_format pp '\$server_addr \$proxy_protocol_addr \$remote_addr \$request_uri';
   client_body_temp_path $LAB_DIR/nginx-tmp/body;
   proxy_temp_path $LAB_DIR/nginx-tmp/proxy;
   fastcgi_temp_path $LAB_DIR/nginx-tmp/fastcgi;
@@ -90,6 +103,11 @@ http {
     listen 10.10.2.11:8080; listen 10.10.2.12:8080; listen 10.10.2.13:8080;
     listen [2001:db8:2::11]:8080; listen [2001:db8:2::12]:8080;
     location / { return 200 "\$server_addr \$remote_addr\n"; }
+  }
+  server {
+    listen 10.10.2.11:8081 proxy_protocol; listen [2001:db8:2::11]:8081 proxy_protocol;
+    access_log $LAB_DIR/nginx-pp.log pp;
+    location / { return 200 "\$proxy_protocol_addr\n"; }
   }
 }
 EOF
@@ -180,7 +198,29 @@ for i in $(seq 1 10); do lab_ns cl curl -6 -s --max-time 3 -o /dev/null "http://
 check "and serves again ($(grep -c /back/ "$LAB_DIR/eni-s.log" || true) of 10)" \
   [ "$(grep -c /back/ "$LAB_DIR/eni-s.log" || true)" -ge 4 ]
 
-# 6. 1 MB uploaded to a backend behind the 1400-byte hop: the router's "packet too big"
+# 6. At the edge: PROXY v2 tells nginx the IPv6 client over 6->4 and 6->6; the SYN proxy
+# carries real kernels' connections (window scale, SACK, no timestamps).
+for port in 83 84; do
+  fails=0
+  for i in $(seq 1 10); do
+    lab_ns cl curl -6 -sf --max-time 5 "http://$VIP6:$port/pp$port/$i" >/dev/null || fails=$((fails + 1))
+  done
+  check "10 of 10 curl -6 requests through PROXY v2 on tcp/$port ($fails failed)" [ "$fails" -eq 0 ]
+done
+pp() { grep -c "^$1 2001:db8:1::2 $2 /pp$3/" "$LAB_DIR/nginx-pp.log" || true; } # pp SERVER CONN-SRC PORT
+check "6->4: nginx (proxy_protocol) logs the IPv6 client for each request from the IPv4 laddr ($(pp 10.10.2.11 '10\.10\.2\.10[01]' 83) of 10)" \
+  [ "$(pp 10.10.2.11 '10\.10\.2\.10[01]' 83)" -eq 10 ]
+check "6->6: nginx (proxy_protocol) logs the IPv6 client for each request from the IPv6 laddr ($(pp 2001:db8:2::11 2001:db8:2::100 84) of 10)" \
+  [ "$(pp 2001:db8:2::11 2001:db8:2::100 84)" -eq 10 ]
+fails=0
+for i in $(seq 1 20); do
+  lab_ns cl curl -6 -sf --max-time 5 "http://$VIP6:85/proxied/$i" >/dev/null || fails=$((fails + 1))
+done
+check "20 of 20 curl -6 requests through the IPv6 SYN proxy on tcp/85 ($fails failed)" [ "$fails" -eq 0 ]
+big=$(lab_ns cl curl -6 -s --max-time 10 -o /dev/null -w '%{http_code}' -d @<(head -c 300000 /dev/zero) "http://$VIP6:85/post" || true)
+check "a 300 KB POST through the IPv6 SYN proxy gets its answer ($big)" [ "$big" = 200 ]
+
+# 7. 1 MB uploaded to a backend behind the 1400-byte hop: the router's "packet too big"
 # reaches the client through Fulcrum (as the VIP's), which then sends smaller segments.
 up=$(lab_ns cl timeout 30 python3 -c '
 import socket

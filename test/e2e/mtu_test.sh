@@ -50,7 +50,7 @@ lab_ns far ip link set far0 up
 lab_ns far ip route add default via 10.10.3.1
 lab_ns far ethtool -K far0 tx off >/dev/null
 lab_ns sv ethtool -K rt1 tx off >/dev/null
-trap 'lab_down; ip netns del "$LAB-far" 2>/dev/null || true' EXIT
+LAB_EXTRA_NS=(far) # lab_down kills what runs in it and removes it
 lab_ns sv iperf3 -s -B 10.10.2.11 -p 5201 >/dev/null 2>&1 &
 LAB_PIDS+=($!)
 lab_ns far iperf3 -s -B 10.10.3.2 -p 5201 >/dev/null 2>&1 &

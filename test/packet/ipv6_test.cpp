@@ -451,3 +451,33 @@ TEST_CASE("what IPv6 does not do yet is refused by field, not forwarded wrongly"
         CHECK(get32(out, off::ip_dst) == net::backend(0));
     }
 }
+
+TEST_CASE("MaxConnectionsPerSource counts an IPv6 client by its /64 by default, by ipv6_source_prefix when set",
+          "[ipv6][caps]") {
+    for (int prefix : {64, 128}) {
+        auto cfg = dual_config();
+        cfg["listeners"][4]["MaxConnectionsPerSource"] = 2; // tcp/81 (6->6)
+        if (prefix != 64) cfg["ipv6_source_prefix"] = prefix;
+        cfg["ports"][0]["static_neighbours"].push_back({{"ip", "2001:db8::51"}, {"mac", "02:00:00:00:00:51"}});
+        cfg["ports"][0]["static_neighbours"].push_back({{"ip", "2001:db9::51"}, {"mac", "02:00:00:00:00:52"}});
+        lb t(cfg);
+        auto syn_from = [&](const char *src, uint16_t sport) {
+            auto s = from_client6(t, 6, 81, SYN, 1, 0);
+            s.src6 = ip6(src), s.sport = sport;
+            return t.send({build_frame(s)}).size();
+        };
+        CHECK(syn_from("2001:db8::50", 40000) == 1);
+        CHECK(syn_from("2001:db8::51", 40001) == 1); // the same /64
+        // A third from that /64: refused by default, taken when each address counts alone.
+        CHECK(syn_from("2001:db8::51", 40002) == (prefix == 64 ? 0u : 1u));
+        CHECK(t.drops(drop::source_cap) == (prefix == 64 ? 1u : 0u));
+        (void)syn_from;
+    }
+    // Out of range: refused by field.
+    auto bad = dual_config();
+    bad["ipv6_source_prefix"] = 129;
+    bad["ports"][0]["device"] = "x";
+    auto parsed = fulcrum::config::parse_instance(bad);
+    REQUIRE(!parsed);
+    CHECK(parsed.err().message().find("ipv6_source_prefix") != std::string::npos);
+}

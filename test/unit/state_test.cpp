@@ -174,6 +174,7 @@ TEST_CASE("the state file holds exactly the hand-written JSON for a model built 
       "neighbour_timeout": 60,
       "exception_path_rate": 5000,
       "syn_proxy_threshold": 512,
+      "ipv6_source_prefix": 64,
       "node_drain": "off",
       "listeners": [{"VIP": "10.0.0.10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080,
                      "Scheduler": "sch", "EstablishedTimeout": 900, "IdleTimeout": 300,
