@@ -48,14 +48,25 @@ NFT
   lab_ns sv ethtool -K sv0 tx off >/dev/null
 }
 
-# lab_start_backends NAME:IP[:PORT][@NS]... : an HTTP server on IP:PORT (default 8080) in
+# IPv6 on for a namespace's interface (the lab is IPv4-only by default), without router
+# advertisements or DAD: lab_v6_on NS IF
+lab_v6_on() {
+  lab_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
+    "net.ipv6.conf.$2.disable_ipv6=0" "net.ipv6.conf.$2.accept_ra=0" "net.ipv6.conf.$2.accept_dad=0"
+}
+
+# lab_start_backends NAME:IP[:PORT][@NS]... (IPv6: NAME:[IP][:PORT]) : an HTTP server on IP:PORT (default 8080) in
 # namespace NS (default sv) per backend, its access log in $LAB_DIR/NAME.log.
 lab_start_backends() {
   local spec name rest ip port ns
   for spec in "$@"; do
     ns=sv; [[ "$spec" == *@* ]] && ns="${spec##*@}"; rest="${spec%@*}"
-    name="${rest%%:*}"; rest="${rest#*:}"; ip="${rest%%:*}"; port=8080
-    [[ "$rest" == *:* ]] && port="${rest#*:}"
+    name="${rest%%:*}"; rest="${rest#*:}"; port=8080
+    if [[ "$rest" == \[* ]]; then # an IPv6 address: NAME:[ADDR][:PORT]
+      ip="${rest#[}"; ip="${ip%%]*}"; rest="${rest#*]}"; [[ "$rest" == :* ]] && port="${rest#:}"
+    else
+      ip="${rest%%:*}"; [[ "$rest" == *:* ]] && port="${rest#*:}"
+    fi
     # stderr (tracebacks; the shell's "Terminated" when a test stops it) goes to NAME.err
     { lab_ns "$ns" python3 "$ROOT/test/e2e/backend_server.py" "$ip" "$port" "$name" "$LAB_DIR/$name.log"; } \
       2>>"$LAB_DIR/$name.err" &

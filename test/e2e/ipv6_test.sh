@@ -53,17 +53,13 @@ PY
 lab_up
 # The lab is IPv4-only by default: IPv6 on for the client's and the servers' kernels (the
 # lb namespace's veth ends stay Fulcrum's: its kernel holds IPv6 only on Fulcrum's taps).
-v6_on() { # v6_on NS IF
-  lab_ns "$1" sysctl -qw net.ipv6.conf.all.disable_ipv6=0 net.ipv6.conf.default.disable_ipv6=0 \
-    "net.ipv6.conf.$2.disable_ipv6=0" "net.ipv6.conf.$2.accept_ra=0" "net.ipv6.conf.$2.accept_dad=0"
-}
-v6_on cl cl0
+lab_v6_on cl cl0
 lab_ns cl ip -6 addr add 2001:db8:1::2/64 dev cl0 nodad
-v6_on sv sv0
+lab_v6_on sv sv0
 for i in 11 12; do lab_ns sv ip -6 addr add "2001:db8:2::$i/64" dev sv0 nodad; done
 lab_ns sv sysctl -qw net.ipv6.conf.all.forwarding=1
 lab_add_eni
-v6_on eni eni0
+lab_v6_on eni eni0
 for i in 31 32; do lab_ns eni ip -6 addr add "2001:db8:2::$i/64" dev eni0 nodad; done
 # The router's far side: 2001:db8:3::/64 behind a link of MTU 1400 at the router (an IPv6
 # router forwards by its device's MTU, not a route's: the far host's own side stays 1500,
@@ -71,11 +67,11 @@ for i in 31 32; do lab_ns eni ip -6 addr add "2001:db8:2::$i/64" dev eni0 nodad;
 ip netns add "$LAB-far"
 LAB_EXTRA_NS=(far) # lab_down kills what runs in it and removes it
 ip link add rt1 netns "$LAB-sv" type veth peer name far0 netns "$LAB-far"
-v6_on sv rt1
+lab_v6_on sv rt1
 lab_ns sv ip -6 addr add 2001:db8:3::1/64 dev rt1 nodad
 lab_ns sv ip link set rt1 mtu 1400 up
 lab_ns far ip link set lo up
-v6_on far far0
+lab_v6_on far far0
 lab_ns far ip -6 addr add 2001:db8:3::2/64 dev far0 nodad
 lab_ns far ip link set far0 up
 lab_ns far ip -6 route add default via 2001:db8:3::1
