@@ -155,7 +155,9 @@ rx1=$(ecmp_counter b "rx packets")
 pps=$(awk -v a="$rx0" -v b="$rx1" -v t0="$t0" -v t1="$t1" 'BEGIN { printf "%d", (b - a) / (t1 - t0 + 0.5) }')
 limited=$(ecmp_counter b "exception_limited +")
 echo "  flood at B: ~$pps frames/s received by B ($limited host frames over the rate dropped)"
-check "the flood was many times the exception path's rate (~$pps/s vs 1,000/s)" [ "$pps" -ge 100000 ]
+# (The flooder's own speed varies with the machine's load: 93k-200k/s here; 20 times the
+# rate is what the check needs, not a speed.)
+check "the flood was many times the exception path's rate (~$pps/s vs 1,000/s)" [ "$pps" -ge 20000 ]
 check "both BGP sessions Established in every sample during the flood ($up of $samples)" \
   bash -c "[ '$samples' -ge 5 ] && [ '$up' = '$samples' ]"
 check "and the router kept both next hops" test "$(ecmp_next_hops)" = "10.10.1.1 10.10.1.2"
