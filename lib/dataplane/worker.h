@@ -97,6 +97,7 @@ class worker {
     void adopt_snapshot(const snapshot *snap);
     // ICMP (worker_icmp.cpp): echo, errors about connections, "fragmentation needed".
     void handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local, bool redirected);
+    uint32_t requote_seq(const connection &c, unsigned to, uint8_t *ql4, uint32_t ql4_len);
     bool icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected);
     bool too_big(rte_mbuf *m, const connection &c, unsigned dir, uint16_t reserve = 0);
     // ICMPv6 (worker_icmp6.cpp): ND and echo, errors about connections, 6<->4 translation.

@@ -70,6 +70,21 @@ void worker::handle_icmp(rte_mbuf *m, uint8_t in_port, const local_entry &local,
     _tx.enqueue(in_port, m);
 }
 
+// A quoted TCP segment of a has_side connection, its sequence number made the one its
+// sender wrote: the SYN proxy's client-facing numbering (to the backend: less the delta),
+// or the client's bytes after a PROXY header (to the client: less the header). Returns
+// the checksum delta (0 when nothing changed).
+uint32_t worker::requote_seq(const connection &c, unsigned to, uint8_t *ql4, uint32_t ql4_len) {
+    if (!(c.flags & conn::has_side) || ql4_len < 8) return 0;
+    const conn_side &s = _side.at(_conns.index_of(&c));
+    uint32_t seq = get32(ql4 + 4), back = seq;
+    if (to == 0) back = seq_add(seq, 0u - s.delta);
+    else if (s.client_addr == listener_rt::client_addr_proxy_v2 && s.header != conn_side::header_unsent)
+        back = unshift_header(seq, s.first_seq, proxy_v2_len_of(c));
+    put32(ql4 + 4, back);
+    return net::csum_replace32(0, seq, back);
+}
+
 bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool redirected) {
     auto *ip = rte_pktmbuf_mtod_offset(m, rte_ipv4_hdr *, l3_off);
     const uint32_t icmp_off = l3_off + sizeof(rte_ipv4_hdr);
@@ -112,18 +127,7 @@ bool worker::icmp_error_for_conn(rte_mbuf *m, const local_entry &local, bool red
     uint32_t l4_sum = net::csum_replace32(net::csum_replace32(0, qip->src_addr, q_src), qip->dst_addr, q_dst);
     l4_sum = net::csum_replace16(net::csum_replace16(l4_sum, get16(ql4), q_sport), get16(ql4 + 2), q_dport);
     put16(ql4, q_sport), put16(ql4 + 2, q_dport);
-    if (qip->next_proto_id == IPPROTO_TCP && (c->flags & conn::has_side) && ql4_len >= 8) {
-        // The quote carries the sequence number its receiver saw: the SYN proxy's
-        // client-facing one (to the backend: less the delta), or the client's bytes after
-        // a PROXY header (to the client: less the header).
-        const conn_side &s = _side.at(_conns.index_of(c));
-        uint32_t seq = get32(ql4 + 4), back = seq;
-        if (to == 0) back = seq_add(seq, 0u - s.delta);
-        else if (s.client_addr == listener_rt::client_addr_proxy_v2 && s.header != conn_side::header_unsent)
-            back = unshift_header(seq, s.first_seq, proxy_v2_len_of(*c));
-        l4_sum = net::csum_replace32(l4_sum, seq, back);
-        put32(ql4 + 4, back);
-    }
+    if (qip->next_proto_id == IPPROTO_TCP) l4_sum += requote_seq(*c, to, ql4, ql4_len);
     uint32_t ck_off = qip->next_proto_id == IPPROTO_TCP ? 16 : 6;
     if (ql4_len >= ck_off + 2 && get16(ql4 + ck_off) != 0)
         put16(ql4 + ck_off, net::csum_apply(get16(ql4 + ck_off), net::csum_fold(l4_sum)));

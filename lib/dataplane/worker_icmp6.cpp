@@ -205,6 +205,7 @@ bool worker::icmp6_error_for_conn(rte_mbuf *m, const local_entry &local, bool re
     uint16_t q_sport = to == 0 ? c->bport : c->cport, q_dport = to == 0 ? c->lport : c->vport;
     uint32_t sum = net::csum_replace_bytes(0, q->src_addr, 16, q_src, 16);
     sum = net::csum_replace_bytes(sum, q->dst_addr, 16, q_dst, 16);
+    if (q->proto == IPPROTO_TCP) sum += requote_seq(*c, to, ql4, ql4_len);
     requote_ports(ql4, ql4_len, q->proto, sum, q_sport, q_dport);
     std::memcpy(q->src_addr, q_src, 16);
     std::memcpy(q->dst_addr, q_dst, 16);
@@ -289,6 +290,7 @@ void worker::icmp6_to_v4(rte_mbuf *m, const connection &c, uint32_t len) {
     qip->hdr_checksum = rte_ipv4_cksum(qip);
     uint32_t sum = net::csum_replace_bytes(0, q->src_addr, 16, &c.bip, 4);
     sum = net::csum_replace_bytes(sum, q->dst_addr, 16, &c.laddr, 4);
+    if (q->proto == IPPROTO_TCP) sum += requote_seq(c, 0, ql4, ql4_len);
     requote_ports(ql4, ql4_len, q->proto, sum, c.bport, c.lport);
     oip->version_ihl = 0x45;
     oip->total_length = rte_cpu_to_be_16(static_cast<uint16_t>(out_len - l3_off));
@@ -343,6 +345,7 @@ bool worker::icmp4_to_v6(rte_mbuf *m, const connection &c, uint32_t icmp_len) {
                 q->time_to_live, a.cip, a.vip);
     uint32_t sum = net::csum_replace_bytes(0, &q->src_addr, 4, a.cip, 16);
     sum = net::csum_replace_bytes(sum, &q->dst_addr, 4, a.vip, 16);
+    if (q->next_proto_id == IPPROTO_TCP) sum += requote_seq(c, 1, ql4, ql4_len);
     requote_ports(ql4, ql4_len, q->next_proto_id, sum, c.cport, c.vport);
     ipv6_header(oip, 0, static_cast<uint16_t>(8 + ip6_len + ql4_len), IPPROTO_ICMPV6,
                 static_cast<uint8_t>(ip->time_to_live - 1), a.vip, a.cip);

@@ -166,3 +166,30 @@ TEST_CASE("IPv6 SYN proxy: a backend that refuses resets the client over IPv6; S
     CHECK(t.w().counters().syn_proxy_engaged == 1);
     CHECK(t.w().counters().syn_cookies_sent == 1);
 }
+
+TEST_CASE("IPv6 SYN proxy: an ICMPv6 error about a translated segment reaches the backend quoting the sequence number "
+          "it sent",
+          "[ipv6][synproxy][icmp]") {
+    lb t(proxy6_config());
+    uint32_t cookie = cookie_handshake6(t, 81);
+    t.send_one(build_frame(from_client6(t, 6, 81, ACK, 1001, cookie + 1)));
+    REQUIRE(t.send({build_frame(from_backend6(t, 6, SYN | ACK, 5000, 1001))}).size() == 1);
+    const uint32_t delta = cookie - 5000;
+    // The backend's data toward the client, as Fulcrum sent it (sequence + delta).
+    auto data = from_backend6(t, 6, PSH | ACK, 5001, 1001, std::string(300, 'd'));
+    bytes sent = t.send_one(build_frame(data));
+    REQUIRE(get32(sent, off6::tcp_seq) == 5001 + delta);
+    // A router on the client's side says 1400 about it: the backend hears it about the
+    // segment as it sent it, from the laddr.
+    bytes sent_ip(sent.begin() + 14, sent.end());
+    bytes out = t.send_one(build_icmp6_error(t.port->mac(), six::stranger_mac, six::stranger, six::vip, 64, 2, 0, 1400,
+                                             sent_ip, sent_ip.size()));
+    auto as_sent = data;
+    as_sent.ttl = 63;     // the hop limit the client's side saw
+    as_sent.window = 512; // (the window stays as the client saw it, rescaled to the proxy's 7: the kernel matches ports and sequence)
+    bytes as_sent_frame = build_frame(as_sent);
+    bytes as_sent_ip(as_sent_frame.begin() + 14, as_sent_frame.end());
+    CHECK(hex(out) == hex(build_icmp6_error(six::backend_mac, t.port->mac(), six::laddr, six::backend, 63, 2, 0, 1400,
+                                            as_sent_ip, as_sent_ip.size())));
+    CHECK(checksums_valid(out));
+}
