@@ -3,6 +3,8 @@
 # (IPv6 laddrs and backends), and what an IPv6 connection holds.
 #   parameters  1k and 100k flows, UDP, 64-byte client frames; ROUNDS
 #   rows        worker alone, udp 64 B, FLOWS flows, KIND | Fulcrum IPv6 | Fulcrum IPv4 (the same build, run) | ratio
+#               and, at 1k flows, KIND with PROXY v2 on (the 52-byte AF_INET6 header on every
+#               datagram) beside it off, alternating in the same run
 log "ipv6: one worker fed by net_pcap (UDP, 64 B frames): IPv6 flows (6->4, 6->6) beside IPv4 flows"
 for flows in 1000 100000; do
   config_for "$flows" > /dev/null
@@ -26,3 +28,15 @@ held6=$(sed -n 's/.*an IPv6 connection takes \([0-9]*\) bytes.*/\1/p' "$DIR/alon
 held4=$(sed -n 's/.*, \([0-9]*\) bytes per connection.*/\1/p' "$DIR/alone.out" | head -1)
 printf '  bytes per connection held: IPv6 %s, IPv4 %s\n' "${held6:-?}" "${held4:-?}"
 row '| bytes per connection held, IPv6 (pool entry beside the 64-byte one) | %s B | %s B (IPv4) | | |' "${held6:-?}" "${held4:-?}"
+# PROXY v2 for IPv6 clients: every datagram grows by the 52-byte AF_INET6 header.
+python3 "$ROOT/bench/config.py" client_addr "$DIR/cfg6-1000.json" ProxyProtocolV2Enabled > "$DIR/cfg6pp-1000.json"
+for kind in 6to4 6to6; do
+  va=(); fa=()
+  for r in $(seq 1 "$ROUNDS"); do
+    fa+=("$(alone fulcrum 1000 "$DIR/cfg6-1000.json" "$DIR/v$kind-1000.pcap" 1000 "\"family\":\"$kind\",\"client_addr\":\"off\"")")
+    va+=("$(alone fulcrum 1000 "$DIR/cfg6pp-1000.json" "$DIR/v$kind-1000.pcap" 1000 "\"family\":\"$kind\",\"client_addr\":\"proxy_v2\"")")
+  done
+  v=$(median "${va[@]}"); f=$(median "${fa[@]}")
+  printf '       1000 flows %s PROXY v2 on: %7.3f Mpps   off %7.3f Mpps   %s%%\n' "$kind" "$v" "$f" "$(ratio "$v" "$f")"
+  row '| worker alone, udp 64 B, 1000 flows, %s, PROXY v2 on (the baseline column: off, same run) | %.2f Mpps | %.2f Mpps | %s%% | |' "$kind" "$v" "$f" "$(ratio "$v" "$f")"
+done
