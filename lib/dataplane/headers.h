@@ -101,7 +101,7 @@ inline void turn_around(rte_mbuf *m, const rte_ether_addr &mac) {
     ip->dst_addr = src;
 }
 
-// IPv6 (worker_ipv6.cpp, worker_icmp6.cpp, nd.cpp).
+// IPv6 (worker_ipv6.cpp, worker_fnat6.cpp, worker_icmp6.cpp, nd.cpp).
 constexpr uint32_t ip6_len = sizeof(rte_ipv6_hdr);
 constexpr uint32_t min_mtu6 = 1280; // the least an IPv6 link carries (RFC 8200 5)
 inline bool multicast6(const uint8_t *a) { return a[0] == 0xff; }

@@ -107,7 +107,7 @@ class worker {
     bool icmp4_to_v6(rte_mbuf *m, const connection &c, uint32_t icmp_len);
     bool side_work6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off, conn_side *&side);
     bool too_big6(rte_mbuf *m, const connection &c, unsigned dir, uint32_t mtu);
-    // Connections with an IPv6 client (worker_ipv6.cpp): 6->6 and 6->4.
+    // Connections with an IPv6 client (worker_ipv6.cpp; their rewrite worker_fnat6.cpp): 6->6 and 6->4.
     connection *new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t l4_off, uint8_t in_port);
     connection *bind6(const conn::flow_key6 &key, uint8_t in_port, const listener_rt &l, const backend_rt &b, drop &why);
     void forward6(rte_mbuf *m, connection &c, unsigned dir, uint32_t l4_off);
