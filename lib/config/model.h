@@ -151,7 +151,8 @@ struct master_slave_group {
 // writes the VIPs it serves into `include_file` (BIRD static-protocol syntax) and runs
 // `reload_command` after each change; empty include_file: no speaker.
 struct bgp_settings {
-    std::string include_file;
+    std::string include_file;  // the IPv4 VIPs' routes
+    std::string include_file6; // the IPv6 VIPs' (required when there are IPv6 VIPs)
     std::vector<std::string> reload_command; // argv, e.g. birdc -s /run/bird/bird.ctl configure
     // The routers the speaker peers with: their BGP (TCP port 179) to and from this host
     // goes to the kernel ahead of other host traffic (worker::to_kernel).

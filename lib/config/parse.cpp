@@ -173,10 +173,15 @@ void parse_groups(const json &doc, const char *key, const char *id_field, const 
 }
 
 bgp_settings parse_bgp(const json &j, const std::string &f) {
-    check_keys(j, f, {"include_file", "reload_command", "neighbours"});
+    check_keys(j, f, {"include_file", "include_file6", "reload_command", "neighbours"});
     bgp_settings b;
     b.include_file = get_string(require(j, f, "include_file"), join(f, "include_file"));
     if (b.include_file.empty() || b.include_file[0] != '/') fail(join(f, "include_file"), "must be an absolute path");
+    if (auto it = j.find("include_file6"); it != j.end()) {
+        b.include_file6 = get_string(*it, join(f, "include_file6"));
+        if (b.include_file6.empty() || b.include_file6[0] != '/') fail(join(f, "include_file6"), "must be an absolute path");
+        if (b.include_file6 == b.include_file) fail(join(f, "include_file6"), "must differ from include_file");
+    }
     if (auto it = j.find("reload_command"); it != j.end()) {
         const json &argv = get_array(*it, join(f, "reload_command"));
         for (size_t i = 0; i < argv.size(); i++) b.reload_command.push_back(get_string(argv[i], index(join(f, "reload_command"), i)));
@@ -297,7 +302,12 @@ instance parse_root(const json &doc) {
     inst.syn_proxy_threshold = static_cast<uint32_t>(opt_uint(doc, "", "syn_proxy_threshold", 1, 1u << 26, 512));
     inst.ipv6_source_prefix = static_cast<uint8_t>(opt_uint(doc, "", "ipv6_source_prefix", 8, 128, 64));
     inst.node_drain = opt_switch(doc, "", "node_drain", false);
-    if (auto it = doc.find("bgp"); it != doc.end()) inst.bgp = parse_bgp(*it, "bgp");
+    if (auto it = doc.find("bgp"); it != doc.end()) {
+        inst.bgp = parse_bgp(*it, "bgp");
+        // A BIRD static protocol takes one family: IPv6 VIPs' routes need their own file.
+        if (inst.bgp.include_file6.empty() && std::any_of(inst.vips.begin(), inst.vips.end(), [](const net::ip_addr &v) { return v.is_v6(); }))
+            fail("bgp.include_file6", "is required when vips has IPv6 addresses: their routes go to a file an ipv6 static protocol includes");
+    }
     if (auto it = doc.find("cluster"); it != doc.end()) inst.cluster = parse_cluster(*it, inst.ports);
     parse_groups(doc, "vserver_groups", "VServerGroupId", "vserver", parse_vserver_group, inst.vserver_groups);
     parse_groups(doc, "master_slave_groups", "MasterSlaveServerGroupId", "master/slave", parse_master_slave_group,

@@ -128,6 +128,7 @@ json instance_to_json(const instance &c) {
     j["node_drain"] = c.node_drain ? "on" : "off";
     if (!c.bgp.include_file.empty()) {
         j["bgp"] = {{"include_file", c.bgp.include_file}};
+        if (!c.bgp.include_file6.empty()) j["bgp"]["include_file6"] = c.bgp.include_file6;
         if (!c.bgp.reload_command.empty()) j["bgp"]["reload_command"] = c.bgp.reload_command;
         if (!c.bgp.neighbours.empty()) {
             j["bgp"]["neighbours"] = ips(c.bgp.neighbours);

@@ -36,11 +36,11 @@ announcer::~announcer() {
     waitpid(_child, nullptr, 0);
 }
 
-std::vector<uint32_t> announcer::wanted(const dataplane::snapshot &s, bool drained) {
-    std::vector<uint32_t> vips;
+std::vector<net::ip_addr> announcer::wanted(const dataplane::snapshot &s, bool drained) {
+    std::vector<net::ip_addr> vips;
     if (drained) return vips;
     for (const auto &l : s.listeners)
-        if (l.eligible_len > 0) vips.push_back(rte_be_to_cpu_32(l.vip));
+        if (l.eligible_len > 0) vips.push_back(l.vip ? net::ip_addr::from_v4(rte_be_to_cpu_32(l.vip)) : l.vip6);
     std::sort(vips.begin(), vips.end());
     vips.erase(std::unique(vips.begin(), vips.end()), vips.end());
     return vips;
@@ -52,23 +52,35 @@ void announcer::configure(const config::bgp_settings &s) {
     _written = false; // a new file or command: the next update() tells the speaker again
 }
 
-void announcer::update(std::vector<uint32_t> vips) {
+void announcer::update(std::vector<net::ip_addr> vips) {
     if (vips == _st.announced && _written) return;
-    for (uint32_t v : vips)
+    for (const net::ip_addr &v : vips)
         if (!std::binary_search(_st.announced.begin(), _st.announced.end(), v))
-            FULCRUM_LOG(NOTICE, control, "bgp: announce %s\n", config::format_ipv4(v).c_str());
-    for (uint32_t v : _st.announced)
+            FULCRUM_LOG(NOTICE, control, "bgp: announce %s\n", net::format_ip(v).c_str());
+    for (const net::ip_addr &v : _st.announced)
         if (!std::binary_search(vips.begin(), vips.end(), v))
-            FULCRUM_LOG(NOTICE, control, "bgp: withdraw %s\n", config::format_ipv4(v).c_str());
+            FULCRUM_LOG(NOTICE, control, "bgp: withdraw %s\n", net::format_ip(v).c_str());
     _st.announced = std::move(vips);
     _written = false;
-    if (!_s.include_file.empty()) write_file();
+    if (!_s.include_file.empty()) write_files();
 }
 
-void announcer::write_file() {
+// A VIP as the speaker's prefix: /32 or /128.
+static std::string host_prefix(const net::ip_addr &v) { return net::format_ip(v) + (v.is_v4() ? "/32" : "/128"); }
+
+void announcer::write_files() {
+    if (!write_file(_s.include_file, false)) return;
+    if (!_s.include_file6.empty() && !write_file(_s.include_file6, true)) return;
+    _written = true;
+    _st.pending = !_s.reload_command.empty();
+    if (_st.pending && _child < 0) start_reload();
+}
+
+bool announcer::write_file(const std::string &path, bool v6) {
     std::string text = "# Written by Fulcrum: the VIPs this node serves (none while it is drained). Do not edit.\n";
-    for (uint32_t v : _st.announced) text += "route " + config::format_ipv4(v) + "/32 blackhole;\n";
-    std::string tmp = _s.include_file + ".tmp";
+    for (const net::ip_addr &v : _st.announced)
+        if (v.is_v6() == v6) text += "route " + host_prefix(v) + " blackhole;\n";
+    std::string tmp = path + ".tmp";
     // Not through a link someone left at the temporary name; readable by the speaker,
     // which often runs as its own user (Debian's BIRD runs as bird), whatever the umask.
     int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
@@ -80,16 +92,14 @@ void announcer::write_file() {
         else off += size_t(n);
     }
     if (fd >= 0 && ::close(fd) != 0) ok = false;
-    if (!ok || std::rename(tmp.c_str(), _s.include_file.c_str()) != 0) {
-        _st.last_error = "cannot write " + _s.include_file + ": " + std::strerror(errno);
+    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
+        _st.last_error = "cannot write " + path + ": " + std::strerror(errno);
         _st.failures++;
         FULCRUM_LOG(ERR, control, "bgp: %s\n", _st.last_error.c_str());
-        _retry_ms = now_ms() + 1000; // poll() writes it again
-        return;
+        _retry_ms = now_ms() + 1000; // poll() writes them again
+        return false;
     }
-    _written = true;
-    _st.pending = !_s.reload_command.empty();
-    if (_st.pending && _child < 0) start_reload();
+    return true;
 }
 
 void announcer::start_reload() {
@@ -101,11 +111,10 @@ void announcer::start_reload() {
     posix_spawn_file_actions_t fa;
     posix_spawn_file_actions_init(&fa);
     posix_spawn_file_actions_addclosefrom_np(&fa, 3);
-    // FULCRUM_VIPS: the set as prefixes ("192.0.2.10/32 192.0.2.11/32"), for a speaker
+    // FULCRUM_VIPS: the set as prefixes ("192.0.2.10/32 2001:db8::10/128"), for a speaker
     // driven by commands rather than an included file (FRR's vtysh).
     std::string set = "FULCRUM_VIPS=";
-    for (size_t i = 0; i < _st.announced.size(); i++)
-        set += (i ? " " : "") + config::format_ipv4(_st.announced[i]) + "/32";
+    for (size_t i = 0; i < _st.announced.size(); i++) set += (i ? " " : "") + host_prefix(_st.announced[i]);
     std::vector<char *> envp;
     for (char **e = environ; *e; e++)
         if (std::strncmp(*e, "FULCRUM_VIPS=", 13) != 0) envp.push_back(*e);
@@ -171,7 +180,7 @@ void announcer::poll() {
         }
     }
     if (_s.include_file.empty() || now_ms() < _retry_ms) return;
-    if (!_written) write_file();
+    if (!_written) write_files();
     else if (_st.pending && _child < 0) start_reload();
 }
 

@@ -148,7 +148,7 @@ json service::node_status() const {
     for (const auto &w : deploy::collect_stats(_dp).workers) conns += w.conns_in_use;
     const announcer::status &st = _announcer.state();
     json vips = json::array();
-    for (uint32_t v : st.announced) vips.push_back(config::format_ipv4(v));
+    for (const net::ip_addr &v : st.announced) vips.push_back(net::format_ip(v));
     json out{{"Drain", _dp.config().node_drain ? "on" : "off"}, {"AnnouncedVips", vips}, {"ActiveConnections", conns}};
     const config::bgp_settings &b = _dp.config().bgp;
     if (!b.include_file.empty())

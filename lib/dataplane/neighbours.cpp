@@ -28,7 +28,7 @@ void neighbours::add_static(const std::vector<neighbour_rt> &entries) {
 }
 
 void neighbours::hold_peers(const snapshot &s) {
-    for (uint32_t ip : _peers)
+    for (const net::ip_addr &ip : _peers)
         if (neigh_entry *e = _table->find(ip)) e->peer = false;
     _peers.clear();
     for (const auto &[ip, port] : s.cluster_peers) {
@@ -39,7 +39,7 @@ void neighbours::hold_peers(const snapshot &s) {
         _peers.push_back(ip);
         if (!e->resolved && !e->is_static && e->n_pending == 0 && e->next_try_tsc <= _clock.now_tsc) {
             e->next_try_tsc = _clock.now_tsc + _clock.hz;
-            send_request(s.ports[port], port, ip, nullptr);
+            solicit(s.ports[port], port, *e, nullptr);
         }
     }
 }

@@ -104,7 +104,7 @@ class neighbours {
     const worker_clock &_clock;
     std::unique_ptr<neigh_table> _table;
     std::vector<rte_ring *> _msg_to;
-    std::vector<uint32_t> _peers; // held by hold_peers
+    std::vector<net::ip_addr> _peers; // held by hold_peers
     counters _counters;
 };
 

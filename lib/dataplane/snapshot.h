@@ -171,9 +171,10 @@ class snapshot {
     std::vector<std::vector<uint16_t>> port_laddrs6; // by port: its IPv6 laddr indices
     std::vector<uint16_t> eligible_slots;
     std::vector<neighbour_rt> static_neighbours;
-    // Other cluster nodes on-link (network order, with the port they are on): where a TCP
-    // segment of a connection this node does not hold is copied (worker::hand_off).
-    std::vector<std::pair<uint32_t, uint8_t>> cluster_peers;
+    // Other cluster nodes on-link, either family (as neighbour keys: neigh_table::key4 for
+    // IPv4), with the port they are on: where a TCP segment of a connection this node
+    // does not hold is copied (worker::hand_off), whatever the segment's family.
+    std::vector<std::pair<net::ip_addr, uint8_t>> cluster_peers;
     uint32_t handoff_rate_pps = 0; // per worker; 0: unlimited
     std::array<uint32_t, 7> tcp_timeout_s{}; // indexed by conn::tcp_state
     uint16_t udp_unreplied_s = 30;           // UDP flows no reply has come back on
@@ -183,6 +184,7 @@ class snapshot {
     uint8_t source_prefix6 = 64;             // an IPv6 client's per-source key: its address to this prefix
     uint32_t exception_rate_pps = 0;         // per port, all workers together; 0: unlimited
     std::vector<uint32_t> bgp_neighbours;    // network order: their TCP/179 goes to the kernel first
+    std::vector<net::ip_addr> bgp_neighbours6; // the same for IPv6 sessions
     uint16_t probe_port_min = 0, probe_port_max = 0; // host order: health probes' source ports
 
     // A reply to one of the host's health probes (by its source port range).

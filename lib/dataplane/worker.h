@@ -36,6 +36,9 @@ struct worker_params {
 
 class worker {
   public:
+    // The host's own frames by class: a lifeline (ARP and ND answers, BGP with configured
+    // neighbours, health probe replies) or other.
+    enum class host_class : uint8_t { other, lifeline };
     static constexpr uint16_t burst = tx_buffers::burst;
 
     worker(const worker_params &p, const snapshot *snap); // throws allocation_failed
@@ -90,9 +93,7 @@ class worker {
     // (hash: the flow key's, when the burst computed it)
     void handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected, const uint32_t *hash = nullptr); // worker_ipv6.cpp
     // The host's own frames, to the kernel through the port's tap, within the exception
-    // path's rate; a lifeline (ARP replies, BGP with configured neighbours, health probe
-    // replies) has a reserve other host traffic cannot use.
-    enum class host_class : uint8_t { other, lifeline };
+    // path's rate; a lifeline (host_class) has a reserve other host traffic cannot use.
     void to_kernel(rte_mbuf *m, uint8_t in_port, drop otherwise, host_class cls);
     void adopt_snapshot(const snapshot *snap);
     // ICMP (worker_icmp.cpp): echo, errors about connections, "fragmentation needed".

@@ -21,6 +21,15 @@ namespace {
 constexpr uint8_t ext_hop_by_hop = 0, ext_routing = 43, ext_fragment = 44, ext_dest_options = 60;
 constexpr unsigned max_ext_headers = 3, max_ext_bytes = 256;
 
+// TCP with a configured IPv6 BGP neighbour, on port 179 either way: a lifeline.
+worker::host_class host_class6(const snapshot &s, const conn::flow_key6 &k) {
+    constexpr uint16_t bgp_be = RTE_BE16(179);
+    if (k.proto != IPPROTO_TCP || (k.sport() != bgp_be && k.dport() != bgp_be)) return worker::host_class::other;
+    for (const net::ip_addr &n : s.bgp_neighbours6)
+        if (std::memcmp(n.b.data(), k.src, 16) == 0) return worker::host_class::lifeline;
+    return worker::host_class::other;
+}
+
 } // namespace
 
 // A 32-bit stand-in for an IPv6 source where the scheduler and admission key by IPv4
@@ -120,9 +129,9 @@ void worker::handle_ipv6(rte_mbuf *m, uint8_t in_port, bool redirected, const ui
     if (!c) {
         const local_entry *local = _snap->find_local6(key.dst);
         // The host's own link-local addresses (its kernel's, on the port's tap).
-        if (!local && link_local6(key.dst)) return to_kernel(m, in_port, drop::not_local, host_class::other);
+        if (!local && link_local6(key.dst)) return to_kernel(m, in_port, drop::not_local, host_class6(*_snap, key));
         if (!local) return drop_pkt(m, drop::not_local);
-        if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto, host_class::other);
+        if (local->kind == local_kind::port) return to_kernel(m, in_port, drop::unsupported_proto, host_class6(*_snap, key));
         if (local->kind == local_kind::laddr) {
             if (_snap->probe_reply_port(key.dport())) return to_kernel(m, in_port, drop::no_conn, host_class::lifeline);
             // A reply to an lport another worker owns goes home through its redirect ring.
@@ -168,7 +177,11 @@ connection *worker::new_conn6(rte_mbuf *m, const conn::flow_key6 &key, uint32_t 
             // Not a connection start, unless it is the ACK to a SYN-ACK of the proxy.
             by_cookie = (f == tcp_ack || f == (tcp_ack | tcp_fin)) && l && l->syn_proxy != listener_rt::proxy_off &&
                         _synproxy.check_cookie6(m, key, cookie);
-            if (!by_cookie) return refuse(m, nullptr, drop::no_conn);
+            if (!by_cookie) {
+                // Perhaps another node's connection (worker_conn.cpp new_conn).
+                if (l && (!l->acl_on || acl6_allows(*_snap, *l, key.src)) && _handoff.hand_off(m, *_snap)) return nullptr;
+                return refuse(m, nullptr, drop::no_conn);
+            }
             if (!room_to_wait()) return refuse(m, nullptr, drop::syn_proxy_backlog);
         }
     }

@@ -121,21 +121,9 @@ result<bool> add_listener(snapshot &s, const config::instance &cfg, const config
 
 } // namespace
 
-result<bool> forwardable(const config::instance &cfg) {
-    auto later = [](const std::string &field, const char *what) {
-        return error{field, std::string("is IPv6, which this build does not support yet for ") + what};
-    };
-    for (size_t i = 0; i < cfg.bgp.neighbours.size(); i++)
-        if (cfg.bgp.neighbours[i].is_v6()) return later("bgp.neighbours[" + std::to_string(i) + "]", "BGP (IPv4 sessions only)");
-    for (size_t i = 0; i < cfg.cluster.nodes.size(); i++)
-        if (cfg.cluster.nodes[i].is_v6()) return later("cluster.nodes[" + std::to_string(i) + "]", "cluster nodes");
-    return true;
-}
-
 result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
                                                  const std::vector<dataplane::port_rt> &ports, slot_registry &slots,
                                                  const health_fn &health, const std::vector<config::local_address> *plan) {
-    if (auto ok = forwardable(cfg); !ok) return ok.err();
     auto s = std::make_unique<snapshot>();
     s->ports = ports;
     s->probe_port_min = cfg.probe_port_min;
@@ -143,7 +131,9 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
     s->udp_unreplied_s = static_cast<uint16_t>(cfg.udp_unreplied_timeout);
     s->neigh_timeout_s = static_cast<uint16_t>(cfg.neighbour_timeout);
     s->exception_rate_pps = cfg.exception_path_rate;
-    for (const net::ip_addr &n : cfg.bgp.neighbours) s->bgp_neighbours.push_back(rte_cpu_to_be_32(n.v4()));
+    for (const net::ip_addr &n : cfg.bgp.neighbours)
+        if (n.is_v4()) s->bgp_neighbours.push_back(rte_cpu_to_be_32(n.v4()));
+        else s->bgp_neighbours6.push_back(n);
     s->syn_proxy_threshold = cfg.syn_proxy_threshold;
     s->source_prefix6 = cfg.ipv6_source_prefix;
 
@@ -186,10 +176,16 @@ result<std::unique_ptr<snapshot>> build_snapshot(const config::instance &cfg,
         }
 
     for (const net::ip_addr &n : cfg.cluster.nodes) {
-        dataplane::route r;
-        uint32_t ip = rte_cpu_to_be_32(n.v4());
-        bool own = s->find_local(ip) != nullptr; // this node's port address (or a local one)
-        if (!own && s->lookup_route(ip, r) && r.next_hop == ip) s->cluster_peers.emplace_back(ip, r.port);
+        // Only another node, on-link (not this node's port address or a local one).
+        if (n.is_v4()) {
+            dataplane::route r;
+            uint32_t ip = rte_cpu_to_be_32(n.v4());
+            if (!s->find_local(ip) && s->lookup_route(ip, r) && r.next_hop == ip) s->cluster_peers.emplace_back(n, r.port);
+        } else {
+            dataplane::route6 r;
+            if (!s->find_local6(n.b.data()) && s->lookup_route6(n.b.data(), 0, r) && r.next_hop == n)
+                s->cluster_peers.emplace_back(n, r.port);
+        }
     }
     s->handoff_rate_pps = cfg.cluster.handoff_rate;
 

@@ -17,11 +17,6 @@ namespace fulcrum::deploy {
 // answer); none given: every backend is up.
 using health_fn = std::function<bool(const config::listener &, const config::backend &)>;
 
-// What of IPv6 this build does not do yet (issue 26: BGP sessions and cluster nodes over
-// IPv6, the SYN proxy, PROXY v2 and TOA for IPv6 listeners) is refused, naming the first
-// such field. build_snapshot checks it; deployment::create and --check ask first.
-result<bool> forwardable(const config::instance &cfg);
-
 // From a validated config and the started ports (in config order). New counter slots are
 // taken from `slots` (pass a copy and keep it only if the snapshot is used). A backend
 // that is down stays in its listener's list with weight 0: no new connections, its

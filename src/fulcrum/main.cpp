@@ -216,8 +216,6 @@ int main(int argc, char **argv) {
     options o;
     if (int rc = parse_options(argc - eal_args, argv + eal_args, o); rc >= 0) return rte_eal_cleanup(), rc;
     auto cfg = config::load_with_state(o.config_path, o.state_path);
-    if (cfg)
-        if (auto ok = deploy::forwardable(cfg.value()); !ok) cfg = ok.err();
     auto lcores = cfg ? worker_lcores(cfg.value()) : result<std::vector<unsigned>>(cfg.err());
     if (!lcores) {
         std::fprintf(stderr, "fulcrum: config error: %s\n", lcores.err().message().c_str());

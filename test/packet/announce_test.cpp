@@ -3,6 +3,7 @@
 // the speaker learns them from the include file and a reload command that really runs.
 #include "control/service.h"
 #include "harness.h"
+#include "ipv6_frames.h"
 
 #include <catch2/catch.hpp>
 
@@ -122,6 +123,31 @@ TEST_CASE("the reload command also gets the set in FULCRUM_VIPS", "[announce][se
     REQUIRE(seen.size() == 2);
     CHECK(seen[1] == "[]");
     ::unsetenv("FULCRUM_VIPS");
+}
+
+TEST_CASE("IPv6 VIPs go to include_file6 as /128 routes, and with the IPv4 ones in FULCRUM_VIPS", "[announce][service][ipv6]") {
+    speaker_files f;
+    auto cfg = dual_config();
+    std::string v6file = f.dir + "/vips6.conf";
+    cfg["bgp"] = {{"include_file", f.vips()}, {"include_file6", v6file},
+                  {"reload_command", {"sh", "-c", "echo \"[$FULCRUM_VIPS]\" >> " + f.reloads()}}};
+    lb t(cfg);
+    control::service svc(*t.inst, "");
+    auto seen = reloads_seen(svc, f, 1);
+    REQUIRE(seen.size() == 1);
+    // 2001:db8::10 has listeners with backends (6->4 and 6->6); 2001:db8::11 has none.
+    CHECK(seen[0] == "[10.0.0.10/32 2001:db8::10/128]");
+    CHECK(read_text(v6file) == "# Written by Fulcrum: the VIPs this node serves (none while it is drained). Do not edit.\n"
+                               "route 2001:db8::10/128 blackhole;\n");
+    CHECK(read_text(f.vips()).find("route 10.0.0.10/32 blackhole;\n") != std::string::npos);
+    CHECK(read_text(f.vips()).find("2001:") == std::string::npos); // one family per file
+    json status = svc.handle({{"Action", "DescribeNodeStatus"}});
+    CHECK(status["AnnouncedVips"] == json::array({"10.0.0.10", "2001:db8::10"}));
+    REQUIRE(svc.handle({{"Action", "SetNodeDrain"}, {"Drain", "on"}})["Code"] == "Success");
+    seen = reloads_seen(svc, f, 2);
+    REQUIRE(seen.size() == 2);
+    CHECK(seen[1] == "[]");
+    CHECK(read_text(v6file).find("route") == std::string::npos);
 }
 
 TEST_CASE("a VIP stays announced while one backend can serve, and is withdrawn when none can",

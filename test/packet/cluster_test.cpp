@@ -2,6 +2,7 @@
 // not hold goes, unchanged but for its Ethernet header, to the cluster's other nodes;
 // the node that holds it forwards it as its own.
 #include "harness.h"
+#include "ipv6_frames.h"
 
 #include "net/addr.h"
 
@@ -222,4 +223,54 @@ TEST_CASE("a SYN proxy cookie another node issued is handed to it, and it opens 
     CHECK(hex(out) == hex(build_frame(syn)));
     CHECK(state_of(a) == fulcrum::conn::tcp_state::syn_sent);
     CHECK(a.w().counters().syn_proxy_connections == 1);
+}
+
+TEST_CASE("over IPv6: an IPv6 client's segment goes to IPv4 and IPv6 cluster nodes (the latter by ND), and the owner "
+          "forwards what it is handed", "[cluster][ipv6]") {
+    auto cfg = dual_config();
+    cfg["cluster"] = {{"nodes", {"10.0.0.1", "10.0.0.2", "2001:db8::1", "2001:db8::3"}}};
+    cfg["ports"][0]["static_neighbours"].push_back({{"ip", "10.0.0.2"}, {"mac", "02:00:00:00:00:72"}});
+    lb t(cfg);
+    const mac_t mine = t.port->mac();
+    const addr6 node3 = ip6("2001:db8::3");
+    auto data = from_client6(t, 6, 81, PSH | ACK, 1001, 5001, "GET / HTTP/1.0\r\n\r\n");
+    auto out = t.send({build_frame(data)});
+    // 2001:db8::3 was solicited when the snapshot named it; 10.0.0.2 gets the copy at once;
+    // never this node's own addresses (10.0.0.1, 2001:db8::1).
+    REQUIRE(out.size() == 2);
+    CHECK(hex(out[0]) == hex(build_ns(multicast_mac(solicited_node(node3)), mine, six::port, solicited_node(node3), node3, &mine)));
+    CHECK(hex(out[1]) == hex(framed(data, node2_mac, mine)));
+    out = t.send({build_na(mine, node3_mac, node3, six::port, node3, 0x60, &node3_mac)});
+    REQUIRE(out.size() == 1);
+    CHECK(hex(out[0]) == hex(framed(data, node3_mac, mine)));
+    CHECK(t.w().counters().cluster_handoffs == 2);
+    CHECK(t.w().conns().in_use() == 0);
+
+    // The IPv6 peer's own copies are known by its MAC: never handed on.
+    data.src_mac = node3_mac;
+    CHECK(t.send({build_frame(data)}).empty());
+    CHECK(t.drops(drop::no_conn) == 1);
+
+    // This node as the owner: its 6->6 connection goes on with what the peer hands it.
+    data.src_mac = client_mac;
+    auto syn = from_client6(t, 6, 81, SYN, 1000, 0);
+    CHECK(hex(t.send_one(build_frame(syn))) == hex(build_frame(to_backend6(t, syn))));
+    t.send_one(build_frame(from_backend6(t, 6, SYN | ACK, 5000, 1001)));
+    auto moved = data;
+    moved.src_mac = node2_mac; // the routers sent the flow to 10.0.0.2, which handed it here
+    auto fwd = t.send_one(build_frame(moved));
+    CHECK(hex(fwd) == hex(build_frame(to_backend6(t, moved))));
+    CHECK(checksums_valid(fwd));
+    CHECK(t.w().counters().cluster_handoffs == 2);
+}
+
+TEST_CASE("an IPv6 segment the listener's ACL refuses is not handed off", "[cluster][ipv6]") {
+    auto cfg = dual_config();
+    cfg["cluster"] = {{"nodes", {"10.0.0.2"}}};
+    cfg["ports"][0]["static_neighbours"].push_back({{"ip", "10.0.0.2"}, {"mac", "02:00:00:00:00:72"}});
+    cfg["listeners"][4].update({{"AclStatus", "on"}, {"AclType", "white"}, {"AclEntries", {"2001:db8:5::/48"}}});
+    lb t(cfg);
+    CHECK(t.send({build_frame(from_client6(t, 6, 81, ACK, 1001, 5001))}).empty());
+    CHECK(t.w().counters().cluster_handoffs == 0);
+    CHECK(t.drops(drop::no_conn) == 1);
 }

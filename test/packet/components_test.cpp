@@ -317,7 +317,7 @@ TEST_CASE("handoff: nothing without peers, one copy per peer, never a frame from
     s.tcp_flags = ACK;
     rte_mbuf *m = mbuf_of(build_frame(s));
     CHECK_FALSE(h.hand_off(m, t.snap)); // no peers: not consumed
-    t.snap.cluster_peers = {{nip("10.0.0.2"), 0}, {nip("10.0.0.3"), 0}};
+    t.snap.cluster_peers = {{neigh_table::key4(nip("10.0.0.2")), 0}, {neigh_table::key4(nip("10.0.0.3")), 0}};
     REQUIRE(h.hand_off(m, t.snap));
     auto out = t.sent();
     REQUIRE(out.size() == 2);

@@ -424,23 +424,7 @@ TEST_CASE("two workers: an advertisement one hears releases the SYN the other ho
     CHECK(t.w(1).conns().in_use() == 0);
 }
 
-TEST_CASE("what IPv6 does not do yet is refused by field, not forwarded wrongly", "[ipv6][config]") {
-    auto refused = [](nlohmann::json cfg) {
-        cfg["ports"][0]["device"] = "x";
-        auto parsed = fulcrum::config::parse_instance(cfg);
-        REQUIRE(parsed);
-        auto ok = fulcrum::deploy::forwardable(parsed.value());
-        return ok ? std::string() : ok.err().message();
-    };
-    auto cfg = dual_config();
-    CHECK(refused(cfg).empty());
-    auto on = cfg;
-    on["listeners"][2]["SynProxy"] = "on";
-    CHECK(refused(on).empty()); // (synproxy6_test.cpp)
-    auto pp = cfg;
-    pp["listeners"][3]["ProxyProtocolV2Enabled"] = "on";
-    CHECK(refused(pp).empty()); // (client_addr6_test.cpp)
-    // An IPv4 listener on a group with an IPv6 backend schedules its IPv4 backends only.
+TEST_CASE("an IPv4 listener on a group with an IPv6 backend schedules its IPv4 backends only", "[ipv6][config]") {
     auto mixed = dual_config();
     mixed["default_server_group"].push_back({{"ServerId", "i-6b"}, {"ServerIp", "2001:db8::31"}, {"Weight", 100}});
     lb t(mixed);

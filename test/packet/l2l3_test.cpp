@@ -1,5 +1,6 @@
 // ARP answers, ARP resolution with queued packets, ICMP echo on VIPs.
 #include "harness.h"
+#include "ipv6_frames.h"
 
 #include <catch2/catch.hpp>
 
@@ -243,6 +244,33 @@ TEST_CASE("the host's lifelines keep a reserve of the exception path a flood at 
     t.advance_seconds(0.2); // the reserve is whole again, and 8 frames over
     t.send({flood.begin(), flood.begin() + 10});
     CHECK(t.w().counters().kernel_out == 54 + 8);
+}
+
+TEST_CASE("BGP with an IPv6 neighbour is a lifeline too: a flood at the port's IPv6 address cannot take its reserve",
+          "[exception][ipv6]") {
+    private_netns ns;
+    REQUIRE(ns.ok);
+    auto cfg = exception_config();
+    cfg["ports"][0]["address6"] = "2001:db8::1/64";
+    cfg["bgp"] = {{"include_file", "/nonexistent/fulcrum-bgp.conf"}, {"neighbours", {"10.0.0.254", "2001:db8::fe"}}};
+    lb t(cfg);
+    frame_spec ssh;
+    ssh.v6 = true, ssh.dst_mac = t.port->mac(), ssh.src_mac = client_mac;
+    ssh.src6 = ip6("2001:db8::66"), ssh.dst6 = six::port, ssh.dport = 22, ssh.tcp_flags = SYN;
+    std::vector<bytes> flood = from_ports(ssh, 30000, 100);
+    t.send(flood);
+    CHECK(t.w().counters().kernel_out == 32);
+    CHECK(t.drops(drop::exception_limited) == 68);
+    frame_spec bgp = ssh;
+    bgp.src6 = ip6("2001:db8::fe"), bgp.sport = 179, bgp.dport = 40000, bgp.tcp_flags = ACK, bgp.ttl = 1;
+    std::vector<bytes> lifelines(20, build_frame(bgp));
+    frame_spec stranger = bgp; // BGP from anyone else is other host traffic
+    stranger.src6 = ip6("2001:db8::77");
+    lifelines.push_back(build_frame(stranger));
+    t.send(lifelines);
+    CHECK(t.w().counters().kernel_out == 32 + 20);
+    CHECK(t.w().counters().kernel_lifelines_limited == 0);
+    CHECK(t.drops(drop::exception_limited) == 69);
 }
 
 TEST_CASE("5,000 on-link next hops are all served; with a small table, unused ones give way", "[neighbours]") {

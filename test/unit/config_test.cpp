@@ -295,6 +295,33 @@ TEST_CASE("cluster nodes: on a port's link, each once; the handoff rate", "[conf
     CHECK(error_of(j).rfind("field 'cluster.peers'", 0) == 0);
 }
 
+TEST_CASE("scale-out over IPv6: include_file6 for IPv6 VIPs, IPv6 BGP neighbours and cluster nodes", "[config][bgp][ipv6]") {
+    auto j = valid();
+    j["ports"][0]["address6"] = "2001:db8::1/64";
+    j["vips"].push_back("2001:db8:9::10");
+    j["bgp"] = {{"include_file", "/run/fulcrum/vips.conf"}, {"neighbours", {"10.0.0.254", "2001:db8::fe"}}};
+    // IPv6 VIPs' routes cannot go in the IPv4 file (a BIRD static protocol has one family).
+    CHECK(error_of(j).rfind("field 'bgp.include_file6': is required when vips has IPv6 addresses", 0) == 0);
+    j["bgp"]["include_file6"] = "vips6.conf";
+    CHECK(error_of(j) == "field 'bgp.include_file6': must be an absolute path");
+    j["bgp"]["include_file6"] = "/run/fulcrum/vips.conf";
+    CHECK(error_of(j) == "field 'bgp.include_file6': must differ from include_file");
+    j["bgp"]["include_file6"] = "/run/fulcrum/vips6.conf";
+    j["cluster"] = {{"nodes", {"2001:db8::1", "2001:db8::2", "10.0.0.2"}}};
+    auto r = parse_instance(j);
+    REQUIRE(r);
+    CHECK(r.value().bgp.include_file6 == "/run/fulcrum/vips6.conf");
+    CHECK(r.value().bgp.neighbours[1].is_v6());
+    CHECK(r.value().cluster.nodes[0].is_v6());
+    auto back = parse_instance(instance_to_json(r.value()));
+    REQUIRE(back);
+    CHECK(back.value().bgp == r.value().bgp);
+    CHECK(back.value().cluster == r.value().cluster);
+    // A node off the port's IPv6 prefix (a link-local one included) is refused.
+    j["cluster"]["nodes"] = {"2001:db8::1", "fe80::2"};
+    CHECK(error_of(j).rfind("field 'cluster.nodes[1]': must lie in a port's subnet", 0) == 0);
+}
+
 TEST_CASE("local addresses belong to a port: by subnet, or a port's own routed pool; rss per port", "[config][laddr]") {
     auto j = valid();
     j["ports"].push_back({{"name", "servers"}, {"device", "net_null1"}, {"address", "10.0.2.1/24"}, {"rss", "emulated"},
