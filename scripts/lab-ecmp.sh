@@ -1,30 +1,46 @@
-# The scale-out lab: two Fulcrum nodes behind an ECMP router, each announcing the VIP
-# over BGP from its own BIRD through its exception path.
+# The scale-out lab: two Fulcrum nodes behind an ECMP router, each announcing the VIPs
+# over BGP from its own BIRD through its exception path, over IPv4 and over IPv6.
 #
 #   [ns $LAB-cl] 10.10.0.2-9 - [ns $LAB-rt] router 10.10.0.1 | br 10.10.1.254 (BIRD AS 65000, multipath, L4 hash)
+#    2001:db8:10::2-9               2001:db8:10::1           |    2001:db8:11::fe
 #                                     |                          |
 #                             upa 10.10.1.1                upb 10.10.1.2        <- each node's "up" port; its
-#                        [ns $LAB-a: fulcrum A, BIRD]  [ns $LAB-b: fulcrum B, BIRD]  BIRD (AS 65001) peers on
-#                             dna 10.10.2.1                dnb 10.10.2.2           the port's tap
+#                                 2001:db8:11::1               2001:db8:11::2      BIRD (AS 65001) peers on
+#                        [ns $LAB-a: fulcrum A, BIRD]  [ns $LAB-b: fulcrum B, BIRD]  the port's tap, a session
+#                             dna 10.10.2.1                dnb 10.10.2.2           per family
 #                                     |                          |
 #                        [ns $LAB-sv] bridge: backends 10.10.2.11-13 (HTTP :8080, line echo :9000);
 #                                     laddrs A .100, B .101
 #
-# VIP 10.10.9.10 (outside every subnet: both nodes answer ARP for it): tcp/80 -> 8080 and
-# tcp/9000 -> 9000, both sch, health-checked every second. The nodes list each other as
-# cluster nodes, so a drained node's connections are handed back to it. BGP hold time 3 s.
+# VIPs 10.10.9.10 and 2001:db8:9::10 (outside every subnet: both nodes answer ARP and ND
+# for them): tcp/80 -> 8080 and tcp/9000 -> 9000, both sch, health-checked every second;
+# the IPv6 VIP's listeners reach the same IPv4 backends (6->4, the nodes' IPv4 laddrs).
+# The nodes list each other as cluster nodes by their IPv6 port addresses (a peer's
+# family does not matter to a handoff: the copy is an Ethernet frame), so a drained
+# node's connections of either family are handed back to it. BGP hold time 3 s.
 # Source after common.sh and lab.sh (for lab_ns, LAB, LAB_DIR); ecmp_down removes everything.
+VIP6=2001:db8:9::10
 
 ecmp_up() {
-  for ns in cl rt a b sv; do ip netns add "$LAB-$ns"; lab_ns "$ns" ip link set lo up
-    lab_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
+  for ns in cl rt a b sv; do ip netns add "$LAB-$ns"; lab_ns "$ns" ip link set lo up; done
+  # IPv6 on the client side only (the backends are IPv4); no DAD to wait for, no RAs.
+  for ns in sv; do lab_ns "$ns" sysctl -qw net.ipv6.conf.all.disable_ipv6=1; done
+  for ns in cl rt a b; do
+    lab_ns "$ns" sysctl -qw net.ipv6.conf.default.accept_dad=0 net.ipv6.conf.all.accept_dad=0 \
+      net.ipv6.conf.default.accept_ra=0 net.ipv6.conf.all.accept_ra=0
+  done
   ip link add cl0 netns "$LAB-cl" type veth peer name rc netns "$LAB-rt"
-  for i in 2 3 4 5 6 7 8 9; do lab_ns cl ip addr add "10.10.0.$i/24" dev cl0; done
+  for i in 2 3 4 5 6 7 8 9; do
+    lab_ns cl ip addr add "10.10.0.$i/24" dev cl0; lab_ns cl ip -6 addr add "2001:db8:10::$i/64" dev cl0 nodad
+  done
   lab_ns cl ip link set cl0 up
   lab_ns cl ip route add default via 10.10.0.1
-  lab_ns rt ip addr add 10.10.0.1/24 dev rc; lab_ns rt ip link set rc up
-  lab_ns rt ip link add br0 type bridge; lab_ns rt ip addr add 10.10.1.254/24 dev br0; lab_ns rt ip link set br0 up
-  lab_ns rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1
+  lab_ns cl ip -6 route add default via 2001:db8:10::1
+  lab_ns rt ip addr add 10.10.0.1/24 dev rc; lab_ns rt ip -6 addr add 2001:db8:10::1/64 dev rc nodad; lab_ns rt ip link set rc up
+  lab_ns rt ip link add br0 type bridge; lab_ns rt ip addr add 10.10.1.254/24 dev br0
+  lab_ns rt ip -6 addr add 2001:db8:11::fe/64 dev br0 nodad; lab_ns rt ip link set br0 up
+  lab_ns rt sysctl -qw net.ipv4.ip_forward=1 net.ipv4.fib_multipath_hash_policy=1 \
+    net.ipv6.conf.all.forwarding=1 net.ipv6.fib_multipath_hash_policy=1
   lab_ns sv ip link add br1 type bridge; lab_ns sv ip link set br1 up
   for i in 11 12 13; do lab_ns sv ip addr add "10.10.2.$i/24" dev br1; done
   for n in a b; do
@@ -48,9 +64,13 @@ router id 10.10.1.254;
 log "$LAB_DIR/bird-rt.log" all;
 protocol device {}
 protocol kernel { ipv4 { export all; import none; }; merge paths on; }
+protocol kernel { ipv6 { export all; import none; }; merge paths on; }
 template bgp node { local as 65000; ipv4 { import all; export none; }; hold time 3; keepalive time 1; connect retry time 1; }
+template bgp node6 { local as 65000; ipv6 { import all; export none; }; hold time 3; keepalive time 1; connect retry time 1; }
 protocol bgp a from node { neighbor 10.10.1.1 as 65001; }
 protocol bgp b from node { neighbor 10.10.1.2 as 65001; }
+protocol bgp a6 from node6 { neighbor 2001:db8:11::1 as 65001; }
+protocol bgp b6 from node6 { neighbor 2001:db8:11::2 as 65001; }
 EOF
   lab_ns rt bird -c "$LAB_DIR/bird-rt.conf" -s "$LAB_DIR/bird-rt.ctl" -P "$LAB_DIR/bird-rt.pid"
 }
@@ -77,16 +97,18 @@ hc = {"HealthCheck": "on", "HealthCheckType": "tcp", "HealthCheckInterval": 1, "
       "HealthyThreshold": 2, "UnhealthyThreshold": 2}
 print(json.dumps({
   "workers": 1,
-  "ports": [{"name": "up", "device": "net_af_packet0", "address": "10.10.1.%s/24" % o, "gateway": "10.10.1.254"},
+  "ports": [{"name": "up", "device": "net_af_packet0", "address": "10.10.1.%s/24" % o, "gateway": "10.10.1.254",
+             "address6": "2001:db8:11::%s/64" % o, "gateway6": "2001:db8:11::fe"},
             {"name": "servers", "device": "net_af_packet1", "address": "10.10.2.%s/24" % o}],
-  "vips": ["10.10.9.10"], "local_addresses": ["10.10.2.%s" % l], "conn_capacity": 65536, "mbufs": 16384,
+  "vips": ["10.10.9.10", "2001:db8:9::10"], "local_addresses": ["10.10.2.%s" % l], "conn_capacity": 65536, "mbufs": 16384,
   "exception_path_rate": 1000,
-  "bgp": {"include_file": "%s/vips-%s.conf" % (d, n), "reload_command": ["birdc", "-s", "%s/bird-%s.ctl" % (d, n), "configure"],
-          "neighbours": ["10.10.1.254"]},
-  "cluster": {"nodes": ["10.10.1.1", "10.10.1.2"]},
+  "bgp": {"include_file": "%s/vips-%s.conf" % (d, n), "include_file6": "%s/vips6-%s.conf" % (d, n),
+          "reload_command": ["birdc", "-s", "%s/bird-%s.ctl" % (d, n), "configure"],
+          "neighbours": ["10.10.1.254", "2001:db8:11::fe"]},
+  "cluster": {"nodes": ["2001:db8:11::1", "2001:db8:11::2"]},
   "tcp_timeouts": {"time_wait": 2, "close": 2},
-  "listeners": [dict(hc, VIP="10.10.9.10", Protocol="tcp", ListenerPort=p, BackendServerPort=p if p != 80 else 8080,
-                     Scheduler="sch") for p in (80, 9000)],
+  "listeners": [dict(hc, VIP=v, Protocol="tcp", ListenerPort=p, BackendServerPort=p if p != 80 else 8080,
+                     Scheduler="sch") for v in ("10.10.9.10", "2001:db8:9::10") for p in (80, 9000)],
   "default_server_group": [{"ServerId": "i-web%d" % i, "ServerIp": "10.10.2.%d" % (10 + i)} for i in (1, 2, 3)]}))
 PY
 }
@@ -95,7 +117,7 @@ PY
 ecmp_start_node() {
   local n=$1 o=1 cores="0@0,1@1"; [ "$n" = b ] && { o=2; cores="0@1,1@0"; }
   ecmp_node_config "$n" > "$LAB_DIR/node-$n.json"
-  : > "$LAB_DIR/vips-$n.conf"
+  : > "$LAB_DIR/vips-$n.conf"; : > "$LAB_DIR/vips6-$n.conf"
   cat > "$LAB_DIR/bird-$n.conf" <<EOF
 router id 10.10.1.$o;
 log "$LAB_DIR/bird-$n.log" all;
@@ -104,7 +126,13 @@ protocol static fulcrum_vips {
   ipv4;
   include "$LAB_DIR/vips-$n.conf";
 }
+protocol static fulcrum_vips6 {
+  ipv6;
+  include "$LAB_DIR/vips6-$n.conf";
+}
 protocol bgp up { local as 65001; neighbor 10.10.1.254 as 65000; ipv4 { import none; export where proto = "fulcrum_vips"; };
+  hold time 3; keepalive time 1; connect retry time 1; }
+protocol bgp up6 { local as 65001; neighbor 2001:db8:11::fe as 65000; ipv6 { import none; export where proto = "fulcrum_vips6"; };
   hold time 3; keepalive time 1; connect retry time 1; }
 EOF
   # The node's speaker runs as Debian's does, under its own user: it must read the include
@@ -131,16 +159,23 @@ EOF
   done
 }
 
-# The router's route to the VIP, and its next hops sorted ("10.10.1.1 10.10.1.2").
+# The router's route to the VIP, and its next hops sorted ("10.10.1.1 10.10.1.2"); the
+# same for the IPv6 VIP, each next hop (the node's global IPv6 port address, as BIRD
+# sets it on a single-hop session) named by its node's IPv4 port address.
 ecmp_route() { lab_ns rt ip route show 10.10.9.10; }
 ecmp_next_hops() { ecmp_route | grep -oE 'via 10\.10\.1\.[0-9]+' | awk '{print $2}' | sort | xargs; }
-# ecmp_wait_hops WANT SECONDS: until the next hops are WANT; prints the seconds it took.
+ecmp_route6() { lab_ns rt ip -6 route show "$VIP6"; }
+ecmp_next_hops6() {
+  ecmp_route6 | grep -oE 'via [0-9a-f:]+' | awk '{print $2}' | sed 's/^2001:db8:11::/10.10.1./' | sort | xargs
+}
+# ecmp_wait_hops WANT SECONDS [FN]: until the next hops (FN: ecmp_next_hops or
+# ecmp_next_hops6) are WANT; prints the seconds it took.
 ecmp_wait_hops() {
-  local t0 ms
+  local t0 ms fn=${3:-ecmp_next_hops}
   t0=$(date +%s%N)
   while :; do
     ms=$((($(date +%s%N) - t0) / 1000000))
-    [ "$(ecmp_next_hops)" = "$1" ] && { awk -v ms=$ms 'BEGIN { printf "%.1f", ms / 1000 }'; return 0; }
+    [ "$($fn)" = "$1" ] && { awk -v ms=$ms 'BEGIN { printf "%.1f", ms / 1000 }'; return 0; }
     [ $ms -lt $(($2 * 1000)) ] || { echo "timeout"; return 1; }
     sleep 0.1
   done
