@@ -12,13 +12,14 @@
 #include <rte_byteorder.h>
 #include <netinet/in.h>
 
+#include <cstring>
 #include <sstream>
 
 namespace fulcrum::cli {
 namespace {
 
 struct filter {
-    uint32_t client = 0, vip = 0, backend = 0; // network order, 0: any
+    net::ip_addr client, vip, backend; // either family; none(): any
     uint16_t port = 0;                         // host order: client, VIP or backend port
     uint8_t proto = 0;
     int state = -1;
@@ -32,9 +33,9 @@ bool parse_filter(const std::string &text, filter &f, std::string &err) {
     while (in >> key) {
         if (!(in >> value)) return err = "filter '" + key + "' needs a value", false;
         if (key == "client" || key == "vip" || key == "backend") {
-            auto ip = config::parse_ipv4(value, key);
-            if (!ip) return err = key + " must be an IPv4 address", false;
-            (key == "client" ? f.client : key == "vip" ? f.vip : f.backend) = rte_cpu_to_be_32(ip.value());
+            auto ip = net::parse_ip(value);
+            if (!ip || ip->none()) return err = key + " must be an IPv4 or IPv6 address", false;
+            (key == "client" ? f.client : key == "vip" ? f.vip : f.backend) = *ip;
         } else if (key == "port" || key == "limit") {
             char *end;
             unsigned long n = std::strtoul(value.c_str(), &end, 10);
@@ -55,11 +56,18 @@ bool parse_filter(const std::string &text, filter &f, std::string &err) {
     return true;
 }
 
-bool matches(const conn::connection &c, const filter &f) {
-    // (The address filters are IPv4: an IPv6 side matches none; conn.h has its layout.)
-    if (f.client && (conn::is_v6(c) || c.cip != f.client)) return false;
-    if (f.vip && (conn::is_v6(c) || c.vip != f.vip)) return false;
-    if (f.backend && (conn::dir_v6(c, 1) || c.bip != f.backend)) return false;
+// Whether a connection's address (IPv4 network order, or the IPv6 side's 16 bytes) is `want`.
+bool same(const net::ip_addr &want, bool v6, uint32_t ip4, const uint8_t *ip6) {
+    if (want.none()) return true;
+    if (want.is_v6()) return v6 && std::memcmp(want.b.data(), ip6, 16) == 0;
+    return !v6 && ip4 == rte_cpu_to_be_32(want.v4());
+}
+
+bool matches(const conn::connection &c, const conn::conn_addr6 &a6, const filter &f) {
+    // An IPv6 side's addresses live in the pool entry (conn.h has the layout).
+    const bool v6 = conn::is_v6(c), back6 = conn::dir_v6(c, 1);
+    if (!same(f.client, v6, c.cip, a6.cip) || !same(f.vip, v6, c.vip, a6.vip)) return false;
+    if (!same(f.backend, back6, c.bip, a6.bip)) return false;
     if (f.proto && c.proto != f.proto) return false;
     if (f.state >= 0 && static_cast<int>(c.state) != f.state) return false;
     uint16_t p = rte_cpu_to_be_16(f.port);
@@ -76,15 +84,16 @@ void list(struct cmdline *cl, const filter &f) {
         const auto &t = w.conns();
         for (uint32_t i = 0; i < t.capacity(); i++) {
             const conn::connection c = t.at(i); // a copy: the worker may be writing it
-            if (!conn::conn_table::live(c) || !matches(c, f)) continue;
+            if (!conn::conn_table::live(c)) continue;
+            const bool v6 = conn::is_v6(c), back6 = conn::dir_v6(c, 1);
+            const conn::conn_addr6 a6 = v6 || back6 ? t.addr6(c) : conn::conn_addr6{};
+            if (!matches(c, a6, f)) continue;
             if (++matched > f.limit) continue;
             shown++;
             auto ep = [](uint32_t ip, uint16_t port) { return ip_text(ip) + ":" + std::to_string(rte_be_to_cpu_16(port)); };
             auto ep6 = [](const uint8_t *a, uint16_t port) {
                 return net::format_endpoint(net::ip_addr::from_v6(a), rte_be_to_cpu_16(port));
             };
-            const bool v6 = conn::is_v6(c), back6 = conn::dir_v6(c, 1);
-            const conn::conn_addr6 a6 = v6 ? t.addr6(c) : conn::conn_addr6{};
             int32_t left = static_cast<int32_t>(c.expire_tick - w.now_tick());
             cmdline_printf(cl, "%-6u %-4s %-21s %-21s %-21s %-21s %-11s %.1fs\n", w.id(),
                            c.proto == IPPROTO_TCP ? "tcp" : "udp", (v6 ? ep6(a6.cip, c.cport) : ep(c.cip, c.cport)).c_str(),

@@ -1,6 +1,7 @@
 // Listeners, server groups and backends: what is configured, and the commands that change
 // it (each one an action of the socket API, run through control::service).
 #include "cli/cli.h"
+#include "net/addr.h"
 
 #include "config/parse.h"
 #include "deploy/stats.h"
@@ -30,7 +31,7 @@ void print_backend_header(struct cmdline *cl) {
                    "address", "weight", "state", "new conns", "active", "share", "asks");
 }
 void print_backend(struct cmdline *cl, const deploy::backend_stat &b) {
-    std::string addr = b.ip + ":" + std::to_string(b.port);
+    std::string addr = net::format_endpoint(b.ip, b.port);
     std::string server = b.role.empty() ? b.server_id : b.server_id + "(" + b.role[0] + ")";
     cmdline_printf(cl, "%-22s %-9s %-12s %-21s %6u %-5s %10" PRIu64 " %8" PRId64 " %6.1f%% %6.1f%%\n",
                    b.listener.c_str(), b.group.c_str(), server.c_str(), addr.c_str(), b.weight,

@@ -77,6 +77,11 @@ inline std::string format_endpoint(const ip_addr &a, uint16_t port) {
     return (a.is_v4() ? format_ip(a) : "[" + format_ip(a) + "]") + ":" + std::to_string(port);
 }
 
+// The same from an address already in text (an IPv6 one has a ':').
+inline std::string format_endpoint(const std::string &ip_text, uint16_t port) {
+    return (ip_text.find(':') == std::string::npos ? ip_text : "[" + ip_text + "]") + ":" + std::to_string(port);
+}
+
 // A prefix of either family, host bits zero (parse_prefix refuses any set); `len` counts
 // in the family's own bits (0-32, 0-128).
 struct ip_prefix {

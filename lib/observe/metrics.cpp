@@ -138,13 +138,13 @@ std::string prometheus_text(const deploy::stats_view &v) {
     };
     std::vector<std::pair<std::string, dataplane::flow_counters>> items;
     for (const auto &l : v.listeners)
-        items.push_back({"listener=\"" + esc(l.proto + " " + l.vip + ":" + std::to_string(l.port)) + "\",group=\"" +
+        items.push_back({"listener=\"" + esc(l.proto + " " + net::format_endpoint(l.vip, l.port)) + "\",group=\"" +
                              esc(l.group) + "\"",
                          l.c});
     flows("fulcrum_listener", items);
     auto backend_labels = [](const deploy::backend_stat &b) {
         return "listener=\"" + esc(b.listener) + "\",group=\"" + esc(b.group) + "\",server_id=\"" + esc(b.server_id) +
-               "\",address=\"" + esc(b.ip + ":" + std::to_string(b.port)) + "\"";
+               "\",address=\"" + esc(net::format_endpoint(b.ip, b.port)) + "\"";
     };
     items.clear();
     for (const auto &b : v.backends) items.push_back({backend_labels(b), b.c});

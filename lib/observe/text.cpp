@@ -1,4 +1,5 @@
 #include "observe/observe.h"
+#include "net/addr.h"
 
 #include <cinttypes>
 #include <cstdarg>
@@ -67,7 +68,7 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
 #undef X
         o.printf("  group\n");
         for (const auto &l : v.listeners) {
-            o.printf("%-22s", (l.proto + " " + l.vip + ":" + std::to_string(l.port)).c_str());
+            o.printf("%-22s", (l.proto + " " + net::format_endpoint(l.vip, l.port)).c_str());
 #define X(name, kind, help) o.printf(" %*" PRId64, width(#name), int64_t(l.c.name));
             FULCRUM_FLOW_COUNTERS(X)
 #undef X
@@ -85,7 +86,7 @@ std::string render_text(const deploy::stats_view &v, unsigned sections) {
         o.printf("\n");
         for (const auto &b : v.backends) {
             o.printf("%-22s %-12s %-21s %6u %10" PRIu64 " %6.1f%% %6.1f%%", b.listener.c_str(), b.server_id.c_str(),
-                     (b.ip + ":" + std::to_string(b.port)).c_str(), b.weight, b.c.new_connections, b.share_pct, b.weight_pct);
+                     net::format_endpoint(b.ip, b.port).c_str(), b.weight, b.c.new_connections, b.share_pct, b.weight_pct);
 #define X(name, kind, help) \
     if (#name != std::string("new_connections")) o.printf(" %*" PRId64, width(#name), int64_t(b.c.name));
             FULCRUM_FLOW_COUNTERS(X)

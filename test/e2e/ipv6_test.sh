@@ -9,8 +9,9 @@
 #   edge: tcp/83 (6->4) and tcp/84 (6->6) with PROXY v2 -> nginx proxy_protocol on :8081,
 #         which logs the IPv6 client's address; tcp/85: 6->6 behind SynProxy on
 # curl -6 and wrk through the VIP, shares in nginx's own log, ping -6 only with a
-# listener, a stopped IPv6 backend taken out by its health check and put back, and a 1 MB
-# upload that needs "packet too big" to cross Fulcrum.
+# listener, a stopped IPv6 backend taken out by its health check and put back, a 1 MB
+# upload that needs "packet too big" to cross Fulcrum, and IPv6 in telemetry, Prometheus
+# and a dpdk-dumpcap filter.
 source "$(dirname "$0")/lab_prelude.sh"
 SOCK="$LAB_DIR/ctl.sock"
 
@@ -131,7 +132,7 @@ while True:
     c.close()' &
 LAB_PIDS+=($!)
 for _ in $(seq 1 50); do lab_ns sv bash -c "echo > /dev/tcp/2001:db8:2::12/8080" 2>/dev/null && break; sleep 0.1; done
-lab_start_fulcrum "$LAB_DIR/cfg.json" --ctl-socket "$SOCK"
+lab_start_fulcrum "$LAB_DIR/cfg.json" --ctl-socket "$SOCK" --metrics 127.0.0.1:9100
 sleep 3 # the ENI group's first health verdicts (interval 1 s, two in a row)
 
 VIP6='[2001:db8:1::10]'
@@ -227,6 +228,39 @@ check "a 1 MB upload behind a 1400-byte IPv6 hop completes (the backend counted 
 pmtu=$(lab_ns cl ip -6 route get 2001:db8:1::10 | grep -o 'mtu [0-9]*' || true)
 check "the client learned the smaller path MTU from Fulcrum's packet too big (${pmtu:-none})" \
   bash -c "[ '$pmtu' = 'mtu 1400' ]"
+
+# 8. Observability: telemetry and Prometheus name the IPv6 listeners and backends (keys
+# and labels as docs/observability.md says), and dpdk-dumpcap's filter picks IPv6 out.
+telemetry() { printf '%s\n' "$1" | timeout 10 dpdk-telemetry.py -f "$LAB" 2>/dev/null | grep "^{"; }
+key=tcp_2001_db8_1__10_81 # tcp, 2001:db8:1::10, 81 in telemetry's letters
+tel() { telemetry /fulcrum/listeners | python3 -c "import json,sys; print(json.load(sys.stdin)['/fulcrum/listeners']['$key']['new_connections'])"; }
+n1=$(tel || echo none)
+for i in $(seq 1 10); do lab_ns cl curl -6 -sf --max-time 5 "http://$VIP6:81/obs/$i" >/dev/null || true; done
+sleep 0.5 # the control loop publishes every 200 ms
+n2=$(tel || echo none)
+check "telemetry /fulcrum/listeners counts 10 new IPv6 connections on $key ($n1 -> $n2)" \
+  bash -c "[ '$n1' != none ] && [ \$(( $n2 - $n1 )) -eq 10 ]"
+lab_ns lb curl -s --max-time 3 http://127.0.0.1:9100/metrics > "$LAB_DIR/metrics.txt"
+check "Prometheus labels the IPv6 listener" \
+  grep -qE '^fulcrum_listener_new_connections_total\{listener="tcp \[2001:db8:1::10\]:81",group="[^"]+"\} [1-9]' "$LAB_DIR/metrics.txt"
+check "  and its IPv6 backend" \
+  grep -qE '^fulcrum_backend_packets_total\{listener="tcp \[2001:db8:1::10\]:81",group="[^"]+",server_id="i-web2",address="\[2001:db8:2::12\]:8080",direction="in"\} [1-9]' "$LAB_DIR/metrics.txt"
+if [[ "$(eal_mem_args)" == *no-huge* ]]; then
+  echo "  SKIP dpdk-dumpcap: no hugepages here (FULCRUM_NO_HUGE or none free); a --no-huge primary cannot be attached to"
+else
+  timeout 30 dpdk-dumpcap --file-prefix="$LAB" -i net_af_packet0 -f 'ip6 and tcp port 81' -c 10 -w "$LAB_DIR/cap6.pcapng" \
+    > "$LAB_DIR/dumpcap6.log" 2>&1 &
+  dc=$!
+  for _ in $(seq 1 50); do grep -q "Capturing on" "$LAB_DIR/dumpcap6.log" && break; sleep 0.1; done
+  for i in $(seq 1 5); do # IPv4 and IPv6 requests side by side: only the IPv6 ones may be caught
+    lab_ns cl curl -sf --max-time 5 "http://10.10.1.10/cap4/$i" >/dev/null || true
+    lab_ns cl curl -6 -sf --max-time 5 "http://$VIP6:81/cap6/$i" >/dev/null || true
+  done
+  rc=0; wait "$dc" || rc=$?
+  caught=$(tcpdump -nn -r "$LAB_DIR/cap6.pcapng" 2>/dev/null)
+  check "dpdk-dumpcap -f 'ip6 and tcp port 81' caught $(wc -l <<<"$caught") packets, all IPv6 to or from the VIP's tcp/81 ($rc)" \
+    bash -c "[ '$rc' -eq 0 ] && [ \$(wc -l <<<'$caught') -ge 10 ] && ! grep -qv 'IP6 2001:db8:1::\(2\|10\)\.[0-9]* > 2001:db8:1::\(10\.81\|2\.[0-9]*\):' <<<'$caught'"
+fi
 
 lab_stop_fulcrum
 check "ICMPv6 errors were forwarded" grep -qE "icmp errors forwarded [1-9]" "$LAB_DIR/fulcrum.log"

@@ -4,6 +4,7 @@
 #include "cli/cli.h"
 #include "config/parse.h"
 #include "harness.h"
+#include "ipv6_frames.h"
 
 #include <catch2/catch.hpp>
 
@@ -224,4 +225,25 @@ TEST_CASE("careless prompt input: a FIFO, /dev/zero, a file that loads itself, a
     ::unlink(fifo.c_str());
     ::unlink(self.c_str());
     ::rmdir(dir.c_str());
+}
+
+TEST_CASE("show conn lists IPv6 connections by their IPv6 addresses and filters by either family", "[cli][ipv6]") {
+    lb t(without_syn_proxy(dual_config()));
+    prompt p(t);
+    for (uint16_t i = 0; i < 3; i++) { // 6->4 on tcp/80, 6->6 on tcp/81
+        auto s = from_client6(t, 6, i < 2 ? 80 : 81, SYN, 1000, 0);
+        s.sport = uint16_t(40000 + i);
+        REQUIRE(t.send({build_frame(s)}).size() == 1);
+    }
+    REQUIRE(t.send({syn(t, test::net::client, 50000)}).size() == 1); // and one IPv4 connection
+    std::string out = p.run("show conn client 2001:db8::50");
+    INFO(out);
+    CHECK_THAT(out, Catch::Contains("3 connection(s) shown of 3 matching"));
+    CHECK(std::regex_search(out, std::regex(R"(tcp\s+\[2001:db8::50\]:40000\s+\[2001:db8::10\]:80\s+10\.0\.0\.100:\d+\s+10\.0\.0\.2[12]:8080\s+SYN_SENT)")));
+    CHECK(std::regex_search(out, std::regex(R"(tcp\s+\[2001:db8::50\]:40002\s+\[2001:db8::10\]:81\s+\[2001:db8::100\]:\d+\s+\[2001:db8::31\]:8081\s+SYN_SENT)")));
+    CHECK_THAT(p.run("show conn backend 2001:db8::31"), Catch::Contains("1 connection(s) shown of 1 matching"));
+    CHECK_THAT(p.run("show conn vip 2001:db8::10 port 80"), Catch::Contains("2 connection(s) shown of 2 matching"));
+    CHECK_THAT(p.run("show conn vip 10.0.0.10"), Catch::Contains("1 connection(s) shown of 1 matching"));
+    CHECK_THAT(p.run("show conn client 2001:db8::51"), Catch::Contains("0 connection(s) shown of 0 matching"));
+    CHECK_THAT(p.run("show conn client 2001:db8::zz"), Catch::Contains("Error: client must be an IPv4 or IPv6 address"));
 }
