@@ -77,6 +77,7 @@ def main(argv):
         out["vserver_groups"] = [{"VServerGroupId": "rsp-6", "BackendServers": [
             {"ServerId": "i-6%d" % i, "ServerIp": a, "Port": 8080} for i, a in enumerate(six)]}]
         out["listeners"] += [
+            {"VIP": "2001:db8::10", "Protocol": "tcp", "ListenerPort": 80, "BackendServerPort": 8080},
             {"VIP": "2001:db8::10", "Protocol": "udp", "ListenerPort": 80, "BackendServerPort": 8080, "IdleTimeout": 3600},
             {"VIP": "2001:db8::10", "Protocol": "udp", "ListenerPort": 81, "BackendServerPort": 1,
              "VServerGroupId": "rsp-6", "IdleTimeout": 3600}]

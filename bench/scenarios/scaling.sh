@@ -8,7 +8,9 @@
 # traffic. One core per worker (the control thread shares lcore 0's core and sleeps);
 # testpmd 5tswap reads the same queue files with as many cores.
 #   parameters  SCALING_FLOWS (20000) UDP 64 B flows; rss emulated vs off (the redirect ring)
-#   rows        aggregate Mpps, the scaling over 1 worker, redirects/s; testpmd beside
+#   rows        aggregate Mpps, the scaling over 1 worker, redirects/s; testpmd beside; then
+#               the same on IPv6 flows (6->6: IPv6 clients, laddrs and backends; the client
+#               frames from bench/ipv6_capture.py), 1 vs 2 workers with emulated RSS
 sflows="${SCALING_FLOWS:-20000}"
 smbufs=$(( sflows * 2 + 65536 ))
 log "scaling: udp 64 B, $sflows flows, per-queue net_pcap replays (emulated RSS), 1 vs 2 workers, rss vs redirect"
@@ -71,3 +73,37 @@ printf '  1 worker %.3f Mpps (testpmd 1 core %.3f); 2 workers rss %.3f Mpps x%s,
 row '| scaling, udp 64 B, %s flows, per-queue replay: 1 worker | %.2f Mpps | %.2f Mpps (1 core) | %s%% | |' "$sflows" "$a1" "$b1" "$(ratio "$a1" "$b1")"
 row '| 2 workers, RSS-aware lports (emulated RSS) | %.2f Mpps (x%s), %s redirects/s | %.2f Mpps (2 cores, x%s) | %s%% | |' "$a2" "$x2" "$(median "${r2[@]}")" "$b2" "$xt" "$(ratio "$a2" "$b2")"
 row '| 2 workers, redirect ring (rss off) | %.2f Mpps (x%s), %s redirects/s | %.2f Mpps (2 cores) | %s%% | |' "$a2r" "$x2r" "$(median "${r2r[@]}")" "$b2" "$(ratio "$a2r" "$b2")"
+
+# IPv6: 6->6 flows (RSS-aware lports on IPv6 laddrs: replies hash home, so 0 redirects/s).
+python3 "$ROOT/bench/ipv6_capture.py" "$DIR/sc6-flows.pcap" "$sflows" 81
+scaling_inputs6() { # scaling_inputs6 WORKERS: $DIR/sc6-W-emulated.q*
+  local w=$1 base="$DIR/sc6-$1-emulated" caps="" q
+  python3 "$ROOT/bench/config.py" scaling "$DIR/cfg-scaling.json" "$w" emulated "$smbufs" > "$base.v4.json"
+  python3 "$ROOT/bench/config.py" ipv6 "$base.v4.json" > "$base.json"
+  "$FGEN" -- --pcap "$base.setup" --rss-queues "$w" --frames-from "$DIR/sc6-flows.pcap" > /dev/null
+  scaling_fulcrum_run "$base" "$w" "$(pcap_vdev "$base.setup" "$w" tx)" 3 > "$base.setup.out" 2>&1
+  for q in $(seq 0 $(( w - 1 ))); do caps="$caps${caps:+,}$base.setup.tx$q"; done
+  "$FGEN" -- --pcap "$base" --rss-queues "$w" --frames-from "$DIR/sc6-flows.pcap" --replies-from "$caps" > /dev/null
+}
+scaling_fulcrum6() { # scaling_fulcrum6 WORKERS: prints "Mpps redirects/s"
+  local base="$DIR/sc6-$1-emulated" secs=$(( SECONDS_PER_RUN + 2 )) a r
+  scaling_fulcrum_run "$base" "$1" "$(pcap_vdev "$base" "$1")" "$secs" --warmup 2 > "$base.out" 2>&1
+  a=$(sed -n 's/.*rx \([0-9.]*\) Mpps, tx \([0-9.]*\) Mpps.*/\1/p' "$base.out")
+  r=$(awk -v s="$secs" '/^worker [0-9]+ .*redirected out/ { for (i = 1; i < NF; i++) if ($i == "out" && $(i - 1) == "redirected") { v = $(i + 1); sub(",", "", v); n += v } }
+                        END { printf "%.0f", n / s }' "$base.out")
+  [ -n "$a" ] || { failed "scaling ipv6 fulcrum $1 workers"; a=0; tail -3 "$base.out" >&2; }
+  cp "$base.out" "$OUT/scaling6-$1-workers.out" # (its report: connections, hits, drops by reason)
+  echo "{\"scenario\":\"scaling\",\"box\":\"fulcrum\",\"family\":\"6to6\",\"workers\":$1,\"rss\":\"emulated\",\"done_mps\":$a,\"redirects_per_s\":$r}" >> "$OUT/results.jsonl"
+  echo "$a $r"
+}
+scaling_inputs6 1; scaling_inputs6 2
+g1=(); g2=(); q2=()
+for r in $(seq 1 "$ROUNDS"); do
+  read -r a _ <<< "$(scaling_fulcrum6 1)"; g1+=("$a")
+  read -r a rd <<< "$(scaling_fulcrum6 2)"; g2+=("$a"); q2+=("$rd")
+done
+c1=$(median "${g1[@]}"); c2=$(median "${g2[@]}"); y2=$(times "$c2" "$c1")
+printf '  IPv6 6->6: 1 worker %.3f Mpps; 2 workers rss %.3f Mpps x%s, %s redirects/s (IPv4 above: %.3f / %.3f Mpps)\n' \
+  "$c1" "$c2" "$y2" "$(median "${q2[@]}")" "$a1" "$a2"
+row '| scaling, udp 64 B, %s IPv6 flows (6->6), per-queue replay: 1 worker | %.2f Mpps | %.2f Mpps (IPv4, 1 worker, same run) | %s%% | |' "$sflows" "$c1" "$a1" "$(ratio "$c1" "$a1")"
+row '| 2 workers, RSS-aware lports on IPv6 laddrs (emulated RSS) | %.2f Mpps (x%s), %s redirects/s | %.2f Mpps (IPv4, 2 workers) | %s%% | |' "$c2" "$y2" "$(median "${q2[@]}")" "$a2" "$(ratio "$c2" "$a2")"

@@ -73,6 +73,51 @@ uint16_t write_client_frame(uint8_t *out, const frame_spec &s, uint32_t flow, ui
     return len;
 }
 
+bool turn_around6(std::vector<uint8_t> &f) {
+    constexpr size_t ip6_len = sizeof(rte_ipv6_hdr);
+    if (f.size() < eth_len + ip6_len + udp_len || f[12] != 0x86 || f[13] != 0xdd || f[eth_len + 6] != IPPROTO_UDP) return false;
+    uint8_t *p = f.data();
+    for (int i = 0; i < 6; i++) std::swap(p[i], p[6 + i]);
+    for (int i = 0; i < 16; i++) std::swap(p[eth_len + 8 + i], p[eth_len + 24 + i]);
+    for (int i = 0; i < 2; i++) std::swap(p[eth_len + ip6_len + i], p[eth_len + ip6_len + 2 + i]);
+    return true;
+}
+
+uint16_t write_frame6(uint8_t *out, const uint8_t *dst_mac, const uint8_t *src_mac, const uint8_t *src, const uint8_t *dst,
+                      l4 proto, uint16_t sport, uint16_t dport, uint32_t seq) {
+    const uint16_t l4_len = proto == l4::tcp ? tcp_len : udp_len + 18;
+    const uint16_t len = static_cast<uint16_t>(eth_len + sizeof(rte_ipv6_hdr) + l4_len);
+    std::memset(out, 0, len);
+    auto *eth = reinterpret_cast<rte_ether_hdr *>(out);
+    std::memcpy(eth->dst_addr.addr_bytes, dst_mac, 6);
+    std::memcpy(eth->src_addr.addr_bytes, src_mac, 6);
+    eth->ether_type = rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+    auto *ip = reinterpret_cast<rte_ipv6_hdr *>(eth + 1);
+    ip->vtc_flow = rte_cpu_to_be_32(6u << 28);
+    ip->payload_len = rte_cpu_to_be_16(l4_len);
+    ip->proto = static_cast<uint8_t>(proto);
+    ip->hop_limits = 64;
+    std::memcpy(ip->src_addr, src, 16);
+    std::memcpy(ip->dst_addr, dst, 16);
+    if (proto == l4::udp) {
+        auto *udp = reinterpret_cast<rte_udp_hdr *>(ip + 1);
+        udp->src_port = rte_cpu_to_be_16(sport);
+        udp->dst_port = rte_cpu_to_be_16(dport);
+        udp->dgram_len = rte_cpu_to_be_16(l4_len);
+        udp->dgram_cksum = rte_ipv6_udptcp_cksum(ip, udp);
+        return len;
+    }
+    auto *tcp = reinterpret_cast<rte_tcp_hdr *>(ip + 1);
+    tcp->src_port = rte_cpu_to_be_16(sport);
+    tcp->dst_port = rte_cpu_to_be_16(dport);
+    tcp->sent_seq = rte_cpu_to_be_32(seq);
+    tcp->data_off = 5 << 4;
+    tcp->tcp_flags = syn;
+    tcp->rx_win = rte_cpu_to_be_16(65535);
+    tcp->cksum = rte_ipv6_udptcp_cksum(ip, tcp);
+    return len;
+}
+
 data_frame_writer::data_frame_writer(const frame_spec &s, uint16_t frame_len) : _s(s) {
     uint32_t hdrs = payload_offset(s.proto);
     _len = static_cast<uint16_t>(std::max<uint32_t>({frame_len, min_frame, hdrs + stamp_len}));

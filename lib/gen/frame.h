@@ -55,6 +55,16 @@ inline uint32_t payload_offset(l4 p) { return eth_len + ip_len + (p == l4::tcp ?
 uint16_t write_client_frame(uint8_t *out, const frame_spec &s, uint32_t flow, uint8_t flags, uint32_t seq,
                             uint32_t ack_no, uint16_t payload, uint64_t tsc);
 
+// A backend's answer to an IPv6 UDP datagram `f` (as Fulcrum sent it): MACs, addresses
+// and ports swapped in place (the checksum stays right: the sum does not change). False,
+// `f` untouched, for anything else.
+bool turn_around6(std::vector<uint8_t> &f);
+
+// An IPv6 frame from src:sport to dst:dport (16-byte addresses): a TCP SYN with `seq` and
+// no options, or a UDP datagram of 18 zero bytes; checksums computed. Returns its length.
+uint16_t write_frame6(uint8_t *out, const uint8_t *dst_mac, const uint8_t *src_mac, const uint8_t *src, const uint8_t *dst,
+                      l4 proto, uint16_t sport, uint16_t dport, uint32_t seq);
+
 // Data frames of one scenario, fast: a template of the first 64 bytes built once, and
 // per frame only the flow's fields and the checksums (one's-complement sums of the
 // template plus what changed). Same bytes as write_client_frame's.

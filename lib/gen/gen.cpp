@@ -1,6 +1,7 @@
 #include "gen/gen.h"
 
 #include <rte_cycles.h>
+#include <rte_ether.h>
 #include <rte_ethdev.h>
 #include <rte_mbuf.h>
 
@@ -181,6 +182,15 @@ uint16_t engine::send_flood(uint16_t n, uint64_t now_tsc) {
     f.clients.ports_per_ip = 1;
     for (uint16_t i = 0; i < n; i++) {
         _flood_rng ^= _flood_rng << 13, _flood_rng ^= _flood_rng >> 7, _flood_rng ^= _flood_rng << 17;
+        if (_s.flood_v6) {
+            uint8_t src[16];
+            std::memcpy(src, flood_net6.data(), 8);
+            std::memcpy(src + 8, &_flood_rng, 8);
+            uint16_t sport = static_cast<uint16_t>(1024 + (_flood_rng >> 32) % 64000);
+            set_len(pkts[i], write_frame6(data(pkts[i]), f.dst_mac, f.src_mac, src, _s.flood_vip6.data(), f.proto, sport,
+                                          f.vport, uint32_t(_flood_rng >> 20)));
+            continue;
+        }
         f.clients.client_ip = flood_net | static_cast<uint32_t>(_flood_rng & ~flood_mask);
         f.clients.first_port = static_cast<uint16_t>(1024 + (_flood_rng >> 32) % 64000);
         uint16_t len = f.proto == l4::tcp ? write_client_frame(data(pkts[i]), f, 0, syn, uint32_t(_flood_rng >> 20), 0, 0, now_tsc)
@@ -232,12 +242,15 @@ void engine::answer_as_server(rte_mbuf *m, rte_mbuf **out, uint16_t &n_out) {
 // The clients: complete handshakes and closes, count answers and their round trips.
 void engine::account_at_client(rte_mbuf *m, uint64_t now_tsc, rte_mbuf **out, uint16_t &n_out) {
     frame_view v = parse(data(m), m->data_len);
-    if (!v.ok) {
+    const auto *eth = reinterpret_cast<const rte_ether_hdr *>(data(m));
+    // (The flows are IPv4: under an IPv6 flood, what comes back in IPv6 answers it.)
+    bool to_spoofed6 = _s.flood_v6 && m->data_len >= eth_len && eth->ether_type == rte_cpu_to_be_16(RTE_ETHER_TYPE_IPV6);
+    if (!v.ok && !to_spoofed6) {
         _c.foreign++;
         rte_pktmbuf_free(m);
         return;
     }
-    if ((v.dst_ip & flood_mask) == flood_net) { // an answer to a spoofed source
+    if (to_spoofed6 || (v.dst_ip & flood_mask) == flood_net) { // an answer to a spoofed source
         _c.flood_answers++;
         rte_pktmbuf_free(m);
         return;
@@ -355,7 +368,10 @@ std::string engine::json(double seconds) const {
                   _c.latency.count ? double(_c.latency.sum_ns) / double(_c.latency.count) / 1000 : 0.0,
                   double(_c.latency.percentile_ns(50)) / 1000, double(_c.latency.percentile_ns(99)) / 1000,
                   double(_c.latency.percentile_ns(99.9)) / 1000,
-                  _s.flood == flood_kind::none ? "none" : _s.flood == flood_kind::syn ? "syn" : "udp", _c.flood_sent,
+                  _s.flood == flood_kind::none  ? "none"
+                  : _s.flood == flood_kind::syn ? (_s.flood_v6 ? "syn6" : "syn")
+                                                : (_s.flood_v6 ? "udp6" : "udp"),
+                  _c.flood_sent,
                   double(_c.flood_sent) / seconds / 1e6, _c.flood_at_backends, _c.flood_answers, _c.proxy_headers);
     return b;
 }

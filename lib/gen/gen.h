@@ -18,7 +18,8 @@
 //
 // Flood (with stream): beside the established flows' data (at --rate), spoofed frames go
 // out as fast as the port takes them: SYNs (syn) or one-datagram UDP flows (udp) from
-// random sources in 172.16.0.0/12. The backends count the flood frames that reach them;
+// random sources in 172.16.0.0/12, or (flood_v6) from random sources in 2001:db8:99::/64
+// to an IPv6 VIP. The backends count the flood frames that reach them;
 // the clients count the answers addressed to spoofed sources (SYN cookies, resets).
 //
 // Loss is counted, not guessed: frames the client port accepted minus what arrived.
@@ -39,8 +40,9 @@ namespace fulcrum::gen {
 enum class scenario { stream, rr, cps };
 enum class flood_kind { none, syn, udp };
 
-// The spoofed sources of a flood: 172.16.0.0/12, any port from 1024.
+// The spoofed sources of a flood: 172.16.0.0/12, any port from 1024; IPv6: 2001:db8:99::/64.
 constexpr uint32_t flood_net = 0xac100000u, flood_mask = 0xfff00000u;
+constexpr std::array<uint8_t, 8> flood_net6{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x99, 0, 0};
 
 struct settings {
     scenario mode = scenario::rr;
@@ -50,6 +52,8 @@ struct settings {
     uint8_t server_mac[6]{}; // our backend side's MAC
     flood_kind flood = flood_kind::none;
     uint16_t flood_port = 53; // the flood's destination port (the VIP's)
+    bool flood_v6 = false;    // the flood is IPv6, to flood_vip6 (the flows stay IPv4)
+    std::array<uint8_t, 16> flood_vip6{};
 };
 
 // Round-trip times in log-linear buckets: 16 per power of two (6% resolution).

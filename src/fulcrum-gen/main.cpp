@@ -61,7 +61,7 @@ struct run_options {
     uint32_t window = 0, setup_window = 4096;
     uint64_t pcap_frames = 0;
     uint32_t rss_queues = 0;
-    std::string replies_from;
+    std::string replies_from, frames_from;
     bool hold = false;
 };
 
@@ -103,7 +103,7 @@ int main(int argc, char **argv) {
     int sep = 0;
     for (int i = 1; i < argc; i++)
         if (std::strcmp(argv[i], "--") == 0) sep = i;
-    std::string flood = "none";
+    std::string flood = "none", flood_vip6;
     uint32_t flood_port = 0;
     std::string mode = "rr", proto = "udp", vip = "10.0.0.10", client_ip = "10.0.1.1", dut_mac = "ff:ff:ff:ff:ff:ff";
     uint32_t flows = 1000, size = 64, vport = 53;
@@ -130,13 +130,18 @@ int main(int argc, char **argv) {
         ("client-ip", po::value(&client_ip)->default_value("10.0.1.1"), "first client address (60,000 flows per address)")
         ("dut-mac", po::value(&dut_mac)->default_value("ff:ff:ff:ff:ff:ff"), "destination MAC of client frames (the DUT's port)")
         ("flood", po::value(&flood)->default_value("none"), "with stream: also spoofed syn | udp frames as fast as the "
-                                                            "port takes them (sources in 172.16.0.0/12)")
+                                                            "port takes them (sources in 172.16.0.0/12); syn6 | udp6: "
+                                                            "IPv6 ones to --flood-vip6 (sources in 2001:db8:99::/64)")
+        ("flood-vip6", po::value(&flood_vip6)->default_value("2001:db8::10"), "the IPv6 flood's VIP")
         ("flood-port", po::value(&flood_port)->default_value(0), "the flood's destination port (0: --vport)")
         ("pcap", po::value(&o.pcap), "write the scenario's client frames to this pcap file instead of sending them")
         ("pcap-frames", po::value(&o.pcap_frames)->default_value(0), "data frames after setup in the pcap (cps: connections)")
         ("rss-queues", po::value(&o.rss_queues)->default_value(0),
          "with --pcap: split the frames into FILE.q0 .. FILE.q<N-1> by the rx queue a NIC with Fulcrum's RSS key and a "
          "128-entry RETA would choose (emulated RSS)")
+        ("frames-from", po::value(&o.frames_from),
+         "with --pcap and --rss-queues: the client frames are this capture's (e.g. IPv6 flows written elsewhere) "
+         "instead of the scenario's")
         ("replies-from", po::value(&o.replies_from),
          "with --pcap: after the scenario's frames, each backend's reply (addresses, ports and MACs swapped) to every "
          "frame of these captures of what Fulcrum sent (comma-separated pcap files)");
@@ -155,9 +160,14 @@ int main(int argc, char **argv) {
         if (size > 1514) throw po::error("--size: at most 1514");
         s.mode = mode == "stream" ? gen::scenario::stream : mode == "rr" ? gen::scenario::rr : gen::scenario::cps;
         s.frame.proto = proto == "tcp" ? gen::l4::tcp : gen::l4::udp;
-        if (flood != "none" && flood != "syn" && flood != "udp") throw po::error("--flood: none, syn or udp");
+        if (flood != "none" && flood != "syn" && flood != "udp" && flood != "syn6" && flood != "udp6")
+            throw po::error("--flood: none, syn, udp, syn6 or udp6");
         if (flood != "none" && mode != "stream") throw po::error("--flood: with --mode stream only");
-        if (flood == "udp" && proto != "tcp") throw po::error("--flood udp: the flows must be TCP (--proto tcp)");
+        if ((flood == "udp" || flood == "udp6") && proto != "tcp") throw po::error("--flood udp: the flows must be TCP (--proto tcp)");
+        s.flood_v6 = flood == "syn6" || flood == "udp6";
+        if (s.flood_v6 && inet_pton(AF_INET6, flood_vip6.c_str(), s.flood_vip6.data()) != 1)
+            throw po::error("--flood-vip6: an IPv6 address");
+        if (s.flood_v6) flood.pop_back();
         s.flood = flood == "syn" ? gen::flood_kind::syn : flood == "udp" ? gen::flood_kind::udp : gen::flood_kind::none;
         s.flood_port = static_cast<uint16_t>(flood_port ? flood_port : vport);
         s.frame.vip = ipv4(vip);
@@ -173,21 +183,25 @@ int main(int argc, char **argv) {
         return 2;
     }
     if (!o.pcap.empty() && (o.rss_queues > 0 || !o.replies_from.empty())) {
-        // The scenario through a scratch file, then the replies, then the split.
+        // The scenario (or --frames-from) through a scratch file, then the replies, then the split.
         std::string scratch = o.pcap + ".scenario";
-        {
+        if (o.frames_from.empty()) {
             gen::pcap_file f(scratch.c_str());
             if (!f.ok()) return std::perror(scratch.c_str()), 1;
             gen::engine::write_pcap(s, f, o.pcap_frames);
         }
-        auto frames = gen::read_pcap(scratch.c_str());
-        std::remove(scratch.c_str());
+        auto frames = gen::read_pcap(o.frames_from.empty() ? scratch.c_str() : o.frames_from.c_str());
+        if (o.frames_from.empty()) std::remove(scratch.c_str());
         size_t scenario = frames.size();
         for (size_t at = 0; !o.replies_from.empty() && at != std::string::npos;) {
             size_t comma = o.replies_from.find(',', at);
             std::string path = o.replies_from.substr(at, comma == std::string::npos ? comma : comma - at);
             at = comma == std::string::npos ? comma : comma + 1;
             for (auto &f : gen::read_pcap(path.c_str())) {
+                if (gen::turn_around6(f)) { // an IPv6 datagram: addresses and ports swapped
+                    frames.push_back(std::move(f));
+                    continue;
+                }
                 if (f.size() < gen::eth_len + gen::ip_len + gen::udp_len) continue;
                 uint8_t backend_mac[6];
                 std::memcpy(backend_mac, f.data(), 6);

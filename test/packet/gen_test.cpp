@@ -333,3 +333,29 @@ TEST_CASE("fulcrum-gen: a flood beside the stream is counted at the backends, ap
         CHECK(c.foreign == 0);
     }
 }
+
+TEST_CASE("fulcrum-gen: an IPv6 flood's frames are valid SYNs and datagrams from 2001:db8:99::/64 to the VIP", "[gen][ipv6]") {
+    wire w("gwf6");
+    auto s = scenario_of(gen::scenario::stream, gen::l4::tcp, 10);
+    s.flood_v6 = true;
+    s.flood_vip6 = {0x20, 0x01, 0x0d, 0xb8, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0x10};
+    for (gen::flood_kind kind : {gen::flood_kind::syn, gen::flood_kind::udp}) {
+        s.flood = kind;
+        gen::engine e(s, test_pool(), w.client, w.server);
+        REQUIRE(e.send_flood(8, rte_rdtsc()) == 8);
+        rte_mbuf *m[8];
+        REQUIRE(rte_ring_dequeue_burst(w.c_tx, reinterpret_cast<void **>(m), 8, nullptr) == 8);
+        for (rte_mbuf *f : m) {
+            bytes b(rte_pktmbuf_mtod(f, uint8_t *), rte_pktmbuf_mtod(f, uint8_t *) + f->data_len);
+            rte_pktmbuf_free(f);
+            REQUIRE(b.size() == (kind == gen::flood_kind::syn ? 74u : 80u));
+            CHECK(b[12] == 0x86);
+            CHECK(b[13] == 0xdd);
+            CHECK(b[20] == (kind == gen::flood_kind::syn ? 6 : 17));
+            CHECK(bytes(b.begin() + 22, b.begin() + 30) == bytes{0x20, 0x01, 0x0d, 0xb8, 0x00, 0x99, 0, 0});
+            CHECK(bytes(b.begin() + 38, b.begin() + 54) == bytes(s.flood_vip6.begin(), s.flood_vip6.end()));
+            if (kind == gen::flood_kind::syn) CHECK(b[54 + 13] == 0x02); // SYN alone
+            CHECK(checksums_valid(b));
+        }
+    }
+}
