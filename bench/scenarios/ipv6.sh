@@ -28,15 +28,17 @@ held6=$(sed -n 's/.*an IPv6 connection takes \([0-9]*\) bytes.*/\1/p' "$DIR/alon
 held4=$(sed -n 's/.*, \([0-9]*\) bytes per connection.*/\1/p' "$DIR/alone.out" | head -1)
 printf '  bytes per connection held: IPv6 %s, IPv4 %s\n' "${held6:-?}" "${held4:-?}"
 row '| bytes per connection held, IPv6 (pool entry beside the 64-byte one) | %s B | %s B (IPv4) | | |' "${held6:-?}" "${held4:-?}"
-# PROXY v2 for IPv6 clients: every datagram grows by the 52-byte AF_INET6 header.
+# PROXY v2 for IPv6 clients: every datagram grows by the 52-byte AF_INET6 header; IPv4
+# clients' (the 28-byte AF_INET one) beside, in the same alternation.
 python3 "$ROOT/bench/config.py" client_addr "$DIR/cfg6-1000.json" ProxyProtocolV2Enabled > "$DIR/cfg6pp-1000.json"
 for kind in 6to4 6to6; do
-  va=(); fa=()
+  va=(); fa=(); pa=()
   for r in $(seq 1 "$ROUNDS"); do
     fa+=("$(alone fulcrum 1000 "$DIR/cfg6-1000.json" "$DIR/v$kind-1000.pcap" 1000 "\"family\":\"$kind\",\"client_addr\":\"off\"")")
     va+=("$(alone fulcrum 1000 "$DIR/cfg6pp-1000.json" "$DIR/v$kind-1000.pcap" 1000 "\"family\":\"$kind\",\"client_addr\":\"proxy_v2\"")")
+    pa+=("$(alone fulcrum 1000 "$DIR/cfg6pp-1000.json" "$DIR/alone-1000.pcap" 1000 '"family":"ipv4","client_addr":"proxy_v2"')")
   done
-  v=$(median "${va[@]}"); f=$(median "${fa[@]}")
-  printf '       1000 flows %s PROXY v2 on: %7.3f Mpps   off %7.3f Mpps   %s%%\n' "$kind" "$v" "$f" "$(ratio "$v" "$f")"
-  row '| worker alone, udp 64 B, 1000 flows, %s, PROXY v2 on (the baseline column: off, same run) | %.2f Mpps | %.2f Mpps | %s%% | |' "$kind" "$v" "$f" "$(ratio "$v" "$f")"
+  v=$(median "${va[@]}"); f=$(median "${fa[@]}"); p4=$(median "${pa[@]}")
+  printf '       1000 flows %s PROXY v2 on: %7.3f Mpps   off %7.3f Mpps   %s%%   (IPv4 clients, on: %7.3f Mpps)\n' "$kind" "$v" "$f" "$(ratio "$v" "$f")" "$p4"
+  row '| worker alone, udp 64 B, 1000 flows, %s, PROXY v2 on (the baseline column: off, same run) | %.2f Mpps | %.2f Mpps | %s%% | IPv4 clients with PROXY v2 on: %.2f Mpps |' "$kind" "$v" "$f" "$(ratio "$v" "$f")" "$p4"
 done

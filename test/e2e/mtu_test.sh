@@ -5,7 +5,7 @@
 #  2. the same with af_packet's default 512-frame ring: whatever the ring drops is counted;
 #  3. a backend behind a router whose next hop has MTU 1400: 1 MB uploaded with DF set
 #     (the router's "fragmentation needed" reaches the client through Fulcrum);
-#  4. MTU 9000 everywhere: jumbo frames cross Fulcrum.
+#  4. MTU 9000 everywhere: jumbo frames cross Fulcrum, IPv4 and IPv6 (6->6).
 source "$(dirname "$0")/lab_prelude.sh"
 
 write_cfg() { # write_cfg MTU > file: demo.json, iperf3 listeners, a route to 10.10.3.0/24
@@ -18,14 +18,23 @@ c["mbufs"] = 8192
 c["vserver_groups"] = [
   {"VServerGroupId": "rsp-1", "VServerGroupName": "iperf", "BackendServers": [{"ServerId": "i-web1", "ServerIp": "10.10.2.11", "Port": 5201}]},
   {"VServerGroupId": "rsp-2", "VServerGroupName": "far", "BackendServers": [{"ServerId": "i-far", "ServerIp": "10.10.3.2", "Port": 5201}]}]
+# IPv6 beside (6->6 to the iperf3 server's IPv6 address): the jumbo part runs it too.
+c["ports"][0]["address6"], c["ports"][1]["address6"] = "2001:db8:1::1/64", "2001:db8:2::1/64"
+c["vips"].append("2001:db8:1::10")
+c["local_addresses"].append("2001:db8:2::100")
+c["vserver_groups"].append({"VServerGroupId": "rsp-6", "VServerGroupName": "iperf6", "BackendServers": [
+  {"ServerId": "i-web1", "ServerIp": "2001:db8:2::11", "Port": 5201}]})
 c["listeners"] += [
+  {"VIP": "2001:db8:1::10", "Protocol": "tcp", "ListenerPort": 5203, "BackendServerPort": 1, "VServerGroupId": "rsp-6"},
   {"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 5201, "BackendServerPort": 5201, "VServerGroupId": "rsp-1"},
   {"VIP": "10.10.1.10", "Protocol": "tcp", "ListenerPort": 5202, "BackendServerPort": 5201, "VServerGroupId": "rsp-2"}]
 print(json.dumps(c))
 PY
 }
-iperf() { # iperf ARGS...: iperf3 from the client to the VIP; prints "bytes retransmits"
-  lab_ns cl iperf3 -J -c 10.10.1.10 "$@" 2>/dev/null | python3 -c '
+iperf() { # iperf [-6] ARGS...: iperf3 from the client to the VIP (-6: the IPv6 one); prints "bytes retransmits"
+  local vip=10.10.1.10
+  [ "${1:-}" = -6 ] && { vip=2001:db8:1::10; shift; }
+  lab_ns cl iperf3 -J -c "$vip" "$@" 2>/dev/null | python3 -c '
 import json, sys
 try:
     d = json.load(sys.stdin)["end"]["sum_sent"]; print(int(d["bytes"]), int(d.get("retransmits", 0)))
@@ -51,7 +60,13 @@ lab_ns far ip route add default via 10.10.3.1
 lab_ns far ethtool -K far0 tx off >/dev/null
 lab_ns sv ethtool -K rt1 tx off >/dev/null
 LAB_EXTRA_NS=(far) # lab_down kills what runs in it and removes it
+lab_v6_on cl cl0
+lab_ns cl ip -6 addr add 2001:db8:1::2/64 dev cl0 nodad
+lab_v6_on sv sv0
+lab_ns sv ip -6 addr add 2001:db8:2::11/64 dev sv0 nodad
 lab_ns sv iperf3 -s -B 10.10.2.11 -p 5201 >/dev/null 2>&1 &
+LAB_PIDS+=($!)
+lab_ns sv iperf3 -s -B 2001:db8:2::11 -p 5201 >/dev/null 2>&1 &
 LAB_PIDS+=($!)
 lab_ns far iperf3 -s -B 10.10.3.2 -p 5201 >/dev/null 2>&1 &
 LAB_PIDS+=($!)
@@ -105,6 +120,14 @@ rx1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p1=$(lab_ns sv cat 
 avg=$(( (rx1 - rx0) / ( (p1 - p0) > 0 ? (p1 - p0) : 1 ) ))
 check "20 MB through the VIP at MTU 9000 ($bytes bytes, $retr retransmits)" [ "$bytes" -ge 20971520 ]
 check "the backend received jumbo frames (average $avg bytes per frame)" [ "$avg" -gt 4000 ]
+check "a 9,000-byte ping -6 to the IPv6 VIP is answered (no fragments)" \
+  bash -c "ip netns exec '$LAB-cl' ping -6 -q -c 2 -W 2 -M do -s 8952 2001:db8:1::10 >/dev/null"
+rx0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
+read -r bytes retr <<< "$(iperf -6 -p 5203 -n 20M)"
+rx1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
+avg=$(( (rx1 - rx0) / ( (p1 - p0) > 0 ? (p1 - p0) : 1 ) ))
+check "20 MB through the IPv6 VIP at MTU 9000, 6->6 ($bytes bytes, $retr retransmits)" [ "$bytes" -ge 20971520 ]
+check "the IPv6 backend received jumbo frames (average $avg bytes per frame)" [ "$avg" -gt 4000 ]
 lab_stop_fulcrum
 check "no packet dropped as malformed or too big" bash -c "! grep -qE 'bad_|trunc_|too_big|multi_segment' '$LAB_DIR/fulcrum.log'"
 e2e_finish

@@ -465,3 +465,46 @@ TEST_CASE("MaxConnectionsPerSource counts an IPv6 client by its /64 by default, 
     REQUIRE(!parsed);
     CHECK(parsed.err().message().find("ipv6_source_prefix") != std::string::npos);
 }
+
+TEST_CASE("6->6 across ports of different MTUs: the MSS is fitted to the smaller both ways", "[ipv6][mss]") {
+    ring_port second;
+    auto cfg = dual_config();
+    cfg["ports"].push_back({{"name", "p1"}, {"device", second.name}, {"address", "10.0.9.1/24"},
+                            {"address6", "2001:db9::1/64"}, {"mtu", 1400},
+                            {"static_neighbours", {{{"ip", "2001:db9::31"}, {"mac", "02:00:00:00:00:39"}}}}});
+    cfg["local_addresses"].push_back("2001:db9::100");
+    cfg["vserver_groups"].push_back({{"VServerGroupId", "rsp-small"}, {"VServerGroupName", "small"},
+                                     {"BackendServers", {{{"ServerId", "i-s"}, {"ServerIp", "2001:db9::31"}, {"Port", 8081}}}}});
+    cfg["listeners"].push_back({{"VIP", "2001:db8::10"}, {"Protocol", "tcp"}, {"ListenerPort", 86},
+                                {"BackendServerPort", 1}, {"VServerGroupId", "rsp-small"}});
+    lb t(without_syn_proxy(cfg));
+    const mac_t small_mac{2, 0, 0, 0, 0, 0x39};
+    auto syn = from_client6(t, 6, 86, SYN, 1000, 0);
+    syn.tcp_options = {2, 4, 0x05, 0xa0}; // 1440: what a 1500-byte client link allows
+    CHECK(t.send({build_frame(syn)}).empty());
+    auto out = second.collect();
+    REQUIRE(out.size() == 1);
+    auto exp = syn;
+    exp.dst_mac = small_mac, exp.src_mac = second.mac();
+    exp.src6 = ip6("2001:db9::100"), exp.dst6 = ip6("2001:db9::31"), exp.dport = 8081;
+    exp.sport = get16(out[0], 14 + 40); // the lport taken
+    exp.ttl = uint8_t(exp.ttl - 1);
+    exp.tcp_options = {2, 4, 0x05, 0x3c}; // 1340: the 1400-byte port less 60
+    CHECK(hex(out[0]) == hex(build_frame(exp)));
+    CHECK(checksums_valid(out[0]));
+    // The backend's SYN-ACK offers 1440 too: the client hears 1340 (its segments leave by p1).
+    frame_spec synack;
+    synack.v6 = true, synack.proto = 6, synack.dst_mac = second.mac(), synack.src_mac = small_mac;
+    synack.src6 = exp.dst6, synack.dst6 = exp.src6, synack.sport = 8081, synack.dport = exp.sport;
+    synack.tcp_flags = SYN | ACK, synack.seq = 5000, synack.ack = 1001, synack.tcp_options = {2, 4, 0x05, 0xa0};
+    second.inject(build_frame(synack));
+    auto back = t.send({});
+    REQUIRE(back.size() == 1);
+    auto to_cl = synack;
+    to_cl.dst_mac = client_mac, to_cl.src_mac = t.port->mac();
+    to_cl.src6 = six::vip, to_cl.dst6 = six::client, to_cl.sport = 86, to_cl.dport = six::cport;
+    to_cl.ttl = uint8_t(to_cl.ttl - 1);
+    to_cl.tcp_options = {2, 4, 0x05, 0x3c};
+    CHECK(hex(back[0]) == hex(build_frame(to_cl)));
+    CHECK(checksums_valid(back[0]));
+}
