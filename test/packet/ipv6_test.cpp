@@ -8,6 +8,8 @@
 
 #include <catch2/catch.hpp>
 
+#include <set>
+
 using namespace fulcrum::test;
 using fulcrum::conn::tcp_state;
 using fulcrum::dataplane::drop;
@@ -507,4 +509,47 @@ TEST_CASE("6->6 across ports of different MTUs: the MSS is fitted to the smaller
     to_cl.tcp_options = {2, 4, 0x05, 0x3c};
     CHECK(hex(back[0]) == hex(build_frame(to_cl)));
     CHECK(checksums_valid(back[0]));
+}
+
+TEST_CASE("sch and tch pick the same backend for an IPv6 client on every node, whatever the node's own addresses",
+          "[ipv6][sched][maglev]") {
+    // Two nodes of a cluster: the same listeners and backends, their own port addresses and laddrs.
+    auto node = [](const char *port4, const char *port6, const char *laddr4, const char *laddr6, const char *sched) {
+        auto cfg = base_config("", {1, 1, 1});
+        cfg["ports"][0]["address"] = port4;
+        cfg["ports"][0]["address6"] = port6;
+        cfg["ports"][0]["gateway6"] = "2001:db8::fe"; // the clients are off the port's prefix
+        cfg["ports"][0]["static_neighbours"].push_back({{"ip", "2001:db8::fe"}, {"mac", "02:00:00:00:00:fe"}});
+        cfg["local_addresses"] = {laddr4, laddr6};
+        cfg["vips"].push_back("2001:db8::10");
+        cfg["listeners"].push_back({{"VIP", "2001:db8::10"}, {"Protocol", "tcp"}, {"ListenerPort", 80},
+                                    {"BackendServerPort", 8080}, {"Scheduler", sched}});
+        return without_syn_proxy(cfg);
+    };
+    for (const char *sched : {"sch", "tch"}) {
+        std::vector<std::vector<uint32_t>> picks;
+        for (int n = 0; n < 2; n++) {
+            lb t(n == 0 ? node("10.0.0.1/24", "2001:db8::1/64", "10.0.0.100", "2001:db8::100", sched)
+                        : node("10.0.0.2/24", "2001:db8::2/64", "10.0.0.101", "2001:db8::101", sched));
+            std::vector<bytes> syns;
+            for (int i = 0; i < 200; i++) {
+                auto s = from_client6(t, 6, 80, SYN, 1000, 0);
+                s.src6 = ip6(("2001:db8:1::" + std::to_string(1 + i / 10)).c_str());
+                s.sport = uint16_t(40000 + i);
+                syns.push_back(build_frame(s));
+            }
+            auto out = t.send(syns);
+            REQUIRE(out.size() == 200);
+            std::vector<uint32_t> backends;
+            for (const auto &f : out) backends.push_back(get32(f, off::ip_dst));
+            picks.push_back(backends);
+        }
+        INFO(sched);
+        CHECK(picks[0] == picks[1]); // flow by flow
+        std::set<uint32_t> used(picks[0].begin(), picks[0].end());
+        CHECK(used.size() == 3); // and the 20 clients (sch) or 200 flows (tch) spread
+        if (std::string(sched) == "sch")
+            for (int c = 0; c < 20; c++) // one backend per client address
+                CHECK(std::set<uint32_t>(picks[0].begin() + c * 10, picks[0].begin() + c * 10 + 10).size() == 1);
+    }
 }
