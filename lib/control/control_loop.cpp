@@ -26,7 +26,7 @@ control_loop::control_loop(loop_parts parts) : _p(std::move(parts)) {
         _p.clock = [] {
             return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
         };
-    _start = _last_stats = _last_publish = _window_start = now();
+    _start = _last_stats = _last_publish = _window_start = _last_second = now();
     _warm = _p.warmup <= 0;
     _handle = [this](const std::string &text) { return _p.svc.handle_text(text); };
     _view = [this] {
@@ -159,6 +159,10 @@ bool control_loop::turn(int wait_ms) {
     }
     if (_p.poll_prompt && !_p.poll_prompt()) return false;
     if (_p.quit_typed && _p.quit_typed()) return false;
+    if (_p.every_second && t - _last_second >= 1.0) {
+        _last_second = t;
+        _p.every_second();
+    }
     if (t - _last_publish >= 0.2) {
         observe::publish(deploy::collect_stats(_p.dp));
         _last_publish = t;

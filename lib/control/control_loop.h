@@ -30,6 +30,8 @@ struct loop_parts {
     std::function<result<config::instance>()> reload;
     // Seconds on a monotonic clock (steady_clock when not given).
     std::function<double()> clock;
+    // Once a second (e.g. keeping the lport rotations: deploy::lport_state).
+    std::function<void()> every_second;
     double duration = 0, warmup = 0, stats_interval = 0; // seconds; 0: off
     std::FILE *out = stdout;                               // reports go here
 };
@@ -73,7 +75,7 @@ class control_loop {
 
     loop_parts _p;
     std::atomic<bool> _quit{false}, _report{false}, _reload{false};
-    double _start, _last_stats, _last_publish, _window_start;
+    double _start, _last_stats, _last_publish, _window_start, _last_second;
     rates _window{};
     bool _warm;
     uint64_t _reloads = 0;

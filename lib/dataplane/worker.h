@@ -73,6 +73,8 @@ class worker {
     const flow_counters &backend_counters(unsigned slot) const { return _backend_counters[slot]; }
     const conn::conn_table &conns() const { return _conns; }
     const laddr::laddr_pool &lports() const { return _lports; }
+    // Before the worker runs (deploy::lport_state): where its rotations start.
+    laddr::laddr_pool &lports_for_start() { return _lports; }
     const neigh_entry *neighbour(uint32_t ip) const { return _neigh.find(ip); } // network order
     const neigh_entry *neighbour(const net::ip_addr &ip) const { return _neigh.find(ip); }
     unsigned neighbour_count() const { return _neigh.used(); }

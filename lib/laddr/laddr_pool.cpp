@@ -34,6 +34,33 @@ laddr_pool::laddr_pool(const std::vector<uint32_t> &rss_buckets, uint16_t port_m
         }
         _laddrs.push_back(lr);
     }
+    // FNV-1a over the range, each rotation's size and its lports.
+    auto mix = [this](uint64_t v) { _layout = (_layout ^ v) * 0x100000001b3ull; };
+    _layout = 0xcbf29ce484222325ull;
+    mix(port_min), mix(port_max), mix(_rotations.size());
+    for (const rotation &r : _rotations) mix(r.size);
+    for (uint16_t p : _store) mix(p);
+}
+
+std::vector<uint32_t> laddr_pool::cursors() const {
+    std::vector<uint32_t> at;
+    at.reserve(_rotations.size());
+    for (const rotation &r : _rotations) at.push_back(__atomic_load_n(&r.at, __ATOMIC_RELAXED));
+    return at;
+}
+
+void laddr_pool::resume(const std::vector<uint32_t> &at, const std::vector<uint32_t> &skip) {
+    for (size_t i = 0; i < _rotations.size() && i < at.size(); i++) {
+        rotation &r = _rotations[i];
+        if (r.size) r.at = uint32_t((uint64_t(at[i]) + (i < skip.size() ? skip[i] : 0)) % r.size);
+    }
+}
+
+void laddr_pool::scatter(uint64_t seed) {
+    for (rotation &r : _rotations) {
+        seed ^= seed << 13, seed ^= seed >> 7, seed ^= seed << 17; // xorshift64
+        if (r.size) r.at = uint32_t(seed % r.size);
+    }
 }
 
 } // namespace fulcrum::laddr

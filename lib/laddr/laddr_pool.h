@@ -55,7 +55,8 @@ class laddr_pool {
         rotation &r = _rotations[_laddrs[laddr].first + bucket];
         if (r.size == 0) return false;
         lport = _store[r.start + r.at];
-        r.at = r.at + 1 == r.size ? 0 : r.at + 1;
+        // (Relaxed: the control thread reads the cursors to keep them across a restart.)
+        __atomic_store_n(&r.at, r.at + 1 == r.size ? 0 : r.at + 1, __ATOMIC_RELAXED);
         return true;
     }
     // For an RSS laddr, try `k` of a connection: the bucket of the `k`-th RETA entry of
@@ -65,6 +66,20 @@ class laddr_pool {
         uint32_t buckets = _laddrs[laddr].buckets, own = buckets / queues;
         return (fixed ^ ((turn % own) * queues + queue)) & (buckets - 1);
     }
+
+    // Where the rotations stand, to go on there after a restart (deploy/lport_state.h):
+    // each rotation's cursor, read from another thread while the worker deals (a value
+    // a few candidates old at most).
+    std::vector<uint32_t> cursors() const;
+    // Before the worker runs: rotation i starts at at[i] + skip[i] (modulo its size); the
+    // sizes must be this pool's (the same layout()).
+    void resume(const std::vector<uint32_t> &at, const std::vector<uint32_t> &skip);
+    // Before the worker runs: each rotation starts at a random place.
+    void scatter(uint64_t seed);
+    // A hash of every rotation's lports in order: equal layouts deal alike.
+    uint64_t layout() const { return _layout; }
+    size_t rotations() const { return _rotations.size(); }
+    uint32_t rotation_size(size_t i) const { return _rotations[i].size; }
 
     // Candidates per laddr this worker offers (each serves every backend port once).
     size_t per_laddr(uint32_t laddr) const { return _laddrs[laddr].ports; }
@@ -86,6 +101,7 @@ class laddr_pool {
     std::vector<uint16_t> _store;      // every rotation's ports, one after another
     std::vector<rotation> _rotations;
     std::vector<laddr_rotations> _laddrs;
+    uint64_t _layout = 0;
 };
 
 } // namespace fulcrum::laddr

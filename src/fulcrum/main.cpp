@@ -11,6 +11,7 @@
 #include "control/service.h"
 #include "dataplane/ports.h"
 #include "deploy/deployment.h"
+#include "deploy/lport_state.h"
 #include "deploy/stats.h"
 #include "dataplane/log.h"
 #include "deploy/snapshot_builder.h"
@@ -168,6 +169,16 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
         };
     parts.reload = [&] { return config::load_instance_file(o.config_path); };
     parts.duration = o.duration, parts.warmup = o.warmup, parts.stats_interval = o.stats_interval;
+    // No stale tuples after a start: the lport rotations go on where the last run left them.
+    deploy::lport_state lport_keeper(o.state_path.empty() ? "" : o.state_path + ".lports");
+    std::printf("fulcrum: %s\n", lport_keeper.restore(dp).c_str());
+    bool lport_save_failed = false;
+    parts.every_second = [&] {
+        std::string err;
+        bool ok = lport_keeper.save(dp, false, err);
+        if (!ok && !lport_save_failed) FULCRUM_LOG(WARNING, control, "%s\n", err.c_str());
+        lport_save_failed = !ok;
+    };
     control::control_loop loop(std::move(parts));
     if (!loop.watch_signals()) return fail(error{"signals", std::string("signalfd failed: ") + std::strerror(errno)});
     std::signal(SIGPIPE, SIG_IGN); // a peer that hangs up is an error on its socket, not the end of Fulcrum
@@ -192,6 +203,7 @@ int serve(const options &o, const config::instance &cfg, rte_mempool *pool, cons
     host::notify_service_manager("STOPPING=1");
     service.withdraw_for_stop(3.0, 1.0); // routers move away while this node still forwards
     dp.stop();
+    if (std::string err; !lport_keeper.save(dp, true, err)) FULCRUM_LOG(WARNING, control, "%s\n", err.c_str());
     rte_pdump_uninit();
     loop.final_report();
     return 0;
