@@ -117,11 +117,35 @@ void neighbours::hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snaps
     e.pending[e.n_pending++] = m;
     if (e.n_pending != 1) return;
     e.retries = 0;
-    // A cluster peer is asked for without frames waiting (hold_peers, timers): its request
-    // may be out already. Anyone else is asked now, and again by timers().
-    if (e.peer && e.next_try_tsc > _clock.now_tsc) return;
+    // Asked for without frames waiting (a cluster peer: hold_peers, timers; a backend:
+    // prime): the request may be out already, and timers()
+    // asks again when it is due. Anyone else is asked now, and again by timers().
+    if (e.next_try_tsc > _clock.now_tsc) return;
     e.next_try_tsc = _clock.now_tsc + _clock.hz;
     solicit(s.ports[out_port], out_port, e, nullptr);
+}
+
+void neighbours::prime(const snapshot &s, unsigned max_asks) {
+    for (const backend_rt &b : s.backends) {
+        neigh_entry *e = nullptr;
+        uint8_t port = 0;
+        if (b.v6()) {
+            route6 r;
+            if (!s.lookup_route6(b.ip6.b.data(), 0, r)) continue;
+            e = _table->find_or_add(r.next_hop, _clock.now_tsc), port = r.port;
+        } else {
+            route r;
+            if (!s.lookup_route(b.ip, r)) continue;
+            e = _table->find_or_add(r.next_hop, _clock.now_tsc), port = r.port;
+        }
+        if (!e) return; // the table is full: the rest resolve on demand
+        if (e->resolved || e->is_static || e->n_pending || e->next_try_tsc > _clock.now_tsc) continue;
+        e->port = port;
+        if (_self == 0 && max_asks > 0) {
+            max_asks--;
+            ask(*e, port, s);
+        }
+    }
 }
 
 // Retries for unresolved entries; learned entries older than the neighbour timeout are

@@ -41,6 +41,11 @@ class neighbours {
     // The snapshot's cluster peers are held: resolved at once, re-confirmed, never aged
     // (handoff knows them by MAC); those it no longer names age as any other entry.
     void hold_peers(const snapshot &s);
+    // Every backend's next hop gets an entry, and worker 0 asks for those not resolved:
+    // a start (or a new backend) finds them resolved instead of holding its first frames
+    // for each (max_pending; a burst past it would be dropped and wait for the clients'
+    // retries). At most `max_asks` requests per call.
+    void prime(const snapshot &s, unsigned max_asks = 1024);
 
     // An ARP frame on port `in_port`: learned from, answered for a local address; true
     // when it is a reply the kernel should see too (its probes' next hops): not consumed.
@@ -91,6 +96,12 @@ class neighbours {
 
   private:
     void hold(rte_mbuf *m, uint8_t out_port, neigh_entry &e, const snapshot &s);
+    void ask(neigh_entry &e, uint8_t out_port, const snapshot &s) {
+        e.port = out_port;
+        e.retries = 0;
+        e.next_try_tsc = _clock.now_tsc + _clock.hz;
+        solicit(s.ports[out_port], out_port, e, nullptr);
+    }
     // An ARP request or (IPv6) a Neighbour Solicitation for `e`, broadcast/multicast or
     // to `unicast` (re-confirmation).
     void solicit(const port_rt &port, uint8_t out_port, const neigh_entry &e, const rte_ether_addr *unicast);

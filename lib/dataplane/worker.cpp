@@ -149,6 +149,7 @@ void worker::poll_once(uint64_t now_tsc) {
         _last_drain_tsc = _last_neigh_tsc = now_tsc;
         _started = true;
         _neigh.hold_peers(*_snap);
+        _neigh.prime(*_snap);
     }
     _clock.set(now_tsc);
 
@@ -203,7 +204,7 @@ void worker::adopt_snapshot(const snapshot *snap) {
     _adopted.store(snap->generation, std::memory_order_release);
     _scheduler.adopt(*snap);
     for (const auto &l : snap->listeners) _idle_timeout_s[l.index] = l.idle_timeout_s;
-    if (_started) _neigh.hold_peers(*snap); // (the first loop holds the first snapshot's)
+    if (_started) _neigh.hold_peers(*snap), _neigh.prime(*snap); // (the first loop does the first snapshot's)
     // Existing connections keep their backend; those of backends no longer eligible drain.
     if (old != snap) _drain.note_ineligible(*old, *snap, _clock.now_tick);
 }

@@ -33,6 +33,7 @@ class Handler(http.server.BaseHTTPRequestHandler):
 class Server(socketserver.ThreadingMixIn, http.server.HTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    request_queue_size = 1024  # (socketserver's 5 overflows under a burst of new connections; nginx takes 511)
 
 
 if __name__ == "__main__":
