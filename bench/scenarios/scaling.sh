@@ -40,16 +40,17 @@ scaling_inputs() { # scaling_inputs WORKERS RSS: $DIR/sc-W-RSS.q*
   "$FGEN" -- --pcap "$base" --rss-queues "$w" --replies-from "$caps" --mode stream --proto udp --flows "$sflows" \
     --vip 10.0.0.10 --vport 80 --client-ip 10.1.0.1 > /dev/null
 }
-scaling_fulcrum() { # scaling_fulcrum WORKERS RSS: prints "Mpps redirects/s"
-  local base="$DIR/sc-$1-$2" secs=$(( SECONDS_PER_RUN + 2 )) a r
-  scaling_fulcrum_run "$base" "$1" "$(pcap_vdev "$base" "$1")" "$secs" --warmup 2 > "$base.out" 2>&1
+scaling_measure() { # scaling_measure BASE WORKERS JSON-FIELDS: one run of BASE's replay; prints "Mpps redirects/s"
+  local base=$1 secs=$(( SECONDS_PER_RUN + 2 )) a r
+  scaling_fulcrum_run "$base" "$2" "$(pcap_vdev "$base" "$2")" "$secs" --warmup 2 > "$base.out" 2>&1
   a=$(sed -n 's/.*rx \([0-9.]*\) Mpps, tx \([0-9.]*\) Mpps.*/\1/p' "$base.out")
   r=$(awk -v s="$secs" '/^worker [0-9]+ .*redirected out/ { for (i = 1; i < NF; i++) if ($i == "out" && $(i - 1) == "redirected") { v = $(i + 1); sub(",", "", v); n += v } }
                         END { printf "%.0f", n / s }' "$base.out")
-  [ -n "$a" ] || { failed "scaling fulcrum $1 workers $2"; a=0; tail -3 "$base.out" >&2; }
-  echo "{\"scenario\":\"scaling\",\"box\":\"fulcrum\",\"workers\":$1,\"rss\":\"$2\",\"done_mps\":$a,\"redirects_per_s\":$r}" >> "$OUT/results.jsonl"
+  [ -n "$a" ] || { failed "scaling fulcrum $base"; a=0; tail -3 "$base.out" >&2; }
+  echo "{\"scenario\":\"scaling\",\"box\":\"fulcrum\",$3,\"workers\":$2,\"done_mps\":$a,\"redirects_per_s\":$r}" >> "$OUT/results.jsonl"
   echo "$a $r"
 }
+scaling_fulcrum() { scaling_measure "$DIR/sc-$1-$2" "$1" "\"rss\":\"$2\""; } # scaling_fulcrum WORKERS RSS
 scaling_testpmd() { # scaling_testpmd CORES (the rss captures of that many queues): prints Mpps
   local base="$DIR/sc-$1-emulated" a
   # shellcheck disable=SC2046,SC2086
@@ -85,16 +86,10 @@ scaling_inputs6() { # scaling_inputs6 WORKERS: $DIR/sc6-W-emulated.q*
   for q in $(seq 0 $(( w - 1 ))); do caps="$caps${caps:+,}$base.setup.tx$q"; done
   "$FGEN" -- --pcap "$base" --rss-queues "$w" --frames-from "$DIR/sc6-flows.pcap" --replies-from "$caps" > /dev/null
 }
-scaling_fulcrum6() { # scaling_fulcrum6 WORKERS: prints "Mpps redirects/s"
-  local base="$DIR/sc6-$1-emulated" secs=$(( SECONDS_PER_RUN + 2 )) a r
-  scaling_fulcrum_run "$base" "$1" "$(pcap_vdev "$base" "$1")" "$secs" --warmup 2 > "$base.out" 2>&1
-  a=$(sed -n 's/.*rx \([0-9.]*\) Mpps, tx \([0-9.]*\) Mpps.*/\1/p' "$base.out")
-  r=$(awk -v s="$secs" '/^worker [0-9]+ .*redirected out/ { for (i = 1; i < NF; i++) if ($i == "out" && $(i - 1) == "redirected") { v = $(i + 1); sub(",", "", v); n += v } }
-                        END { printf "%.0f", n / s }' "$base.out")
-  [ -n "$a" ] || { failed "scaling ipv6 fulcrum $1 workers"; a=0; tail -3 "$base.out" >&2; }
+scaling_fulcrum6() { # scaling_fulcrum6 WORKERS
+  local base="$DIR/sc6-$1-emulated"
+  scaling_measure "$base" "$1" '"family":"6to6","rss":"emulated"'
   cp "$base.out" "$OUT/scaling6-$1-workers.out" # (its report: connections, hits, drops by reason)
-  echo "{\"scenario\":\"scaling\",\"box\":\"fulcrum\",\"family\":\"6to6\",\"workers\":$1,\"rss\":\"emulated\",\"done_mps\":$a,\"redirects_per_s\":$r}" >> "$OUT/results.jsonl"
-  echo "$a $r"
 }
 scaling_inputs6 1; scaling_inputs6 2
 g1=(); g2=(); q2=()

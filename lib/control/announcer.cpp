@@ -1,6 +1,7 @@
 #include "control/announcer.h"
 
 #include "config/parse.h"
+#include "core/text_file.h"
 #include "dataplane/log.h"
 
 #include <rte_byteorder.h>
@@ -80,20 +81,8 @@ bool announcer::write_file(const std::string &path, bool v6) {
     std::string text = "# Written by Fulcrum: the VIPs this node serves (none while it is drained). Do not edit.\n";
     for (const net::ip_addr &v : _st.announced)
         if (v.is_v6() == v6) text += "route " + host_prefix(v) + " blackhole;\n";
-    std::string tmp = path + ".tmp";
-    // Not through a link someone left at the temporary name; readable by the speaker,
-    // which often runs as its own user (Debian's BIRD runs as bird), whatever the umask.
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0644);
-    bool ok = fd >= 0 && ::fchmod(fd, 0644) == 0;
-    for (size_t off = 0; ok && off < text.size();) {
-        ssize_t n = ::write(fd, text.data() + off, text.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ok = false;
-        else off += size_t(n);
-    }
-    if (fd >= 0 && ::close(fd) != 0) ok = false;
-    if (!ok || std::rename(tmp.c_str(), path.c_str()) != 0) {
-        _st.last_error = "cannot write " + path + ": " + std::strerror(errno);
+    // Readable by the speaker, which often runs as its own user (Debian's BIRD runs as bird).
+    if (!replace_file(path, text, 0644, _st.last_error)) {
         _st.failures++;
         FULCRUM_LOG(ERR, control, "bgp: %s\n", _st.last_error.c_str());
         _retry_ms = now_ms() + 1000; // poll() writes them again

@@ -9,6 +9,23 @@
 
 namespace fulcrum {
 
+bool replace_file(const std::string &path, const std::string &data, unsigned mode, std::string &err) {
+    std::string tmp = path + ".tmp";
+    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, mode);
+    bool ok = fd >= 0 && ::fchmod(fd, mode) == 0;
+    for (size_t off = 0; ok && off < data.size();) {
+        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
+        if (n < 0 && errno == EINTR) continue;
+        if (n <= 0) ok = false;
+        else off += size_t(n);
+    }
+    if (fd >= 0 && ::close(fd) != 0) ok = false;
+    if (ok && ::rename(tmp.c_str(), path.c_str()) == 0) return true;
+    err = "cannot write " + path + ": " + std::strerror(errno);
+    if (fd >= 0) ::unlink(tmp.c_str());
+    return false;
+}
+
 result<std::string> read_text_file(const std::string &path, const std::string &what, size_t max_bytes) {
     // O_NONBLOCK: opening a FIFO with no writer does not wait.
     int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);

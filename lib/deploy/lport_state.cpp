@@ -1,5 +1,7 @@
 #include "deploy/lport_state.h"
 
+#include "core/text_file.h"
+
 #include <fcntl.h>
 #include <sys/stat.h>
 #include <unistd.h>
@@ -30,7 +32,7 @@ std::vector<saved_worker> read_file(const std::string &path, bool &clean) {
     std::vector<saved_worker> out(n);
     for (auto &w : out) {
         uint32_t rotations = 0;
-        if (!get(w.layout) || !get(rotations) || rotations > (1u << 24)) return {};
+        if (!get(w.layout) || !get(rotations) || rotations > (1u << 18)) return {};
         w.at.resize(rotations), w.dealt.resize(rotations);
         for (uint32_t i = 0; i < rotations; i++)
             if (!get(w.at[i]) || !get(w.dealt[i])) return {};
@@ -83,21 +85,7 @@ bool lport_state::save(const deployment &dp, bool clean, std::string &error) {
         }
         _last[i] = std::move(now);
     }
-    std::string tmp = _path + ".tmp";
-    int fd = ::open(tmp.c_str(), O_WRONLY | O_CREAT | O_TRUNC | O_NOFOLLOW | O_CLOEXEC, 0600);
-    bool ok = fd >= 0;
-    for (size_t off = 0; ok && off < data.size();) {
-        ssize_t n = ::write(fd, data.data() + off, data.size() - off);
-        if (n < 0 && errno == EINTR) continue;
-        if (n <= 0) ok = false;
-        else off += size_t(n);
-    }
-    if (fd >= 0 && ::close(fd) != 0) ok = false;
-    if (!ok || std::rename(tmp.c_str(), _path.c_str()) != 0) {
-        error = "cannot write " + _path + ": " + std::strerror(errno);
-        return false;
-    }
-    return true;
+    return replace_file(_path, data, 0600, error);
 }
 
 } // namespace fulcrum::deploy

@@ -112,22 +112,20 @@ lab_ns sv ip link set sv0 mtu 9000
 write_cfg 9000 > "$LAB_DIR/cfg9000.json"
 LAB_AFP_RING="framecnt=1024,framesz=10240,blocksz=20480" lab_start_fulcrum "$LAB_DIR/cfg9000.json"
 check "Fulcrum set MTU 9000 on its af_packet interfaces" bash -c "ip netns exec '$LAB-lb' ip link show lbc | grep -q 'mtu 9000'"
-check "a 9,000-byte ping to the VIP is answered (DF, no fragments)" \
-  bash -c "ip netns exec '$LAB-cl' ping -q -c 2 -W 2 -M do -s 8972 10.10.1.10 >/dev/null"
-rx0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
-read -r bytes retr <<< "$(iperf -p 5201 -n 20M)"
-rx1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
-avg=$(( (rx1 - rx0) / ( (p1 - p0) > 0 ? (p1 - p0) : 1 ) ))
-check "20 MB through the VIP at MTU 9000 ($bytes bytes, $retr retransmits)" [ "$bytes" -ge 20971520 ]
-check "the backend received jumbo frames (average $avg bytes per frame)" [ "$avg" -gt 4000 ]
-check "a 9,000-byte ping -6 to the IPv6 VIP is answered (no fragments)" \
-  bash -c "ip netns exec '$LAB-cl' ping -6 -q -c 2 -W 2 -M do -s 8952 2001:db8:1::10 >/dev/null"
-rx0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
-read -r bytes retr <<< "$(iperf -6 -p 5203 -n 20M)"
-rx1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
-avg=$(( (rx1 - rx0) / ( (p1 - p0) > 0 ? (p1 - p0) : 1 ) ))
-check "20 MB through the IPv6 VIP at MTU 9000, 6->6 ($bytes bytes, $retr retransmits)" [ "$bytes" -ge 20971520 ]
-check "the IPv6 backend received jumbo frames (average $avg bytes per frame)" [ "$avg" -gt 4000 ]
+jumbo() { # jumbo NAME PING-ARGS -- IPERF-ARGS: a 9,000-byte ping, then 20 MB, in jumbo frames at the backend
+  local name=$1 ping=() rx0 p0 rx1 p1 bytes retr avg; shift
+  while [ "$1" != -- ]; do ping+=("$1"); shift; done; shift
+  check "a 9,000-byte ping to the $name is answered (DF, no fragments)" \
+    bash -c "ip netns exec '$LAB-cl' ping -q -c 2 -W 2 -M do ${ping[*]} >/dev/null"
+  rx0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p0=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
+  read -r bytes retr <<< "$(iperf "$@" -n 20M)"
+  rx1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_bytes); p1=$(lab_ns sv cat /sys/class/net/sv0/statistics/rx_packets)
+  avg=$(( (rx1 - rx0) / ( (p1 - p0) > 0 ? (p1 - p0) : 1 ) ))
+  check "20 MB through the $name at MTU 9000 ($bytes bytes, $retr retransmits)" [ "$bytes" -ge 20971520 ]
+  check "the backend received jumbo frames (average $avg bytes per frame)" [ "$avg" -gt 4000 ]
+}
+jumbo VIP -s 8972 10.10.1.10 -- -p 5201
+jumbo "IPv6 VIP (6->6)" -6 -s 8952 2001:db8:1::10 -- -6 -p 5203
 lab_stop_fulcrum
 check "no packet dropped as malformed or too big" bash -c "! grep -qE 'bad_|trunc_|too_big|multi_segment' '$LAB_DIR/fulcrum.log'"
 e2e_finish
