@@ -86,6 +86,8 @@ void list(struct cmdline *cl, const filter &f) {
             const conn::connection c = t.at(i); // a copy: the worker may be writing it
             if (!conn::conn_table::live(c)) continue;
             const bool v6 = conn::is_v6(c), back6 = conn::dir_v6(c, 1);
+            // (The copy may be torn: an IPv6 entry's pool index is checked before it is used.)
+            if ((v6 || back6) && c.cip >= t.capacity6()) continue;
             const conn::conn_addr6 a6 = v6 || back6 ? t.addr6(c) : conn::conn_addr6{};
             if (!matches(c, a6, f)) continue;
             if (++matched > f.limit) continue;

@@ -36,6 +36,9 @@ for n in a b; do
   check "node $n's BIRD runs as its own user (bird), and read Fulcrum's include file" \
     bash -c "[ \"\$(ps -o user= -p \$(cat '$LAB_DIR/bird-$n.pid'))\" = bird ] && [ \"\$(stat -c %a '$LAB_DIR/vips-$n.conf')\" = 644 ]"
 done
+# (The IPv6 sessions come up on their own timers: the IPv4 next hops above say nothing of them.)
+established() { lab_ns rt birdc -s "$LAB_DIR/bird-rt.ctl" show protocols | grep -c Established || true; }
+i=0; until [ "$(established)" = 4 ] || [ $i -ge 100 ]; do sleep 0.1; i=$((i + 1)); done
 check "all four BGP sessions (two nodes, IPv4 and IPv6) are Established" \
   test "$(lab_ns rt birdc -s "$LAB_DIR/bird-rt.ctl" show protocols | grep -c Established)" = 4
 for n in a b; do
